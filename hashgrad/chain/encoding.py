@@ -1,0 +1,94 @@
+"""Canonical byte encoding helpers shared by every consensus and wire object.
+
+Integers are little-endian as in Bitcoin; variable lengths use Bitcoin's CompactSize, and decoding
+rejects non-canonical CompactSize as Bitcoin Core does. A `ByteReader` never reads past its buffer:
+every short read raises `DecodeError("bad-encoding")`, so untrusted bytes cannot raise anything else.
+"""
+from __future__ import annotations
+
+import struct
+
+from hashgrad.errors import DecodeError
+
+MAX_COMPACT_SIZE = 0x02000000  # Bitcoin Core's MAX_SIZE: 32 MiB
+
+
+def encode_compact_size(n: int) -> bytes:
+    if n < 0:
+        raise ValueError("negative length")
+    if n < 0xFD:
+        return bytes((n,))
+    if n <= 0xFFFF:
+        return b"\xfd" + struct.pack("<H", n)
+    if n <= 0xFFFFFFFF:
+        return b"\xfe" + struct.pack("<I", n)
+    return b"\xff" + struct.pack("<Q", n)
+
+
+def encode_var_bytes(data: bytes) -> bytes:
+    return encode_compact_size(len(data)) + data
+
+
+class ByteReader:
+    """A cursor over bytes whose reads are bounds-checked and raise DecodeError."""
+
+    __slots__ = ("data", "pos")
+
+    def __init__(self, data: bytes, pos: int = 0):
+        self.data = memoryview(data).tobytes() if not isinstance(data, bytes) else data
+        self.pos = pos
+
+    def remaining(self) -> int:
+        return len(self.data) - self.pos
+
+    def read(self, n: int) -> bytes:
+        if n < 0 or self.pos + n > len(self.data):
+            raise DecodeError("bad-encoding", f"need {n} bytes at offset {self.pos}, have {self.remaining()}")
+        out = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return out
+
+    def read_u8(self) -> int:
+        return self.read(1)[0]
+
+    def read_u16(self) -> int:
+        return struct.unpack("<H", self.read(2))[0]
+
+    def read_u32(self) -> int:
+        return struct.unpack("<I", self.read(4))[0]
+
+    def read_i32(self) -> int:
+        return struct.unpack("<i", self.read(4))[0]
+
+    def read_u64(self) -> int:
+        return struct.unpack("<Q", self.read(8))[0]
+
+    def read_i64(self) -> int:
+        return struct.unpack("<q", self.read(8))[0]
+
+    def read_compact_size(self, limit: int = MAX_COMPACT_SIZE) -> int:
+        first = self.read_u8()
+        if first < 0xFD:
+            n = first
+        elif first == 0xFD:
+            n = self.read_u16()
+            if n < 0xFD:
+                raise DecodeError("bad-encoding", "non-canonical compact size")
+        elif first == 0xFE:
+            n = self.read_u32()
+            if n <= 0xFFFF:
+                raise DecodeError("bad-encoding", "non-canonical compact size")
+        else:
+            n = self.read_u64()
+            if n <= 0xFFFFFFFF:
+                raise DecodeError("bad-encoding", "non-canonical compact size")
+        if n > limit:
+            raise DecodeError("bad-encoding", f"size {n} over limit {limit}")
+        return n
+
+    def read_var_bytes(self, limit: int = MAX_COMPACT_SIZE) -> bytes:
+        return self.read(self.read_compact_size(limit))
+
+    def check_done(self) -> None:
+        if self.pos != len(self.data):
+            raise DecodeError("bad-encoding", f"{self.remaining()} trailing bytes")

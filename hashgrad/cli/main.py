@@ -1,0 +1,59 @@
+"""Entry point of the `hashgrad` command.
+
+Each subcommand lives in its own module under `hashgrad.cli` and exposes
+`register(subparsers)`, which adds its parser and sets `func` to a callable taking the parsed
+arguments and returning an exit code. Modules are imported lazily by name so that a command that
+needs torch does not make `hashgrad btc ...` pay for importing it.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from hashgrad.errors import HashgradError
+
+# (subcommand, module that registers it); order is the order shown in --help.
+SUBCOMMANDS: list[tuple[str, str]] = [
+    ("btc", "hashgrad.cli.btc_cmd"),
+    ("incentive", "hashgrad.cli.incentive_cmd"),
+    ("auxpow", "hashgrad.cli.auxpow_cmd"),
+    ("node", "hashgrad.cli.node_cmd"),
+    ("rpc", "hashgrad.cli.rpc_cmd"),
+    ("wallet", "hashgrad.cli.wallet_cmd"),
+    ("work", "hashgrad.cli.work_cmd"),
+    ("devnet", "hashgrad.cli.devnet_cmd"),
+]
+
+
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hashgrad", description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    wanted = argv[0] if argv and not argv[0].startswith("-") else None
+    for name, module_name in SUBCOMMANDS:
+        if wanted is not None and wanted != name:
+            continue
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue  # a subcommand whose module is not written yet
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except HashgradError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
