@@ -13,6 +13,9 @@ from hashgrad.chain.pow import decode_compact, encode_compact
 
 
 class Ancestry(Protocol):
+    """Time and bits by height. An ancestry may also offer `last_non_min_difficulty_bits_at(height)`,
+    kept incrementally with `compute_next_walk_back_bits`; testnet then skips the O(2016) walk."""
+
     def time_at(self, height: int) -> int: ...
 
     def bits_at(self, height: int) -> int: ...
@@ -27,6 +30,9 @@ def compute_next_work_required(pow: PowParams, ancestry: Ancestry, prev_height: 
         if pow.allow_min_difficulty_blocks:
             if new_time > ancestry.time_at(prev_height) + pow.target_spacing * 2:
                 return limit_bits
+            tracked = getattr(ancestry, "last_non_min_difficulty_bits_at", None)
+            if tracked is not None:
+                return tracked(prev_height)
             return compute_last_non_min_difficulty_bits(ancestry, prev_height, interval, limit_bits)
         return prev_bits
     if pow.no_retargeting:
@@ -41,6 +47,18 @@ def compute_last_non_min_difficulty_bits(ancestry: Ancestry, height: int, interv
     while height > 0 and height % interval != 0 and ancestry.bits_at(height) == limit_bits:
         height -= 1
     return ancestry.bits_at(height)
+
+
+def compute_next_walk_back_bits(walk_back_bits_before: int, height: int, bits: int, interval: int,
+                                limit_bits: int) -> int:
+    """The walk-back result at `height` from the one at height - 1, in O(1).
+
+    The walk stops at a block that is genesis, starts a window or is not at minimum difficulty, and
+    otherwise continues from its parent, so walk(h) = bits(h) at a stop and walk(h - 1) elsewhere.
+    """
+    if height == 0 or height % interval == 0 or bits != limit_bits:
+        return bits
+    return walk_back_bits_before
 
 
 def compute_retarget(pow: PowParams, last_bits: int, last_time: int, first_time: int) -> int:

@@ -105,26 +105,26 @@ HASHGRAD_MAIN = ChainParams(
     name="main", magic=bytes.fromhex("f1a5c0de"), hrp="hg", p2p_port=9444, rpc_port=9443,
     pow=PowParams(pow_limit=0x00000FFFFF000000000000000000000000000000000000000000000000000000,
                   retarget_full_window=True),
-    genesis_time=1795996800, genesis_bits=0x1E0FFFFF, genesis_nonce=0,
+    genesis_time=1793491200, genesis_bits=0x1E0FFFFF, genesis_nonce=354728,
 )
 HASHGRAD_TEST = ChainParams(
     name="test", magic=bytes.fromhex("0b1a5c0d"), hrp="thg", p2p_port=19444, rpc_port=19443,
     pow=PowParams(pow_limit=0x00000FFFFF000000000000000000000000000000000000000000000000000000,
                   allow_min_difficulty_blocks=True, retarget_full_window=True),
-    genesis_time=1795996801, genesis_bits=0x1E0FFFFF, genesis_nonce=0,
+    genesis_time=1793491201, genesis_bits=0x1E0FFFFF, genesis_nonce=363329,
 )
 HASHGRAD_REGTEST = ChainParams(
     name="regtest", magic=bytes.fromhex("fa1b5c0e"), hrp="rhg", p2p_port=29444, rpc_port=29443,
     pow=PowParams(pow_limit=REGTEST_POW_LIMIT, target_timespan=24 * 60 * 60, allow_min_difficulty_blocks=True,
                   no_retargeting=True),
-    genesis_time=1795996802, genesis_bits=0x207FFFFF, genesis_nonce=0,
+    genesis_time=1793491202, genesis_bits=0x207FFFFF, genesis_nonce=4,
     subsidy_halving_interval=150, mine_on_demand=True, block_interval_s=1.0,
 )
 HASHGRAD_DEVNET = ChainParams(
     name="devnet", magic=bytes.fromhex("de1a5c0f"), hrp="dhg", p2p_port=39444, rpc_port=39443,
     pow=PowParams(pow_limit=REGTEST_POW_LIMIT, target_timespan=24 * 60 * 60, target_spacing=2,
                   allow_min_difficulty_blocks=True, no_retargeting=True),
-    genesis_time=1795996803, genesis_bits=0x207FFFFF, genesis_nonce=0,
+    genesis_time=1793491203, genesis_bits=0x207FFFFF, genesis_nonce=0,
     mine_on_demand=True, block_interval_s=2.0,
 )
 NETWORKS = {p.name: p for p in (HASHGRAD_MAIN, HASHGRAD_TEST, HASHGRAD_REGTEST, HASHGRAD_DEVNET)}

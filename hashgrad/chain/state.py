@@ -1,0 +1,125 @@
+"""The ledger state as a key-value map of canonical bytes, and an overlay that records changes.
+
+Keeping every state record under a typed key (`A` accounts, `P` job pools, `S` supply, more kinds
+from the incentive layer) makes undo exact by construction: the undo of a block is the previous
+value of every key it touched. Rules read and write through a `StateOverlay` over any base view
+(the SQLite chainstate, or a plain dict in tests) and never touch storage themselves.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Protocol
+
+from hashgrad.chain.encoding import ByteReader, encode_compact_size, encode_var_bytes
+
+ACCOUNT_PREFIX = b"A"
+POOL_PREFIX = b"P"
+SUPPLY_KEY = b"S"
+
+
+class StateView(Protocol):
+    def get(self, key: bytes) -> bytes | None: ...
+
+
+@dataclass(frozen=True)
+class Account:
+    balance: int = 0
+    nonce: int = 0
+
+    def serialize(self) -> bytes:
+        return struct.pack("<QQ", self.balance, self.nonce)
+
+    @classmethod
+    def deserialize(cls, data: bytes) -> "Account":
+        return cls(*struct.unpack("<QQ", data))
+
+
+@dataclass(frozen=True)
+class Supply:
+    """Money issued so far and money destroyed (burned registration fees, unclaimed emission)."""
+
+    issued: int = 0
+    burned: int = 0
+
+    def serialize(self) -> bytes:
+        return struct.pack("<QQ", self.issued, self.burned)
+
+    @classmethod
+    def deserialize(cls, data: bytes) -> "Supply":
+        return cls(*struct.unpack("<QQ", data))
+
+
+def account_key(pubkey: bytes) -> bytes:
+    return ACCOUNT_PREFIX + pubkey
+
+
+def pool_key(job_id: int) -> bytes:
+    return POOL_PREFIX + struct.pack(">H", job_id)
+
+
+class StateOverlay:
+    """Changes on top of a base view; `changes` maps key → new value (None deletes)."""
+
+    def __init__(self, base: StateView):
+        self.base = base
+        self.changes: dict[bytes, bytes | None] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        if key in self.changes:
+            return self.changes[key]
+        return self.base.get(key)
+
+    def put(self, key: bytes, value: bytes | None) -> None:
+        self.changes[key] = value
+
+    def compute_undo(self) -> dict[bytes, bytes | None]:
+        """The base's value of every changed key: applying it reverts the overlay exactly."""
+        return {key: self.base.get(key) for key in self.changes}
+
+
+def get_account(state: StateView, pubkey: bytes) -> Account:
+    raw = state.get(account_key(pubkey))
+    return Account.deserialize(raw) if raw else Account()
+
+
+def put_account(state: StateOverlay, pubkey: bytes, account: Account) -> None:
+    state.put(account_key(pubkey), account.serialize() if account != Account() else None)
+
+
+def get_pool(state: StateView, job_id: int) -> int:
+    raw = state.get(pool_key(job_id))
+    return struct.unpack("<Q", raw)[0] if raw else 0
+
+
+def put_pool(state: StateOverlay, job_id: int, amount: int) -> None:
+    state.put(pool_key(job_id), struct.pack("<Q", amount) if amount else None)
+
+
+def get_supply(state: StateView) -> Supply:
+    raw = state.get(SUPPLY_KEY)
+    return Supply.deserialize(raw) if raw else Supply()
+
+
+def put_supply(state: StateOverlay, supply: Supply) -> None:
+    state.put(SUPPLY_KEY, supply.serialize())
+
+
+def serialize_undo(undo: dict[bytes, bytes | None]) -> bytes:
+    """Canonical undo record: sorted keys, each with a presence flag and the old value."""
+    parts = [encode_compact_size(len(undo))]
+    for key in sorted(undo):
+        value = undo[key]
+        parts.append(encode_var_bytes(key))
+        parts.append(b"\x00" if value is None else b"\x01" + encode_var_bytes(value))
+    return b"".join(parts)
+
+
+def deserialize_undo(data: bytes) -> dict[bytes, bytes | None]:
+    reader = ByteReader(data)
+    undo: dict[bytes, bytes | None] = {}
+    for _ in range(reader.read_compact_size()):
+        key = reader.read_var_bytes()
+        undo[key] = reader.read_var_bytes() if reader.read_u8() else None
+    reader.check_done()
+    return undo

@@ -1,0 +1,160 @@
+"""Emission in integer base units (1 coin = 10**8): the block split, the epoch payout, halving.
+
+* `compute_block_reward_split`: a block's subsidy into block maker / miners / validators. Subtensor
+  pays 18% to the subnet owner and splits the rest 41/41; hashgrad pays the owner's share to the
+  block maker (hash security), so the three shares are chain parameters (`EmissionSplitParams`).
+* `compute_emission_split`: a job's pool accrued over an epoch, paid to miners by Yuma incentive
+  and to validators by Yuma dividends, with subtensor's fallbacks.
+* `compute_block_emission_for_issuance`: subtensor's issuance-based halving.
+
+Every split is exact: the parts always add up to the amount split. Remainders go by the
+largest-remainder rule (`compute_ratio_split`): each part first gets floor(amount * w_i / W), then
+the units left over (fewer than the number of parts) go one each to the parts with the largest
+discarded fractions, ties to the lower index (uid). The result does not depend on platform.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from hashgrad.errors import IncentiveError
+from hashgrad.incentive.fixed import U16_MAX
+
+COIN = 10**8
+SUBTENSOR_TOTAL_SUPPLY = 21_000_000 * 10**9  # rao; subtensor's TAO cap
+SUBTENSOR_BLOCK_EMISSION = 10**9  # 1 TAO per block before the first halving
+
+
+@dataclass(frozen=True)
+class EmissionSplitParams:
+    """How a block's subsidy is shared; subtensor's defaults (owner cut 11796/65535 = 18%, 41/41)."""
+
+    block_maker_cut_u16: int = 11796  # the block maker's share, as a u16 proportion of 65535
+    miner_ratio: int = 1  # the rest is split miners : validators in this ratio
+    validator_ratio: int = 1
+
+
+@dataclass(frozen=True)
+class BlockRewardSplit:
+    """A block's subsidy in base units; block_maker + miners + validators == subsidy."""
+
+    block_maker: int
+    miners: int
+    validators: int
+
+
+@dataclass(frozen=True)
+class EmissionSplit:
+    """An epoch payout in base units; sum(miner) + sum(validator) + unpaid == pool."""
+
+    miner_emission: tuple[int, ...]
+    validator_emission: tuple[int, ...]
+    unpaid: int  # nobody to pay (no incentive, dividends or stake): the caller carries it over
+
+
+def check_amount(amount: object, what: str) -> None:
+    """Raise IncentiveError('bad-amount') unless `amount` is a non-negative int."""
+    if type(amount) is not int or amount < 0:
+        raise IncentiveError("bad-amount", f"{what} must be a non-negative integer")
+
+
+def check_weights(weights: Sequence[int], what: str) -> None:
+    """Raise IncentiveError('bad-split-weights') unless every weight is a non-negative int."""
+    if not all(type(w) is int and w >= 0 for w in weights):
+        raise IncentiveError("bad-split-weights", f"{what} must be non-negative integers")
+
+
+def check_split_ratio(miner_ratio: int, validator_ratio: int) -> None:
+    """Raise IncentiveError('bad-emission-params') unless the ratio is two non-negative ints, not both 0."""
+    if not all(type(r) is int and r >= 0 for r in (miner_ratio, validator_ratio)):
+        raise IncentiveError("bad-emission-params", "miner and validator ratios must be non-negative integers")
+    if miner_ratio + validator_ratio == 0:
+        raise IncentiveError("bad-emission-params", "miner and validator ratios are both zero")
+
+
+def compute_ratio_split(amount: int, weights: Sequence[int]) -> tuple[int, ...]:
+    """`amount` shared in proportion to `weights` by largest remainder; zero weights get 0.
+
+    All-zero weights share nothing (every part 0), so the caller decides what to do with it.
+    """
+    check_amount(amount, "amount")
+    check_weights(weights, "weights")
+    total = sum(weights)
+    if total == 0:
+        return (0,) * len(weights)
+    parts = [amount * w // total for w in weights]
+    left = amount - sum(parts)
+    by_remainder = sorted(range(len(weights)), key=lambda i: (-(amount * weights[i] % total), i))
+    for i in by_remainder[:left]:
+        parts[i] += 1
+    return tuple(parts)
+
+
+def compute_block_reward_split(subsidy: int, params: EmissionSplitParams) -> BlockRewardSplit:
+    """The block maker's cut is floor(subsidy * cut / 65535); the rest splits miners:validators."""
+    check_amount(subsidy, "subsidy")
+    if type(params.block_maker_cut_u16) is not int or not 0 <= params.block_maker_cut_u16 <= U16_MAX:
+        raise IncentiveError("bad-emission-params", "block_maker_cut_u16 must be a u16")
+    check_split_ratio(params.miner_ratio, params.validator_ratio)
+    block_maker = subsidy * params.block_maker_cut_u16 // U16_MAX
+    miners, validators = compute_ratio_split(subsidy - block_maker, (params.miner_ratio, params.validator_ratio))
+    return BlockRewardSplit(block_maker=block_maker, miners=miners, validators=validators)
+
+
+def compute_emission_split(
+    pool: int,
+    incentive: Sequence[int],
+    dividends: Sequence[int],
+    stake: Sequence[int],
+    miner_ratio: int = 1,
+    validator_ratio: int = 1,
+) -> EmissionSplit:
+    """Pay a job's epoch pool: miners by incentive, validators by dividends (all per uid).
+
+    The pool is first split miners:validators by the ratio (largest remainder, so an odd unit goes
+    to the miners on a tie). Then, as subtensor's `distribute_emission` and epoch do: with no
+    incentive at all the miners' part goes to the validators; with no dividends the validators'
+    part is paid by stake; if nobody can be paid the amount is returned as `unpaid`.
+    """
+    check_amount(pool, "pool")
+    n = len(incentive)
+    if len(dividends) != n or len(stake) != n:
+        raise IncentiveError("bad-split-weights", "incentive, dividends and stake differ in length")
+    check_weights(incentive, "incentive")
+    check_weights(dividends, "dividends")
+    check_weights(stake, "stake")
+    check_split_ratio(miner_ratio, validator_ratio)
+    miner_part, validator_part = compute_ratio_split(pool, (miner_ratio, validator_ratio))
+    if not any(incentive):
+        miner_part, validator_part = 0, miner_part + validator_part
+    validator_weights = dividends if any(dividends) else stake
+    unpaid = 0
+    if not any(validator_weights):
+        if any(incentive):
+            miner_part += validator_part  # nobody to pay on the validator side: miners take it
+        else:
+            unpaid = validator_part
+        validator_part = 0
+    return EmissionSplit(
+        miner_emission=compute_ratio_split(miner_part, incentive),
+        validator_emission=compute_ratio_split(validator_part, validator_weights),
+        unpaid=unpaid,
+    )
+
+
+def compute_block_emission_for_issuance(
+    issuance: int, total_supply: int = SUBTENSOR_TOTAL_SUPPLY, base_emission: int = SUBTENSOR_BLOCK_EMISSION
+) -> int:
+    """base / 2**floor(log2(S / (S - issuance))), 0 once issuance reaches S (exact in integers).
+
+    The halving count k is the largest k with 2**k * (S - issuance) <= S, i.e. the emission
+    halves each time the unissued supply halves.
+    """
+    check_amount(issuance, "issuance")
+    if issuance >= total_supply:
+        return 0
+    remaining = total_supply - issuance
+    halvings = 0
+    while remaining << (halvings + 1) <= total_supply:
+        halvings += 1
+    return base_emission >> halvings

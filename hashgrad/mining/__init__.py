@@ -1,0 +1,1 @@
+"""Block making: templates from the mempool and a CPU nonce grinder (regtest/devnet, tests)."""

@@ -1,0 +1,1 @@
+"""Storage shells: the SQLite chain database (blocks, block index, state, undo, indexes)."""

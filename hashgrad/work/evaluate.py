@@ -1,0 +1,104 @@
+"""The validator's loss test and replay audit, and the held-out loss everyone reports.
+
+Loss test (Templar's Gauntlet, made re-checkable): apply the miner's median-norm-clipped update to
+the checkpoint and measure the relative loss improvement on
+  - a secret sample of the miner's *own* windows (drawn from the epoch seed and the validator's
+    salt, which is committed before the reveal and disclosed after scoring), and
+  - shared random windows drawn from pages no scored miner was assigned (also salted).
+Honest work helps its own windows more than random ones; a copy, noise or a partial job does not.
+The random-window improvement must also clear z standard errors of its per-window spread.
+
+Replay audit (Proof-of-Learning, exact on CPU): re-run the miner's H inner steps and compare the
+sha256 of the pseudo-gradient with the one its artifact declares.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from hashgrad.work.data import Dataset, compute_assigned_pages, compute_window_refs, compute_windows
+from hashgrad.work.hashing import compute_sample, compute_seed, compute_tagged_hash
+from hashgrad.work.miner import compute_pseudo_gradient
+from hashgrad.work.model import GPT, Checkpoint, compute_flat, compute_loss, compute_unflat
+from hashgrad.work.params import WorkParams
+from hashgrad.work.update import compute_delta_hash
+
+TAG_AUDIT = "hashgrad/work/audit"
+EVAL_BATCH = 64
+
+
+@dataclass(frozen=True)
+class LossTest:
+    s_own: float  # relative improvement on the miner's own windows
+    s_rand: float  # relative improvement on the shared random windows
+    significant: bool  # s_rand clears eval_z standard errors
+
+    @property
+    def fits_own_data(self) -> bool:
+        return self.s_own > self.s_rand
+
+
+def compute_batched_loss(model: GPT, windows: torch.Tensor) -> torch.Tensor:
+    return torch.cat([compute_loss(model, windows[i : i + EVAL_BATCH]) for i in range(0, len(windows), EVAL_BATCH)])
+
+
+def compute_own_windows(dataset: Dataset, params: WorkParams, seed: bytes, salt: bytes, hotkey: bytes) -> torch.Tensor:
+    pages = compute_assigned_pages(seed, hotkey, params.pages_per_miner, dataset.train_pages)
+    refs = compute_window_refs(pages, params.windows_per_page)
+    key = compute_seed(seed, "eval-own", salt, hotkey)
+    picked = compute_sample(key, len(refs), min(params.eval_own_windows, len(refs)))
+    return compute_windows(dataset, [refs[i] for i in sorted(picked)], params.model.block_size + 1)
+
+
+def compute_random_windows(dataset: Dataset, params: WorkParams, seed: bytes, salt: bytes,
+                           hotkeys: list[bytes]) -> torch.Tensor:
+    """Shared random windows from train pages assigned to none of the scored hotkeys."""
+    taken = {p for hk in hotkeys for p in compute_assigned_pages(seed, hk, params.pages_per_miner, dataset.train_pages)}
+    free = [p for p in dataset.train_pages if p not in taken] or dataset.train_pages
+    refs = compute_window_refs(free, params.windows_per_page)
+    picked = compute_sample(compute_seed(seed, "eval-rand", salt), len(refs), min(params.eval_rand_windows, len(refs)))
+    return compute_windows(dataset, [refs[i] for i in sorted(picked)], params.model.block_size + 1)
+
+
+def compute_applied_model(checkpoint: Checkpoint, update: torch.Tensor, scale: float) -> GPT:
+    state = compute_unflat(compute_flat(checkpoint.state) - scale * update, checkpoint.config)
+    return Checkpoint(checkpoint.config, state).build_model().eval()
+
+
+def compute_relative_gain(before: torch.Tensor, after: torch.Tensor) -> float:
+    return float((before.mean() - after.mean()) / before.mean())
+
+
+def compute_loss_test(checkpoint: Checkpoint, update: torch.Tensor, params: WorkParams, own: torch.Tensor,
+                      own_before: torch.Tensor, rand: torch.Tensor, rand_before: torch.Tensor) -> LossTest:
+    model = compute_applied_model(checkpoint, update, params.outer_lr)
+    own_after, rand_after = compute_batched_loss(model, own), compute_batched_loss(model, rand)
+    gains = rand_before - rand_after
+    stderr = float(gains.std()) / math.sqrt(len(gains)) if len(gains) > 1 else 0.0
+    significant = float(gains.mean()) > params.eval_z * stderr
+    return LossTest(compute_relative_gain(own_before, own_after), compute_relative_gain(rand_before, rand_after), significant)
+
+
+def is_audited(seed: bytes, salt: bytes, hotkey: bytes, probability: float) -> bool:
+    """Whether this validator replays this miner this epoch (unpredictable until the salt is out)."""
+    draw = int.from_bytes(compute_tagged_hash(TAG_AUDIT, seed + salt + hotkey)[:8], "little") / 2.0**64
+    return draw < probability
+
+
+def is_replay_exact(checkpoint: Checkpoint, dataset: Dataset, seed: bytes, hotkey: bytes,
+                    params: WorkParams, delta_hash: bytes) -> bool:
+    """Re-run the miner's H steps; True iff the pseudo-gradient hashes to what it declared."""
+    return compute_delta_hash(compute_pseudo_gradient(checkpoint, dataset, seed, hotkey, params)) == delta_hash
+
+
+def compute_heldout_loss(checkpoint: Checkpoint, dataset: Dataset, max_windows: int = 512) -> float:
+    """Mean next-byte loss (nats) over the dataset's held-out pages (the first max_windows windows)."""
+    windows = compute_windows_of_pages(dataset, dataset.heldout_pages, checkpoint.config.block_size + 1)
+    model = checkpoint.build_model().eval()
+    return float(compute_batched_loss(model, windows[:max_windows]).mean())
+
+
+def compute_windows_of_pages(dataset: Dataset, pages: list[int], window: int) -> torch.Tensor:
+    return compute_windows(dataset, compute_window_refs(pages, dataset.page_tokens // window), window)

@@ -1,0 +1,310 @@
+"""The model: a small decoder-only GPT with GPT-2's parameter layout, and its checkpoint bytes.
+
+Read it like nanoGPT. Parameter names and shapes follow Hugging Face's `GPT2Model` exactly
+(`wte`, `wpe`, `h.N.ln_1`, `h.N.attn.c_attn`, `h.N.attn.c_proj`, `h.N.ln_2`, `h.N.mlp.c_fc`,
+`h.N.mlp.c_proj`, `ln_f`; linear weights stored [in, out] as GPT-2's Conv1D does; the LM head is
+tied to `wte`), so a trained checkpoint loads into `transformers` by renaming nothing.
+
+Attention is written out (no fused kernel) so the arithmetic, and therefore the bits, do not
+depend on which attention backend a torch build picks: replay audits need bit-exact steps.
+
+A checkpoint is one safetensors file whose metadata holds a single key, "hashgrad", with a
+canonical JSON header carrying the config. Its bytes are canonical (same weights -> same bytes)
+and `checkpoint_hash` = sha256 of them is what goes on chain. Loading validates everything.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load as safetensors_load
+from safetensors.torch import save as safetensors_save
+from torch import nn
+
+from hashgrad.errors import WorkError
+from hashgrad.work.hashing import compute_sha256
+
+CHECKPOINT_FORMAT = "hashgrad-checkpoint-v1"
+MAX_CHECKPOINT_BYTES = 512 * 1024 * 1024
+MAX_HEADER_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class GPTConfig:
+    vocab_size: int = 256  # byte-level: token = byte
+    block_size: int = 128  # context length
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    layer_norm_epsilon: float = 1e-5
+
+    def check(self) -> "GPTConfig":
+        """Raise WorkError unless the config is sane and small enough to hold in memory."""
+        ints = (self.vocab_size, self.block_size, self.n_layer, self.n_head, self.n_embd)
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in ints):
+            raise WorkError("bad-model-config", "sizes must be positive integers")
+        if self.n_embd % self.n_head:
+            raise WorkError("bad-model-config", "n_embd must be a multiple of n_head")
+        if self.vocab_size > 1 << 20 or self.block_size > 1 << 16 or self.n_layer > 256 or self.n_embd > 1 << 14:
+            raise WorkError("bad-model-config", "config too large")
+        if not (isinstance(self.layer_norm_epsilon, float) and 0 < self.layer_norm_epsilon < 1):
+            raise WorkError("bad-model-config", "layer_norm_epsilon out of range")
+        return self
+
+
+MODEL_PRESETS: dict[str, GPTConfig] = {
+    "demo": GPTConfig(),  # 0.84M parameters
+    "small": GPTConfig(block_size=64, n_layer=2, n_head=4, n_embd=64),  # 0.12M parameters
+    "tiny": GPTConfig(block_size=32, n_layer=2, n_head=2, n_embd=32),  # 35K parameters
+}
+
+
+class Conv1D(nn.Module):
+    """GPT-2's linear layer: weight stored [in, out], y = x @ W + b."""
+
+    def __init__(self, n_in: int, n_out: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(n_in, n_out))
+        self.bias = nn.Parameter(torch.zeros(n_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x @ self.weight + self.bias
+
+
+class Attention(nn.Module):
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.n_head = config.n_head
+        self.c_attn = Conv1D(config.n_embd, 3 * config.n_embd)  # query, key, value at once
+        self.c_proj = Conv1D(config.n_embd, config.n_embd)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, length, width = x.shape
+        q, k, v = self.c_attn(x).split(width, dim=2)
+        # (B, T, C) -> (B, heads, T, head size)
+        q, k, v = (t.view(batch, length, self.n_head, width // self.n_head).transpose(1, 2) for t in (q, k, v))
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
+        causal = torch.ones(length, length, dtype=torch.bool, device=x.device).tril()
+        att = att.masked_fill(~causal, float("-inf")).softmax(dim=-1)
+        y = (att @ v).transpose(1, 2).contiguous().view(batch, length, width)
+        return self.c_proj(y)
+
+
+class MLP(nn.Module):
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.c_fc = Conv1D(config.n_embd, 4 * config.n_embd)
+        self.c_proj = Conv1D(4 * config.n_embd, config.n_embd)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.c_proj(F.gelu(self.c_fc(x), approximate="tanh"))  # GPT-2's "gelu_new"
+
+
+class Block(nn.Module):
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon)
+        self.attn = Attention(config)
+        self.ln_2 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon)
+        self.mlp = MLP(config)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x))
+        return x + self.mlp(self.ln_2(x))
+
+
+class GPT(nn.Module):
+    """GPT-2 body with a tied LM head; `forward(idx, targets)` returns (logits, mean loss)."""
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.config = config.check()
+        self.wte = nn.Embedding(config.vocab_size, config.n_embd)
+        self.wpe = nn.Embedding(config.block_size, config.n_embd)
+        self.h = nn.ModuleList(Block(config) for _ in range(config.n_layer))
+        self.ln_f = nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon)
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
+        length = idx.size(1)
+        if length > self.config.block_size:
+            raise WorkError("sequence-too-long", f"{length} > block_size {self.config.block_size}")
+        pos = torch.arange(length, device=idx.device)
+        x = self.wte(idx) + self.wpe(pos)
+        for block in self.h:
+            x = block(x)
+        logits = self.ln_f(x) @ self.wte.weight.t()  # tied head, as GPT-2
+        if targets is None:
+            return logits, None
+        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1))
+        return logits, loss
+
+
+def compute_num_params(config: GPTConfig) -> int:
+    return sum(shape_numel(shape) for shape in compute_param_shapes(config).values())
+
+
+def shape_numel(shape: tuple[int, ...]) -> int:
+    return math.prod(shape)
+
+
+def compute_param_shapes(config: GPTConfig) -> dict[str, tuple[int, ...]]:
+    """Parameter name -> shape in canonical (sorted-name) order: the layout of flat vectors."""
+    c, e = config, config.n_embd
+    shapes = {"wte.weight": (c.vocab_size, e), "wpe.weight": (c.block_size, e), "ln_f.weight": (e,), "ln_f.bias": (e,)}
+    for i in range(c.n_layer):
+        p = f"h.{i}."
+        shapes |= {
+            p + "ln_1.weight": (e,), p + "ln_1.bias": (e,), p + "ln_2.weight": (e,), p + "ln_2.bias": (e,),
+            p + "attn.c_attn.weight": (e, 3 * e), p + "attn.c_attn.bias": (3 * e,),
+            p + "attn.c_proj.weight": (e, e), p + "attn.c_proj.bias": (e,),
+            p + "mlp.c_fc.weight": (e, 4 * e), p + "mlp.c_fc.bias": (4 * e,),
+            p + "mlp.c_proj.weight": (4 * e, e), p + "mlp.c_proj.bias": (e,),
+        }
+    return dict(sorted(shapes.items()))
+
+
+def compute_initial_state(config: GPTConfig, seed: int) -> dict[str, torch.Tensor]:
+    """GPT-2's initialisation (normal 0.02, residual projections scaled by 1/sqrt(2 n_layer)).
+
+    The initial weights are then *sent* as a checkpoint, never regenerated elsewhere: torch's RNG
+    is not promised to be stable across versions.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    state = {}
+    for name, shape in compute_param_shapes(config).items():
+        if name.endswith(("ln_1.weight", "ln_2.weight", "ln_f.weight")):
+            state[name] = torch.ones(shape)
+        elif name.endswith(".bias"):
+            state[name] = torch.zeros(shape)
+        else:
+            std = 0.02 / math.sqrt(2 * config.n_layer) if name.endswith("c_proj.weight") else 0.02
+            state[name] = torch.randn(shape, generator=generator) * std
+    return state
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A model's weights (name -> float32 tensor, canonical order) and its config."""
+
+    config: GPTConfig
+    state: dict[str, torch.Tensor]
+
+    def to_bytes(self) -> bytes:
+        return encode_checkpoint(self)
+
+    def build_model(self) -> GPT:
+        model = GPT(self.config)
+        model.load_state_dict(self.state, strict=True)
+        return model
+
+
+def compute_header_json(header: dict) -> str:
+    """Canonical JSON: sorted keys, no spaces, ASCII only."""
+    return json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def encode_checkpoint(checkpoint: Checkpoint) -> bytes:
+    """Canonical safetensors bytes with the config in a one-key metadata header."""
+    header = {"format": CHECKPOINT_FORMAT, "config": asdict(checkpoint.config)}
+    tensors = {name: t.detach().to(torch.float32).contiguous() for name, t in checkpoint.state.items()}
+    # One metadata key only: safetensors keeps metadata in a hash map, so a single key is what
+    # makes the header bytes independent of map iteration order.
+    return safetensors_save(tensors, metadata={"hashgrad": compute_header_json(header)})
+
+
+def checkpoint_hash(data: bytes) -> bytes:
+    """The id of a checkpoint: sha256 of its canonical bytes (recorded on chain)."""
+    return compute_sha256(data)
+
+
+def read_safetensors_header(data: bytes, max_bytes: int) -> dict:
+    """Parse and size-check the safetensors JSON header without touching tensor data."""
+    if len(data) > max_bytes:
+        raise WorkError("too-large", f"{len(data)} bytes > limit {max_bytes}")
+    if len(data) < 8:
+        raise WorkError("bad-safetensors", "shorter than the 8-byte header length")
+    header_len = int.from_bytes(data[:8], "little")
+    if header_len > MAX_HEADER_BYTES or 8 + header_len > len(data):
+        raise WorkError("bad-safetensors", "header length out of range (truncated?)")
+    try:
+        header = json.loads(data[8 : 8 + header_len].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise WorkError("bad-safetensors", f"header is not JSON: {exc}") from None
+    if not isinstance(header, dict):
+        raise WorkError("bad-safetensors", "header is not an object")
+    return header
+
+
+def decode_safetensors(data: bytes, max_bytes: int, expected_format: str) -> tuple[dict, dict[str, torch.Tensor]]:
+    """(hashgrad header, tensors) from safetensors bytes; never unpickles anything."""
+    outer = read_safetensors_header(data, max_bytes)
+    meta = outer.get("__metadata__")
+    if not isinstance(meta, dict) or set(meta) != {"hashgrad"} or not isinstance(meta["hashgrad"], str):
+        raise WorkError("bad-header", "metadata must hold exactly one key 'hashgrad'")
+    try:
+        header = json.loads(meta["hashgrad"])
+    except json.JSONDecodeError as exc:
+        raise WorkError("bad-header", f"hashgrad header is not JSON: {exc}") from None
+    if not isinstance(header, dict) or header.get("format") != expected_format:
+        raise WorkError("bad-format", f"expected format {expected_format}")
+    try:
+        tensors = safetensors_load(bytes(data))
+    except Exception as exc:  # the Rust parser reports any structural fault as one of several types
+        raise WorkError("bad-safetensors", f"{type(exc).__name__}: {exc}") from None
+    if len(data) != 8 + int.from_bytes(data[:8], "little") + sum(t.numel() * t.element_size() for t in tensors.values()):
+        raise WorkError("bad-safetensors", "trailing or missing bytes")
+    return header, tensors
+
+
+def parse_config(raw: object) -> GPTConfig:
+    if not isinstance(raw, dict) or set(raw) != set(GPTConfig.__dataclass_fields__):
+        raise WorkError("bad-model-config", "config fields do not match GPTConfig")
+    return GPTConfig(**raw).check()
+
+
+def decode_checkpoint(data: bytes, max_bytes: int = MAX_CHECKPOINT_BYTES) -> Checkpoint:
+    """Validate and load checkpoint bytes: size, format, config, names, dtype, shapes, finiteness."""
+    header, tensors = decode_safetensors(data, max_bytes, CHECKPOINT_FORMAT)
+    if set(header) != {"format", "config"}:
+        raise WorkError("bad-header", "unexpected checkpoint header fields")
+    config = parse_config(header["config"])
+    shapes = compute_param_shapes(config)
+    if set(tensors) != set(shapes):
+        raise WorkError("bad-tensor-names", "tensor names do not match the config")
+    for name, shape in shapes.items():
+        tensor = tensors[name]
+        if tensor.dtype != torch.float32:
+            raise WorkError("bad-dtype", f"{name} is {tensor.dtype}, expected float32")
+        if tuple(tensor.shape) != shape:
+            raise WorkError("bad-shape", f"{name} is {tuple(tensor.shape)}, expected {shape}")
+        if not bool(torch.isfinite(tensor).all()):
+            raise WorkError("non-finite", f"{name} holds NaN or inf")
+    checkpoint = Checkpoint(config, {name: tensors[name] for name in shapes})
+    if encode_checkpoint(checkpoint) != bytes(data):
+        raise WorkError("non-canonical", "checkpoint bytes are not in canonical form")
+    return checkpoint
+
+
+def compute_flat(state: dict[str, torch.Tensor]) -> torch.Tensor:
+    """All parameters as one float32 vector in canonical (sorted-name) order."""
+    return torch.cat([state[name].reshape(-1) for name in sorted(state)])
+
+
+def compute_unflat(flat: torch.Tensor, config: GPTConfig) -> dict[str, torch.Tensor]:
+    state, offset = {}, 0
+    for name, shape in compute_param_shapes(config).items():
+        size = shape_numel(shape)
+        state[name] = flat[offset : offset + size].reshape(shape).clone()
+        offset += size
+    return state
+
+
+def compute_loss(model: GPT, windows: torch.Tensor) -> torch.Tensor:
+    """Per-window mean next-byte loss (nats) for windows of block_size + 1 tokens; no grad."""
+    with torch.no_grad():
+        logits, _ = model(windows[:, :-1])
+        losses = F.cross_entropy(logits.transpose(1, 2), windows[:, 1:], reduction="none")
+    return losses.mean(dim=1)

@@ -1,0 +1,92 @@
+"""WorkParams: every knob of a training job, passed explicitly (no globals), with presets.
+
+The defaults follow notes/training-protocol.md §9.3 scaled to a CPU model: H = 30 inner AdamW
+steps, chunk 4096 / top-64 (1.56 % density) with 12-bit indices and 2-bit values and error
+feedback 0.95 (Templar's SparseLoCo settings), median-norm clipping, quorum 3, replay audits
+with probability 2 %. A demo epoch (H=30, batch 32, context 128) is ~10 s of one core.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+from hashgrad.errors import WorkError
+from hashgrad.work.model import MODEL_PRESETS, GPTConfig
+
+
+@dataclass(frozen=True)
+class WorkParams:
+    job_id: int = 0
+    model: GPTConfig = GPTConfig()
+    # data
+    page_tokens: int = 4096  # bytes per page; a page holds page_tokens // (block_size + 1) windows
+    pages_per_miner: int = 16
+    # miner: inner optimisation
+    inner_steps: int = 30
+    batch_size: int = 32
+    inner_lr: float = 3e-3
+    inner_betas: tuple[float, float] = (0.9, 0.95)
+    inner_weight_decay: float = 0.0
+    inner_grad_clip: float = 1.0
+    kernel: str = "AVX2"  # torch.backends.cpu.get_cpu_capability() every replayer must share
+    # compression
+    chunk_size: int = 4096  # elements per chunk (indices fit in 12 bits)
+    topk: int = 64  # kept per full chunk; a partial chunk keeps a proportional number (>= 1)
+    quant_bins: int = 4  # 2-bit values
+    ef_decay: float = 0.95
+    # validator
+    norm_low: float = 0.1  # accepted ||update|| range, as multiples of the epoch's median norm
+    norm_high: float = 3.0
+    dup_cosine: float = 0.9  # a later submission this similar to an earlier or recent one is a copy
+    history_epochs: int = 3
+    eval_own_windows: int = 16
+    eval_rand_windows: int = 32
+    eval_z: float = 1.0  # s_rand must exceed z standard errors of the per-window improvement
+    score_ema: float = 0.5
+    audit_probability: float = 0.02
+    max_artifact_bytes: int = 4 * 1024 * 1024
+    # aggregation
+    outer_lr: float = 1.0
+    top_g: int = 15
+    quorum: int = 3
+    accept_fraction: float = 0.1  # weight below this fraction of the best weight is not aggregated
+
+    def check(self) -> "WorkParams":
+        self.model.check()
+        positive = (self.page_tokens, self.pages_per_miner, self.inner_steps, self.batch_size, self.chunk_size,
+                    self.topk, self.eval_own_windows, self.eval_rand_windows, self.top_g, self.quorum)
+        if min(positive) <= 0:
+            raise WorkError("bad-params", "sizes and counts must be positive")
+        if self.page_tokens < self.model.block_size + 1:
+            raise WorkError("bad-params", "a page must hold at least one window")
+        if self.chunk_size > 4096 or self.topk > self.chunk_size:
+            raise WorkError("bad-params", "chunk_size <= 4096 (12-bit indices) and topk <= chunk_size")
+        if self.quant_bins not in (2, 4, 16, 256):
+            raise WorkError("bad-params", "quant_bins must be 2, 4, 16 or 256")
+        if not (0 <= self.audit_probability <= 1 and 0 < self.score_ema <= 1 and 0 < self.norm_low < self.norm_high):
+            raise WorkError("bad-params", "probability, EMA or norm bounds out of range")
+        return self
+
+    @property
+    def windows_per_page(self) -> int:
+        return self.page_tokens // (self.model.block_size + 1)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+WORK_PRESETS: dict[str, WorkParams] = {
+    "demo": WorkParams(),
+    # the benchmark: 0.12M-param model so a 20-miner epoch fits in seconds
+    "small": WorkParams(model=MODEL_PRESETS["small"], page_tokens=2080, pages_per_miner=8, inner_steps=20,
+                        batch_size=16, chunk_size=4096, topk=64),
+    # unit tests: 35K parameters, an epoch in a fraction of a second
+    "tiny": WorkParams(model=MODEL_PRESETS["tiny"], page_tokens=1056, pages_per_miner=4, inner_steps=12,
+                       batch_size=8, eval_own_windows=16, eval_rand_windows=32, chunk_size=1024, topk=16,
+                       history_epochs=2),
+}
+
+
+def get_preset(name: str, **overrides) -> WorkParams:
+    if name not in WORK_PRESETS:
+        raise WorkError("unknown-preset", f"{name}; known: {', '.join(WORK_PRESETS)}")
+    return replace(WORK_PRESETS[name], **overrides).check()

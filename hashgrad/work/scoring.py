@@ -1,0 +1,228 @@
+"""Validator scoring: revealed artifacts -> per-miner verdicts -> normalized weights. Pure.
+
+`compute_scores(inputs, state)` is a deterministic function of its arguments (checkpoint, dataset,
+epoch seed, the validator's salt, the revealed submissions, recent history, the validator's
+previous ratings); two processes given the same inputs produce identical weights, and anyone
+who learns the disclosed salt can re-check them. The stages (notes/training-protocol.md §9.1):
+
+1. format: decodes under the job's limits; hotkey, epoch and base checkpoint match; the
+   commitment binds them (stale base -> `stale-base`); the update is not zero and its norm is
+   within [norm_low, norm_high] x the epoch's median.
+2. copies: cosine >= dup_cosine with an *earlier-committed* submission (`copy`) or with an update
+   from the last epochs (`replay`): the later commitment loses.
+3. loss test on the miner's own windows vs shared random windows (evaluate.compute_loss_test).
+4. replay audit with probability audit_probability (evaluate.is_replay_exact).
+5. rating = EMA of the significant random-data gain, gate = EMA of ±1 (own beats random);
+   score = rating if gate > 0 and nothing was flagged this epoch; weights = scores / sum.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import torch
+
+from hashgrad.errors import WorkError
+from hashgrad.work.compress import Layout, compute_layout, decompress
+from hashgrad.work.data import Dataset
+from hashgrad.work.evaluate import (LossTest, compute_batched_loss, compute_loss_test, compute_own_windows,
+                                    compute_random_windows, is_audited, is_replay_exact)
+from hashgrad.work.hashing import compute_commitment, compute_tagged_hash
+from hashgrad.work.model import Checkpoint
+from hashgrad.work.params import WorkParams
+from hashgrad.work.update import UpdateHeader, compute_artifact_id, decode_update
+
+TAG_SALT = "hashgrad/work/salt"
+U16_MAX = 65535
+
+
+@dataclass(frozen=True)
+class Submission:
+    uid: int
+    hotkey: bytes
+    commitment: bytes
+    commit_order: int  # position of the commitment on chain; smaller is earlier
+    artifact: bytes | None  # revealed bytes, or None if never revealed
+
+
+@dataclass(frozen=True)
+class ScoringInputs:
+    params: WorkParams
+    epoch: int
+    seed: bytes
+    salt: bytes
+    checkpoint: Checkpoint
+    checkpoint_hash: bytes
+    dataset: Dataset
+    submissions: tuple[Submission, ...]
+    history: tuple[torch.Tensor, ...] = ()  # dense updates of recent epochs and recent global steps
+
+
+@dataclass(frozen=True)
+class Rating:
+    rating: float = 0.0
+    gate: float = 0.0
+
+
+@dataclass(frozen=True)
+class ValidatorState:
+    ratings: dict[bytes, Rating] = field(default_factory=dict)  # by hotkey
+
+
+@dataclass(frozen=True)
+class Verdict:
+    uid: int
+    hotkey: bytes
+    reason: str | None  # None = passed every check
+    norm: float = 0.0
+    loss_test: LossTest | None = None
+    audited: bool = False
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class ScoreReport:
+    verdicts: tuple[Verdict, ...]
+    weights: dict[int, float]  # uid -> normalized weight (sums to 1, or empty)
+    weights_u16: dict[int, int]  # uid -> max-upscaled to 65535, as Bittensor sets them
+    state: ValidatorState
+    updates: dict[int, torch.Tensor]  # uid -> decoded dense update, for aggregation
+
+
+def compute_salt_commitment(salt: bytes, validator_hotkey: bytes, epoch: int) -> bytes:
+    """What a validator posts before the reveal; it discloses `salt` after scoring."""
+    return compute_tagged_hash(TAG_SALT, salt + validator_hotkey + epoch.to_bytes(8, "little"))
+
+
+def compute_decoded(sub: Submission, inputs: ScoringInputs, layout: Layout) -> tuple[UpdateHeader, torch.Tensor]:
+    """Stage-1 decoding and binding checks for one submission; raises WorkError with the reason."""
+    if sub.artifact is None:
+        raise WorkError("not-revealed")
+    header, payload = decode_update(sub.artifact, inputs.params, layout)
+    if header.hotkey != sub.hotkey:
+        raise WorkError("wrong-hotkey")
+    if header.epoch != inputs.epoch:
+        raise WorkError("wrong-epoch")
+    if header.base_checkpoint != inputs.checkpoint_hash:
+        raise WorkError("stale-base")
+    expected = compute_commitment(compute_artifact_id(sub.artifact), sub.hotkey, inputs.epoch,
+                                  inputs.params.job_id, inputs.checkpoint_hash)
+    if expected != sub.commitment:
+        raise WorkError("bad-commitment")
+    return header, decompress(payload, layout)
+
+
+def compute_median(values: list[float]) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else 0.5 * (ordered[mid - 1] + ordered[mid])
+
+
+def compute_median_norm(updates: dict[int, torch.Tensor]) -> float:
+    """Median norm of all non-zero submissions (the clip level for evaluation and aggregation)."""
+    return compute_median([float(u.norm()) for u in updates.values() if float(u.norm()) > 0])
+
+
+def compute_cosine(a: torch.Tensor, b: torch.Tensor) -> float:
+    denom = float(a.norm()) * float(b.norm())
+    return float(a @ b) / denom if denom > 0 else 0.0
+
+
+def compute_flags(inputs: ScoringInputs, updates: dict[int, torch.Tensor], order: list[Submission]) -> dict[int, str]:
+    """uid -> reason for norm, copy and replay failures (stage 1b and 2)."""
+    params, flags = inputs.params, {}
+    median = compute_median_norm(updates)
+    earlier: list[int] = []
+    for sub in order:
+        if sub.uid not in updates:
+            continue
+        update, norm = updates[sub.uid], float(updates[sub.uid].norm())
+        if norm == 0.0:
+            flags[sub.uid] = "zero-update"
+        elif not params.norm_low * median <= norm <= params.norm_high * median:
+            flags[sub.uid] = "norm-out-of-bounds"
+        elif any(compute_cosine(update, updates[uid]) >= params.dup_cosine for uid in earlier):
+            flags[sub.uid] = "copy"
+        elif any(compute_cosine(update, old) >= params.dup_cosine for old in inputs.history):
+            flags[sub.uid] = "replay"
+        earlier.append(sub.uid)
+    return flags
+
+
+def compute_clipped(update: torch.Tensor, max_norm: float) -> torch.Tensor:
+    norm = float(update.norm())
+    return update * (max_norm / norm) if norm > max_norm > 0 else update
+
+
+def compute_next_rating(previous: Rating, verdict_reason: str | None, test: LossTest | None, alpha: float) -> Rating:
+    if verdict_reason is not None or test is None:
+        return Rating(0.0, (1 - alpha) * previous.gate - alpha)
+    gain = max(0.0, test.s_rand) if test.significant else 0.0
+    return Rating((1 - alpha) * previous.rating + alpha * gain,
+                  (1 - alpha) * previous.gate + alpha * (1.0 if test.fits_own_data else -1.0))
+
+
+def compute_weights(scores: dict[int, float]) -> tuple[dict[int, float], dict[int, int]]:
+    """Normalized float weights and their u16 form, max-upscaled so the largest is 65535."""
+    total = sum(scores.values())
+    if total <= 0:
+        return {}, {}
+    weights = {uid: s / total for uid, s in sorted(scores.items()) if s > 0}
+    best = max(weights.values())
+    return weights, {uid: int(round(w / best * U16_MAX)) for uid, w in weights.items()}
+
+
+def compute_scores(inputs: ScoringInputs, state: ValidatorState) -> ScoreReport:
+    params = inputs.params
+    layout = compute_layout(params.model, params.chunk_size, params.topk)
+    order = sorted(inputs.submissions, key=lambda s: (s.commit_order, s.uid))
+    if len({s.uid for s in order}) != len(order) or len({s.hotkey for s in order}) != len(order):
+        raise WorkError("duplicate-submitter", "one submission per uid and hotkey")
+    reasons, updates, headers = {}, {}, {}
+    for sub in order:
+        try:
+            headers[sub.uid], updates[sub.uid] = compute_decoded(sub, inputs, layout)
+        except WorkError as exc:
+            reasons[sub.uid] = exc.reason
+    reasons |= compute_flags(inputs, updates, order)
+    passed = [s for s in order if s.uid not in reasons]
+    tests, audited = compute_loss_tests(inputs, passed, updates)
+    for sub in passed:
+        if sub.uid in audited and not is_replay_exact(inputs.checkpoint, inputs.dataset, inputs.seed, sub.hotkey,
+                                                      params, headers[sub.uid].delta_hash):
+            reasons[sub.uid] = "audit-failed"
+    return compute_report(inputs, state, order, reasons, updates, tests, audited)
+
+
+def compute_loss_tests(inputs: ScoringInputs, passed: list[Submission], updates: dict[int, torch.Tensor]):
+    """(uid -> LossTest, uids audited) for the submissions that passed stages 1-2."""
+    params, checkpoint = inputs.params, inputs.checkpoint
+    if not passed:
+        return {}, set()
+    base_model = checkpoint.build_model().eval()
+    rand = compute_random_windows(inputs.dataset, params, inputs.seed, inputs.salt, [s.hotkey for s in passed])
+    rand_before = compute_batched_loss(base_model, rand)
+    clip = compute_median_norm(updates)
+    tests = {}
+    for sub in passed:
+        own = compute_own_windows(inputs.dataset, params, inputs.seed, inputs.salt, sub.hotkey)
+        tests[sub.uid] = compute_loss_test(checkpoint, compute_clipped(updates[sub.uid], clip), params, own,
+                                           compute_batched_loss(base_model, own), rand, rand_before)
+    audited = {s.uid for s in passed if is_audited(inputs.seed, inputs.salt, s.hotkey, params.audit_probability)}
+    return tests, audited
+
+
+def compute_report(inputs, state, order, reasons, updates, tests, audited) -> ScoreReport:
+    ratings = dict(state.ratings)
+    verdicts, scores = [], {}
+    for sub in order:
+        reason, test = reasons.get(sub.uid), tests.get(sub.uid)
+        rating = compute_next_rating(ratings.get(sub.hotkey, Rating()), reason, test, inputs.params.score_ema)
+        ratings[sub.hotkey] = rating
+        score = rating.rating if reason is None and rating.gate > 0 else 0.0
+        scores[sub.uid] = score
+        norm = float(updates[sub.uid].norm()) if sub.uid in updates else 0.0
+        verdicts.append(Verdict(sub.uid, sub.hotkey, reason, norm, test, sub.uid in audited, score))
+    weights, weights_u16 = compute_weights(scores)
+    return ScoreReport(tuple(verdicts), weights, weights_u16, replace(state, ratings=ratings), updates)

@@ -1,0 +1,118 @@
+"""The update artifact: a compressed pseudo-gradient as safetensors plus a header naming its context.
+
+Bytes: one safetensors file with three tensors — `indices` (uint8, 12-bit packed chunk-local
+indices), `codes` (uint8, packed bin codes), `codebook` (float32, tensors x bins) — and a single
+metadata key "hashgrad" holding canonical JSON:
+
+    format, job_id, epoch, base_checkpoint (hex), hotkey (hex), delta_hash (hex), kernel,
+    num_params, chunk_size, topk, quant_bins
+
+`delta_hash` is sha256 of the dense float32 pseudo-gradient the miner computed; a replay audit
+recomputes it bit-exactly. The artifact id is sha256 of the bytes (content addressing), and the
+on-chain commitment binds that id to hotkey, job, epoch and base checkpoint.
+Decoding never executes anything: sizes are checked before parsing and every field after.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from safetensors.torch import save as safetensors_save
+
+from hashgrad.errors import WorkError
+from hashgrad.work.compress import INDEX_BITS, Layout, Payload, check_payload, compute_code_bits, pack_bits, unpack_bits
+from hashgrad.work.hashing import compute_sha256, parse_hex32
+from hashgrad.work.model import compute_header_json, decode_safetensors
+from hashgrad.work.params import WorkParams
+
+UPDATE_FORMAT = "hashgrad-update-v1"
+
+
+@dataclass(frozen=True)
+class UpdateHeader:
+    job_id: int
+    epoch: int
+    base_checkpoint: bytes
+    hotkey: bytes
+    delta_hash: bytes
+    kernel: str
+    num_params: int
+    chunk_size: int
+    topk: int
+    quant_bins: int
+
+    def to_json(self) -> dict:
+        raw = asdict(self)
+        for name in ("base_checkpoint", "hotkey", "delta_hash"):
+            raw[name] = raw[name].hex()
+        return {"format": UPDATE_FORMAT, **raw}
+
+
+def encode_update(header: UpdateHeader, payload: Payload) -> bytes:
+    bits = compute_code_bits(header.quant_bins)
+    tensors = {
+        "indices": torch.frombuffer(bytearray(pack_bits(payload.indices, INDEX_BITS)), dtype=torch.uint8),
+        "codes": torch.frombuffer(bytearray(pack_bits(payload.codes, bits)), dtype=torch.uint8),
+        "codebook": torch.from_numpy(np.ascontiguousarray(payload.codebook, dtype=np.float32)),
+    }
+    return safetensors_save(tensors, metadata={"hashgrad": compute_header_json(header.to_json())})
+
+
+def parse_update_header(raw: dict) -> UpdateHeader:
+    fields = set(UpdateHeader.__dataclass_fields__) | {"format"}
+    if set(raw) != fields:
+        raise WorkError("bad-header", "update header fields do not match")
+    ints = ("job_id", "epoch", "num_params", "chunk_size", "topk", "quant_bins")
+    if not all(isinstance(raw[k], int) and not isinstance(raw[k], bool) and 0 <= raw[k] < 2**64 for k in ints):
+        raise WorkError("bad-header", "integer fields out of range")
+    if not isinstance(raw["kernel"], str) or len(raw["kernel"]) > 32:
+        raise WorkError("bad-header", "kernel must be a short string")
+    return UpdateHeader(
+        job_id=raw["job_id"], epoch=raw["epoch"], kernel=raw["kernel"], num_params=raw["num_params"],
+        chunk_size=raw["chunk_size"], topk=raw["topk"], quant_bins=raw["quant_bins"],
+        base_checkpoint=parse_hex32(raw["base_checkpoint"], "base_checkpoint"),
+        hotkey=parse_hex32(raw["hotkey"], "hotkey"), delta_hash=parse_hex32(raw["delta_hash"], "delta_hash"),
+    )
+
+
+def check_header_matches_job(header: UpdateHeader, params: WorkParams, layout: Layout) -> None:
+    if header.job_id != params.job_id:
+        raise WorkError("wrong-job", f"artifact for job {header.job_id}")
+    if (header.chunk_size, header.topk, header.quant_bins) != (params.chunk_size, params.topk, params.quant_bins):
+        raise WorkError("wrong-compression", "compression settings differ from the job's")
+    if header.num_params != layout.num_params:
+        raise WorkError("wrong-model", f"{header.num_params} parameters, job has {layout.num_params}")
+    if header.kernel != params.kernel:
+        raise WorkError("wrong-kernel", f"trained on {header.kernel}, job pins {params.kernel}")
+
+
+def decode_update(data: bytes, params: WorkParams, layout: Layout) -> tuple[UpdateHeader, Payload]:
+    """Validate update bytes against the job and decode them; raises WorkError with a reason."""
+    raw, tensors = decode_safetensors(data, params.max_artifact_bytes, UPDATE_FORMAT)
+    header = parse_update_header(raw)
+    check_header_matches_job(header, params, layout)
+    if set(tensors) != {"indices", "codes", "codebook"}:
+        raise WorkError("bad-tensor-names", "expected tensors indices, codes, codebook")
+    if any(tensors[name].dtype != torch.uint8 or tensors[name].dim() != 1 for name in ("indices", "codes")):
+        raise WorkError("bad-dtype", "indices and codes must be 1-D uint8")
+    codebook = tensors["codebook"]
+    if codebook.dtype != torch.float32 or tuple(codebook.shape) != (layout.num_tensors, params.quant_bins):
+        raise WorkError("bad-shape", "codebook must be float32 (tensors, bins)")
+    total = layout.total_keep
+    payload = Payload(
+        indices=unpack_bits(tensors["indices"].numpy().tobytes(), INDEX_BITS, total).astype(np.uint16),
+        codes=unpack_bits(tensors["codes"].numpy().tobytes(), compute_code_bits(params.quant_bins), total).astype(np.uint8),
+        codebook=codebook.numpy().copy(),
+    )
+    check_payload(payload, layout)
+    return header, payload
+
+
+def compute_artifact_id(data: bytes) -> bytes:
+    return compute_sha256(data)
+
+
+def compute_delta_hash(delta: torch.Tensor) -> bytes:
+    """sha256 of the dense pseudo-gradient's float32 little-endian bytes (canonical order)."""
+    return compute_sha256(delta.detach().to(torch.float32).contiguous().numpy().astype("<f4").tobytes())

@@ -1,0 +1,53 @@
+"""Fixtures for the consensus-primitive tests: the real Bitcoin data of shared/vectors, loaded once."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hashgrad.chain.header import BlockHeader, iter_headers
+
+
+@pytest.fixture(scope="session")
+def load_json(vectors_dir):
+    def load(name: str):
+        return json.loads((vectors_dir / name).read_text())
+    return load
+
+
+@pytest.fixture(scope="session")
+def mainnet_headers(vectors_dir) -> list[BlockHeader]:
+    """Mainnet headers 0..9999."""
+    return list(iter_headers((vectors_dir / "btc_mainnet_headers_000000_009999.bin").read_bytes()))
+
+
+@pytest.fixture(scope="session")
+def recent_headers(vectors_dir) -> list[BlockHeader]:
+    """Mainnet headers 822528..830592 (index i is height 822528 + i)."""
+    return list(iter_headers((vectors_dir / "btc_mainnet_headers_822528_830592.bin").read_bytes()))
+
+
+@pytest.fixture(scope="session")
+def testnet_headers(vectors_dir) -> list[BlockHeader]:
+    """Testnet3 headers 0..9999."""
+    return list(iter_headers((vectors_dir / "btc_testnet3_headers_000000_009999.bin").read_bytes()))
+
+
+@pytest.fixture(scope="session")
+def boundary_headers(load_json) -> dict[int, dict]:
+    """Mainnet headers at 0 and k*2016-1, k*2016 (k = 1..413) by height, with chainwork as an int."""
+    out = {}
+    for entry in load_json("btc_mainnet_retarget_boundaries.json")["headers"]:
+        header = BlockHeader.deserialize(bytes.fromhex(entry["header"]))
+        out[entry["height"]] = {"header": header, "hash": entry["hash"], "chainwork": int(entry["chainwork"], 16)}
+    return out
+
+
+@pytest.fixture(scope="session")
+def block_413567(vectors_dir) -> bytes:
+    return (vectors_dir / "btc_block_413567.raw").read_bytes()
+
+
+@pytest.fixture(scope="session")
+def block_830000(vectors_dir) -> bytes:
+    return (vectors_dir / "btc_block_830000.bin").read_bytes()
