@@ -138,8 +138,11 @@ def test_build_aux_coinbase_script_layout():
 
 
 def test_build_aux_merkle_tree_slots_and_clash():
-    tree = build_aux_merkle_tree({4242: b"\x01" * 32, 1: b"\x02" * 32, 98: b"\x03" * 32}, 3, 7)
-    assert tree.slots == {cid: compute_expected_index(7, cid, 3) for cid in (4242, 1, 98)}
+    tree = build_aux_merkle_tree({4242: b"\x01" * 32, 1: b"\x02" * 32, 98: b"\x03" * 32}, 5, 7)
+    assert tree.slots == {cid: compute_expected_index(7, cid, 5) for cid in (4242, 1, 98)}
     assert len(set(tree.slots.values())) == 3
-    with pytest.raises(ValueError):
-        build_aux_merkle_tree({4242: b"\x01" * 32, 1: b"\x02" * 32}, 0, 0)  # both want slot 0
+    # The LCG is a bijection mod 2^h, so two chains clash exactly when their IDs agree mod 2^h,
+    # whatever the nonce: 4242 and Dogecoin's 98 agree mod 16, so they need a tree of 32 or more.
+    for height in range(5):
+        with pytest.raises(ValueError):
+            build_aux_merkle_tree({4242: b"\x01" * 32, 98: b"\x03" * 32}, height, 12345)

@@ -1,0 +1,129 @@
+"""A small blocking JSON-RPC client for a hashgrad node, the way bitcoin-cli talks to bitcoind.
+
+Used by `hashgrad rpc`, the wallet and the functional tests. Standard library only (http.client):
+one HTTP POST per call, Basic auth from the node's cookie file (`DIR/.cookie`, `__cookie__:<hex>`).
+An RPC error comes back as `RpcError(reason, detail, code)` with the node's reason code; a node that
+cannot be reached (refused, timed out, cookie missing) as `RpcError("node-unreachable", ...)`.
+"""
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import socket
+from itertools import count
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from hashgrad.errors import RpcError
+
+COOKIE_FILE = ".cookie"
+MAX_RESPONSE_SIZE = 64 * 1024 * 1024
+RPC_UNREACHABLE_CODE = -28  # Bitcoin Core's RPC_IN_WARMUP is the nearest; only used client-side
+
+
+def read_cookie(datadir: Path | str) -> tuple[str, str]:
+    """(user, password) from `DIR/.cookie`; RpcError("node-unreachable") when it is absent or malformed."""
+    path = Path(datadir) / COOKIE_FILE
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RpcError("node-unreachable", f"cannot read cookie {path}: {exc} (is the node running?)",
+                       RPC_UNREACHABLE_CODE) from None
+    user, sep, password = text.partition(":")
+    if not sep or not user or not password:
+        raise RpcError("node-unreachable", f"malformed cookie file {path}", RPC_UNREACHABLE_CODE)
+    return user, password
+
+
+class RpcClient:
+    """Calls methods on one node: `RpcClient(url, user, password).call("getblockcount")`."""
+
+    def __init__(self, url: str, user: str | None = None, password: str | None = None, timeout: float = 30.0):
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        if parts.scheme != "http" or not parts.hostname:
+            raise RpcError("invalid-url", f"expected http://HOST:PORT, got {url!r}", -8)
+        self.url = url
+        self.host = parts.hostname
+        self.port = parts.port or 80
+        self.path = parts.path or "/"
+        self.timeout = timeout
+        self._auth = None
+        if user is not None:
+            token = base64.b64encode(f"{user}:{password or ''}".encode()).decode("ascii")
+            self._auth = f"Basic {token}"
+        self._ids = count(1)
+
+    @classmethod
+    def from_datadir(cls, datadir: Path | str, port: int, host: str = "127.0.0.1",
+                     timeout: float = 30.0) -> "RpcClient":
+        user, password = read_cookie(datadir)
+        return cls(f"http://{host}:{port}/", user, password, timeout)
+
+    def call(self, method: str, *params):
+        """Run one method and return its result; raise RpcError for an error reply or no node."""
+        request_id = next(self._ids)
+        reply = self.post({"jsonrpc": "2.0", "id": request_id, "method": method, "params": list(params)})
+        if not isinstance(reply, dict):
+            raise RpcError("bad-response", f"expected a JSON object, got {type(reply).__name__}")
+        return unwrap_reply(reply)
+
+    def batch(self, calls: list[tuple]) -> list:
+        """Run [(method, *params), ...] in one request; results in order, errors as RpcError objects."""
+        body = [{"jsonrpc": "2.0", "id": i, "method": c[0], "params": list(c[1:])} for i, c in enumerate(calls)]
+        replies = self.post(body)
+        if not isinstance(replies, list):
+            return [unwrap_reply_or_error(replies)] * len(calls)
+        by_id = {r.get("id"): r for r in replies if isinstance(r, dict)}
+        return [unwrap_reply_or_error(by_id.get(i, {})) for i in range(len(calls))]
+
+    def post(self, body) -> object:
+        """POST one JSON body; the decoded JSON reply (an error body included)."""
+        data = json.dumps(body).encode()
+        headers = {"Content-Type": "application/json", "Content-Length": str(len(data))}
+        if self._auth:
+            headers["Authorization"] = self._auth
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        try:
+            conn.request("POST", self.path, body=data, headers=headers)
+            response = conn.getresponse()
+            raw = response.read(MAX_RESPONSE_SIZE + 1)
+        except (OSError, socket.timeout, http.client.HTTPException) as exc:
+            raise RpcError("node-unreachable", f"{self.host}:{self.port}: {exc}", RPC_UNREACHABLE_CODE) from None
+        finally:
+            conn.close()
+        return decode_http_reply(response.status, raw)
+
+
+def decode_http_reply(status: int, raw: bytes) -> object:
+    if status == 401:
+        raise RpcError("unauthorized", "the node refused the credentials (wrong or stale cookie?)", -1)
+    if len(raw) > MAX_RESPONSE_SIZE:
+        raise RpcError("bad-response", "reply larger than the client's limit")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise RpcError("bad-response", f"HTTP {status}: {raw[:200]!r}") from None
+
+
+def unwrap_reply(reply: dict):
+    error = reply.get("error")
+    if error:
+        if not isinstance(error, dict):
+            raise RpcError("bad-response", f"malformed error {error!r}")
+        message = str(error.get("message", ""))
+        reason = str(error.get("reason") or "rpc-error")
+        detail = message[len(reason) + 2:] if message.startswith(reason + ": ") else message
+        if message == reason:
+            detail = ""
+        raise RpcError(reason, detail, int(error.get("code", -1)))
+    if "result" not in reply:
+        raise RpcError("bad-response", "reply has neither result nor error")
+    return reply["result"]
+
+
+def unwrap_reply_or_error(reply: dict):
+    try:
+        return unwrap_reply(reply)
+    except RpcError as exc:
+        return exc

@@ -1,0 +1,153 @@
+"""An in-process swarm: whole epochs of miners, one or more validators and aggregation, in order.
+
+This is the shell the simulation CLI and the benchmark share with the real processes' code: the
+miners call `adversaries.compute_output` (honest = `miner.compute_miner_update`), artifacts go
+through a real `MemoryArtifactStore`, validators call `scoring.compute_scores`, and the next
+checkpoint comes from `aggregate.compute_next_checkpoint`. What the chain will provide later is
+stood in for plainly: the epoch seed is a tagged hash of the previous checkpoint hash and the
+epoch number, commit order is submission order, and consensus weights are the validators' mean.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from hashgrad.work.adversaries import MinerContext, compute_output
+from hashgrad.work.aggregate import WeightedUpdate, compute_next_checkpoint
+from hashgrad.work.artifacts import MemoryArtifactStore
+from hashgrad.work.data import Dataset
+from hashgrad.work.evaluate import compute_heldout_loss
+from hashgrad.work.hashing import compute_tagged_hash
+from hashgrad.work.model import Checkpoint, checkpoint_hash, encode_checkpoint
+from hashgrad.work.params import WorkParams
+from hashgrad.work.scoring import ScoringInputs, Submission, ValidatorState, compute_scores
+
+# Copycats and replays act on what others revealed, so they commit after everyone else.
+COMMIT_LAST = ("copycat", "replay")
+
+
+@dataclass
+class SimMiner:
+    uid: int
+    kind: str
+    hotkey: bytes
+    ef: torch.Tensor | None = None
+
+
+@dataclass(frozen=True)
+class Commit:
+    """What the chain would record for a miner this epoch: its commitment, in commit order."""
+
+    uid: int
+    hotkey: bytes
+    commitment: bytes
+    commit_order: int
+    artifact_id: bytes
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    heldout_loss: float
+    checkpoint_hash: bytes
+    weights: dict[int, float]
+    reasons: dict[int, str | None]
+    accepted: int
+    miner_seconds: float  # total compute of all miners this epoch
+    validator_seconds: float  # total compute of all validators this epoch
+    artifact_bytes: dict[int, int]
+    audited: int
+
+
+@dataclass
+class Swarm:
+    params: WorkParams
+    dataset: Dataset
+    checkpoint: Checkpoint
+    miners: list[SimMiner]
+    validators: int = 1
+    store: MemoryArtifactStore = field(default_factory=MemoryArtifactStore)
+    states: list[ValidatorState] = field(default_factory=list)
+    history: list[list[torch.Tensor]] = field(default_factory=list)  # per epoch: updates and the global step
+    past_artifacts: list[bytes] = field(default_factory=list)  # artifacts aggregated last epoch
+    epoch: int = 0
+
+
+def build_swarm(params: WorkParams, dataset: Dataset, checkpoint: Checkpoint, kinds: list[str],
+                validators: int = 1) -> Swarm:
+    miners = [SimMiner(uid, kind, compute_tagged_hash("hashgrad/sim/hotkey", uid.to_bytes(4, "little")))
+              for uid, kind in enumerate(kinds)]
+    return Swarm(params, dataset, checkpoint, miners, validators, states=[ValidatorState()] * validators)
+
+
+def compute_epoch_seed(base_hash: bytes, epoch: int) -> bytes:
+    """Stand-in for the chain's epoch seed (which derives from the epoch-start block hash)."""
+    return compute_tagged_hash("hashgrad/sim/epoch-seed", base_hash + epoch.to_bytes(8, "little"))
+
+
+def run_miners(swarm: Swarm, base_hash: bytes, seed: bytes) -> tuple[list[Commit], float]:
+    """Every miner's submission this epoch, in commit order, and the miners' total compute seconds."""
+    commits, revealed, honest_norms, seconds = [], [], [], 0.0
+    ordered = sorted(swarm.miners, key=lambda m: (m.kind in COMMIT_LAST, m.uid))
+    for miner in ordered:
+        ctx = MinerContext(swarm.checkpoint, base_hash, swarm.dataset, seed, miner.hotkey, swarm.epoch, swarm.params,
+                           miner.ef, others=tuple(revealed), past=tuple(swarm.past_artifacts),
+                           norm_hint=sorted(honest_norms)[len(honest_norms) // 2] if honest_norms else 0.0)
+        started = time.process_time()
+        output = compute_output(miner.kind, ctx)
+        seconds += time.process_time() - started
+        if output is None:
+            continue
+        miner.ef = output.ef
+        swarm.store.put(output.artifact)
+        if miner.kind == "honest":
+            revealed.append(output.artifact)
+            honest_norms.append(float(output.delta.norm()))
+        commits.append(Commit(miner.uid, miner.hotkey, output.commitment, len(commits), output.artifact_id))
+    return commits, seconds
+
+
+def compute_recent_history(swarm: Swarm) -> tuple[torch.Tensor, ...]:
+    return tuple(u for epoch in swarm.history[-swarm.params.history_epochs:] for u in epoch)
+
+
+def run_validators(swarm: Swarm, base_hash: bytes, seed: bytes, commits: list[Commit]):
+    """(mean weights, first validator's report, validator compute seconds)."""
+    revealed = tuple(Submission(c.uid, c.hotkey, c.commitment, c.commit_order, swarm.store.get(c.artifact_id))
+                     for c in commits)
+    reports, started = [], time.process_time()
+    for v in range(swarm.validators):
+        salt = compute_tagged_hash("hashgrad/sim/salt", bytes([v]) + seed)
+        inputs = ScoringInputs(swarm.params, swarm.epoch, seed, salt, swarm.checkpoint, base_hash, swarm.dataset,
+                               revealed, compute_recent_history(swarm))
+        reports.append(compute_scores(inputs, swarm.states[v]))
+        swarm.states[v] = reports[-1].state
+    seconds = time.process_time() - started
+    uids = sorted({uid for r in reports for uid in r.weights})
+    weights = {uid: sum(r.weights.get(uid, 0.0) for r in reports) / len(reports) for uid in uids}
+    return weights, reports[0], seconds
+
+
+def run_epoch(swarm: Swarm) -> EpochRecord:
+    base_hash = checkpoint_hash(encode_checkpoint(swarm.checkpoint))
+    seed = compute_epoch_seed(base_hash, swarm.epoch)
+    commits, miner_seconds = run_miners(swarm, base_hash, seed)
+    weights, report, validator_seconds = run_validators(swarm, base_hash, seed, commits)
+    by_uid = {c.uid: c for c in commits}
+    updates = [WeightedUpdate(by_uid[uid].artifact_id, update, weights.get(uid, 0.0))
+               for uid, update in report.updates.items()]
+    result = compute_next_checkpoint(swarm.checkpoint, updates, swarm.params)
+    swarm.history.append(list(report.updates.values()) + [result.step])
+    swarm.past_artifacts = [swarm.store.get(artifact_id) for artifact_id in result.accepted]
+    swarm.checkpoint = result.checkpoint
+    record = EpochRecord(
+        epoch=swarm.epoch, heldout_loss=compute_heldout_loss(swarm.checkpoint, swarm.dataset),
+        checkpoint_hash=result.checkpoint_hash, weights=weights,
+        reasons={v.uid: v.reason for v in report.verdicts}, accepted=len(result.accepted),
+        miner_seconds=miner_seconds, validator_seconds=validator_seconds,
+        artifact_bytes={c.uid: len(swarm.store.get(c.artifact_id)) for c in commits},
+        audited=sum(v.audited for v in report.verdicts))
+    swarm.epoch += 1
+    return record
