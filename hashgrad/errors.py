@@ -68,3 +68,7 @@ class RpcError(HashgradError):
     def __init__(self, reason: str | None = None, detail: str = "", code: int = -1):
         super().__init__(reason, detail)
         self.code = code
+
+
+class WalletError(HashgradError):
+    """A wallet that cannot be used as asked (wrong password, unknown name, corrupt file, no funds)."""

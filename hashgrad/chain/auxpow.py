@@ -34,7 +34,8 @@ The rules mirror `CAuxPow::check` (namecoin-core `src/auxpow.cpp`) and the auxpo
     auxpow-wrong-index             chain index != compute_expected_index(nonce, chain ID, height)
 
 Decoding raises DecodeError: `bad-encoding` (truncated, trailing, non-canonical CompactSize),
-`bad-auxpow-length` (over MAX_AUXPOW_SIZE), `bad-auxpow-branch-length` (over MAX_BRANCH_DECODE).
+`bad-auxpow-length` (over MAX_AUXPOW_SIZE), `bad-auxpow-branch-length` (over MAX_BRANCH_DECODE),
+and the coinbase parser's `bad-txns-witness-flag` / `bad-txns-witness-empty`.
 
 Two choices where Namecoin is looser: hashBlock is kept as read (Namecoin ignores it and writes
 zero) so that `serialize(parse(x)) == x`; and a non-zero coinbase index is rejected (as Dogecoin,
@@ -49,7 +50,7 @@ from dataclasses import dataclass
 
 from hashgrad.chain.btc_tx import BitcoinTx, TxIn, TxOut, read_bitcoin_tx
 from hashgrad.chain.encoding import ByteReader, encode_compact_size
-from hashgrad.chain.header import HEADER_SIZE, VERSION_AUXPOW, VERSION_CHAIN_START, BlockHeader
+from hashgrad.chain.header import HEADER_SIZE, VERSION_CHAIN_START, BlockHeader
 from hashgrad.chain.merkle import ZERO_HASH, compute_merkle_branch, compute_merkle_root, compute_root_from_branch
 from hashgrad.chain.params import ChainParams
 from hashgrad.chain.pow import check_proof_of_work
@@ -237,6 +238,12 @@ def check_block_proof(header: BlockHeader, auxpow: AuxPow | None, params: ChainP
             raise HeaderError("own-pow-not-allowed", "this network accepts merge-mined blocks only")
         check_proof_of_work(header.hash, header.bits, params.pow.pow_limit)
         return
+    check_auxpow_block_proof(header, auxpow, params, parent_pow, strict_chain_id)
+
+
+def check_auxpow_block_proof(header: BlockHeader, auxpow: AuxPow, params: ChainParams, parent_pow: str = "sha256d",
+                             strict_chain_id: bool = True) -> None:
+    """The merge-mined branch of CheckProofOfWork, for callers that check chain ID and activation themselves."""
     if not header.is_auxpow():
         raise HeaderError("auxpow-unexpected", "an auxpow on a block without the auxpow version flag")
     check_auxpow_proof(auxpow, header.hash, compute_chain_id(header.version), header.bits, params.pow.pow_limit,

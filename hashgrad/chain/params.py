@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hashgrad.chain.jobs import JOB_INFER, JOB_TRAIN, JobParams
+
 COIN = 100_000_000
 MAX_MONEY = 21_000_000 * COIN
 MAX_FUTURE_BLOCK_TIME = 2 * 60 * 60
@@ -94,7 +96,8 @@ class ChainParams:
     allow_own_pow: bool = True
     mine_on_demand: bool = False  # regtest/devnet: `generatetoaddress` is available
     block_interval_s: float = 600.0  # devnet's block maker paces blocks on this timer
-    extra: dict = field(default_factory=dict, compare=False, hash=False)
+    jobs: tuple[JobParams, ...] = (JobParams(0, "train-default-model", JOB_TRAIN),
+                                   JobParams(1, "serve-default-model", JOB_INFER, require_work_reveal=False))
 
     @property
     def genesis_coinbase_amount(self) -> int:
@@ -105,19 +108,19 @@ HASHGRAD_MAIN = ChainParams(
     name="main", magic=bytes.fromhex("f1a5c0de"), hrp="hg", p2p_port=9444, rpc_port=9443,
     pow=PowParams(pow_limit=0x00000FFFFF000000000000000000000000000000000000000000000000000000,
                   retarget_full_window=True),
-    genesis_time=1793491200, genesis_bits=0x1E0FFFFF, genesis_nonce=354728,
+    genesis_time=1793491200, genesis_bits=0x1E0FFFFF, genesis_nonce=123015,
 )
 HASHGRAD_TEST = ChainParams(
     name="test", magic=bytes.fromhex("0b1a5c0d"), hrp="thg", p2p_port=19444, rpc_port=19443,
     pow=PowParams(pow_limit=0x00000FFFFF000000000000000000000000000000000000000000000000000000,
                   allow_min_difficulty_blocks=True, retarget_full_window=True),
-    genesis_time=1793491201, genesis_bits=0x1E0FFFFF, genesis_nonce=363329,
+    genesis_time=1793491201, genesis_bits=0x1E0FFFFF, genesis_nonce=2308451,
 )
 HASHGRAD_REGTEST = ChainParams(
     name="regtest", magic=bytes.fromhex("fa1b5c0e"), hrp="rhg", p2p_port=29444, rpc_port=29443,
     pow=PowParams(pow_limit=REGTEST_POW_LIMIT, target_timespan=24 * 60 * 60, allow_min_difficulty_blocks=True,
                   no_retargeting=True),
-    genesis_time=1793491202, genesis_bits=0x207FFFFF, genesis_nonce=4,
+    genesis_time=1793491202, genesis_bits=0x207FFFFF, genesis_nonce=1,
     subsidy_halving_interval=150, mine_on_demand=True, block_interval_s=1.0,
 )
 HASHGRAD_DEVNET = ChainParams(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from functools import cached_property
 
+from hashgrad.chain.coordination_tx import COORD_PAYLOADS
 from hashgrad.chain.encoding import ByteReader, encode_var_bytes
 from hashgrad.chain.hashes import sha256d, tagged_hash
 from hashgrad.chain.keys import SIGNATURE_SIZE, SigningKey, is_valid_schnorr
@@ -113,7 +114,8 @@ class CoinbasePayload:
         return payload
 
 
-PAYLOAD_TYPES: dict[int, type] = {TxKind.COINBASE: CoinbasePayload, TxKind.TRANSFER: TransferPayload}
+PAYLOAD_TYPES: dict[int, type] = {TxKind.COINBASE: CoinbasePayload, TxKind.TRANSFER: TransferPayload,
+                                   **COORD_PAYLOADS}
 
 
 def decode_payload(tx: Transaction):

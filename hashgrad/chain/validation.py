@@ -4,7 +4,8 @@
     check_header_context    difficulty (bad-diffbits), median-time-past and the 2-hour future limit
     check_block_body        size, coinbase placement, Merkle root and CVE-2012-2459 mutation,
                             every transaction well formed and signed
-    apply_block             apply every transaction, then pay the block maker and accrue the pools
+    apply_block             apply every transaction, pay the block maker, accrue the pools, and at a
+                            job's epoch end run its consensus and emission (`epoch.py`)
 
 Each rule raises a ConsensusError subclass whose reason is Bitcoin Core's code where one exists.
 Rules are pure: state changes go into a StateOverlay that the caller commits or drops.
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from hashgrad.chain.block import Block
+from hashgrad.chain.coordination_rules import COORD_APPLIERS
+from hashgrad.chain.epoch import process_epochs
 from hashgrad.chain.header import BlockHeader
 from hashgrad.chain.keys import is_valid_pubkey
 from hashgrad.chain.params import MAX_MONEY, ChainParams
@@ -114,23 +117,26 @@ def apply_block(params: ChainParams, state: StateOverlay, block: Block, height: 
     coinbase = block.txs[0]
     if coinbase.nonce != height:
         raise BlockError("bad-cb-height", f"coinbase height {coinbase.nonce} != {height}")
-    fees = sum(apply_transaction(params, state, tx) for tx in block.txs[1:])
-    return pay_block_rewards(params, state, decode_payload(coinbase), height, fees)
+    fees = sum(apply_transaction(params, state, tx, height) for tx in block.txs[1:])
+    effects = pay_block_rewards(params, state, decode_payload(coinbase), height, fees)
+    process_epochs(params, state, height)
+    return effects
 
 
-def apply_transaction(params: ChainParams, state: StateOverlay, tx: Transaction) -> int:
-    """Apply one checked transaction; returns its fee. Nonce and balance are checked here."""
+def apply_transaction(params: ChainParams, state: StateOverlay, tx: Transaction, height: int) -> int:
+    """Apply one checked transaction in a block at `height`; returns its fee."""
     sender = get_account(state, tx.sender)
     if tx.nonce != sender.nonce:
         raise TxError("bad-txns-nonce", f"nonce {tx.nonce}, account expects {sender.nonce}")
     if sender.balance < tx.fee:
         raise TxError("bad-txns-balance", "balance does not cover the fee")
     put_account(state, tx.sender, type(sender)(sender.balance - tx.fee, sender.nonce + 1))
-    TX_APPLIERS[tx.kind](params, state, tx, decode_payload(tx))
+    TX_APPLIERS[tx.kind](params, state, tx, decode_payload(tx), height)
     return tx.fee
 
 
-def apply_transfer(params: ChainParams, state: StateOverlay, tx: Transaction, payload: TransferPayload) -> None:
+def apply_transfer(params: ChainParams, state: StateOverlay, tx: Transaction, payload: TransferPayload,
+                   height: int) -> None:
     if payload.amount <= 0 or payload.amount > MAX_MONEY:
         raise TxError("bad-txns-amount", f"amount {payload.amount}")
     if not is_valid_pubkey(payload.recipient):
@@ -160,7 +166,7 @@ def pay_block_rewards(params: ChainParams, state: StateOverlay, coinbase: Coinba
 
 
 # Appliers by transaction kind; the incentive layer registers its coordination kinds here.
-TX_APPLIERS: dict[int, Callable] = {TxKind.TRANSFER: apply_transfer}
+TX_APPLIERS: dict[int, Callable] = {TxKind.TRANSFER: apply_transfer, **COORD_APPLIERS}
 
 
 def is_mutation_error(exc: HashgradError) -> bool:

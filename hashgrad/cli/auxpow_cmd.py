@@ -14,6 +14,7 @@ id, null without an auxpow). Exit codes: 0 all valid, 1 some invalid, 2 the file
 from __future__ import annotations
 
 import json
+import re
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,6 +29,7 @@ MAX_ITEMS = 100_000
 MAX_CHAIN_ID = 0x7FFF  # the high 16 bits of a positive int32 version
 MAX_COMPACT_TARGET = (1 << 256) - 1  # every non-overflowing compact value is at most this
 ITEM_KEYS = {"header", "auxpow", "chain_id", "parent_pow"}
+HEX_TEXT = re.compile(r"[0-9a-fA-F]*")  # bytes.fromhex alone would also let spaces through
 EXIT_ALL_VALID, EXIT_SOME_INVALID, EXIT_BAD_FILE = 0, 1, 2
 
 
@@ -74,7 +76,7 @@ def load_items(path: Path) -> list[CheckItem]:
         raise HashgradError("bad-json", f"{path} is not UTF-8") from exc
     try:
         data = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # ValueError also covers over-long integer literals
         raise HashgradError("bad-json", f"{path}: {exc}") from exc
     if not isinstance(data, list) or not data:
         raise HashgradError("bad-item", "the file must hold a non-empty JSON list")
@@ -107,10 +109,9 @@ def decode_hex(text: str, limit: int, too_long_reason: str) -> bytes:
     """Hex to bytes, refusing oversized text before decoding it."""
     if len(text) > 2 * limit:
         raise DecodeError(too_long_reason, f"{len(text) // 2} bytes, at most {limit}")
-    try:
-        return bytes.fromhex(text)
-    except ValueError as exc:
-        raise DecodeError("bad-hex", "not an even-length hex string") from exc
+    if len(text) % 2 or not HEX_TEXT.fullmatch(text):
+        raise DecodeError("bad-hex", "not an even-length hex string")
+    return bytes.fromhex(text)
 
 
 def compute_checker_params(chain_id: int) -> ChainParams:

@@ -105,7 +105,10 @@ def read_json_request(stream) -> Any:
         raise IncentiveError("bad-yuma-input", f"not valid JSON: {exc}") from exc
 
 
-def parse_yuma_request(request: Any) -> tuple[list[tuple[int, ...]], tuple[int, ...], list[tuple[int, ...]] | None, YumaParams]:
+U16Matrix = list[tuple[int, ...]]
+
+
+def parse_yuma_request(request: Any) -> tuple[U16Matrix, tuple[int, ...], U16Matrix | None, YumaParams]:
     """Validate the request and convert it to integer units."""
     if not isinstance(request, dict):
         raise IncentiveError("bad-yuma-input", "expected a JSON object")

@@ -56,14 +56,23 @@ def fx_from_float(value: float) -> int:
     return math.floor(Fraction(value) * ONE + Fraction(1, 2))
 
 
+# CLI parameters in [0, 1] that the chain stores as u16 proportions, and their YumaParams field.
+FRACTION_PARAMS = {
+    "kappa": "kappa_u16",
+    "bonds_penalty": "bonds_penalty_u16",
+    "alpha_low": "alpha_low_u16",
+    "alpha_high": "alpha_high_u16",
+}
+OTHER_PARAMS = {"alpha", "yuma3", "liquid_alpha", "alpha_sigmoid_steepness"}
+
+
 def compute_yuma_params_from_floats(values: dict[str, Any]) -> YumaParams:
     """YumaParams from the CLI's float parameters; absent keys keep subtensor's defaults."""
-    known = {"kappa", "bonds_penalty", "alpha", "yuma3", "liquid_alpha", "alpha_low", "alpha_high", "alpha_sigmoid_steepness"}
-    unknown = sorted(set(values) - known)
+    unknown = sorted(set(values) - set(FRACTION_PARAMS) - OTHER_PARAMS)
     if unknown:
         raise IncentiveError("bad-yuma-params", f"unknown parameters: {', '.join(unknown)}")
     fields: dict[str, Any] = {}
-    for key, field in (("kappa", "kappa_u16"), ("bonds_penalty", "bonds_penalty_u16"), ("alpha_low", "alpha_low_u16"), ("alpha_high", "alpha_high_u16")):
+    for key, field in FRACTION_PARAMS.items():
         if key in values:
             fields[field] = compute_u16_from_fraction(read_fraction(values, key))
     if "alpha" in values:

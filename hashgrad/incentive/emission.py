@@ -65,9 +65,9 @@ def check_weights(weights: Sequence[int], what: str) -> None:
 
 
 def check_split_ratio(miner_ratio: int, validator_ratio: int) -> None:
-    """Raise IncentiveError('bad-emission-params') unless the ratio is two non-negative ints, not both 0."""
+    """Raise IncentiveError('bad-emission-params') unless both are non-negative ints, not both 0."""
     if not all(type(r) is int and r >= 0 for r in (miner_ratio, validator_ratio)):
-        raise IncentiveError("bad-emission-params", "miner and validator ratios must be non-negative integers")
+        raise IncentiveError("bad-emission-params", "miner and validator ratios must be non-negative ints")
     if miner_ratio + validator_ratio == 0:
         raise IncentiveError("bad-emission-params", "miner and validator ratios are both zero")
 
@@ -97,7 +97,8 @@ def compute_block_reward_split(subsidy: int, params: EmissionSplitParams) -> Blo
         raise IncentiveError("bad-emission-params", "block_maker_cut_u16 must be a u16")
     check_split_ratio(params.miner_ratio, params.validator_ratio)
     block_maker = subsidy * params.block_maker_cut_u16 // U16_MAX
-    miners, validators = compute_ratio_split(subsidy - block_maker, (params.miner_ratio, params.validator_ratio))
+    ratio = (params.miner_ratio, params.validator_ratio)
+    miners, validators = compute_ratio_split(subsidy - block_maker, ratio)
     return BlockRewardSplit(block_maker=block_maker, miners=miners, validators=validators)
 
 

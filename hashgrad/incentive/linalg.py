@@ -7,7 +7,7 @@ new list and never changes its arguments.
 """
 from __future__ import annotations
 
-from hashgrad.incentive.fixed import ONE, fx_div, fx_mul
+from hashgrad.incentive.fixed import FRAC_BITS, ONE, fx_div, fx_mul
 
 Vector = list[int]
 Matrix = list[list[int]]
@@ -49,7 +49,7 @@ def compute_matmul(matrix: Matrix, row_weights: Vector, n_cols: int) -> Vector:
     for row, weight in zip(matrix, row_weights):
         if weight == 0:
             continue
-        result = [acc + ((weight * value) >> 32) for acc, value in zip(result, row)]
+        result = [acc + ((weight * value) >> FRAC_BITS) for acc, value in zip(result, row)]  # fx_mul, inlined
     return result
 
 

@@ -166,6 +166,18 @@ def compute_validator_weights(weights: Sequence[Sequence[int]], validators: list
     return compute_row_normalized(rows)
 
 
+@dataclass(frozen=True)
+class BondInputs:
+    """What the bond step of an epoch reads; matrices hold the permitted validators' rows only."""
+
+    weights: Matrix  # W_b: the weights the bonds follow (raw, clipped or in between)
+    old_bonds: Matrix  # stored u16 bonds of the previous epoch
+    consensus: list[int]
+    incentive: list[int]
+    active_stake: list[int]
+    n: int
+
+
 def compute_yuma_epoch(
     weights: Sequence[Sequence[int]],
     stake: Sequence[int],
@@ -182,45 +194,43 @@ def compute_yuma_epoch(
 
     w = compute_validator_weights(weights, validators)
     preranks = compute_matmul(w, active_stake, n)
-    kappa = fx_from_u16_proportion(params.kappa_u16)
-    consensus = compute_weighted_median_col(active_stake, w, kappa, n)
+    consensus = compute_weighted_median_col(active_stake, w, fx_from_u16_proportion(params.kappa_u16), n)
     clipped = compute_col_clipped(w, consensus)
     ranks = compute_matmul(clipped, active_stake, n)
-    trust = [fx_div(r, p) if p else 0 for r, p in zip(ranks, preranks)]
     incentive = compute_normalized(ranks)
 
     penalty = fx_from_u16_proportion(params.bonds_penalty_u16)
+    old_rows = [list(bonds[uid]) if bonds is not None else [0] * n for uid in validators]
     weights_for_bonds = compute_interpolated(w, clipped, penalty)
-    old_rows = [list(bonds[uid]) for uid in validators] if bonds is not None else [[0] * n for _ in validators]
-    if params.yuma3:
-        stored_rows, validator_dividends = compute_yuma3_step(weights_for_bonds, old_rows, consensus, incentive, active_stake, params, n)
-    else:
-        stored_rows, validator_dividends = compute_yuma2_step(weights_for_bonds, old_rows, incentive, active_stake, params, n)
+    inputs = BondInputs(weights_for_bonds, old_rows, consensus, incentive, active_stake, n)
+    step = compute_yuma3_step if params.yuma3 else compute_yuma2_step
+    stored_rows, dividends = step(inputs, params)
 
     return YumaResult(
         consensus=tuple(consensus),
         incentive=tuple(incentive),
-        dividends=tuple(scatter(validator_dividends, validators, n)),
+        dividends=tuple(scatter(dividends, validators, n)),
         validator_trust=tuple(scatter([sum(row) for row in clipped], validators, n)),
         ranks=tuple(ranks),
-        trust=tuple(trust),
+        trust=tuple(fx_div(r, p) if p else 0 for r, p in zip(ranks, preranks)),
         bonds=scatter_rows(stored_rows, validators, n),
         validator_permits=permits,
     )
 
 
-def compute_yuma2_step(weights_for_bonds: Matrix, old_rows: Matrix, incentive: list[int], active_stake: list[int], params: YumaParams, n: int) -> tuple[Matrix, list[int]]:
-    """Yuma 2 bonds (stored column-max-upscaled u16) and dividends of the validator rows."""
-    old = [[fx_from_int(b) for b in row] for row in old_rows]
-    ema = compute_yuma2_bonds(weights_for_bonds, active_stake, old, compute_bond_alpha(params.bond_alpha_ppm), n)
-    dividends = compute_normalized(compute_matmul_transpose(ema, incentive))
-    stored = [[fx_to_u16_floor(v) for v in row] for row in compute_col_max_upscaled(ema, n)]
+def compute_yuma2_step(inputs: BondInputs, params: YumaParams) -> tuple[Matrix, list[int]]:
+    """Yuma 2 bonds (stored column-max-upscaled as u16) and the validators' dividends."""
+    old = [[fx_from_int(b) for b in row] for row in inputs.old_bonds]
+    alpha = compute_bond_alpha(params.bond_alpha_ppm)
+    ema = compute_yuma2_bonds(inputs.weights, inputs.active_stake, old, alpha, inputs.n)
+    dividends = compute_normalized(compute_matmul_transpose(ema, inputs.incentive))
+    stored = [[fx_to_u16_floor(v) for v in row] for row in compute_col_max_upscaled(ema, inputs.n)]
     return stored, dividends
 
 
-def compute_yuma3_step(weights_for_bonds: Matrix, old_rows: Matrix, consensus: list[int], incentive: list[int], active_stake: list[int], params: YumaParams, n: int) -> tuple[Matrix, list[int]]:
-    """Yuma 3 bonds (stored as floor(65535 * fraction)) and dividends of the validator rows."""
-    old = [[fx_from_u16_proportion(b) for b in row] for row in old_rows]
+def compute_yuma3_step(inputs: BondInputs, params: YumaParams) -> tuple[Matrix, list[int]]:
+    """Yuma 3 bonds (stored as floor(65535 * fraction)) and the validators' dividends."""
+    old = [[fx_from_u16_proportion(b) for b in row] for row in inputs.old_bonds]
     liquid = None
     if params.liquid_alpha:
         liquid = (
@@ -228,9 +238,10 @@ def compute_yuma3_step(weights_for_bonds: Matrix, old_rows: Matrix, consensus: l
             fx_from_u16_proportion(params.alpha_high_u16),
             params.alpha_sigmoid_steepness,
         )
-    ema = compute_yuma3_bonds(weights_for_bonds, old, consensus, compute_bond_alpha(params.bond_alpha_ppm), liquid)
-    per_validator = compute_matmul_transpose(compute_col_normalized(ema, n), incentive)
-    dividends = compute_normalized([fx_mul(b, s) for b, s in zip(per_validator, active_stake)])
+    alpha = compute_bond_alpha(params.bond_alpha_ppm)
+    ema = compute_yuma3_bonds(inputs.weights, old, inputs.consensus, alpha, liquid)
+    per_validator = compute_matmul_transpose(compute_col_normalized(ema, inputs.n), inputs.incentive)
+    dividends = compute_normalized([fx_mul(b, s) for b, s in zip(per_validator, inputs.active_stake)])
     stored = [[fx_to_u16_floor(v) for v in row] for row in ema]
     return stored, dividends
 

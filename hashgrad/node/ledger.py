@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hashgrad.chain.block import Block
+from hashgrad.chain.coordination import STAKE_PREFIX, Stake
 from hashgrad.chain.header import HEADER_SIZE
 from hashgrad.chain.params import ChainParams
-from hashgrad.chain.state import ACCOUNT_PREFIX, POOL_PREFIX, Account, get_supply
+from hashgrad.chain.state import ACCOUNT_PREFIX, POOL_PREFIX, Account, StateOverlay, get_supply
+from hashgrad.chain.validation import apply_transaction
 from hashgrad.chain.tx import Transaction
 from hashgrad.mining.grind import grind_block
 from hashgrad.mining.template import COINBASE_RESERVE, BlockTemplate, compute_block_template
@@ -75,7 +77,25 @@ class Ledger:
             now = self.now()
             ctx = self.chainstate.compute_header_context(tip, now, now)
             budget = self.params.max_block_size - HEADER_SIZE - COINBASE_RESERVE - 16
-            return compute_block_template(self.params, tip.hash, ctx, now, self.mempool.select_for_block(budget))
+            chosen = self.select_applicable(self.mempool.select_for_block(budget), ctx.height)
+            return compute_block_template(self.params, tip.hash, ctx, now, chosen)
+
+    def select_applicable(self, candidates: list[Transaction], height: int) -> list[Transaction]:
+        """Keep, in order, the candidates that apply on top of each other at `height`."""
+        overlay = StateOverlay(self.chainstate)
+        chosen, skipped_senders = [], set()
+        for tx in candidates:
+            if tx.sender in skipped_senders:
+                continue  # a later nonce cannot follow a skipped one
+            trial = StateOverlay(overlay)
+            try:
+                apply_transaction(self.params, trial, tx, height)
+            except HashgradError:
+                skipped_senders.add(tx.sender)
+                continue
+            overlay.changes.update(trial.changes)
+            chosen.append(tx)
+        return chosen
 
     def generate(self, count: int, payout: bytes, max_tries: int = 1 << 32) -> list[bytes]:
         """Make `count` blocks paying `payout` (regtest/devnet: grinds at minimum difficulty)."""
@@ -97,7 +117,8 @@ class Ledger:
             supply = get_supply(self.chainstate)
             accounts = sum(Account.deserialize(v).balance for _, v in self.chainstate.iter_state(ACCOUNT_PREFIX))
             pools = sum(int.from_bytes(v, "little") for _, v in self.chainstate.iter_state(POOL_PREFIX))
-            return SupplyAudit(supply.issued, accounts, pools, supply.burned)
+            staked = sum(Stake.deserialize(v).amount for _, v in self.chainstate.iter_state(STAKE_PREFIX))
+            return SupplyAudit(supply.issued, accounts, pools, supply.burned, (("staked", staked),))
 
     def close(self) -> None:
         self.chainstate.close()

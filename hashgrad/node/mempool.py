@@ -94,19 +94,20 @@ class Mempool:
         if replaced is None and len(pending) >= MAX_PENDING_PER_SENDER:
             raise MempoolError("too-long-mempool-chain", f"{len(pending)} pending transactions from this sender")
         overlay = StateOverlay(self.chainstate)
+        height = self.chainstate.height + 1
         for nonce in sorted(pending):
             if nonce >= tx.nonce:
                 break
-            apply_transaction(self.params, overlay, self.entries[pending[nonce]].tx)
+            apply_transaction(self.params, overlay, self.entries[pending[nonce]].tx, height)
         account = get_account(overlay, tx.sender)
         if tx.nonce < account.nonce:
             raise TxError("bad-txns-nonce", f"nonce {tx.nonce} already used (account at {account.nonce})")
         if tx.nonce > account.nonce:
             raise TxError("bad-txns-nonce-gap", f"nonce {tx.nonce}, next expected {account.nonce}")
-        apply_transaction(self.params, overlay, tx)
+        apply_transaction(self.params, overlay, tx, height)
         if replaced is not None:  # later pending txs must still fit after the replacement
             for nonce in sorted(n for n in pending if n > tx.nonce):
-                apply_transaction(self.params, overlay, self.entries[pending[nonce]].tx)
+                apply_transaction(self.params, overlay, self.entries[pending[nonce]].tx, height)
         return replaced
 
     def _insert(self, tx: Transaction) -> None:

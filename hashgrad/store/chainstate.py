@@ -200,10 +200,10 @@ class ChainState:
             raise ConsensusError("duplicate-invalid", self.invalid_headers[block_hash])
         check_header_proof(self.params, block.header, block.auxpow)
         parent = self.index.get(block.header.prev_hash)
-        if parent is None:
+        if parent is None and block.header.prev_hash not in self.invalid_headers:
             self._add_orphan(block)
             return AcceptResult("orphan")
-        if parent.is_failed():
+        if parent is None or parent.is_failed():  # a child of a block that failed before or in connect
             self.invalid_headers[block_hash] = "bad-prevblk"
             raise ConsensusError("bad-prevblk", "parent block is invalid")
         try:

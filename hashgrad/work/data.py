@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from hashgrad.errors import WorkError
-from hashgrad.work.hashing import check_bytes32, compute_permutation, compute_sample, compute_seed, compute_sha256
+from hashgrad.work.hashing import check_bytes32, compute_sample, compute_seed, compute_sha256
 from hashgrad.work.model import compute_header_json
 
 DATASET_FORMAT = "hashgrad-dataset-v1"
@@ -145,11 +145,10 @@ def check_manifest(manifest: object) -> dict:
     return manifest
 
 
-def save_dataset(dataset: Dataset, out_dir: Path) -> Path:
-    """Write manifest.json and pages.bin into out_dir; returns the manifest path."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / PAGES_FILE).write_bytes(dataset.pages.tobytes())
-    manifest_path = out_dir / "manifest.json"
+def save_dataset(dataset: Dataset, manifest_path: Path) -> Path:
+    """Write the manifest (canonical JSON) and pages.bin beside it; returns the manifest path."""
+    manifest_path.parent.mkdir(parents=True, exist_ok=True)
+    (manifest_path.parent / PAGES_FILE).write_bytes(dataset.pages.tobytes())
     manifest_path.write_text(compute_header_json(dataset.manifest) + "\n")
     return manifest_path
 
@@ -198,7 +197,8 @@ def compute_batch_order(seed: bytes, hotkey: bytes, pages: list[int], windows_pe
     passes = 0
     while len(order) < steps * batch_size:
         key = compute_seed(seed, "batches", check_bytes32(hotkey, "hotkey"), passes)
-        order += [refs[i] for i in compute_permutation(key, len(refs))]
+        # a prefix of the pass's permutation: the same draws, without permuting what is not used
+        order += [refs[i] for i in compute_sample(key, len(refs), min(len(refs), steps * batch_size - len(order)))]
         passes += 1
     return [order[s * batch_size : (s + 1) * batch_size] for s in range(steps)]
 

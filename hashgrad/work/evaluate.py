@@ -6,7 +6,8 @@ the checkpoint and measure the relative loss improvement on
     salt, which is committed before the reveal and disclosed after scoring), and
   - shared random windows drawn from pages no scored miner was assigned (also salted).
 Honest work helps its own windows more than random ones; a copy, noise or a partial job does not.
-The random-window improvement must also clear z standard errors of its per-window spread.
+The random-window improvement must clear z standard errors of its per-window spread, and the
+own-window improvement must not fall significantly below the random one.
 
 Replay audit (Proof-of-Learning, exact on CPU): re-run the miner's H inner steps and compare the
 sha256 of the pseudo-gradient with the one its artifact declares.
@@ -18,7 +19,8 @@ from dataclasses import dataclass
 
 import torch
 
-from hashgrad.work.data import Dataset, compute_assigned_pages, compute_window_refs, compute_windows
+from hashgrad.work.data import (Dataset, compute_assigned_pages, compute_batch_order, compute_window_refs,
+                                compute_windows)
 from hashgrad.work.hashing import compute_sample, compute_seed, compute_tagged_hash
 from hashgrad.work.miner import compute_pseudo_gradient
 from hashgrad.work.model import GPT, Checkpoint, compute_flat, compute_loss, compute_unflat
@@ -31,13 +33,22 @@ EVAL_BATCH = 64
 
 @dataclass(frozen=True)
 class LossTest:
-    s_own: float  # relative improvement on the miner's own windows
-    s_rand: float  # relative improvement on the shared random windows
-    significant: bool  # s_rand clears eval_z standard errors
+    s_own: float  # relative loss improvement on the miner's own (trained) windows
+    s_rand: float  # relative loss improvement on the shared random windows
+    rand_stderr: float  # standard error of s_rand (from the per-window spread)
+    diff_stderr: float  # standard error of s_own - s_rand
+    z: float
+    gate_z: float
+
+    @property
+    def significant(self) -> bool:
+        """The random-data gain is above the evaluation noise."""
+        return self.s_rand > self.z * self.rand_stderr
 
     @property
     def fits_own_data(self) -> bool:
-        return self.s_own > self.s_rand
+        """Not significantly worse on its own windows than on random ones (honest work never is)."""
+        return self.s_own - self.s_rand > -self.gate_z * self.diff_stderr
 
 
 def compute_batched_loss(model: GPT, windows: torch.Tensor) -> torch.Tensor:
@@ -45,8 +56,10 @@ def compute_batched_loss(model: GPT, windows: torch.Tensor) -> torch.Tensor:
 
 
 def compute_own_windows(dataset: Dataset, params: WorkParams, seed: bytes, salt: bytes, hotkey: bytes) -> torch.Tensor:
+    """A salted sample of the windows the miner's H steps were supposed to train on."""
     pages = compute_assigned_pages(seed, hotkey, params.pages_per_miner, dataset.train_pages)
-    refs = compute_window_refs(pages, params.windows_per_page)
+    order = compute_batch_order(seed, hotkey, pages, params.windows_per_page, params.inner_steps, params.batch_size)
+    refs = sorted({ref for batch in order for ref in batch})
     key = compute_seed(seed, "eval-own", salt, hotkey)
     picked = compute_sample(key, len(refs), min(params.eval_own_windows, len(refs)))
     return compute_windows(dataset, [refs[i] for i in sorted(picked)], params.model.block_size + 1)
@@ -71,14 +84,18 @@ def compute_relative_gain(before: torch.Tensor, after: torch.Tensor) -> float:
     return float((before.mean() - after.mean()) / before.mean())
 
 
+def compute_stderr(gains: torch.Tensor, scale: float) -> float:
+    return float(gains.std()) / math.sqrt(len(gains)) / scale if len(gains) > 1 else 0.0
+
+
 def compute_loss_test(checkpoint: Checkpoint, update: torch.Tensor, params: WorkParams, own: torch.Tensor,
                       own_before: torch.Tensor, rand: torch.Tensor, rand_before: torch.Tensor) -> LossTest:
     model = compute_applied_model(checkpoint, update, params.outer_lr)
     own_after, rand_after = compute_batched_loss(model, own), compute_batched_loss(model, rand)
-    gains = rand_before - rand_after
-    stderr = float(gains.std()) / math.sqrt(len(gains)) if len(gains) > 1 else 0.0
-    significant = float(gains.mean()) > params.eval_z * stderr
-    return LossTest(compute_relative_gain(own_before, own_after), compute_relative_gain(rand_before, rand_after), significant)
+    rand_se = compute_stderr(rand_before - rand_after, float(rand_before.mean()))
+    own_se = compute_stderr(own_before - own_after, float(own_before.mean()))
+    return LossTest(compute_relative_gain(own_before, own_after), compute_relative_gain(rand_before, rand_after),
+                    rand_se, math.hypot(rand_se, own_se), params.eval_z, params.gate_z)
 
 
 def is_audited(seed: bytes, salt: bytes, hotkey: bytes, probability: float) -> bool:
@@ -94,11 +111,9 @@ def is_replay_exact(checkpoint: Checkpoint, dataset: Dataset, seed: bytes, hotke
 
 
 def compute_heldout_loss(checkpoint: Checkpoint, dataset: Dataset, max_windows: int = 512) -> float:
-    """Mean next-byte loss (nats) over the dataset's held-out pages (the first max_windows windows)."""
-    windows = compute_windows_of_pages(dataset, dataset.heldout_pages, checkpoint.config.block_size + 1)
-    model = checkpoint.build_model().eval()
-    return float(compute_batched_loss(model, windows[:max_windows]).mean())
-
-
-def compute_windows_of_pages(dataset: Dataset, pages: list[int], window: int) -> torch.Tensor:
-    return compute_windows(dataset, compute_window_refs(pages, dataset.page_tokens // window), window)
+    """Mean next-byte loss (nats) over up to max_windows windows spread evenly over the held-out pages."""
+    window = checkpoint.config.block_size + 1
+    windows = compute_windows(dataset, compute_window_refs(dataset.heldout_pages, dataset.page_tokens // window), window)
+    if len(windows) > max_windows:
+        windows = windows[torch.linspace(0, len(windows) - 1, max_windows).long()]
+    return float(compute_batched_loss(checkpoint.build_model().eval(), windows).mean())

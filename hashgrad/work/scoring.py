@@ -12,8 +12,10 @@ who learns the disclosed salt can re-check them. The stages (notes/training-prot
    from the last epochs (`replay`): the later commitment loses.
 3. loss test on the miner's own windows vs shared random windows (evaluate.compute_loss_test).
 4. replay audit with probability audit_probability (evaluate.is_replay_exact).
-5. rating = EMA of the significant random-data gain, gate = EMA of ±1 (own beats random);
-   score = rating if gate > 0 and nothing was flagged this epoch; weights = scores / sum.
+5. rating = EMA of the random-data gain when it is significant and at least min_relative_gain of
+   the epoch's median; gate = EMA of ±1 (own data not significantly worse than random); score =
+   rating if gate > 0 and nothing was flagged this epoch; a failed audit bans the hotkey for good
+   (the chain slashes its stake); weights = scores / sum.
 """
 from __future__ import annotations
 
@@ -59,8 +61,9 @@ class ScoringInputs:
 
 @dataclass(frozen=True)
 class Rating:
-    rating: float = 0.0
-    gate: float = 0.0
+    rating: float = 0.0  # EMA of the accepted random-data gain
+    gate: float = 0.0  # EMA of +1 (fits its own data) / -1
+    banned: bool = False  # failed a replay audit: never scored again by this validator
 
 
 @dataclass(frozen=True)
@@ -155,10 +158,18 @@ def compute_clipped(update: torch.Tensor, max_norm: float) -> torch.Tensor:
     return update * (max_norm / norm) if norm > max_norm > 0 else update
 
 
-def compute_next_rating(previous: Rating, verdict_reason: str | None, test: LossTest | None, alpha: float) -> Rating:
-    if verdict_reason is not None or test is None:
+def compute_gain_floor(tests: dict[int, LossTest], params: WorkParams) -> float:
+    """A gain must reach min_relative_gain x the median significant gain of the epoch to count."""
+    return params.min_relative_gain * compute_median([t.s_rand for t in tests.values() if t.significant])
+
+
+def compute_next_rating(previous: Rating, reason: str | None, test: LossTest | None, floor: float,
+                        alpha: float) -> Rating:
+    if previous.banned or reason == "audit-failed":
+        return Rating(0.0, -1.0, banned=True)
+    if reason is not None or test is None:
         return Rating(0.0, (1 - alpha) * previous.gate - alpha)
-    gain = max(0.0, test.s_rand) if test.significant else 0.0
+    gain = test.s_rand if test.significant and test.s_rand >= floor else 0.0
     return Rating((1 - alpha) * previous.rating + alpha * gain,
                   (1 - alpha) * previous.gate + alpha * (1.0 if test.fits_own_data else -1.0))
 
@@ -216,9 +227,13 @@ def compute_loss_tests(inputs: ScoringInputs, passed: list[Submission], updates:
 def compute_report(inputs, state, order, reasons, updates, tests, audited) -> ScoreReport:
     ratings = dict(state.ratings)
     verdicts, scores = [], {}
+    floor = compute_gain_floor(tests, inputs.params)
     for sub in order:
         reason, test = reasons.get(sub.uid), tests.get(sub.uid)
-        rating = compute_next_rating(ratings.get(sub.hotkey, Rating()), reason, test, inputs.params.score_ema)
+        previous = ratings.get(sub.hotkey, Rating())
+        if previous.banned and reason is None:
+            reason = "banned"
+        rating = compute_next_rating(previous, reason, test, floor, inputs.params.score_ema)
         ratings[sub.hotkey] = rating
         score = rating.rating if reason is None and rating.gate > 0 else 0.0
         scores[sub.uid] = score

@@ -62,10 +62,12 @@ def mutated_items() -> list[tuple[dict, str]]:
         (mutate_auxpow(sys_item, parent_header=replace(parent, version=parent.version | 0x100)),
          "auxpow-parent-has-auxpow"),
         (mutate_auxpow(sample_item("namecoin_19414_implicit_mm_header"),
-                       parent_header=BlockHeader.deserialize(bytes.fromhex(plain["header"]))), "auxpow-parent-chain-id"),
+                       parent_header=BlockHeader.deserialize(bytes.fromhex(plain["header"]))),
+         "auxpow-parent-chain-id"),
         (dict(nmc, auxpow=nmc["auxpow"][:-2]), "bad-encoding"),
         (dict(nmc, auxpow=nmc["auxpow"] + "00"), "bad-encoding"),
         (dict(nmc, auxpow=nmc["auxpow"][:-1]), "bad-hex"),
+        (dict(nmc, auxpow=nmc["auxpow"][:2] + " " + nmc["auxpow"][2:-1]), "bad-hex"),
         (dict(nmc, header=nmc["header"][:-2]), "bad-header-length"),
         (dict(nmc, chain_id=HASHGRAD_CHAIN_ID), "bad-chain-id"),
         (dict(nmc, auxpow=None), "auxpow-missing"),
@@ -98,6 +100,8 @@ def test_auxpow_check_our_own_merge_mined_block(tmp_path, capsys):
 
 @pytest.mark.parametrize("content, reason", [
     ("not json", "bad-json"),
+    ('[{"header": "00", "chain_id": 1' + "0" * 5000 + "}]", "bad-json"),
+    ("[" * 100_000 + "]" * 100_000, "bad-json"),
     ("{}", "bad-item"),
     ("[]", "bad-item"),
     ('[["00"]]', "bad-item"),

@@ -7,10 +7,11 @@ from dataclasses import replace
 import pytest
 
 from auxpow_helpers import EASY_BITS, build_pool_auxpow, grind_header, make_child_header, script_of
-from hashgrad.chain.auxpow import (MERGED_MINING_HEADER, build_aux_merkle_tree, check_auxpow, check_block_proof,
+from hashgrad.chain.auxpow import (MERGED_MINING_HEADER, build_aux_coinbase_script, build_aux_merkle_tree,
+                                   build_auxpow, build_parent_coinbase, check_auxpow, check_block_proof,
                                    compute_expected_index, parse_auxpow)
 from hashgrad.chain.hashes import sha256
-from hashgrad.chain.header import VERSION_AUXPOW
+from hashgrad.chain.header import VERSION_AUXPOW, BlockHeader
 from hashgrad.chain.params import HASHGRAD_CHAIN_ID, HASHGRAD_REGTEST
 from hashgrad.errors import HeaderError
 
@@ -128,3 +129,27 @@ def test_invalid_block_without_our_chain_id():
     auxpow = build_pool_auxpow(child)
     assert reason_of(check_on_regtest, child, auxpow) == "bad-chain-id"
     check_block_proof(child, auxpow, HASHGRAD_REGTEST, 1, strict_chain_id=False)
+
+
+def test_check_auxpow_block_proof_through_header_validation():
+    """The ledger's header checklist (chain/validation.py) delegates its merge-mined branch here."""
+    from hashgrad.chain.validation import check_header_proof
+
+    child = make_child_header()
+    auxpow = build_pool_auxpow(child, OTHER_CHAINS, TREE_HEIGHT, 3)
+    check_header_proof(HASHGRAD_REGTEST, child, auxpow)
+    wrong_slot = build_pool_auxpow(child, OTHER_CHAINS, TREE_HEIGHT, 3, slot_of=4243)
+    assert reason_of(check_header_proof, HASHGRAD_REGTEST, child, wrong_slot) == "auxpow-wrong-index"
+
+
+def test_pool_minimal_coinbase_like_namecoin_test_framework():
+    """Namecoin's functional-test auxpow: a coinbase with no outputs, alone in the parent, empty branches."""
+    child = make_child_header()
+    coinbase = build_parent_coinbase(build_aux_coinbase_script(child.hash, 0, 0), height_push=b"")
+    assert coinbase.inputs[0].script_sig[:4] == MERGED_MINING_HEADER and not coinbase.outputs
+    parent = grind_header(BlockHeader(0x20000000, b"\x00" * 32, coinbase.txid, 1_800_000_000, EASY_BITS, 0),
+                          EASY_BITS)
+    auxpow = build_auxpow(coinbase, parent)
+    raw = auxpow.serialize()
+    assert raw.endswith(b"\x00" * 32 + b"\x00" + b"\x00" * 4 + b"\x00" + b"\x00" * 4 + parent.serialize())
+    check_on_regtest(child, parse_auxpow(raw))

@@ -58,7 +58,8 @@ def test_check_auxpow_proof_dogecoin_auxpow_only():
     aux_hash, bits = display_to_hash(entry["block_hash"]), int(entry["bits"], 16)
     check_auxpow_proof(auxpow, aux_hash, 98, bits, MAX_TARGET, "scrypt")
     assert reason_of(check_auxpow_proof, auxpow, aux_hash, 98, bits, MAX_TARGET, "sha256d") == "high-hash"
-    assert reason_of(check_auxpow_proof, auxpow, aux_hash[::-1], 98, bits, MAX_TARGET, "scrypt") == "auxpow-missing-root"
+    assert reason_of(check_auxpow_proof, auxpow, aux_hash[::-1], 98, bits, MAX_TARGET, "scrypt") \
+        == "auxpow-missing-root"
     assert reason_of(check_auxpow_proof, auxpow, aux_hash, 1, bits, MAX_TARGET, "scrypt") == "auxpow-wrong-index"
 
 

@@ -51,3 +51,17 @@ def block_413567(vectors_dir) -> bytes:
 @pytest.fixture(scope="session")
 def block_830000(vectors_dir) -> bytes:
     return (vectors_dir / "btc_block_830000.bin").read_bytes()
+
+
+@pytest.fixture(scope="session")
+def parsed_413567(block_413567):
+    from hashgrad.chain.btc_tx import parse_bitcoin_block
+
+    return parse_bitcoin_block(block_413567)
+
+
+@pytest.fixture(scope="session")
+def parsed_830000(block_830000):
+    from hashgrad.chain.btc_tx import parse_bitcoin_block
+
+    return parse_bitcoin_block(block_830000)

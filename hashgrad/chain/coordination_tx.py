@@ -1,0 +1,129 @@
+"""Payloads of the coordination transaction kinds, each a fixed `struct` layout (weights: sparse row).
+
+    REGISTER          job, hotkey, max burn, hotkey's consent signature     (sender: the coldkey, pays the burn)
+    ADD_STAKE         hotkey, amount                                       (sender: the hotkey's coldkey)
+    REMOVE_STAKE      hotkey, amount                                       (sender: the hotkey's coldkey)
+    COMMIT_WORK       job, epoch, commitment                               (sender: a registered hotkey)
+    REVEAL_WORK       job, epoch, artifact id, base checkpoint hash
+    COMMIT_WEIGHTS    job, epoch, commitment
+    REVEAL_WEIGHTS    job, epoch, salt, ((uid, u16 weight)...)
+    ATTEST_CHECKPOINT job, epoch, checkpoint hash                          (the base of that epoch)
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import astuple, dataclass
+from enum import IntEnum
+
+from hashgrad.chain.coordination import decode_sparse_row, encode_sparse_row
+from hashgrad.errors import TxError
+
+
+class CoordKind(IntEnum):
+    REGISTER = 2
+    ADD_STAKE = 3
+    REMOVE_STAKE = 4
+    COMMIT_WORK = 5
+    REVEAL_WORK = 6
+    COMMIT_WEIGHTS = 7
+    REVEAL_WEIGHTS = 8
+    ATTEST_CHECKPOINT = 9
+
+
+class _FixedPayload:
+    """A payload whose bytes are exactly `_fmt` over its fields in order."""
+
+    _fmt: struct.Struct
+
+    def serialize(self) -> bytes:
+        return self._fmt.pack(*astuple(self))
+
+    @classmethod
+    def deserialize(cls, data: bytes):
+        if len(data) != cls._fmt.size:
+            raise TxError("bad-txns-payload", f"{cls.__name__} is {cls._fmt.size} bytes, got {len(data)}")
+        return cls(*cls._fmt.unpack(data))
+
+
+@dataclass(frozen=True)
+class RegisterPayload(_FixedPayload):
+    job_id: int
+    hotkey: bytes
+    max_burn: int
+    hotkey_signature: bytes
+    _fmt = struct.Struct("<H32sQ64s")
+
+
+@dataclass(frozen=True)
+class StakePayload(_FixedPayload):
+    hotkey: bytes
+    amount: int
+    _fmt = struct.Struct("<32sQ")
+
+
+@dataclass(frozen=True)
+class WorkCommitPayload(_FixedPayload):
+    job_id: int
+    epoch: int
+    commitment: bytes
+    _fmt = struct.Struct("<HI32s")
+
+
+@dataclass(frozen=True)
+class WorkRevealPayload(_FixedPayload):
+    job_id: int
+    epoch: int
+    artifact_id: bytes
+    base_checkpoint: bytes
+    _fmt = struct.Struct("<HI32s32s")
+
+
+@dataclass(frozen=True)
+class WeightsCommitPayload(_FixedPayload):
+    job_id: int
+    epoch: int
+    commitment: bytes
+    _fmt = struct.Struct("<HI32s")
+
+
+@dataclass(frozen=True)
+class CheckpointAttestPayload(_FixedPayload):
+    job_id: int
+    epoch: int
+    checkpoint: bytes
+    _fmt = struct.Struct("<HI32s")
+
+
+@dataclass(frozen=True)
+class WeightsRevealPayload:
+    job_id: int
+    epoch: int
+    salt: bytes
+    weights: tuple[tuple[int, int], ...]
+    _head = struct.Struct("<HI32s")
+
+    def serialize(self) -> bytes:
+        return self._head.pack(self.job_id, self.epoch, self.salt) + encode_sparse_row(self.weights)
+
+    @classmethod
+    def deserialize(cls, data: bytes) -> "WeightsRevealPayload":
+        if len(data) < cls._head.size + 2:
+            raise TxError("bad-txns-payload", "weights reveal too short")
+        job_id, epoch, salt = cls._head.unpack(data[:cls._head.size])
+        try:
+            weights = decode_sparse_row(data[cls._head.size:])
+        except Exception as exc:
+            raise TxError("bad-txns-payload", "malformed weights") from exc
+        return cls(job_id, epoch, salt, weights)
+
+
+COORD_PAYLOADS = {
+    CoordKind.REGISTER: RegisterPayload,
+    CoordKind.ADD_STAKE: StakePayload,
+    CoordKind.REMOVE_STAKE: StakePayload,
+    CoordKind.COMMIT_WORK: WorkCommitPayload,
+    CoordKind.REVEAL_WORK: WorkRevealPayload,
+    CoordKind.COMMIT_WEIGHTS: WeightsCommitPayload,
+    CoordKind.REVEAL_WEIGHTS: WeightsRevealPayload,
+    CoordKind.ATTEST_CHECKPOINT: CheckpointAttestPayload,
+}

@@ -1,0 +1,107 @@
+"""Epoch processing, part of block connect: at the last block of each job's epoch, run Yuma
+consensus over the revealed weights of permitted validators, pay the job's pool to miners
+(incentive) and validators (dividends), store bonds and per-uid outputs, adapt the burn price.
+
+Everything is integer arithmetic (the incentive package computes in I32F32), so every node gets
+the same bits. Validator permits go to the `max_validators` uids with the most stake (ties to the
+lower uid). With `require_work_reveal`, weight set on a uid that revealed no work this epoch counts
+as zero, so a miner that commits and never reveals earns nothing.
+"""
+from __future__ import annotations
+
+from hashgrad.chain.coordination import (JobState, NeuronStats, bonds_key, decode_sparse_row, encode_sparse_row,
+                                         job_state_key, stats_key, weights_reveal_key, work_reveal_key)
+from hashgrad.chain.coordination_rules import (compute_job_stake, credit, get_bonds_row, get_job_state, get_neuron,
+                                               get_stats)
+from hashgrad.chain.jobs import JobParams, compute_epoch, is_epoch_end
+from hashgrad.chain.state import StateOverlay, get_pool, put_pool
+from hashgrad.incentive.emission import compute_emission_split
+from hashgrad.incentive.fixed import ONE
+from hashgrad.incentive.yuma import YumaParams, compute_yuma_epoch
+
+U16_MAX = 65535
+
+
+def process_epochs(params, state: StateOverlay, height: int) -> None:
+    for job in params.jobs:
+        if is_epoch_end(height, job.tempo):
+            process_epoch(state, job, compute_epoch(height, job.tempo), height)
+
+
+def compute_validator_permits(stakes: list[int], max_validators: int) -> list[bool]:
+    ranked = sorted((uid for uid, s in enumerate(stakes) if s > 0), key=lambda uid: (-stakes[uid], uid))
+    chosen = set(ranked[:max_validators])
+    return [uid in chosen for uid in range(len(stakes))]
+
+
+def get_yuma_params(job: JobParams) -> YumaParams:
+    return YumaParams(kappa_u16=job.kappa_u16, bonds_penalty_u16=job.bonds_penalty_u16,
+                      bond_alpha_ppm=job.bond_alpha_ppm, yuma3=job.yuma3, liquid_alpha=job.liquid_alpha,
+                      alpha_low_u16=job.alpha_low_u16, alpha_high_u16=job.alpha_high_u16,
+                      alpha_sigmoid_steepness=job.alpha_sigmoid_steepness)
+
+
+def get_weights_matrix(state, job: JobParams, epoch: int, n: int, permits: list[bool]) -> list[list[int]]:
+    revealed_work = [not job.require_work_reveal or state.get(work_reveal_key(job.job_id, epoch, uid)) is not None
+                     for uid in range(n)]
+    matrix = [[0] * n for _ in range(n)]
+    for uid in range(n):
+        raw = state.get(weights_reveal_key(job.job_id, epoch, uid)) if permits[uid] else None
+        for target, value in decode_sparse_row(raw) if raw else ():
+            if target < n and revealed_work[target]:
+                matrix[uid][target] = value
+    return matrix
+
+
+def to_u16(value: int) -> int:
+    return min(U16_MAX, value * U16_MAX // ONE)
+
+
+def process_epoch(state: StateOverlay, job: JobParams, epoch: int, height: int) -> None:
+    job_state = get_job_state(state, job)
+    n = job_state.n_uids
+    stakes = compute_job_stake(state, job)
+    permits = compute_validator_permits(stakes, job.max_validators)
+    weights = get_weights_matrix(state, job, epoch, n, permits)
+    if n and any(any(row) for row in weights):
+        pay_epoch(state, job, epoch, height, stakes, permits, weights)
+    put_burn_update(state, job, job_state, epoch)
+
+
+def pay_epoch(state: StateOverlay, job: JobParams, epoch: int, height: int, stakes: list[int],
+              permits: list[bool], weights: list[list[int]]) -> None:
+    n = len(stakes)
+    bonds = [[0] * n for _ in range(n)]
+    for uid in range(n):
+        for target, value in get_bonds_row(state, job.job_id, uid):
+            if target < n:
+                bonds[uid][target] = value
+    result = compute_yuma_epoch(weights, stakes, bonds, get_yuma_params(job), permits)
+    pool = get_pool(state, job.job_id)
+    permitted_stake = [s if p else 0 for s, p in zip(stakes, permits)]
+    split = compute_emission_split(pool, result.incentive, result.dividends, permitted_stake,
+                                   job.miner_share_bps, 10_000 - job.miner_share_bps)
+    paid = 0
+    for uid in range(n):
+        neuron = get_neuron(state, job.job_id, uid)
+        emission = split.miner_emission[uid] + split.validator_emission[uid]
+        if emission:
+            credit(state, neuron.hotkey, emission)
+            paid += emission
+        previous = get_stats(state, job.job_id, uid)
+        stats = NeuronStats(epoch, to_u16(result.consensus[uid]), to_u16(result.incentive[uid]),
+                            to_u16(result.dividends[uid]), to_u16(result.trust[uid]),
+                            to_u16(result.validator_trust[uid]), permits[uid], emission,
+                            previous.total_earned + emission, height if any(weights[uid]) else previous.last_update)
+        state.put(stats_key(job.job_id, uid), stats.serialize())
+        row = tuple((target, value) for target, value in enumerate(result.bonds[uid]) if value)
+        state.put(bonds_key(job.job_id, uid), encode_sparse_row(row) if row else None)
+    put_pool(state, job.job_id, pool - paid)
+
+
+def put_burn_update(state: StateOverlay, job: JobParams, job_state: JobState, epoch: int) -> None:
+    """Subtensor's rule: burn *= (registrations + target) / (2 * target), clamped to [min, max]."""
+    target = max(job.target_registrations_per_epoch, 1)
+    burn = job_state.burn * (job_state.registrations_this_epoch + target) // (2 * target)
+    burn = min(max(burn, job.min_burn), job.max_burn)
+    state.put(job_state_key(job.job_id), JobState(job_state.n_uids, burn, 0, epoch).serialize())

@@ -1,0 +1,94 @@
+"""JSON views of chain objects, shared by the JSON-RPC methods and the REST view.
+
+Field names follow Bitcoin Core's `getblock`/`getblockheader`/`getrawtransaction` where one exists.
+Hashes are printed in display (byte-reversed) order, keys as this network's bech32m addresses, and
+amounts as integers in base units (1 coin = 10^8): never floats, so nothing is lost in JSON.
+"""
+from __future__ import annotations
+
+from hashgrad.chain.bech32 import encode_address
+from hashgrad.chain.block import Block
+from hashgrad.chain.hashes import hash_to_display
+from hashgrad.chain.params import ChainParams
+from hashgrad.chain.pow import decode_compact
+from hashgrad.chain.tx import ZERO_KEY, Transaction, TxKind, decode_payload
+from hashgrad.errors import HashgradError
+
+
+def compute_difficulty(bits: int, pow_limit: int) -> float:
+    """How many times harder than the network's minimum difficulty (1.0 on regtest/devnet)."""
+    target = decode_compact(bits).value
+    return pow_limit / target if target else 0.0
+
+
+def header_to_json(chainstate, params: ChainParams, entry, header) -> dict:
+    active = chainstate.is_on_active_chain(entry)
+    next_hash = chainstate.get_block_hash(entry.height + 1) if active else None
+    out = {
+        "hash": hash_to_display(entry.hash),
+        "confirmations": chainstate.height - entry.height + 1 if active else -1,
+        "height": entry.height,
+        "version": header.version,
+        "versionHex": f"{header.version & 0xFFFFFFFF:08x}",
+        "merkleroot": hash_to_display(header.merkle_root),
+        "time": header.time,
+        "mediantime": chainstate.compute_median_time_past(entry),
+        "nonce": header.nonce,
+        "bits": f"{header.bits:08x}",
+        "difficulty": compute_difficulty(header.bits, params.pow.pow_limit),
+        "chainwork": f"{entry.chainwork:064x}",
+        "auxpow": header.is_auxpow(),
+    }
+    if entry.height > 0:
+        out["previousblockhash"] = hash_to_display(entry.prev)
+    if next_hash is not None:
+        out["nextblockhash"] = hash_to_display(next_hash)
+    return out
+
+
+def block_to_json(chainstate, params: ChainParams, entry, block: Block, verbosity: int) -> dict:
+    out = header_to_json(chainstate, params, entry, block.header)
+    out["nTx"] = len(block.txs)
+    out["size"] = block.size
+    if verbosity >= 2:
+        out["tx"] = [tx_to_json(params, tx) for tx in block.txs]
+    else:
+        out["tx"] = [hash_to_display(tx.txid) for tx in block.txs]
+    return out
+
+
+def tx_to_json(params: ChainParams, tx: Transaction) -> dict:
+    out = {
+        "txid": hash_to_display(tx.txid),
+        "hash": hash_to_display(tx.txid),
+        "version": tx.version,
+        "kind": _kind_name(tx.kind),
+        "sender": None if tx.sender == ZERO_KEY else encode_address(params.hrp, tx.sender),
+        "nonce": tx.nonce,
+        "fee": tx.fee,
+        "size": tx.size,
+    }
+    out.update(payload_to_json(params, tx))
+    return out
+
+
+def payload_to_json(params: ChainParams, tx: Transaction) -> dict:
+    try:
+        payload = decode_payload(tx)
+    except HashgradError:
+        return {"payload": tx.payload.hex()}
+    out = {}
+    for name, value in vars(payload).items():
+        if name == "recipient":
+            value = encode_address(params.hrp, value)
+        elif isinstance(value, bytes):
+            value = value.hex()
+        out[name] = value
+    return out
+
+
+def _kind_name(kind: int) -> str:
+    try:
+        return TxKind(kind).name.lower()
+    except ValueError:
+        return f"kind-{kind}"

@@ -1,0 +1,46 @@
+"""The miner's epoch and the replay audit (hashgrad.work.miner, evaluate.is_replay_exact)."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from hashgrad.errors import WorkError
+from hashgrad.work.adversaries import MinerContext, compute_output
+from hashgrad.work.evaluate import is_replay_exact
+from hashgrad.work.miner import check_kernel, compute_miner_update, compute_pseudo_gradient
+from hashgrad.work.update import compute_delta_hash
+
+SEED, HK1, HK2 = b"\x11" * 32, b"\x21" * 32, b"\x22" * 32
+
+
+def test_pseudo_gradient_is_bit_exact_and_depends_on_the_hotkey(checkpoint, dataset, params):
+    first = compute_pseudo_gradient(checkpoint, dataset, SEED, HK1, params)
+    assert torch.equal(first, compute_pseudo_gradient(checkpoint, dataset, SEED, HK1, params))
+    assert not torch.equal(first, compute_pseudo_gradient(checkpoint, dataset, SEED, HK2, params))
+    assert float(first.norm()) > 0
+
+
+def test_miner_update_is_deterministic_and_bound_to_its_context(checkpoint, base_hash, dataset, params):
+    one = compute_miner_update(checkpoint, base_hash, dataset, SEED, HK1, 4, params, None)
+    two = compute_miner_update(checkpoint, base_hash, dataset, SEED, HK1, 4, params, None)
+    assert one.artifact == two.artifact and one.commitment == two.commitment
+    later = compute_miner_update(checkpoint, base_hash, dataset, SEED, HK1, 5, params, None)
+    assert later.commitment != one.commitment
+    assert float(one.ef.norm()) > 0  # what was not sent is kept for next time
+
+
+def test_replay_audit_passes_honest_work_and_catches_a_sandbagger(checkpoint, base_hash, dataset, params):
+    ctx = MinerContext(checkpoint, base_hash, dataset, SEED, HK1, 0, params)
+    honest = compute_output("honest", ctx)
+    assert is_replay_exact(checkpoint, dataset, SEED, HK1, params, compute_delta_hash(honest.delta))
+    sandbagger = compute_output("sandbagger", replace(ctx, hotkey=HK2))
+    assert not is_replay_exact(checkpoint, dataset, SEED, HK2, params, compute_delta_hash(sandbagger.delta))
+
+
+def test_check_kernel_refuses_another_kernel_path(params):
+    check_kernel(params)
+    with pytest.raises(WorkError) as exc:
+        check_kernel(replace(params, kernel="NOT-A-KERNEL"))
+    assert exc.value.reason == "wrong-kernel"
