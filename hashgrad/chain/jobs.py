@@ -83,3 +83,19 @@ def compute_epoch_start_height(epoch: int, tempo: int) -> int:
 
 def encode_job_epoch(job_id: int, epoch: int) -> bytes:
     return struct.pack(">HI", job_id, epoch)
+
+
+def compute_epoch_seed(prev_block_hash: bytes, job_id: int, epoch: int) -> bytes:
+    """The seed of an epoch: a tagged hash of the block just before the epoch starts (height
+    epoch*tempo), so nobody knows it before that block exists and everybody agrees on it after."""
+    return tagged_hash("hashgrad/epoch-seed", prev_block_hash + encode_job_epoch(job_id, epoch))
+
+
+def compute_epoch_phase(offset: int, job: "JobParams") -> str:
+    if offset < job.work_commit_end:
+        return "commit-work"
+    if offset < job.work_reveal_end:
+        return "reveal-work"
+    if offset < job.weights_commit_end:
+        return "commit-weights"
+    return "reveal-weights"

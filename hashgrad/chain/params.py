@@ -127,8 +127,14 @@ HASHGRAD_DEVNET = ChainParams(
     name="devnet", magic=bytes.fromhex("de1a5c0f"), hrp="dhg", p2p_port=39444, rpc_port=39443,
     pow=PowParams(pow_limit=REGTEST_POW_LIMIT, target_timespan=24 * 60 * 60, target_spacing=2,
                   allow_min_difficulty_blocks=True, no_retargeting=True),
-    genesis_time=1793491203, genesis_bits=0x207FFFFF, genesis_nonce=0,
+    genesis_time=1793491203, genesis_bits=0x207FFFFF, genesis_nonce=1,
     mine_on_demand=True, block_interval_s=2.0,
+    # ~2 s blocks: a 30-block epoch gives miners ~36 s to fetch the checkpoint and train, then
+    # reveals, scoring, weight commit and reveal; the demo runs a handful of such epochs.
+    jobs=(JobParams(0, "train-default-model", JOB_TRAIN, tempo=30, work_commit_end=18, work_reveal_end=21,
+                    weights_commit_end=26, immunity_period=300, work_spec='{"preset": "demo"}'),
+          JobParams(1, "serve-default-model", JOB_INFER, tempo=30, work_commit_end=18, work_reveal_end=21,
+                    weights_commit_end=26, immunity_period=300, require_work_reveal=False)),
 )
 NETWORKS = {p.name: p for p in (HASHGRAD_MAIN, HASHGRAD_TEST, HASHGRAD_REGTEST, HASHGRAD_DEVNET)}
 

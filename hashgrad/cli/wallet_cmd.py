@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from hashgrad.chain.params import get_network
-from hashgrad.errors import WalletError
+from hashgrad.errors import HashgradError, WalletError
 from hashgrad.wallet import files
 from hashgrad.wallet.amounts import format_amount, parse_amount
 from hashgrad.wallet.password import PASSWORD_ENV, get_password
@@ -44,7 +44,7 @@ Password: --password-file FILE (first line), else ${PASSWORD_ENV}, else a prompt
 wallet). ${SCRYPT_N_ENV} lowers the scrypt cost for tests only: never for wallets holding value.
 
 balance, send and history talk to a node over JSON-RPC: --datadir DIR is the node's datadir holding
-its .cookie (default $HASHGRAD_HOME/<network>), --rpcport (default the network's), --rpcconnect HOST.
+its .cookie, --rpcport (default the network's), --rpcconnect HOST.
 
 Errors exit 1 with `error: <reason>: detail`; reasons include wrong-password, corrupt-wallet,
 unknown-wallet, wallet-exists, unknown-hotkey, hotkey-exists, network-mismatch, bad-address,
@@ -78,8 +78,7 @@ def _with_password() -> argparse.ArgumentParser:
 
 def _with_node() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--datadir", type=Path, default=None, help="node datadir holding .cookie "
-                        "(default $HASHGRAD_HOME/<network>)")
+    parent.add_argument("--datadir", type=Path, required=True, help="the node's datadir (holds its .cookie)")
     parent.add_argument("--rpcport", type=int, default=None, help="node RPC port (default: the network's)")
     parent.add_argument("--rpcconnect", default="127.0.0.1", help="node RPC host (default 127.0.0.1)")
     return parent
@@ -246,14 +245,16 @@ def run_balance(args) -> int:
 
 
 def run_send(args) -> int:
-    from hashgrad.wallet.transfer import parse_recipient, send_transfer
+    from hashgrad.wallet.queries import get_account_summary
+    from hashgrad.wallet.transfer import check_sufficient_funds, compute_transfer_fee, parse_recipient, send_transfer
 
     wallet = _load(args)
     params = get_network(wallet.network)
-    parse_recipient(params, args.to_address)  # fail on a bad address before asking for a password
+    parse_recipient(params, args.to_address)  # fail on bad input or a poor account before asking for a password
     amount = parse_amount(args.amount)
-    fee = None if args.fee is None else parse_amount(args.fee, allow_zero=True, reason="bad-fee")
+    fee = compute_transfer_fee(None if args.fee is None else parse_amount(args.fee, allow_zero=True, reason="bad-fee"))
     client = _connect(args, wallet)
+    check_sufficient_funds(get_account_summary(client, wallet.get_address(args.hotkey)), amount, fee)
     key = unseal_key(wallet, get_password(args.password_file, confirm=False), args.hotkey)
     sent = send_transfer(client, params, key, args.to_address, amount, fee)
     print(f"sent {format_amount(sent.amount)} to {args.to_address} (fee {format_amount(sent.fee)}, nonce {sent.nonce})")
@@ -312,7 +313,7 @@ def _load(args) -> Wallet:
 def _describe_wallet(home: Path, name: str) -> dict:
     try:
         wallet = load_wallet(home, name)
-    except WalletError as exc:
+    except HashgradError as exc:
         return {"name": name, "error": exc.reason}
     return {"name": name, "network": wallet.network, "address": wallet.get_address(),
             "hotkeys": wallet.hotkey_names}
@@ -324,7 +325,6 @@ def _connect(args, wallet: Wallet):
     from hashgrad.wallet.queries import check_node_network
 
     params = get_network(wallet.network)
-    datadir = args.datadir or files.get_home() / wallet.network
-    client = RpcClient.from_datadir(datadir, args.rpcport or params.rpc_port, args.rpcconnect)
+    client = RpcClient.from_datadir(args.datadir, args.rpcport or params.rpc_port, args.rpcconnect)
     check_node_network(client, params)
     return client

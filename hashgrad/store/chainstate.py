@@ -203,7 +203,7 @@ class ChainState:
         if parent is None and block.header.prev_hash not in self.invalid_headers:
             self._add_orphan(block)
             return AcceptResult("orphan")
-        if parent is None or parent.is_failed():  # a child of a block that failed before or in connect
+        if parent is None or self._has_failed_ancestor(parent):  # descends from a block that failed
             self.invalid_headers[block_hash] = "bad-prevblk"
             raise ConsensusError("bad-prevblk", "parent block is invalid")
         try:

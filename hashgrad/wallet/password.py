@@ -33,12 +33,13 @@ def read_password_file(path: Path) -> str:
 
 
 def get_password(password_file: Path | None, *, confirm: bool, environ=os.environ,
-                 prompt: Callable[[str], str] = getpass.getpass) -> str:
+                 prompt: Callable[[str], str] | None = None) -> str:
     """The password for a command; with `confirm`, a prompted password is asked twice and must match."""
     if password_file is not None:
         return read_password_file(password_file)
     if environ.get(PASSWORD_ENV):
         return environ[PASSWORD_ENV]
+    prompt = prompt or getpass.getpass
     first = prompt("Wallet password: ")
     if confirm and prompt("Repeat password: ") != first:
         raise WalletError("password-mismatch", "the two passwords differ")

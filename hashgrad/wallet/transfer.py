@@ -52,6 +52,11 @@ def compute_default_fee(size: int, fee_rate: int = DEFAULT_MIN_FEE_RATE) -> int:
     return size * fee_rate
 
 
+def compute_transfer_fee(fee: int | None) -> int:
+    """The fee a transfer pays: the one asked for, else the minimum relay fee for its size."""
+    return compute_default_fee(compute_transfer_size()) if fee is None else fee
+
+
 def check_sufficient_funds(account: AccountSummary, amount: int, fee: int) -> None:
     """insufficient-funds unless amount + fee fits in the balance left after pending transactions."""
     needed = amount + fee
@@ -74,7 +79,7 @@ def send_transfer(client, params: ChainParams, key: SigningKey, to_address: str,
                   fee: int | None = None) -> SentTransfer:
     """Build, sign and submit a transfer from `key`; the node's txid, which must be the transaction's."""
     recipient = parse_recipient(params, to_address)
-    fee = compute_default_fee(compute_transfer_size()) if fee is None else fee
+    fee = compute_transfer_fee(fee)
     account = get_account_summary(client, encode_address(params.hrp, key.pubkey))
     tx = build_transfer(key, params, account, recipient, amount, fee)
     try:

@@ -37,7 +37,8 @@ def test_bech32_decode_valid(bech32_vectors):
             assert bech32_encode(hrp, data, encoding) == case["string"].lower()
             # Any single flipped data character breaks the checksum.
             pos = case["string"].rfind("1") + 1
-            flipped = case["string"][:pos] + ("q" if case["string"][pos].lower() != "q" else "p") + case["string"][pos + 1:]
+            swap = "q" if case["string"][pos].lower() != "q" else "p"
+            flipped = case["string"][:pos] + swap + case["string"][pos + 1:]
             with pytest.raises(DecodeError):
                 bech32_decode(flipped.lower())
 

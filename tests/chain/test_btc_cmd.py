@@ -32,7 +32,8 @@ def test_verify_headers_mainnet(vectors_dir):
 
 
 def test_verify_headers_testnet_and_checkpoint(vectors_dir):
-    code, last, _ = run_btc("verify-headers", vectors_dir / "btc_testnet3_headers_000000_009999.bin", "--network", "test")
+    code, last, _ = run_btc("verify-headers", vectors_dir / "btc_testnet3_headers_000000_009999.bin",
+                            "--network", "test")
     assert code == 0 and last["tip"] == "000000001655e2a7293f28383a2965b2f0add77fd6ac383986e90971a07467d4"
     code, last, _ = run_btc("verify-headers", vectors_dir / "btc_mainnet_headers_822528_830592.bin",
                             "--start-height", 822528)

@@ -15,7 +15,7 @@ import pytest
 from hashgrad.chain.btc_headers import verify_bitcoin_headers
 from hashgrad.chain.difficulty import compute_next_work_required
 from hashgrad.chain.hashes import hash_to_int
-from hashgrad.chain.header import BlockHeader
+from hashgrad.chain.header import BlockHeader, iter_headers
 from hashgrad.chain.params import BTC_MAIN, BTC_TEST, BitcoinParams, PowParams
 from hashgrad.chain.pow import compute_block_proof, decode_compact, encode_compact
 from hashgrad.errors import HeaderError
@@ -113,6 +113,13 @@ def test_invalid_time_too_old(fast_chain):
     assert verify_bitcoin_headers(params, regrind(fast_chain, height, time=mtp + 1)).ok
     result = verify_bitcoin_headers(params, regrind(fast_chain, height, time=mtp))
     assert (result.height, result.reason) == (height, "time-too-old")
+
+
+def test_invalid_time_too_old_near_genesis(fast_chain):
+    """With fewer than 11 ancestors the median is over those there are (sorted[n // 2])."""
+    mtp = sorted(h.time for h in fast_chain[:3])[1]
+    result = verify_bitcoin_headers(synth_params(fast_chain), regrind(fast_chain, 3, time=mtp))
+    assert (result.height, result.reason) == (3, "time-too-old")
 
 
 def test_time_may_go_backwards(fast_chain):
@@ -220,8 +227,6 @@ def test_invalid_testnet_headers_on_mainnet(testnet_headers):
 
 def test_verify_bitcoin_headers_core_mainnet_alt(vectors_dir, load_json):
     """Bitcoin Core's mining_mainnet.py chain: block 2016 carries the 4x clamp 0x1c3fffc0."""
-    from hashgrad.chain.header import iter_headers
-
     headers = list(iter_headers((vectors_dir / "bitcoincore_mainnet_alt_headers_0000_2016.bin").read_bytes()))
     source = load_json("bitcoincore_mainnet_alt.json")
     assert [h.time for h in headers[1:]] == source["timestamps"]

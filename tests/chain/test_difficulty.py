@@ -58,7 +58,8 @@ def test_compute_retarget(load_json):
 
 
 def test_invalid_difficulty_transition_not_permitted(load_json):
-    cases = [c for c in load_json("pow_retarget_cases.json")["calculate_next_work_required"] if "not_permitted_bits" in c]
+    cases = load_json("pow_retarget_cases.json")["calculate_next_work_required"]
+    cases = [c for c in cases if "not_permitted_bits" in c]
     assert len(cases) == 2
     for case in cases:
         last_bits, bad = int(case["last_bits"], 16), int(case["not_permitted_bits"], 16)

@@ -1,0 +1,139 @@
+"""JSON-RPC methods of the incentive layer: jobs, the metagraph, epochs (commitments, reveals,
+attestations, the epoch seed), and the stake and registrations shown by `getaccount`.
+
+Reads go through `node.run_blocking` like every chainstate access. Proportions stored on chain as
+u16 are shown as floats in [0, 1]; amounts in base units.
+"""
+from __future__ import annotations
+
+from hashgrad.chain.bech32 import encode_address
+from hashgrad.chain.coordination import (attest_key, checkpoint_key, decode_sparse_row, weights_commit_key,
+                                         weights_reveal_key, work_commit_key, work_reveal_key)
+from hashgrad.chain.coordination_rules import (get_job_params, get_job_state, get_neuron, get_stake, get_stats,
+                                               get_uid)
+from hashgrad.chain.jobs import (compute_epoch, compute_epoch_offset, compute_epoch_phase, compute_epoch_seed,
+                                 compute_epoch_start_height)
+from hashgrad.chain.state import get_pool
+from hashgrad.errors import HashgradError, RpcError
+from hashgrad.node.rpc_chain import ACCOUNT_EXTENSIONS
+from hashgrad.node.rpc_params import RPC_INVALID_PARAMETER, check_param_count, get_param, parse_int
+
+U16 = 65535
+
+
+def _job(node, params, index: int = 0):
+    job_id = parse_int(get_param(params, index), "job", 0, 65535)
+    try:
+        return get_job_params(node.params, job_id)
+    except HashgradError as exc:
+        raise RpcError("bad-job", exc.detail, RPC_INVALID_PARAMETER) from None
+
+
+def _latest_checkpoint(chainstate, job, epoch: int):
+    for e in range(epoch + 1, max(epoch - 64, -1), -1):
+        raw = chainstate.get(checkpoint_key(job.job_id, e))
+        if raw:
+            return {"epoch": e, "hash": raw[:32].hex(), "height": int.from_bytes(raw[32:36], "little")}
+    return None
+
+
+def _job_info(node, job) -> dict:
+    chainstate = node.ledger.chainstate
+    height = chainstate.height
+    job_state = get_job_state(chainstate, job)
+    offset = compute_epoch_offset(height + 1, job.tempo)
+    return {"job": job.job_id, "name": job.name, "kind": job.kind, "definition_hash": job.definition_hash.hex(),
+            "work_spec": job.work_spec, "tempo": job.tempo,
+            "windows": {"work_commit_end": job.work_commit_end, "work_reveal_end": job.work_reveal_end,
+                        "weights_commit_end": job.weights_commit_end},
+            "max_uids": job.max_uids, "max_validators": job.max_validators,
+            "immunity_period": job.immunity_period, "burn": job_state.burn, "n_uids": job_state.n_uids,
+            "registrations_this_epoch": job_state.registrations_this_epoch,
+            "last_epoch_processed": job_state.last_epoch_processed, "pool": get_pool(chainstate, job.job_id),
+            "height": height, "next_block_epoch": compute_epoch(height + 1, job.tempo),
+            "next_block_offset": offset, "next_block_phase": compute_epoch_phase(offset, job),
+            "checkpoint": _latest_checkpoint(chainstate, job, compute_epoch(height + 1, job.tempo))}
+
+
+async def rpc_getjob(node, params):
+    """getjob JOB: a job's definition, its registry counters, its pool and where the chain is in its epoch."""
+    check_param_count(params, 1, 1)
+    job = _job(node, params)
+    return await node.run_blocking(_job_info, node, job)
+
+
+def _metagraph(node, job) -> dict:
+    chainstate = node.ledger.chainstate
+    hrp = node.params.hrp
+    uids = []
+    for uid in range(get_job_state(chainstate, job).n_uids):
+        neuron = get_neuron(chainstate, job.job_id, uid)
+        stake = get_stake(chainstate, neuron.hotkey)
+        stats = get_stats(chainstate, job.job_id, uid)
+        uids.append({"uid": uid, "hotkey": neuron.hotkey.hex(), "address": encode_address(hrp, neuron.hotkey),
+                     "coldkey": encode_address(hrp, neuron.coldkey), "stake": stake.amount if stake else 0,
+                     "validator_permit": stats.validator_permit, "consensus": stats.consensus / U16,
+                     "incentive": stats.incentive / U16, "dividends": stats.dividends / U16,
+                     "trust": stats.trust / U16, "validator_trust": stats.validator_trust / U16,
+                     "emission": stats.emission, "total_earned": stats.total_earned, "epoch": stats.epoch,
+                     "last_update": stats.last_update, "registration_height": neuron.registered_height})
+    return {"job": job.job_id, "height": chainstate.height, "uids": uids}
+
+
+async def rpc_getmetagraph(node, params):
+    """getmetagraph JOB: per uid: hotkey, coldkey, stake, validator permit, consensus, incentive, dividends,
+    trust, emission of the last epoch, total earned, last update and registration height."""
+    check_param_count(params, 1, 1)
+    job = _job(node, params)
+    return await node.run_blocking(_metagraph, node, job)
+
+
+def _epoch(node, job, epoch: int) -> dict:
+    chainstate = node.ledger.chainstate
+    n = get_job_state(chainstate, job).n_uids
+    start = compute_epoch_start_height(epoch, job.tempo)
+    seed_block = chainstate.get_block_hash(start - 1)
+    rows = {"work_commits": [], "work_reveals": [], "weight_commits": [], "weight_reveals": [], "attestations": []}
+    for uid in range(n):
+        commit = chainstate.get(work_commit_key(job.job_id, epoch, uid))
+        if commit:
+            rows["work_commits"].append({"uid": uid, "commitment": commit[:32].hex(),
+                                         "height": int.from_bytes(commit[32:36], "little")})
+        reveal = chainstate.get(work_reveal_key(job.job_id, epoch, uid))
+        if reveal:
+            rows["work_reveals"].append({"uid": uid, "artifact_id": reveal[:32].hex(), "base_checkpoint": reveal[32:].hex()})
+        if chainstate.get(weights_commit_key(job.job_id, epoch, uid)):
+            rows["weight_commits"].append({"uid": uid})
+        weights = chainstate.get(weights_reveal_key(job.job_id, epoch, uid))
+        if weights:
+            rows["weight_reveals"].append({"uid": uid, "weights": [list(w) for w in decode_sparse_row(weights)]})
+        attested = chainstate.get(attest_key(job.job_id, epoch, uid))
+        if attested:
+            rows["attestations"].append({"uid": uid, "checkpoint": attested.hex()})
+    recorded = chainstate.get(checkpoint_key(job.job_id, epoch))
+    return {"job": job.job_id, "epoch": epoch, "start_height": start, "end_height": start + job.tempo - 1,
+            "seed": compute_epoch_seed(seed_block, job.job_id, epoch).hex() if seed_block else None,
+            "checkpoint": recorded[:32].hex() if recorded else None, "height": chainstate.height, **rows}
+
+
+async def rpc_getepoch(node, params):
+    """getepoch JOB [EPOCH]: an epoch's seed, work commitments and reveals, weight commits and reveals,
+    checkpoint attestations and the recorded checkpoint (default: the epoch of the next block)."""
+    check_param_count(params, 1, 2)
+    job = _job(node, params)
+    current = compute_epoch(node.ledger.chainstate.height + 1, job.tempo)
+    epoch = parse_int(get_param(params, 1, current), "epoch", 0, 2**32 - 1)
+    return await node.run_blocking(_epoch, node, job, epoch)
+
+
+def compute_account_incentive_fields(chainstate, pubkey: bytes) -> dict:
+    stake = get_stake(chainstate, pubkey)
+    registrations = []
+    for job in chainstate.params.jobs:
+        uid = get_uid(chainstate, job.job_id, pubkey)
+        if uid is not None:
+            registrations.append({"job": job.job_id, "uid": uid})
+    return {"stake": stake.amount if stake else 0, "registrations": registrations}
+
+
+ACCOUNT_EXTENSIONS.append(compute_account_incentive_fields)
