@@ -17,6 +17,8 @@ MEDIAN_TIME_SPAN = 11
 HASHGRAD_CHAIN_ID = 4242  # high 16 bits of the header version; AuxPoW chain ID (not 1, 98 or 4096)
 
 BITCOIN_POW_LIMIT = 0x00000000FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF
+# Below 2^256 / (4 * two weeks) so a 256-bit retarget cannot overflow (Core's sanity_check_chainparams).
+HASHGRAD_POW_LIMIT = (1 << 233) - 1  # compact 0x1e01ffff
 REGTEST_POW_LIMIT = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF
 
 
@@ -106,15 +108,15 @@ class ChainParams:
 
 HASHGRAD_MAIN = ChainParams(
     name="main", magic=bytes.fromhex("f1a5c0de"), hrp="hg", p2p_port=9444, rpc_port=9443,
-    pow=PowParams(pow_limit=0x00000FFFFF000000000000000000000000000000000000000000000000000000,
+    pow=PowParams(pow_limit=HASHGRAD_POW_LIMIT,
                   retarget_full_window=True),
-    genesis_time=1793491200, genesis_bits=0x1E0FFFFF, genesis_nonce=123015,
+    genesis_time=1793491200, genesis_bits=0x1E01FFFF, genesis_nonce=6991899,
 )
 HASHGRAD_TEST = ChainParams(
     name="test", magic=bytes.fromhex("0b1a5c0d"), hrp="thg", p2p_port=19444, rpc_port=19443,
-    pow=PowParams(pow_limit=0x00000FFFFF000000000000000000000000000000000000000000000000000000,
+    pow=PowParams(pow_limit=HASHGRAD_POW_LIMIT,
                   allow_min_difficulty_blocks=True, retarget_full_window=True),
-    genesis_time=1793491201, genesis_bits=0x1E0FFFFF, genesis_nonce=2308451,
+    genesis_time=1793491201, genesis_bits=0x1E01FFFF, genesis_nonce=1533657,
 )
 HASHGRAD_REGTEST = ChainParams(
     name="regtest", magic=bytes.fromhex("fa1b5c0e"), hrp="rhg", p2p_port=29444, rpc_port=29443,

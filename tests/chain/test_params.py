@@ -43,12 +43,7 @@ def test_hashgrad_network_sanity(name):
     assert params.chain_id not in (1, 98, 4096)  # Namecoin, Dogecoin, Syscoin
 
 
-_OVERFLOW = ("powLimit 0x00000fffff00.. times 4 * timespan exceeds 2^256: Core's sanity_check_chainparams "
-             "fails (exact in Python ints, but a 256-bit reimplementation of the retarget would overflow)")
-
-
-@pytest.mark.parametrize("name", [pytest.param("main", marks=pytest.mark.xfail(strict=True, reason=_OVERFLOW)),
-                                  pytest.param("test", marks=pytest.mark.xfail(strict=True, reason=_OVERFLOW))])
+@pytest.mark.parametrize("name", ["main", "test"])
 def test_hashgrad_retarget_cannot_overflow_256_bits(name):
     """pow_tests.cpp sanity_check_chainparams: powLimit < 2^256 / (4 * timespan) on retargeting networks."""
     pow = get_network(name).pow

@@ -102,6 +102,14 @@ def dump_state(chainstate: ChainState) -> dict[bytes, bytes]:
     return dict(chainstate.db.execute("SELECT key, value FROM state ORDER BY key"))
 
 
+INDEX_TABLES = ("tx_index", "address_index", "active_chain", "meta")
+
+
+def dump_all(chainstate: ChainState) -> dict:
+    """Everything a connect may touch: the state and the indexes of the active chain."""
+    return {"state": dump_state(chainstate), **{t: dump_table(chainstate, t) for t in INDEX_TABLES}}
+
+
 def replay_active_chain(source: ChainState, datadir: Path) -> ChainState:
     """A fresh chainstate in `datadir` fed the source's active chain from genesis, in order."""
     replay = ChainState(source.params, datadir)

@@ -19,18 +19,10 @@ from hashgrad.chain.validation import apply_block
 from hashgrad.errors import HashgradError
 from hashgrad.node.ledger import Ledger
 from hashgrad.store.chainstate import ChainState
-from ledger.helpers import (ALICE, FEE, NOW, PARAMS, dump_state, dump_table, make_block, make_child, make_key,
+from ledger.helpers import (ALICE, FEE, NOW, PARAMS, dump_all, dump_state, make_block, make_child, make_key,
                             make_transfer, mine, replay_active_chain, with_params)
 
 KEYS = [make_key(i) for i in range(1, 6)]
-INDEX_TABLES = ("tx_index", "address_index", "active_chain", "meta")
-
-
-def dump_all(chainstate: ChainState) -> dict:
-    """Everything a connect may touch: the state and the indexes of the active chain."""
-    return {"state": dump_state(chainstate), **{t: dump_table(chainstate, t) for t in INDEX_TABLES}}
-
-
 def compute_child_state(base: dict[bytes, bytes], block, height: int) -> dict[bytes, bytes]:
     """The pure rules' state after `block`, over a plain dict (the chainstate must agree with it)."""
     overlay = StateOverlay(base)
