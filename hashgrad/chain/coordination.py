@@ -1,6 +1,7 @@
 """Coordination records and payloads: registrations, stake, work and weight commit-reveal, checkpoints.
 
-State records (all keys start with one letter; integers big-endian in keys so they sort):
+State records (all keys start with one letter, distinct from the ledger's `A` accounts, `P` pools and
+`S` supply, so a prefix scan of one kind never meets another; integers big-endian in keys so they sort):
     U job hotkey          → uid (u16)                     the hotkey's slot in the job
     N job uid             → Neuron                         who holds the slot, since when
     M job                 → JobState                       uid count, burn price, registrations, checkpoint
@@ -11,8 +12,8 @@ State records (all keys start with one letter; integers big-endian in keys so th
     V job epoch uid       → revealed weights ((uid, u16)...)
     B job uid             → bond row ((uid, u16)...)
     E job uid             → NeuronStats                    last epoch's consensus outputs and earnings
-    A job epoch uid       → attested checkpoint hash
-    Y job epoch hash      → stake that attested this hash
+    T job epoch uid       → attested checkpoint hash
+    Y job epoch hash      → current stake of the uids that attested this hash (recounted at each attestation)
     Z job epoch           → checkpoint recorded for the epoch (a stake majority attested it)
 """
 from __future__ import annotations
@@ -87,7 +88,7 @@ def stats_key(job_id: int, uid: int) -> bytes:
 
 
 def attest_key(job_id: int, epoch: int, uid: int) -> bytes:
-    return _key(b"A", _job(job_id), _epoch(epoch), _uid(uid))
+    return _key(b"T", _job(job_id), _epoch(epoch), _uid(uid))  # not "A": that prefix holds the accounts
 
 
 def attest_total_key(job_id: int, epoch: int, checkpoint: bytes) -> bytes:

@@ -76,8 +76,13 @@ def require_uid(state: StateView, job: JobParams, hotkey: bytes) -> int:
 
 
 def require_window(job: JobParams, height: int, epoch: int, start: int, end: int, name: str) -> None:
-    if epoch != compute_epoch(height, job.tempo):
-        raise TxError("bad-epoch", f"epoch {epoch} is not the current epoch {compute_epoch(height, job.tempo)}")
+    """The block at `height` must lie in [start, end) of `epoch`: an epoch already over means the window
+    closed (a late commit or reveal); an epoch not yet begun is a bad epoch."""
+    current = compute_epoch(height, job.tempo)
+    if epoch < current:
+        raise TxError(f"{name}-window-closed", f"epoch {epoch} is over (current epoch {current})")
+    if epoch > current:
+        raise TxError("bad-epoch", f"epoch {epoch} has not begun (current epoch {current})")
     offset = compute_epoch_offset(height, job.tempo)
     if not start <= offset < end:
         raise TxError(f"{name}-window-closed", f"block offset {offset} is outside [{start}, {end})")
@@ -115,7 +120,7 @@ def apply_register(params, state: StateOverlay, tx, payload: RegisterPayload, he
     uid, n_uids = job_state.n_uids, job_state.n_uids + 1
     if job_state.n_uids >= job.max_uids:
         uid, n_uids = find_replaceable_uid(state, job, height), job_state.n_uids
-        clear_uid(state, job, uid, n_uids)
+        clear_uid(state, job, uid, n_uids, compute_epoch(height, job.tempo))
     state.put(neuron_key(job.job_id, uid), Neuron(payload.hotkey, tx.sender, height).serialize())
     state.put(uid_key(job.job_id, payload.hotkey), uid.to_bytes(2, "little"))
     state.put(stats_key(job.job_id, uid), NeuronStats(last_update=height).serialize())
@@ -137,11 +142,16 @@ def find_replaceable_uid(state: StateView, job: JobParams, height: int) -> int:
     return min(candidates)[2]
 
 
-def clear_uid(state: StateOverlay, job: JobParams, uid: int, n_uids: int) -> None:
-    """Free a slot for a new hotkey: its mapping, its bonds, and every bond held toward it."""
+def clear_uid(state: StateOverlay, job: JobParams, uid: int, n_uids: int, epoch: int) -> None:
+    """Free a slot for a new hotkey: its mapping, its bonds, every bond held toward it, and what the
+    old hotkey committed, revealed or attested for the open epochs (records are keyed by uid, so the
+    newcomer would otherwise inherit them: be paid for the old work, or be refused as a duplicate)."""
     old = get_neuron(state, job.job_id, uid)
     state.put(uid_key(job.job_id, old.hotkey), None)
     state.put(bonds_key(job.job_id, uid), None)
+    for key in (work_commit_key, work_reveal_key, weights_commit_key, weights_reveal_key, attest_key):
+        state.put(key(job.job_id, epoch, uid), None)
+    state.put(attest_key(job.job_id, epoch + 1, uid), None)
     for holder in range(n_uids):
         row = get_bonds_row(state, job.job_id, holder)
         if any(target == uid for target, _ in row):
@@ -245,14 +255,20 @@ def apply_attest_checkpoint(params, state: StateOverlay, tx, payload: Checkpoint
     if state.get(attest_key(job.job_id, payload.epoch, uid)) is not None:
         raise TxError("duplicate-attestation", "this uid already attested this epoch")
     state.put(attest_key(job.job_id, payload.epoch, uid), payload.checkpoint)
-    total_key = attest_total_key(job.job_id, payload.epoch, payload.checkpoint)
-    raw = state.get(total_key)
-    attested = (int.from_bytes(raw, "little") if raw else 0) + stake.amount
-    state.put(total_key, attested.to_bytes(8, "little"))
-    total_stake = sum(compute_job_stake(state, job))
+    stakes = compute_job_stake(state, job)
+    attested = compute_attested_stake(state, job, payload.epoch, payload.checkpoint, stakes)
+    state.put(attest_total_key(job.job_id, payload.epoch, payload.checkpoint), attested.to_bytes(8, "little"))
     record = checkpoint_key(job.job_id, payload.epoch)
-    if state.get(record) is None and attested * 10_000 > total_stake * job.checkpoint_quorum_bps:
+    if state.get(record) is None and attested * 10_000 > sum(stakes) * job.checkpoint_quorum_bps:
         state.put(record, payload.checkpoint + height.to_bytes(4, "little"))
+
+
+def compute_attested_stake(state: StateView, job: JobParams, epoch: int, checkpoint: bytes, stakes: list[int]) -> int:
+    """The current stake of the uids that attested `checkpoint` for `epoch`. Counted afresh at every
+    attestation, never accumulated: stake moved from an attesting hotkey to another one that then
+    attests counts once, on the hotkey that holds it now."""
+    return sum(stake for uid, stake in enumerate(stakes)
+               if stake and state.get(attest_key(job.job_id, epoch, uid)) == checkpoint)
 
 
 COORD_APPLIERS = {

@@ -59,23 +59,33 @@ def pool_key(job_id: int) -> bytes:
 
 
 class StateOverlay:
-    """Changes on top of a base view; `changes` maps key → new value (None deletes)."""
+    """Changes on top of a base view; `changes` maps key → new value (None deletes).
+
+    Base values are read once and remembered (the base must not change while the overlay lives),
+    so repeated reads and the undo record cost no further lookups in the base.
+    """
 
     def __init__(self, base: StateView):
         self.base = base
         self.changes: dict[bytes, bytes | None] = {}
+        self.base_values: dict[bytes, bytes | None] = {}
 
     def get(self, key: bytes) -> bytes | None:
         if key in self.changes:
             return self.changes[key]
-        return self.base.get(key)
+        return self.get_base(key)
+
+    def get_base(self, key: bytes) -> bytes | None:
+        if key not in self.base_values:
+            self.base_values[key] = self.base.get(key)
+        return self.base_values[key]
 
     def put(self, key: bytes, value: bytes | None) -> None:
         self.changes[key] = value
 
     def compute_undo(self) -> dict[bytes, bytes | None]:
         """The base's value of every changed key: applying it reverts the overlay exactly."""
-        return {key: self.base.get(key) for key in self.changes}
+        return {key: self.get_base(key) for key in self.changes}
 
 
 def get_account(state: StateView, pubkey: bytes) -> Account:

@@ -1,52 +1,65 @@
-"""`hashgrad devnet`: the main job.
-
-Until the full local network (nodes, miners, validators as separate processes) lands, this runs
-the ledger core end to end on a fresh regtest chain in a temporary (or given) datadir: it mines
-blocks, sends signed transfers through the mempool, reorganises onto a heavier fork, and checks
-that the supply stays auditable at every block.
-"""
+"""`hashgrad devnet`: the main job — a local hashgrad network that trains a model, pays its miners
+and shows it (see hashgrad.devnet.run for the steps)."""
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 
-from hashgrad.chain.bech32 import encode_address
-from hashgrad.chain.keys import SigningKey
-from hashgrad.chain.params import COIN, get_network
-from hashgrad.chain.state import get_account
-from hashgrad.chain.tx import make_transfer
-from hashgrad.node.ledger import Ledger
+from hashgrad.errors import HashgradError
+
+DEFAULT_OUT = Path("out/devnet")
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("devnet", help="run the local demo network")
-    parser.add_argument("--blocks", type=int, default=120, help="blocks to mine (default 120)")
-    parser.add_argument("--out", type=Path, default=None, help="datadir to keep (default: a temporary one)")
+    parser = subparsers.add_parser(
+        "devnet", help="run a whole local network: nodes, block maker, miners and validators as processes",
+        description="Starts nodes, a block maker, miners and validators as separate processes on 127.0.0.1, "
+                    "funds, registers and stakes them with real transactions, runs E epochs of job 0 (training "
+                    "the default model) through the chain, then stops everything and writes the results to --out.")
+    parser.add_argument("--miners", type=int, default=2, help="honest miners (default 2)")
+    parser.add_argument("--validators", type=int, default=1, help="validators (default 1)")
+    parser.add_argument("--adversaries", default="noise",
+                        help="a count, or a comma list of kinds: lazy, noise, copycat, replay, poisoner, sandbagger "
+                             "(default: noise); 0 for none")
+    parser.add_argument("--epochs", type=int, default=4, help="training epochs to run (default 4)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
+    parser.add_argument("--web", action=__import__("argparse").BooleanOptionalAction, default=True,
+                        help="serve the web explorer from node 0 (default on)")
+    parser.add_argument("--port-base", type=int, default=39500, help="first port used on 127.0.0.1 (default 39500)")
+    parser.add_argument("--block-interval", type=float, default=2.0, help="seconds between blocks (default 2)")
     parser.set_defaults(func=run_devnet)
 
 
+def parse_adversaries(text: str) -> tuple[str, ...]:
+    from hashgrad.work.adversaries import ADVERSARY_KINDS
+
+    text = text.strip()
+    if text.isdigit():
+        count = int(text)
+        if count > len(ADVERSARY_KINDS) * 4:
+            raise HashgradError("bad-adversaries", f"at most {len(ADVERSARY_KINDS) * 4} adversaries")
+        return tuple(ADVERSARY_KINDS[i % len(ADVERSARY_KINDS)] for i in range(count))
+    kinds = tuple(k.strip() for k in text.split(",") if k.strip())
+    unknown = [k for k in kinds if k not in ADVERSARY_KINDS]
+    if unknown:
+        raise HashgradError("bad-adversaries", f"unknown kind(s) {', '.join(unknown)}; known: {', '.join(ADVERSARY_KINDS)}")
+    return kinds
+
+
 def run_devnet(args) -> int:
-    params = get_network("regtest")
-    with tempfile.TemporaryDirectory(prefix="hashgrad-devnet-") as tmp:
-        datadir = args.out or Path(tmp)
-        ledger = Ledger(params, datadir)
-        maker, alice = SigningKey.generate(), SigningKey.generate()
-        print(f"datadir {datadir}; block maker {encode_address(params.hrp, maker.pubkey)}")
-        for height in range(1, max(args.blocks, 2) + 1):
-            if height > 101 and height % 5 == 0:
-                nonce = ledger.mempool.get_next_nonce(maker.pubkey)
-                ledger.submit_transaction(make_transfer(maker, params.magic, nonce, alice.pubkey, COIN, 1_000))
-            ledger.generate(1, maker.pubkey)
-            audit = ledger.compute_supply_audit()
-            if not audit.is_balanced:
-                print(json.dumps({"height": height, "error": "supply-unbalanced", **audit.to_json()}))
-                return 1
-            if height % 20 == 0:
-                print(f"height {height}: issued {audit.issued / COIN:.2f}, pools {audit.in_pools / COIN:.2f}, "
-                      f"alice {get_account(ledger.chainstate, alice.pubkey).balance / COIN:.2f}")
-        summary = {"height": ledger.chainstate.height, "tip": ledger.chainstate.tip.hash[::-1].hex(),
-                   "supply": ledger.compute_supply_audit().to_json()}
-        ledger.close()
-        print(json.dumps(summary))
+    from hashgrad.devnet.run import Devnet, DevnetConfig
+    from hashgrad.devnet.view import make_view
+
+    if not 1 <= args.miners <= 16 or not 1 <= args.validators <= 8 or not 1 <= args.epochs <= 1000:
+        raise HashgradError("bad-devnet-size", "1-16 miners, 1-8 validators, 1-1000 epochs")
+    if not 1024 <= args.port_base <= 65000 or args.block_interval <= 0:
+        raise HashgradError("bad-devnet-option", "port base in 1024..65000, block interval > 0")
+    config = DevnetConfig(out=args.out, miners=args.miners, validators=args.validators,
+                          adversaries=parse_adversaries(args.adversaries), epochs=args.epochs,
+                          port_base=args.port_base, block_interval=args.block_interval, web=args.web)
+    view = make_view()
+    final = Devnet(config, view).run()
+    view.message(f"done: results in {config.out.resolve()} (summary.json, loss.png, rewards.png, final/)")
+    print(json.dumps({"height": final["height"], "checkpoint": final["checkpoint"],
+                      "heldout_loss": final["heldout_loss"], "out": str(config.out.resolve())}))
     return 0

@@ -22,6 +22,8 @@ SUBCOMMANDS: list[tuple[str, str]] = [
     ("rpc", "hashgrad.cli.rpc_cmd"),
     ("wallet", "hashgrad.cli.wallet_cmd"),
     ("work", "hashgrad.cli.work_cmd"),
+    ("miner", "hashgrad.cli.miner_cmd"),
+    ("validator", "hashgrad.cli.validator_cmd"),
     ("devnet", "hashgrad.cli.devnet_cmd"),
 ]
 

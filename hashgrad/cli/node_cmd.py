@@ -2,7 +2,7 @@
 
     hashgrad node --network regtest --datadir DIR [--port P] [--bind HOST] [--rpcport R]
                   [--rpcbind HOST] [--connect HOST:PORT ...] [--maxconnections N]
-                  [--mine-interval S --payout ADDRESS] [--rest] [--debug]
+                  [--mine-interval S --payout ADDRESS] [--[no-]autoconnect] [--rest] [--debug]
 
 DIR is the network's own data directory: `DIR/chain.sqlite`, `DIR/.cookie` (RPC credentials),
 `DIR/node.log`. P2P listens on all interfaces by default (`--bind` to narrow it); RPC on 127.0.0.1
@@ -10,6 +10,7 @@ unless `--rpcbind` says otherwise. Exit code 0 after a clean stop, 1 when the no
 """
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import signal
@@ -36,6 +37,8 @@ def register(subparsers) -> None:
     parser.add_argument("--maxconnections", type=int, default=32)
     parser.add_argument("--mine-interval", type=float, metavar="S", help="regtest/devnet: make a block every S seconds")
     parser.add_argument("--payout", metavar="ADDRESS", help="address the block maker pays")
+    parser.add_argument("--autoconnect", action=argparse.BooleanOptionalAction, default=None,
+                        help="connect to gossiped addresses to fill outbound slots (default: on, off on regtest)")
     parser.add_argument("--rest", action="store_true", help="serve the read-only REST view on the RPC port")
     parser.add_argument("--debug", action="store_true", help="log at DEBUG level")
     parser.set_defaults(func=run_node)
@@ -65,7 +68,8 @@ def build_config(args, params):
     payout = decode_address(params.hrp, args.payout) if args.payout else None
     return NodeConfig(p2p_host=args.bind, p2p_port=args.port, rpc_host=args.rpcbind, rpc_port=args.rpcport,
                       connect=[parse_peer(c, params.p2p_port) for c in args.connect], max_peers=args.maxconnections,
-                      mine_interval_s=args.mine_interval, payout=payout, rest=args.rest)
+                      mine_interval_s=args.mine_interval, payout=payout, rest=args.rest,
+                      auto_connect=args.autoconnect if args.autoconnect is not None else params.name != "regtest")
 
 
 def setup_logging(datadir: Path, debug: bool) -> None:

@@ -41,6 +41,7 @@ class NodeConfig:
     mine_interval_s: float | None = None
     payout: bytes | None = None
     rest: bool = False
+    auto_connect: bool = False  # fill outbound slots from gossiped addresses (off on regtest, as in tests)
 
 
 class Node:
@@ -52,6 +53,7 @@ class Node:
         self.rpc_port = self.config.rpc_port if self.config.rpc_port is not None else params.rpc_port
         self.user_agent = USER_AGENT
         self.ledger = None
+        self.artifacts = None
         self.peers = None
         self.rpc = None
         self.network_active = True
@@ -93,6 +95,10 @@ class Node:
             wake.clear()
         return self.is_stopping()
 
+    def provide_artifact(self, artifact_id: bytes) -> bytes | None:
+        """The PeerManager's artifact provider (runs in a worker thread): stored bytes, checked, or None."""
+        return self.artifacts.get(artifact_id) if self.artifacts.has(artifact_id) else None
+
     def wake_connector(self) -> None:
         if self._connector_wake is not None:
             self._connector_wake.set()
@@ -102,6 +108,7 @@ class Node:
         from hashgrad.node.ledger import Ledger
         from hashgrad.node.rpc import RpcServer
         from hashgrad.p2p.manager import PeerManager
+        from hashgrad.work.artifacts import LocalArtifactStore
 
         self._bind_loop()
         self.datadir.mkdir(parents=True, exist_ok=True)
@@ -109,11 +116,13 @@ class Node:
         self.ledger = await self.run_blocking(Ledger, self.params, self.datadir)
         tip = self.ledger.chainstate.tip
         log.info("chain %s loaded: height %d tip %s", self.params.name, tip.height, tip.hash[::-1].hex())
+        self.artifacts = LocalArtifactStore(self.datadir / "artifacts")
         self.peers = PeerManager(self.params, self.ledger, self.run_blocking, host=self.config.p2p_host,
                                  port=self.p2p_port, max_peers=self.config.max_peers, user_agent=self.user_agent,
-                                 datadir=self.datadir)
+                                 datadir=self.datadir, artifact_provider=self.provide_artifact,
+                                 auto_connect=self.config.auto_connect)
         await self._listen("P2P", self.peers.start())
-        self.p2p_port = getattr(self.peers, "port", self.p2p_port)
+        self.p2p_port = self.peers.port
         self.rpc = RpcServer(self, self.config.rpc_host, self.rpc_port, rest=self.config.rest)
         await self._listen("RPC", self.rpc.start())
         self.rpc_port = self.rpc.port

@@ -6,7 +6,8 @@
 - Bodies over MAX_BODY_SIZE get 413 before they are read whole.
 - Errors: `{"code": <Bitcoin Core code>, "message": "<reason>: <detail>", "reason": "<reason>"}`;
   1.0-style calls get Core's legacy HTTP status (404 unknown method, 500 other errors), 2.0 calls 200.
-- Methods are the `rpc_<name>` coroutines of `rpc_chain`, `rpc_mining` and `rpc_net` (plus `help`).
+- Methods are the `rpc_<name>` coroutines of `rpc_chain`, `rpc_mining`, `rpc_net`, `rpc_incentive` and
+  `rpc_artifacts` (plus `help`).
 - Optionally the unauthenticated read-only REST view of `rest.py` on the same port.
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 from aiohttp import web
 
 from hashgrad.errors import HashgradError, RpcError
-from hashgrad.node import rpc_chain, rpc_mining, rpc_net
+from hashgrad.node import rpc_artifacts, rpc_chain, rpc_incentive, rpc_mining, rpc_net
 from hashgrad.node.rpc_client import COOKIE_FILE
 from hashgrad.node.rpc_params import RPC_INVALID_PARAMS, check_param_count, get_param, parse_str
 
@@ -78,7 +79,7 @@ class RpcServer:
         self.host = host
         self.port = port
         self.rest = rest
-        self.methods = collect_methods(rpc_chain, rpc_mining, rpc_net)
+        self.methods = collect_methods(rpc_chain, rpc_mining, rpc_net, rpc_incentive, rpc_artifacts)
         self.methods["help"] = self.rpc_help
         self.cookie: str | None = None
         self._expected_auth: bytes | None = None

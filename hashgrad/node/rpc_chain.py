@@ -195,7 +195,7 @@ def _get_account(node, pubkey: bytes) -> dict:
         overlay = StateOverlay(chainstate)
         for tx in pending:
             try:
-                apply_transaction(node.params, overlay, tx)
+                apply_transaction(node.params, overlay, tx, chainstate.height + 1)
             except HashgradError:
                 break  # cannot happen for an admitted chain; stop rather than report a wrong balance
         after = get_account(overlay, pubkey)

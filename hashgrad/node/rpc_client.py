@@ -1,7 +1,7 @@
 """A small blocking JSON-RPC client for a hashgrad node, the way bitcoin-cli talks to bitcoind.
 
 Used by `hashgrad rpc`, the wallet and the functional tests. Standard library only (http.client):
-one HTTP POST per call, Basic auth from the node's cookie file (`DIR/.cookie`, `__cookie__:<hex>`).
+one HTTP POST per call on a kept-alive connection, Basic auth from the node's cookie file (`DIR/.cookie`, `__cookie__:<hex>`).
 An RPC error comes back as `RpcError(reason, detail, code)` with the node's reason code; a node that
 cannot be reached (refused, timed out, cookie missing) as `RpcError("node-unreachable", ...)`.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
-import socket
+import threading
 from itertools import count
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -53,6 +53,8 @@ class RpcClient:
             token = base64.b64encode(f"{user}:{password or ''}".encode()).decode("ascii")
             self._auth = f"Basic {token}"
         self._ids = count(1)
+        self._conn: http.client.HTTPConnection | None = None
+        self._lock = threading.Lock()  # one request at a time on the kept-alive connection
 
     @classmethod
     def from_datadir(cls, datadir: Path | str, port: int, host: str = "127.0.0.1",
@@ -78,21 +80,53 @@ class RpcClient:
         return [unwrap_reply_or_error(by_id.get(i, {})) for i in range(len(calls))]
 
     def post(self, body) -> object:
-        """POST one JSON body; the decoded JSON reply (an error body included)."""
+        """POST one JSON body on the kept-alive connection; the decoded JSON reply (an error body included)."""
         data = json.dumps(body).encode()
         headers = {"Content-Type": "application/json", "Content-Length": str(len(data))}
         if self._auth:
             headers["Authorization"] = self._auth
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        with self._lock:
+            status, raw = self._exchange(data, headers)
+        return decode_http_reply(status, raw)
+
+    def _exchange(self, data: bytes, headers: dict) -> tuple[int, bytes]:
+        reused = self._conn is not None
         try:
-            conn.request("POST", self.path, body=data, headers=headers)
-            response = conn.getresponse()
-            raw = response.read(MAX_RESPONSE_SIZE + 1)
-        except (OSError, socket.timeout, http.client.HTTPException) as exc:
+            return self._send(data, headers)
+        except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected):
+            self.close()
+            if not reused:  # a kept-alive connection the server closed while idle: try once on a new one
+                raise RpcError("node-unreachable", f"{self.host}:{self.port}: connection closed",
+                               RPC_UNREACHABLE_CODE) from None
+        except (OSError, http.client.HTTPException) as exc:
+            self.close()
             raise RpcError("node-unreachable", f"{self.host}:{self.port}: {exc}", RPC_UNREACHABLE_CODE) from None
-        finally:
-            conn.close()
-        return decode_http_reply(response.status, raw)
+        try:
+            return self._send(data, headers)
+        except (OSError, http.client.HTTPException) as exc:
+            self.close()
+            raise RpcError("node-unreachable", f"{self.host}:{self.port}: {exc}", RPC_UNREACHABLE_CODE) from None
+
+    def _send(self, data: bytes, headers: dict) -> tuple[int, bytes]:
+        if self._conn is None:
+            self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        self._conn.request("POST", self.path, body=data, headers=headers)
+        response = self._conn.getresponse()
+        raw = response.read(MAX_RESPONSE_SIZE + 1)
+        if response.will_close:
+            self.close()
+        return response.status, raw
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> "RpcClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def decode_http_reply(status: int, raw: bytes) -> object:

@@ -115,3 +115,29 @@ async def rpc_stop(node, params):
     check_param_count(params, 0, 1)
     node.request_stop()
     return "hashgrad stopping"
+
+
+async def rpc_setban(node, params):
+    """setban HOST add|remove [BANTIME_S=86400]: ban a host (dropping its connections) or lift a ban."""
+    check_param_count(params, 2, 3)
+    host = parse_str(params[0], "host", 100).strip()
+    command = parse_str(params[1], "command", 16)
+    peers = _require_peers(node)
+    if command == "add":
+        if peers.is_banned(host):
+            raise RpcError("already-banned", "Error: IP/Subnet already banned", RPC_CLIENT_NODE_ALREADY_ADDED)
+        peers.ban(host, parse_int(get_param(params, 2, 24 * 60 * 60), "bantime", 1, 10 * 365 * 24 * 3600))
+    elif command == "remove":
+        if not peers.unban(host):
+            raise RpcError("not-banned", "Error: Unban failed. Requested address/subnet was not previously "
+                           "manually banned.", RPC_CLIENT_NODE_NOT_ADDED)
+    else:
+        raise RpcError("invalid-parameter", "command must be add or remove", RPC_INVALID_PARAMETER)
+    return None
+
+
+async def rpc_clearbanned(node, params):
+    """clearbanned: lift every ban."""
+    check_param_count(params, 0, 0)
+    _require_peers(node).clear_banned()
+    return None

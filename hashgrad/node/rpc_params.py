@@ -31,8 +31,10 @@ def get_param(params: list, index: int, default=None):
 def parse_int(value, name: str, low: int | None = None, high: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise RpcError("invalid-parameter", f"{name} must be an integer", RPC_INVALID_PARAMETER)
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise RpcError("invalid-parameter", f"{name} out of range [{low}, {high}]", RPC_INVALID_PARAMETER)
+    if low is not None and value < low:
+        raise RpcError("invalid-parameter", f"{name} must be at least {low}", RPC_INVALID_PARAMETER)
+    if high is not None and value > high:
+        raise RpcError("invalid-parameter", f"{name} must be at most {high}", RPC_INVALID_PARAMETER)
     return value
 
 

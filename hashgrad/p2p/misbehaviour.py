@@ -25,6 +25,13 @@ PROTOCOL_SCORES = {
     "unconnecting-headers": 20,
     "unexpected-version": 1,
     "unknown-command": 1,
+    # Refusals that end a connection without blaming the peer.
+    "connection-closed": 0,
+    "wrong-network": 0,
+    "wrong-genesis": 0,
+    "obsolete-version": 0,
+    "self-connection": 0,
+    "duplicate-connection": 0,
 }
 
 # Block rejections that do not prove the sender wrong.

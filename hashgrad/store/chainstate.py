@@ -81,6 +81,7 @@ class ChainState:
         self.active: list[bytes] = []
         self.orphans: OrderedDict[bytes, Block] = OrderedDict()
         self.invalid_headers: dict[bytes, str] = {}
+        self.accepted_block: Block | None = None  # the block accept_block is activating (saves a re-parse)
         self.next_seq = 0
         self._load()
 
@@ -226,7 +227,11 @@ class ChainState:
             self._insert_entry(entry, block.serialize())
         self.index[block_hash] = entry
         result = AcceptResult("side-branch")
-        self._activate_best_chain(result)
+        self.accepted_block = block  # connected from memory if it joins the best chain now
+        try:
+            self._activate_best_chain(result)
+        finally:
+            self.accepted_block = None
         if self.is_on_active_chain(entry):
             result.status = "connected"
         elif entry.is_failed():
@@ -307,7 +312,8 @@ class ChainState:
 
     # ---------------------------------------------------------------- connect / disconnect
     def _connect(self, entry: IndexEntry) -> Block:
-        block = self.get_block(entry.hash)
+        accepted = self.accepted_block
+        block = accepted if accepted is not None and accepted.hash == entry.hash else self.get_block(entry.hash)
         overlay = StateOverlay(self)
         apply_block(self.params, overlay, block, entry.height)
         undo = overlay.compute_undo()

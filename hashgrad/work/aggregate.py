@@ -3,7 +3,7 @@
     accepted = top_g updates by consensus weight, weight >= accept_fraction x the best
     if len(accepted) < quorum: the checkpoint does not move (the epoch is skipped)
     clip every accepted update to the median norm of *all* non-zero submissions
-    θ_next = θ − outer_lr · Σ w_i·clip(u_i) / Σ w_i           (SparseLoCo's outer step)
+    θ_next = θ − outer_lr · Σ w_i·clip(u_i) / Σ w_i·[u_i ≠ 0]   per coordinate (sparse mean)
 
 Every node computes this in the same order (updates sorted by artifact id, float32, one thread),
 so the result is bit-identical on nodes of the same platform and its sha256 — `checkpoint_hash`
@@ -45,6 +45,21 @@ def compute_accepted(updates: list[WeightedUpdate], params: WorkParams) -> list[
     return sorted((u for u in ranked if u.weight >= floor), key=lambda u: u.artifact_id)
 
 
+def compute_sparse_mean(accepted: list[WeightedUpdate], clip: float) -> torch.Tensor:
+    """Per coordinate, the weighted mean over the updates that sent it (zero where none did).
+
+    Sparse updates rarely share coordinates; a plain mean would shrink each sent value by the
+    number of miners, so progress would fall as the swarm grows.
+    """
+    total = torch.zeros_like(accepted[0].update)
+    weight = torch.zeros_like(accepted[0].update)
+    for u in accepted:
+        clipped = compute_clipped(u.update, clip)
+        total += u.weight * clipped
+        weight += u.weight * (clipped != 0).to(torch.float32)
+    return torch.where(weight > 0, total / weight.clamp_min(1e-30), torch.zeros_like(total))
+
+
 def compute_next_checkpoint(prev: Checkpoint, updates: list[WeightedUpdate], params: WorkParams) -> AggregateResult:
     size = sum(t.numel() for t in prev.state.values())
     if any(u.update.shape != (size,) or u.update.dtype != torch.float32 for u in updates):
@@ -54,10 +69,7 @@ def compute_next_checkpoint(prev: Checkpoint, updates: list[WeightedUpdate], par
     accepted = compute_accepted(updates, params)
     step = torch.zeros(size, dtype=torch.float32)
     if len(accepted) >= params.quorum:
-        clip = compute_median([n for n in (float(u.update.norm()) for u in updates) if n > 0])
-        total = sum(u.weight for u in accepted)
-        for u in accepted:
-            step += (u.weight / total) * compute_clipped(u.update, clip)
+        step = compute_sparse_mean(accepted, compute_median([n for n in (float(u.update.norm()) for u in updates) if n > 0]))
         step *= params.outer_lr
     else:
         accepted = []

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from hashgrad.chain.genesis import build_genesis_block
@@ -103,13 +103,13 @@ def test_failed_connect_leaves_state_unchanged(transfers):
 
 # ---------------------------------------------------------------- random reorgs
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(st.data())
 def test_random_reorgs_match_replay_from_genesis(data):
     genesis = build_genesis_block(PARAMS)
     nodes = [(genesis.hash, 0, genesis.header.time, {})]  # (hash, height, time, pure state)
     blocks = []
-    for _ in range(data.draw(st.integers(4, 22), label="blocks")):
+    for _ in range(data.draw(st.integers(4, 30), label="blocks")):
         parent_hash, height, time, state = nodes[data.draw(st.integers(max(0, len(nodes) - 6), len(nodes) - 1))]
         txs = draw_transfers(data.draw, state)
         payout = KEYS[data.draw(st.integers(0, len(KEYS) - 1))].pubkey
@@ -123,9 +123,12 @@ def test_random_reorgs_match_replay_from_genesis(data):
     with tempfile.TemporaryDirectory() as tmp:
         ledger = Ledger(PARAMS, Path(tmp) / "node", clock=lambda: NOW)
         try:
+            deepest = 0
             for block in order:
-                ledger.submit_block(block)
+                result = ledger.submit_block(block)
+                deepest = max(deepest, len(result.disconnected))
                 assert ledger.compute_supply_audit().is_balanced
+            event(f"deepest reorg: {min(deepest, 3)}{'+' if deepest >= 3 else ''}")
             chainstate = ledger.chainstate
             assert not chainstate.orphans and len(chainstate.index) == len(blocks) + 1
             best_work = max(e.chainwork for e in chainstate.index.values())

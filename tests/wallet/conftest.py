@@ -24,6 +24,11 @@ def wallet_home(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def wallet_password() -> str:
+    return PASSWORD
+
+
+@pytest.fixture
 def run_wallet(wallet_home, capsys, monkeypatch):
     """run_wallet("create", "alice", stdin="...") -> (rc, stdout, stderr) of `hashgrad wallet ...`."""
     def run(*args: str, stdin: str = "") -> tuple[int, str, str]:

@@ -1,0 +1,48 @@
+"""Arguments and set-up shared by `hashgrad miner` and `hashgrad validator`."""
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from hashgrad.chain.params import NETWORKS, get_network
+from hashgrad.node.rpc_client import RpcClient, read_cookie
+from hashgrad.roles.chain_client import ChainClient, RoleKeys
+from hashgrad.roles.common import get_work_preset, load_job
+
+
+def add_role_arguments(parser) -> None:
+    parser.add_argument("--network", choices=sorted(NETWORKS), default="devnet")
+    parser.add_argument("--datadir", type=Path, required=True, help="the node's datadir (holds its RPC cookie)")
+    parser.add_argument("--rpcport", type=int, help="the node's RPC port (default: the network's)")
+    parser.add_argument("--rpcconnect", default="127.0.0.1")
+    parser.add_argument("--keyfile", type=Path, required=True, help="JSON with the coldkey and hotkey secrets (mode 0600)")
+    parser.add_argument("--job", type=int, default=0)
+    parser.add_argument("--dataset", type=Path, required=True, help="dataset manifest (from `hashgrad work dataset build`)")
+    parser.add_argument("--log-file", type=Path, help="also log to this file")
+
+
+def setup_role(args, role: str):
+    """(client, keys, job, work params, dataset, stop()) for a role process."""
+    from hashgrad.work.data import load_dataset
+    from hashgrad.work.miner import set_determinism_pins
+    from hashgrad.work.params import get_preset
+
+    handlers = [logging.StreamHandler(sys.stderr)]
+    if args.log_file:
+        handlers.append(logging.FileHandler(args.log_file))
+    logging.basicConfig(level=logging.INFO, handlers=handlers,
+                        format=f"%(asctime)s {role} %(levelname)s %(message)s")
+    params = get_network(args.network)
+    user, password = read_cookie(args.datadir)
+    rpc = RpcClient(f"http://{args.rpcconnect}:{args.rpcport or params.rpc_port}", user, password, timeout=60)
+    job = load_job(params, args.job)
+    work_params = get_preset(get_work_preset(job), job_id=job.job_id)
+    set_determinism_pins(threads=1)
+    dataset = load_dataset(args.dataset)
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    return ChainClient(rpc, params), RoleKeys.load(args.keyfile), job, work_params, dataset, stopping.is_set

@@ -1,0 +1,33 @@
+"""`hashgrad validator`: run a training validator on a job until SIGTERM/SIGINT (see hashgrad.roles.validator)."""
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from hashgrad.chain.params import COIN
+from hashgrad.cli.roles_common import add_role_arguments, setup_role
+from hashgrad.errors import HashgradError
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("validator", help="run a training validator attached to a node")
+    add_role_arguments(parser)
+    parser.add_argument("--initial-checkpoint", type=Path, required=True,
+                        help="checkpoint file the job starts from (attested on chain for the first epoch)")
+    parser.add_argument("--stake", default="10", help="coins to stake on the hotkey (default 10)")
+    parser.set_defaults(func=run_validator)
+
+
+def run_validator(args) -> int:
+    from hashgrad.roles.validator import TrainingValidator
+    from hashgrad.work.model import decode_checkpoint
+
+    initial = args.initial_checkpoint.read_bytes()
+    decode_checkpoint(initial)  # validated before anything is attested
+    try:
+        stake = int(Decimal(args.stake) * COIN)
+    except ArithmeticError:
+        raise HashgradError("bad-amount", f"stake {args.stake!r} is not a number") from None
+    client, keys, job, params, dataset, stop = setup_role(args, "validator")
+    TrainingValidator(client, keys, job, params, dataset, initial, stake).run(stop)
+    return 0

@@ -1,0 +1,86 @@
+"""Watching the devnet through a node's RPC: which epochs finished, what each uid earned, and the
+held-out loss of every checkpoint the chain recorded (recomputed here from the artifact bytes)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hashgrad.chain.bech32 import encode_address
+from hashgrad.roles.chain_client import ChainClient
+
+
+@dataclass
+class EpochResult:
+    epoch: int
+    height: int
+    checkpoint: str
+    heldout_loss: float
+    uids: list[dict]
+
+    def to_json(self) -> dict:
+        return {"epoch": self.epoch, "height": self.height, "checkpoint": self.checkpoint,
+                "heldout_loss": self.heldout_loss, "uids": self.uids}
+
+
+@dataclass
+class DevnetMonitor:
+    client: ChainClient
+    job_id: int
+    participants: list  # devnet.setup.Participant
+    dataset: object
+    results: list[EpochResult] = field(default_factory=list)
+    first_epoch: int | None = None
+    initial_loss: float | None = None
+    losses: dict[str, float] = field(default_factory=dict)  # checkpoint hex -> held-out loss
+    height: int = 0
+    metagraph: dict = field(default_factory=dict)
+
+    def poll(self) -> EpochResult | None:
+        """Refresh; returns the newly finished epoch's result, if one finished."""
+        job = self.client.get_job(self.job_id)
+        self.height = job["height"]
+        self.metagraph = self.client.get_metagraph(self.job_id)
+        if self.first_epoch is None:
+            epoch = job["next_block_epoch"]
+            if self.client.get_epoch(self.job_id, epoch)["checkpoint"]:
+                self.first_epoch = epoch
+            return None
+        epoch = self.first_epoch + len(self.results)
+        if job["last_epoch_processed"] < epoch:
+            return None
+        produced = self.client.get_epoch(self.job_id, epoch + 1)["checkpoint"]
+        if not produced:
+            return None  # the validators have not yet attested the checkpoint this epoch produced
+        result = EpochResult(epoch, self.client.get_epoch(self.job_id, epoch)["end_height"], produced,
+                             self.compute_loss(produced), self.compute_uid_rows(epoch))
+        self.results.append(result)
+        return result
+
+    def compute_loss(self, checkpoint_hex: str) -> float:
+        from hashgrad.work.evaluate import compute_heldout_loss
+        from hashgrad.work.model import decode_checkpoint
+
+        if checkpoint_hex not in self.losses:
+            data = self.client.get_artifact(bytes.fromhex(checkpoint_hex))
+            self.losses[checkpoint_hex] = compute_heldout_loss(decode_checkpoint(data), self.dataset)
+        return self.losses[checkpoint_hex]
+
+    def compute_loss_of_bytes(self, data: bytes) -> float:
+        from hashgrad.work.evaluate import compute_heldout_loss
+        from hashgrad.work.model import decode_checkpoint
+
+        return compute_heldout_loss(decode_checkpoint(data), self.dataset)
+
+    def compute_uid_rows(self, epoch: int) -> list[dict]:
+        by_hotkey = {p.hotkey.hex(): p for p in self.participants}
+        rows = []
+        for u in self.metagraph["uids"]:
+            p = by_hotkey.get(u["hotkey"])
+            paid = u["epoch"] == epoch
+            rows.append({"uid": u["uid"], "hotkey": u["hotkey"], "address": u["address"],
+                         "role": p.role if p else "miner", "adversary": p.adversary if p else None,
+                         "incentive": u["incentive"] if paid else 0.0, "dividends": u["dividends"] if paid else 0.0,
+                         "emission": u["emission"] if paid else 0, "total_earned": u["total_earned"]})
+        return rows
+
+    def get_address(self, pubkey: bytes) -> str:
+        return encode_address(self.client.params.hrp, pubkey)

@@ -1,0 +1,72 @@
+"""The devnet's outputs: summary.json, loss.png (held-out loss per epoch) and rewards.png
+(cumulative earnings per uid, adversaries marked), and the final checkpoint with its config."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hashgrad.devnet.monitor import DevnetMonitor
+
+
+def write_summary(out: Path, monitor: DevnetMonitor, final: dict) -> Path:
+    summary = {"epochs": [r.to_json() for r in monitor.results], "initial_heldout_loss": monitor.initial_loss,
+               "final": final}
+    path = out / "summary.json"
+    path.write_text(json.dumps(summary, indent=2) + "\n")
+    return path
+
+
+def write_final_checkpoint(out: Path, monitor: DevnetMonitor) -> Path | None:
+    if not monitor.results:
+        return None
+    from hashgrad.work.model import decode_checkpoint
+
+    data = monitor.client.get_artifact(bytes.fromhex(monitor.results[-1].checkpoint))
+    folder = out / "final"
+    folder.mkdir(exist_ok=True)
+    (folder / "checkpoint.safetensors").write_bytes(data)
+    from dataclasses import asdict
+
+    (folder / "config.json").write_text(json.dumps(asdict(decode_checkpoint(data).config), indent=2) + "\n")
+    return folder / "checkpoint.safetensors"
+
+
+def write_plots(out: Path, monitor: DevnetMonitor) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [r.epoch for r in monitor.results]
+    losses = [r.heldout_loss for r in monitor.results]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    if monitor.initial_loss is not None and monitor.first_epoch is not None:
+        epochs, losses = [monitor.first_epoch - 1] + epochs, [monitor.initial_loss] + losses
+    ax.plot(epochs, losses, marker="o")
+    ax.set_xlabel("epoch (the point before the first is the initial checkpoint)")
+    ax.set_ylabel("held-out loss (nats/byte)")
+    ax.set_title("hashgrad devnet: held-out loss of the checkpoint on chain")
+    fig.tight_layout()
+    fig.savefig(out / "loss.png", dpi=100)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    uids = sorted({row["uid"] for r in monitor.results for row in r.uids})
+    for uid in uids:
+        rows = [next((row for row in r.uids if row["uid"] == uid), None) for r in monitor.results]
+        cumulative, total = [], 0
+        for row in rows:
+            total += row["emission"] if row else 0
+            cumulative.append(total / 1e8)
+        meta = next(row for row in rows if row)
+        label = f"uid {uid} {meta['role']}" + (f" ({meta['adversary']}, adversary)" if meta["adversary"] else "")
+        style = "--" if meta["adversary"] else "-"
+        ax.plot([r.epoch for r in monitor.results], cumulative, style, marker="x" if meta["adversary"] else "o",
+                label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("cumulative earnings (coins)")
+    ax.set_title("who earned what (dashed: adversaries)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "rewards.png", dpi=100)
+    plt.close(fig)

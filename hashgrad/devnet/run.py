@@ -1,0 +1,162 @@
+"""`hashgrad devnet`: a whole hashgrad network on one machine, doing real work end to end.
+
+    1. prepare: dataset (the stdlib's own sources), the initial checkpoint, keys for everyone
+    2. start the nodes (node 0 makes a block every few seconds) and wait for their RPC
+    3. mine the faucet's first coins and fund every participant with signed transfers
+    4. start validators and miners as separate processes; they register, stake and work
+       through the chain alone (commit → reveal → score → weights → consensus → emission → checkpoint)
+    5. watch epochs finish, recompute each checkpoint's held-out loss, show who earned what
+    6. stop every process, write summary.json, loss.png, rewards.png and the final checkpoint
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from hashgrad.chain.bech32 import encode_address
+from hashgrad.chain.keys import SigningKey
+from hashgrad.chain.params import get_network
+from hashgrad.devnet.monitor import DevnetMonitor
+from hashgrad.devnet.processes import ProcessGroup
+from hashgrad.devnet.report import write_final_checkpoint, write_plots, write_summary
+from hashgrad.devnet.setup import (Participant, build_dataset, build_initial_checkpoint, fund_participants,
+                                   make_participants, prepare_out_dir)
+from hashgrad.errors import HashgradError, RpcError
+from hashgrad.node.rpc_client import RpcClient
+from hashgrad.roles.chain_client import ChainClient, wait_until
+
+STALL_TIMEOUT_S = 240  # no epoch finishing for this long means something is broken
+
+
+@dataclass(frozen=True)
+class DevnetConfig:
+    out: Path
+    miners: int = 2
+    validators: int = 1
+    adversaries: tuple[str, ...] = ("noise",)
+    epochs: int = 4
+    nodes: int = 2
+    port_base: int = 39500
+    block_interval: float = 2.0
+    web: bool = True
+    network: str = "devnet"
+
+
+class Devnet:
+    def __init__(self, config: DevnetConfig, view):
+        self.config = config
+        self.view = view
+        self.params = get_network(config.network)
+        self.out = prepare_out_dir(config.out)
+        self.processes = ProcessGroup()
+        self.faucet = SigningKey.generate()
+        self.participants: list[Participant] = []
+
+    def node_dir(self, i: int) -> Path:
+        return self.out / "nodes" / f"node{i}"
+
+    def rpc_port(self, i: int) -> int:
+        return self.config.port_base + 100 + i
+
+    def client(self, i: int = 0) -> ChainClient:
+        return ChainClient(RpcClient.from_datadir(self.node_dir(i), self.rpc_port(i)), self.params)
+
+    # ------------------------------------------------------------ steps
+    def start_nodes(self) -> None:
+        payout = encode_address(self.params.hrp, self.faucet.pubkey)
+        for i in range(self.config.nodes):
+            args = ["node", "--network", self.params.name, "--datadir", str(self.node_dir(i)), "--bind", "127.0.0.1",
+                    "--port", str(self.config.port_base + i), "--rpcport", str(self.rpc_port(i)), "--rest"]
+            if i == 0:
+                args += ["--mine-interval", str(self.config.block_interval), "--payout", payout]
+            else:
+                args += ["--connect", f"127.0.0.1:{self.config.port_base}"]
+            self.node_dir(i).mkdir(parents=True, exist_ok=True)
+            self.processes.start(f"node{i}", args, self.out / "logs" / f"node{i}.log")
+        for i in range(self.config.nodes):
+            if not wait_until(lambda: self.client(i).rpc.call("getblockcount") >= 0, 60, 0.25, self.check_children):
+                raise HashgradError("node-start-timeout", f"node{i} RPC did not come up (see logs/node{i}.log)")
+        self.view.message(f"{self.config.nodes} nodes up; node0 makes a block every {self.config.block_interval} s")
+        if self.config.web:
+            self.view.message(f"explorer: http://127.0.0.1:{self.rpc_port(0)}/explorer")
+
+    def fund(self) -> None:
+        client = self.client(0)
+        client.rpc.call("generatetoaddress", 12, encode_address(self.params.hrp, self.faucet.pubkey))
+        fund_participants(client, self.faucet, self.participants, self.check_children)
+        self.view.message(f"funded {len(self.participants)} participants with signed transfers")
+
+    def start_roles(self, manifest: Path, initial: Path) -> None:
+        for p in self.participants:
+            args = [p.role, "--network", self.params.name, "--datadir", str(self.node_dir(p.node)),
+                    "--rpcport", str(self.rpc_port(p.node)), "--keyfile", str(p.keyfile), "--dataset", str(manifest)]
+            if p.role == "validator":
+                args += ["--initial-checkpoint", str(initial)]
+            elif p.adversary:
+                args += ["--adversary", p.adversary]
+            self.processes.start(p.name, args, self.out / "logs" / f"{p.name}.log")
+        self.view.message("started " + ", ".join(p.name for p in self.participants))
+
+    def check_children(self) -> bool:
+        dead = self.processes.get_dead()
+        if dead:
+            names = ", ".join(f"{c.name} (exit {c.process.returncode}, see {c.log_path})" for c in dead)
+            raise HashgradError("process-died", names)
+        return False
+
+    def watch(self, monitor: DevnetMonitor) -> None:
+        last_progress = time.monotonic()
+        while len(monitor.results) < self.config.epochs:
+            self.check_children()
+            try:
+                result = monitor.poll()
+            except RpcError as exc:
+                self.view.message(f"node call failed: {exc}")
+                result = None
+            self.view.update(monitor)
+            if result is not None:
+                self.view.epoch_done(result)
+                last_progress = time.monotonic()
+            elif time.monotonic() - last_progress > STALL_TIMEOUT_S:
+                raise HashgradError("devnet-stalled", f"no epoch finished in {STALL_TIMEOUT_S} s (see {self.out}/logs)")
+            time.sleep(1.0)
+
+    # ------------------------------------------------------------ the whole run
+    def run(self) -> dict:
+        from hashgrad.work.data import load_dataset
+        from hashgrad.work.params import get_preset
+
+        work = get_preset("demo")
+        manifest = build_dataset(self.out, work.page_tokens)
+        initial = build_initial_checkpoint(self.out, work.model)
+        self.participants = make_participants(self.out, self.config.miners, list(self.config.adversaries),
+                                              self.config.validators, self.config.nodes)
+        dataset = load_dataset(manifest)
+        monitor = None
+        try:
+            self.start_nodes()
+            monitor = DevnetMonitor(self.client(0), 0, self.participants, dataset)
+            self.fund()
+            self.start_roles(manifest, initial)
+            monitor.initial_loss = monitor.compute_loss_of_bytes(initial.read_bytes())
+            self.watch(monitor)
+            final = self.finish(monitor)
+        finally:
+            self.processes.stop_all()
+            self.view.close()
+            if monitor is not None and monitor.results:
+                write_plots(self.out, monitor)
+        return final
+
+    def finish(self, monitor: DevnetMonitor) -> dict:
+        client = monitor.client
+        checkpoint_file = write_final_checkpoint(self.out, monitor)
+        last = monitor.results[-1] if monitor.results else None
+        final = {"height": client.rpc.call("getblockcount"), "checkpoint": last.checkpoint if last else None,
+                 "heldout_loss": last.heldout_loss if last else None, "supply": client.rpc.call("getsupply"),
+                 "checkpoint_file": str(checkpoint_file) if checkpoint_file else None,
+                 "balances": {p.name: client.get_account(encode_address(self.params.hrp, p.hotkey))["balance"]
+                              for p in self.participants}}
+        write_summary(self.out, monitor, final)
+        return final

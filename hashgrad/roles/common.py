@@ -1,0 +1,88 @@
+"""Pieces both training roles share: job parameters from the chain, registration, logging, the loop clock."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+
+from hashgrad.chain.bech32 import encode_address
+from hashgrad.chain.coordination_make import make_register, make_stake
+from hashgrad.chain.coordination_rules import get_job_params
+from hashgrad.chain.jobs import JobParams
+from hashgrad.errors import HashgradError, RpcError
+from hashgrad.roles.chain_client import ChainClient, RoleKeys, wait_until
+
+log = logging.getLogger("hashgrad.roles")
+
+
+@dataclass
+class EpochClock:
+    """Where the chain is in a job's epoch rhythm, as seen for the next block."""
+
+    height: int
+    epoch: int
+    offset: int
+
+    @classmethod
+    def read(cls, client: ChainClient, job: JobParams) -> "EpochClock":
+        info = client.get_job(job.job_id)
+        return cls(info["height"], info["next_block_epoch"], info["next_block_offset"])
+
+
+def get_work_preset(job: JobParams) -> str:
+    try:
+        spec = json.loads(job.work_spec)
+    except ValueError:
+        raise HashgradError("bad-work-spec", f"job {job.job_id} work_spec is not JSON") from None
+    return spec.get("preset", "demo") if isinstance(spec, dict) else "demo"
+
+
+def get_registration(client: ChainClient, keys: RoleKeys, job_id: int) -> int | None:
+    account = client.get_account(encode_address(client.params.hrp, keys.hotkey.pubkey))
+    for entry in account.get("registrations", []):
+        if entry.get("job") == job_id:
+            return int(entry["uid"])
+    return None
+
+
+def ensure_registered(client: ChainClient, keys: RoleKeys, job: JobParams, stop, timeout: float = 120.0) -> int:
+    """Register the hotkey on the job (paying the burn from the coldkey) unless it already is; its uid."""
+    uid = get_registration(client, keys, job.job_id)
+    if uid is not None:
+        return uid
+    burn = int(client.get_job(job.job_id)["burn"])
+    client.submit_built(make_register, keys.coldkey, keys.hotkey, job.job_id, burn * 2)
+    log.info("registration sent for job %d (burn %d)", job.job_id, burn)
+    if not wait_until(lambda: get_registration(client, keys, job.job_id) is not None, timeout, 0.5, stop):
+        raise HashgradError("registration-timeout", f"hotkey not registered on job {job.job_id} in {timeout} s")
+    return get_registration(client, keys, job.job_id)
+
+
+def ensure_stake(client: ChainClient, keys: RoleKeys, amount: int, stop, timeout: float = 120.0) -> None:
+    """Bring the hotkey's stake to at least `amount` from the coldkey."""
+    address = encode_address(client.params.hrp, keys.hotkey.pubkey)
+    staked = int(client.get_account(address).get("stake", 0))
+    if staked >= amount:
+        return
+    client.submit_built(make_stake, keys.coldkey, keys.hotkey.pubkey, amount - staked)
+    if not wait_until(lambda: int(client.get_account(address).get("stake", 0)) >= amount, timeout, 0.5, stop):
+        raise HashgradError("stake-timeout", f"stake not confirmed in {timeout} s")
+
+
+def submit_quietly(action: str, fn, *args) -> bool:
+    """Submit a transaction; a rejection (window closed, duplicate...) is logged, not fatal."""
+    try:
+        fn(*args)
+        return True
+    except RpcError as exc:
+        log.warning("%s rejected: %s", action, exc)
+        return False
+
+
+def load_job(params, job_id: int) -> JobParams:
+    return get_job_params(params, job_id)
+
+
+def sleep_poll(seconds: float) -> None:
+    time.sleep(seconds)

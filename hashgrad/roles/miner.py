@@ -1,0 +1,102 @@
+"""The training miner process: each epoch, fetch the base checkpoint recorded on chain, train on its
+own pages (drawn from the epoch seed and its hotkey), compress the pseudo-gradient with error
+feedback, store it as an artifact on its node, commit its hash, then reveal it in the reveal window.
+
+Adversarial kinds (lazy, noise, copycat, replay, poisoner, sandbagger) run the same loop with the
+work library's adversary in place of honest training; a copycat or replayer copies artifacts revealed
+in the previous epoch (commitments hide this epoch's until the commit window has closed).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hashgrad.chain.coordination_make import make_commit_work, make_reveal_work
+from hashgrad.chain.jobs import JobParams
+from hashgrad.errors import HashgradError, RpcError
+from hashgrad.roles.chain_client import ChainClient, RoleKeys
+from hashgrad.roles.common import EpochClock, ensure_registered, log, sleep_poll, submit_quietly
+from hashgrad.work.adversaries import MinerContext, compute_output
+from hashgrad.work.data import Dataset
+from hashgrad.work.model import Checkpoint, decode_checkpoint
+from hashgrad.work.params import WorkParams
+
+COMMIT_MARGIN = 2  # blocks kept free before the commit window closes, for the commit to be mined
+
+
+@dataclass
+class PendingReveal:
+    epoch: int
+    artifact_id: bytes
+    base: bytes
+
+
+class TrainingMiner:
+    def __init__(self, client: ChainClient, keys: RoleKeys, job: JobParams, params: WorkParams, dataset: Dataset,
+                 kind: str = "honest", poll_s: float = 0.5):
+        self.client, self.keys, self.job, self.params, self.dataset = client, keys, job, params, dataset
+        self.kind = kind
+        self.poll_s = poll_s
+        self.ef = None
+        self.pending: PendingReveal | None = None
+        self.last_epoch: int | None = None
+        self.checkpoints: dict[bytes, Checkpoint] = {}
+
+    def run(self, stop) -> None:
+        uid = ensure_registered(self.client, self.keys, self.job, stop)
+        log.info("miner %s registered as uid %d on job %d", self.kind, uid, self.job.job_id)
+        while not stop():
+            try:
+                self.step(EpochClock.read(self.client, self.job))
+            except RpcError as exc:
+                log.warning("node call failed: %s", exc)
+            sleep_poll(self.poll_s)
+
+    def step(self, clock: EpochClock) -> None:
+        job = self.job
+        if self.pending and self.pending.epoch == clock.epoch and job.work_commit_end <= clock.offset < job.work_reveal_end:
+            self.reveal()
+        elif clock.epoch != self.last_epoch and clock.offset < job.work_commit_end - COMMIT_MARGIN:
+            self.work(clock.epoch)
+
+    def get_checkpoint(self, base: bytes) -> Checkpoint:
+        if base not in self.checkpoints:
+            self.checkpoints = {base: decode_checkpoint(self.client.get_artifact(base))}
+        return self.checkpoints[base]
+
+    def get_previous_artifacts(self, epoch: int) -> tuple[bytes, ...]:
+        if epoch == 0:
+            return ()
+        reveals = self.client.get_epoch(self.job.job_id, epoch - 1)["work_reveals"]
+        artifacts = []
+        for reveal in reveals:
+            try:
+                artifacts.append(self.client.get_artifact(bytes.fromhex(reveal["artifact_id"])))
+            except (HashgradError, RpcError):
+                continue
+        return tuple(artifacts)
+
+    def work(self, epoch: int) -> None:
+        info = self.client.get_epoch(self.job.job_id, epoch)
+        if not info["checkpoint"] or not info["seed"]:
+            return  # the base of this epoch is not recorded yet: poll again
+        base = bytes.fromhex(info["checkpoint"])
+        self.last_epoch = epoch
+        copied = self.get_previous_artifacts(epoch) if self.kind in ("copycat", "replay") else ()
+        ctx = MinerContext(self.get_checkpoint(base), base, self.dataset, bytes.fromhex(info["seed"]),
+                           self.keys.hotkey.pubkey, epoch, self.params, self.ef, others=copied, past=copied)
+        output = compute_output(self.kind, ctx)
+        if output is None:
+            log.info("epoch %d: %s miner has nothing to submit", epoch, self.kind)
+            return
+        self.ef = output.ef
+        artifact_id = self.client.put_artifact(output.artifact)
+        if submit_quietly("work commit", self.client.submit_built, make_commit_work, self.keys.hotkey,
+                          self.job.job_id, epoch, artifact_id, base):
+            self.pending = PendingReveal(epoch, artifact_id, base)
+            log.info("epoch %d: committed artifact %s (%d bytes)", epoch, artifact_id.hex()[:16], len(output.artifact))
+
+    def reveal(self) -> None:
+        pending, self.pending = self.pending, None
+        if submit_quietly("work reveal", self.client.submit_built, make_reveal_work, self.keys.hotkey,
+                          self.job.job_id, pending.epoch, pending.artifact_id, pending.base):
+            log.info("epoch %d: revealed %s", pending.epoch, pending.artifact_id.hex()[:16])

@@ -1,0 +1,172 @@
+"""The training validator process: it keeps the job's checkpoint moving and scores the miners.
+
+Each epoch e it
+  1. attests the base checkpoint of e if the chain has not recorded one: the initial checkpoint for
+     the first epoch, else aggregate(base of e-1, the artifacts revealed in e-1 weighted by the
+     incentive the chain's consensus gave them) — a pure function every honest node recomputes;
+  2. after the work-reveal window, fetches the revealed artifacts and scores them with the work
+     library's `compute_scores` (format, copies, stale bases, loss test on a sample of the miner's own
+     pages drawn from a salt nobody could predict at commit time: the hash of the last block of the
+     reveal window and the validator's hotkey; replay audits);
+  3. commits its weights (hash with a fresh salt), and reveals them in the weights-reveal window.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from hashgrad.chain.coordination_make import make_attest_checkpoint, make_commit_weights, make_reveal_weights
+from hashgrad.chain.hashes import tagged_hash
+from hashgrad.chain.jobs import JobParams, compute_epoch_start_height
+from hashgrad.errors import HashgradError, RpcError
+from hashgrad.roles.chain_client import ChainClient, RoleKeys
+from hashgrad.roles.common import EpochClock, ensure_registered, ensure_stake, log, sleep_poll, submit_quietly
+from hashgrad.work.aggregate import WeightedUpdate, compute_next_checkpoint
+from hashgrad.work.compress import compute_layout, decompress
+from hashgrad.work.data import Dataset
+from hashgrad.work.model import Checkpoint, checkpoint_hash, decode_checkpoint
+from hashgrad.work.params import WorkParams
+from hashgrad.work.scoring import ScoringInputs, Submission, ValidatorState, compute_scores
+from hashgrad.work.update import decode_update
+
+U16 = 65535
+
+
+@dataclass
+class CommittedWeights:
+    weights: tuple[tuple[int, int], ...]
+    salt: bytes
+
+
+@dataclass
+class ValidatorMemory:
+    state: ValidatorState = field(default_factory=ValidatorState)
+    history: list = field(default_factory=list)  # recent dense updates, for copy and replay detection
+    attested: set = field(default_factory=set)
+    scored: set = field(default_factory=set)
+    committed: dict = field(default_factory=dict)  # epoch -> CommittedWeights
+    revealed: set = field(default_factory=set)
+
+
+class TrainingValidator:
+    def __init__(self, client: ChainClient, keys: RoleKeys, job: JobParams, params: WorkParams, dataset: Dataset,
+                 initial_checkpoint: bytes, stake: int, poll_s: float = 0.5):
+        self.client, self.keys, self.job, self.params, self.dataset = client, keys, job, params, dataset
+        self.initial = initial_checkpoint
+        self.stake = stake
+        self.poll_s = poll_s
+        self.memory = ValidatorMemory()
+        self.checkpoints: dict[bytes, Checkpoint] = {}
+        self.layout = compute_layout(params.model, params.chunk_size, params.topk)
+
+    def run(self, stop) -> None:
+        uid = ensure_registered(self.client, self.keys, self.job, stop)
+        ensure_stake(self.client, self.keys, self.stake, stop)
+        log.info("validator registered as uid %d with stake %d", uid, self.stake)
+        self.client.put_artifact(self.initial)
+        while not stop():
+            try:
+                self.step(EpochClock.read(self.client, self.job))
+            except RpcError as exc:
+                log.warning("node call failed: %s", exc)
+            sleep_poll(self.poll_s)
+
+    def step(self, clock: EpochClock) -> None:
+        job, memory, e = self.job, self.memory, clock.epoch
+        self.ensure_base_attested(e)
+        if job.work_reveal_end <= clock.offset < job.weights_commit_end - 1 and e not in memory.scored:
+            memory.scored.add(e)
+            self.score_and_commit(e)
+        if clock.offset >= job.weights_commit_end and e in memory.committed and e not in memory.revealed:
+            memory.revealed.add(e)
+            committed = memory.committed[e]
+            submit_quietly("weights reveal", self.client.submit_built, make_reveal_weights, self.keys.hotkey,
+                           job.job_id, e, committed.weights, committed.salt)
+
+    # ------------------------------------------------------------ checkpoints
+    def get_checkpoint(self, digest: bytes) -> Checkpoint:
+        if digest not in self.checkpoints:
+            data = self.initial if checkpoint_hash(self.initial) == digest else self.client.get_artifact(digest)
+            self.checkpoints = {k: v for k, v in self.checkpoints.items() if k != digest}
+            self.checkpoints[digest] = decode_checkpoint(data)
+            while len(self.checkpoints) > 3:
+                self.checkpoints.pop(next(iter(self.checkpoints)))
+        return self.checkpoints[digest]
+
+    def ensure_base_attested(self, epoch: int) -> None:
+        if epoch in self.memory.attested:
+            return
+        if self.client.get_epoch(self.job.job_id, epoch)["checkpoint"]:
+            self.memory.attested.add(epoch)
+            return
+        base_bytes = self.compute_base(epoch)
+        digest = self.client.put_artifact(base_bytes)
+        if submit_quietly("checkpoint attestation", self.client.submit_built, make_attest_checkpoint,
+                          self.keys.hotkey, self.job.job_id, epoch, digest):
+            self.memory.attested.add(epoch)
+            log.info("epoch %d: attested base checkpoint %s", epoch, digest.hex()[:16])
+
+    def compute_base(self, epoch: int) -> bytes:
+        """The checkpoint every honest validator computes as the base of `epoch`."""
+        previous = self.client.get_epoch(self.job.job_id, epoch - 1) if epoch > 0 else None
+        if previous is None or not previous["checkpoint"]:
+            return self.initial
+        prev_hash = bytes.fromhex(previous["checkpoint"])
+        incentive = self.get_consensus_incentive(epoch - 1)
+        updates = []
+        for reveal in previous["work_reveals"]:
+            weight = incentive.get(reveal["uid"], 0)
+            if weight <= 0 or reveal["base_checkpoint"] != previous["checkpoint"]:
+                continue
+            try:
+                artifact_id = bytes.fromhex(reveal["artifact_id"])
+                _, payload = decode_update(self.client.get_artifact(artifact_id), self.params, self.layout)
+            except (HashgradError, RpcError):
+                continue
+            updates.append(WeightedUpdate(artifact_id, decompress(payload, self.layout), weight / U16))
+        result = compute_next_checkpoint(self.get_checkpoint(prev_hash), updates, self.params)
+        self.checkpoints[result.checkpoint_hash] = result.checkpoint
+        return result.checkpoint_bytes
+
+    def get_consensus_incentive(self, epoch: int) -> dict[int, int]:
+        """uid -> incentive (u16) that the chain's consensus gave in `epoch` (empty if it paid nothing)."""
+        uids = self.client.get_metagraph(self.job.job_id)["uids"]
+        return {u["uid"]: round(u["incentive"] * U16) for u in uids if u["epoch"] == epoch}
+
+    # ------------------------------------------------------------ scoring
+    def score_and_commit(self, epoch: int) -> None:
+        info = self.client.get_epoch(self.job.job_id, epoch)
+        if not info["checkpoint"] or not info["work_commits"]:
+            return
+        base = bytes.fromhex(info["checkpoint"])
+        report = compute_scores(self.build_inputs(epoch, info, base), self.memory.state)
+        self.memory.state = report.state
+        self.memory.history = (self.memory.history + list(report.updates.values()))[-4 * self.params.history_epochs * 8:]
+        weights = tuple(sorted((uid, w) for uid, w in report.weights_u16.items() if w > 0))
+        reasons = {v.uid: v.reason for v in report.verdicts}
+        log.info("epoch %d: scores %s verdicts %s", epoch, dict(weights), reasons)
+        if not weights:
+            return
+        salt = os.urandom(32)
+        if submit_quietly("weights commit", self.client.submit_built, make_commit_weights, self.keys.hotkey,
+                          self.job.job_id, epoch, weights, salt):
+            self.memory.committed[epoch] = CommittedWeights(weights, salt)
+
+    def build_inputs(self, epoch: int, info: dict, base: bytes) -> ScoringInputs:
+        hotkeys = {u["uid"]: bytes.fromhex(u["hotkey"]) for u in self.client.get_metagraph(self.job.job_id)["uids"]}
+        reveals = {r["uid"]: bytes.fromhex(r["artifact_id"]) for r in info["work_reveals"]}
+        commits = sorted(info["work_commits"], key=lambda c: (c["height"], c["uid"]))
+        submissions = []
+        for order, commit in enumerate(commits):
+            uid = commit["uid"]
+            artifact = None
+            if uid in reveals:
+                try:
+                    artifact = self.client.get_artifact(reveals[uid])
+                except (HashgradError, RpcError):
+                    artifact = None
+            submissions.append(Submission(uid, hotkeys[uid], bytes.fromhex(commit["commitment"]), order, artifact))
+        salt_block = compute_epoch_start_height(epoch, self.job.tempo) + self.job.work_reveal_end - 1
+        salt = tagged_hash("hashgrad/validator-salt", self.client.get_block_hash(salt_block) + self.keys.hotkey.pubkey)
+        return ScoringInputs(self.params, epoch, bytes.fromhex(info["seed"]), salt, self.get_checkpoint(base), base,
+                             self.dataset, tuple(submissions), tuple(self.memory.history))

@@ -1,0 +1,42 @@
+"""Fixtures of the functional tests: a factory of real node processes that are always cleaned up.
+
+`node_factory(n, *args)` starts n `hashgrad node` processes (regtest, loopback, tmp datadirs) and
+returns them; at teardown every process the test started is stopped or killed, and when the test
+failed the tail of each node's log is printed (pytest shows it with the failure).
+"""
+from __future__ import annotations
+
+import pytest
+
+from functional.framework import TestNode
+
+pytestmark = pytest.mark.functional
+
+
+@pytest.fixture
+def node_factory(tmp_path, request):
+    nodes: list[TestNode] = []
+
+    def make(count: int = 1, *extra_args: str, start: bool = True, network: str = "regtest") -> list[TestNode]:
+        made = []
+        for _ in range(count):
+            node = TestNode(len(nodes), tmp_path, network)
+            nodes.append(node)
+            made.append(node)
+            if start:
+                node.start(*extra_args)
+        return made
+
+    yield make
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    for node in nodes:
+        node.cleanup()
+        if failed:
+            print(f"----- {node} log tail -----\n{node.read_log()}")
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, "rep_" + report.when, report)
