@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from hashgrad.chain.encoding import ByteReader
 from hashgrad.chain.hashes import tagged_hash
-from hashgrad.errors import TxError
+from hashgrad.errors import DecodeError, TxError
 
 MAX_WEIGHTS = 4096
 
@@ -176,13 +176,15 @@ def encode_sparse_row(row: tuple[tuple[int, int], ...]) -> bytes:
 
 
 def decode_sparse_row(data: bytes) -> tuple[tuple[int, int], ...]:
-    reader = ByteReader(data)
-    count = reader.read_u16()
+    """u16 count, then count (uid u16, value u16) pairs, nothing after. One `struct` call for the
+    pairs: epoch processing decodes every validator's weights and bond rows (64 x 192 pairs at 256 uids)."""
+    count = ByteReader(data).read_u16()
     if count > MAX_WEIGHTS:
         raise TxError("bad-weights", f"{count} entries")
-    row = tuple((reader.read_u16(), reader.read_u16()) for _ in range(count))
-    reader.check_done()
-    return row
+    if len(data) != 2 + 4 * count:
+        raise DecodeError("bad-encoding", f"{count} pairs need {2 + 4 * count} bytes, got {len(data)}")
+    flat = struct.unpack_from(f"<{2 * count}H", data, 2)
+    return tuple(zip(flat[0::2], flat[1::2]))
 
 
 # --------------------------------------------------------------------------- commitments

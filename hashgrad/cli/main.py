@@ -21,10 +21,18 @@ SUBCOMMANDS: list[tuple[str, str]] = [
     ("node", "hashgrad.cli.node_cmd"),
     ("rpc", "hashgrad.cli.rpc_cmd"),
     ("wallet", "hashgrad.cli.wallet_cmd"),
+    ("stake", "hashgrad.cli.stake_cmd"),
+    ("weights", "hashgrad.cli.weights_cmd"),
+    ("metagraph", "hashgrad.cli.metagraph_cmd"),
+    ("job", "hashgrad.cli.job_cmd"),
     ("work", "hashgrad.cli.work_cmd"),
     ("miner", "hashgrad.cli.miner_cmd"),
     ("validator", "hashgrad.cli.validator_cmd"),
     ("devnet", "hashgrad.cli.devnet_cmd"),
+    ("explorer", "hashgrad.cli.explorer_cmd"),
+    ("serve", "hashgrad.cli.serve_cmd"),
+    ("generate", "hashgrad.cli.generate_cmd"),
+    ("model", "hashgrad.cli.model_cmd"),
 ]
 
 

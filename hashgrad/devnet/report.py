@@ -16,6 +16,16 @@ def write_summary(out: Path, monitor: DevnetMonitor, final: dict) -> Path:
     return path
 
 
+def write_live(out: Path, monitor: DevnetMonitor) -> Path:
+    """The progress the web explorer shows (`hashgrad explorer --live FILE`), replaced atomically."""
+    path = out / "live.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"epochs": [r.to_json() for r in monitor.results],
+                               "initial_heldout_loss": monitor.initial_loss}))
+    tmp.replace(path)
+    return path
+
+
 def write_final_checkpoint(out: Path, monitor: DevnetMonitor) -> Path | None:
     if not monitor.results:
         return None

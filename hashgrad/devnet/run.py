@@ -19,7 +19,7 @@ from hashgrad.chain.keys import SigningKey
 from hashgrad.chain.params import get_network
 from hashgrad.devnet.monitor import DevnetMonitor
 from hashgrad.devnet.processes import ProcessGroup
-from hashgrad.devnet.report import write_final_checkpoint, write_plots, write_summary
+from hashgrad.devnet.report import write_final_checkpoint, write_live, write_plots, write_summary
 from hashgrad.devnet.setup import (Participant, build_dataset, build_initial_checkpoint, fund_participants,
                                    make_participants, prepare_out_dir)
 from hashgrad.errors import HashgradError, RpcError
@@ -78,8 +78,13 @@ class Devnet:
             if not wait_until(lambda: self.client(i).rpc.call("getblockcount") >= 0, 60, 0.25, self.check_children):
                 raise HashgradError("node-start-timeout", f"node{i} RPC did not come up (see logs/node{i}.log)")
         self.view.message(f"{self.config.nodes} nodes up; node0 makes a block every {self.config.block_interval} s")
-        if self.config.web:
-            self.view.message(f"explorer: http://127.0.0.1:{self.rpc_port(0)}/explorer")
+
+    def start_explorer(self) -> None:
+        port = self.config.port_base + 80
+        args = ["explorer", "--network", self.params.name, "--datadir", str(self.node_dir(0)),
+                "--rpcport", str(self.rpc_port(0)), "--port", str(port), "--live", str(self.out / "live.json")]
+        self.processes.start("explorer", args, self.out / "logs" / "explorer.log")
+        self.view.message(f"explorer: http://127.0.0.1:{port}/")
 
     def fund(self) -> None:
         client = self.client(0)
@@ -117,6 +122,7 @@ class Devnet:
             self.view.update(monitor)
             if result is not None:
                 self.view.epoch_done(result)
+                write_live(self.out, monitor)
                 last_progress = time.monotonic()
             elif time.monotonic() - last_progress > STALL_TIMEOUT_S:
                 raise HashgradError("devnet-stalled", f"no epoch finished in {STALL_TIMEOUT_S} s (see {self.out}/logs)")
@@ -137,9 +143,12 @@ class Devnet:
         try:
             self.start_nodes()
             monitor = DevnetMonitor(self.client(0), 0, self.participants, dataset)
+            if self.config.web:
+                self.start_explorer()
             self.fund()
             self.start_roles(manifest, initial)
             monitor.initial_loss = monitor.compute_loss_of_bytes(initial.read_bytes())
+            write_live(self.out, monitor)
             self.watch(monitor)
             final = self.finish(monitor)
         finally:

@@ -76,6 +76,7 @@ class SamplingParams:
 class TokenOut:
     token: int
     logprob: float  # raw log-probability under the model (no temperature, no filter)
+    top: tuple[tuple[int, float], ...] = ()  # the most likely tokens and their raw log-probabilities
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,14 @@ def compute_pick(probs: np.ndarray, kept: np.ndarray, u: float) -> int:
     return int(kept[min(index, kept.size - 1)])
 
 
+def compute_token_out(logits: np.ndarray, params: SamplingParams, position: int, top_n: int) -> TokenOut:
+    """The protocol's token at `position` with its raw log-probability (and the top_n alternatives)."""
+    token = compute_next_token(logits, params, position)
+    logprobs = compute_logprobs(logits)
+    top = tuple((int(t), float(logprobs[t])) for t in compute_descending(logprobs)[:top_n]) if top_n else ()
+    return TokenOut(token, float(logprobs[token]), top)
+
+
 def compute_next_token(logits: np.ndarray, params: SamplingParams, position: int) -> int:
     """The token the protocol picks at `position` from the logits there."""
     if params.is_greedy:
@@ -185,17 +194,18 @@ class Engine:
             logits, _ = self.model(torch.tensor([list(tokens)], dtype=torch.long))
         return logits[0].double().numpy()
 
-    def stream(self, prompt: tuple[int, ...], max_tokens: int, params: SamplingParams) -> Iterator[TokenOut]:
+    def stream(self, prompt: tuple[int, ...], max_tokens: int, params: SamplingParams,
+               top_n: int = 0) -> Iterator[TokenOut]:
         """The reference loop: a full forward pass over the sequence for each new token."""
         check_request(prompt, max_tokens, self.context)
         sequence = list(prompt)
         for _ in range(max_tokens):
-            logits = self.compute_logits(sequence)[-1]
-            token = compute_next_token(logits, params, len(sequence))
-            yield TokenOut(token, float(compute_logprobs(logits)[token]))
-            sequence.append(token)
+            out = compute_token_out(self.compute_logits(sequence)[-1], params, len(sequence), top_n)
+            yield out
+            sequence.append(out.token)
 
-    def stream_cached(self, prompt: tuple[int, ...], max_tokens: int, params: SamplingParams) -> Iterator[TokenOut]:
+    def stream_cached(self, prompt: tuple[int, ...], max_tokens: int, params: SamplingParams,
+                      top_n: int = 0) -> Iterator[TokenOut]:
         """The fast path: one pass over the prompt, then one position at a time with a key/value cache."""
         check_request(prompt, max_tokens, self.context)
         cache: list[tuple[torch.Tensor, torch.Tensor]] = []
@@ -203,13 +213,14 @@ class Engine:
             logits = compute_cached_forward(self.model, list(prompt), 0, cache)
         position = len(prompt)
         for step in range(max_tokens):
-            row = logits[-1].double().numpy()
-            token = compute_next_token(row, params, position)
-            yield TokenOut(token, float(compute_logprobs(row)[token]))
+            out = compute_token_out(logits[-1].double().numpy(), params, position, top_n)
+            yield out
             if step + 1 < max_tokens:
                 with torch.no_grad():
-                    logits = compute_cached_forward(self.model, [token], position, cache)
+                    logits = compute_cached_forward(self.model, [out.token], position, cache)
             position += 1
+
+    serve = stream_cached  # what a server runs
 
     def generate(self, prompt: tuple[int, ...], max_tokens: int, params: SamplingParams,
                  cached: bool = True) -> Completion:

@@ -84,6 +84,9 @@ class ChainState:
         self.accepted_block: Block | None = None  # the block accept_block is activating (saves a re-parse)
         self.next_seq = 0
         self._load()
+        # A kill between storing a better block (or disconnecting for a reorg) and connecting it
+        # leaves the tip below the most-work chain: finish that now, as bitcoind does at startup.
+        self._activate_best_chain(AcceptResult("side-branch"))
 
     # ---------------------------------------------------------------- loading
     def _load(self) -> None:

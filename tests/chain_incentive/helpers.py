@@ -96,8 +96,9 @@ class Net:
     observers: list[Callable[["Net"], None]] = field(default_factory=list)  # called after every block
 
     @classmethod
-    def create(cls, datadir: Path, params: ChainParams = PARAMS) -> "Net":
-        return cls(Ledger(params, datadir, clock=FakeClock(params.genesis_time)))
+    def create(cls, datadir: Path, params: ChainParams = PARAMS, clock: FakeClock | None = None) -> "Net":
+        """A node on a fresh datadir; nodes that exchange blocks share one clock."""
+        return cls(Ledger(params, datadir, clock=clock or FakeClock(params.genesis_time)))
 
     @property
     def params(self) -> ChainParams:
@@ -256,3 +257,62 @@ def replay_active_chain(source: ChainState, datadir: Path) -> ChainState:
         if result.status != "connected":
             raise RuntimeError(f"replay did not connect a block: {result.status}")
     return replay
+
+
+class Autopilot:
+    """Drives one producer's chain block by block, doing at each block what a live job would: miners
+    commit at offset 0 and (mostly) reveal when the reveal window opens; validators commit random
+    weights when the weights window opens and reveal them when theirs does; now and then a validator's
+    coldkey adds or removes stake and a newcomer registers. What was already done is read from the
+    chain (commit records), so a producer can take over a chain another one started."""
+
+    def __init__(self, net: Net, miners: list[Member], validators: list[Member], newcomers: list[Member],
+                 rng, job_id: int = 0, reveal_rate: float = 0.8):
+        self.net, self.miners, self.validators, self.newcomers = net, miners, validators, list(newcomers)
+        self.rng, self.job_id, self.reveal_rate = rng, job_id, reveal_rate
+        self.pending: dict[tuple[int, str], Weights] = {}
+
+    def step(self, count: int = 1) -> None:
+        for _ in range(count):
+            self.act(self.net.height + 1)
+            self.net.mine()
+
+    def act(self, height: int) -> None:
+        from hashgrad.chain.coordination import weights_commit_key, work_commit_key, work_reveal_key
+        from hashgrad.chain.jobs import compute_epoch, compute_epoch_offset
+
+        net, job, rng = self.net, self.net.job(self.job_id), self.rng
+        epoch, offset = compute_epoch(height, job.tempo), compute_epoch_offset(height, job.tempo)
+        state = net.chainstate
+        if offset == 0:
+            for member in self.miners:
+                if state.get(work_commit_key(self.job_id, epoch, net.uid(member))) is None:
+                    net.send(member.hot, make_commit_work, self.job_id, epoch,
+                             compute_artifact(member.hot.pubkey, epoch), BASE)
+        elif offset == job.work_commit_end:
+            for member in self.miners:
+                uid = net.uid(member)
+                if state.get(work_commit_key(self.job_id, epoch, uid)) is not None and \
+                        state.get(work_reveal_key(self.job_id, epoch, uid)) is None and rng.random() < self.reveal_rate:
+                    net.send(member.hot, make_reveal_work, self.job_id, epoch,
+                             compute_artifact(member.hot.pubkey, epoch), BASE)
+        elif offset == job.work_reveal_end:
+            for member in self.validators:
+                if state.get(weights_commit_key(self.job_id, epoch, net.uid(member))) is None:
+                    weights = compute_weights(net, {m: rng.randrange(0, 65536) for m in self.miners})
+                    self.pending[(epoch, member.name)] = weights
+                    net.send(member.hot, make_commit_weights, self.job_id, epoch, weights,
+                             compute_salt(member.hot.pubkey, epoch))
+        elif offset == job.weights_commit_end:
+            for member in self.validators:
+                weights = self.pending.pop((epoch, member.name), None)
+                if weights is not None:
+                    net.send(member.hot, make_reveal_weights, self.job_id, epoch, weights,
+                             compute_salt(member.hot.pubkey, epoch))
+        if rng.random() < 0.15:
+            member = rng.choice(self.validators)
+            add = rng.random() < 0.5 or net.stake(member) < COIN
+            net.send(member.cold, make_stake, member.hot.pubkey, rng.randrange(1, COIN), add=add)
+        waiting = [member for member in self.newcomers if net.uid(member, self.job_id) is None]
+        if waiting and rng.random() < 0.05:
+            net.register(waiting[0], self.job_id)

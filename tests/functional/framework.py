@@ -178,12 +178,16 @@ class TestNode:
 
 
 # ---------------------------------------------------------------- topology and sync
+def count_handshaked(node: TestNode) -> int:
+    return sum(1 for peer in node.getpeerinfo() if peer.get("handshaked"))
+
+
 def connect_nodes(a: TestNode, b: TestNode, timeout: float = 30.0) -> None:
-    """a opens an outbound connection to b; returns once both ends count it."""
-    b_before = b.getconnectioncount()
+    """a opens an outbound connection to b; returns once both ends have finished the handshake."""
+    b_before = count_handshaked(b)
     a.addnode(b.p2p_addr, "onetry")
-    wait_until(lambda: b.p2p_addr in a.get_peer_addrs() and b.getconnectioncount() > b_before, timeout,
-               f"connection {a} -> {b}")
+    wait_until(lambda: any(p["addr"] == b.p2p_addr and p.get("handshaked") for p in a.getpeerinfo())
+               and count_handshaked(b) > b_before, timeout, f"connection {a} -> {b}")
 
 
 def disconnect_nodes(a: TestNode, b: TestNode, timeout: float = 30.0) -> None:
@@ -215,12 +219,18 @@ def sync_mempools(nodes: list[TestNode], timeout: float = DEFAULT_TIMEOUT_S) -> 
 
 # ---------------------------------------------------------------- a raw P2P peer
 class RawPeer:
-    """A P2P connection from the test itself: hand-made frames, for playing a misbehaving peer."""
+    """A P2P connection from the test itself: hand-made frames, for playing a misbehaving peer.
 
-    def __init__(self, node: TestNode, timeout: float = 10.0):
+    It connects from another loopback address (127.0.0.2 by default), so the ban it earns falls on
+    that address and leaves the honest nodes, all on 127.0.0.1, connected and connectable.
+    """
+
+    def __init__(self, node: TestNode, source_host: str = "127.0.0.2", timeout: float = 10.0):
         self.node = node
         self.params = node.params
-        self.sock = socket.create_connection(("127.0.0.1", node.p2p_port), timeout=timeout)
+        self.source_host = source_host
+        self.sock = socket.create_connection(("127.0.0.1", node.p2p_port), timeout=timeout,
+                                             source_address=(source_host, 0))
         self.buffer = b""
 
     def send_raw(self, data: bytes) -> None:
@@ -270,17 +280,26 @@ class RawPeer:
         data, self.buffer = self.buffer[:size], self.buffer[size:]
         return data
 
-    def is_closed_by_node(self, timeout: float = 15.0) -> bool:
-        """Read (and drop) whatever the node sends until it closes the connection; False on timeout."""
+    def read_until_closed(self, timeout: float = 15.0) -> list[tuple[str, bytes]]:
+        """Every frame the node sends until it closes the connection; AssertionError if it stays open."""
         self.sock.settimeout(timeout)
+        frames = []
         try:
-            while self.sock.recv(65536):
-                pass
+            while True:
+                frames.append(self.read_frame())
+        except ProtocolError as exc:
+            if exc.reason != "connection-closed":
+                raise
         except socket.timeout:
-            return False
-        except OSError:
-            return True
-        return True
+            raise AssertionError(f"the node kept the connection from {self.source_host} open") from None
+        except OSError:  # reset by the node
+            pass
+        return frames
+
+    def get_rejects(self, frames: list[tuple[str, bytes]]) -> list:
+        from hashgrad.p2p.messages import RejectMessage
+
+        return [RejectMessage.deserialize(payload) for command, payload in frames if command == "reject"]
 
     def close(self) -> None:
         self.sock.close()

@@ -59,6 +59,30 @@ def draw_transfers(draw, state: dict[bytes, bytes], count_max: int = 4) -> tuple
 
 # ---------------------------------------------------------------- connect / disconnect
 
+KEYS_OR_VALUES = st.sampled_from([b"A1", b"A2", b"P\x00\x00", b"S"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(KEYS_OR_VALUES, st.binary(min_size=1, max_size=8)),
+       st.lists(st.tuples(st.booleans(), KEYS_OR_VALUES, st.none() | st.binary(min_size=1, max_size=8)), max_size=12))
+def test_compute_undo_reverts_overlay(base, operations):
+    """Reads and writes in any order (blind writes included): the undo restores the base exactly."""
+    overlay = StateOverlay(base)
+    for is_read, key, value in operations:
+        if is_read:
+            expected = overlay.changes[key] if key in overlay.changes else base.get(key)
+            assert overlay.get(key) == expected
+        else:
+            overlay.put(key, value)
+    after = {k: v for k, v in {**base, **overlay.changes}.items() if v is not None}
+    for key, old in overlay.compute_undo().items():
+        if old is None:
+            after.pop(key, None)
+        else:
+            after[key] = old
+    assert after == base
+
+
 @settings(max_examples=15, deadline=None)
 @given(st.data())
 def test_connect_then_disconnect_restores_state(data):

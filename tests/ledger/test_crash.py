@@ -12,7 +12,9 @@ import time
 from pathlib import Path
 
 from hashgrad.node.ledger import Ledger
-from ledger.helpers import NOW, PARAMS, dump_all, replay_active_chain
+from hashgrad.store.chainstate import ChainState
+from ledger.helpers import (ALICE, BOB, NOW, PARAMS, dump_all, make_block, make_child, mine,
+                            replay_active_chain)
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
 ROUNDS = 6
@@ -71,11 +73,41 @@ def test_sigkill_writer_store_reopens_consistent(tmp_path):
             time.sleep(rng.uniform(0.0, 0.3))
         finally:
             writer.send_signal(signal.SIGKILL)
-            writer.communicate()
-        assert writer.returncode == -signal.SIGKILL
+            _, err = writer.communicate()
+        assert writer.returncode == -signal.SIGKILL, err[-2000:]
         height = check_store(datadir, tmp_path / f"replay-{round_}")
         assert height >= reported
     writer = start_writer(datadir, ROUNDS, stop_height=height + 3)
     out, err = writer.communicate(timeout=WAIT_S)
     assert writer.returncode == 0, err[-2000:]
     assert check_store(datadir, tmp_path / "replay-final") == height + 3
+
+
+def test_reopen_finishes_interrupted_reorg(tmp_path):
+    """Killed after the old branch was disconnected and the better block stored, before the new
+    branch was connected: on reopen the chainstate moves to the most-work chain by itself."""
+    chainstate = ChainState(PARAMS, tmp_path / "node")
+    fork = chainstate.tip
+    for _ in range(2):
+        mine(chainstate, (), payout=ALICE.pubkey)
+    b1 = make_child(chainstate, parent_hash=fork.hash, payout=BOB.pubkey)
+    b2 = make_block(b1.hash, 2, b1.header.time + 60, payout=BOB.pubkey)
+    b3 = make_block(b2.hash, 3, b2.header.time + 60, payout=BOB.pubkey)
+    for block in (b1, b2):
+        chainstate.accept_block(block, NOW)
+    with chainstate.lock:  # the crash: both disconnects committed, b3 stored, nothing connected yet
+        chainstate._disconnect_tip()
+        chainstate._disconnect_tip()
+        chainstate._activate_best_chain = lambda result: None
+        assert chainstate.accept_block(b3, NOW).status == "side-branch"
+    chainstate.close()
+    reopened = ChainState(PARAMS, tmp_path / "node")
+    try:
+        assert reopened.tip.hash == b3.hash
+        replay = replay_active_chain(reopened, tmp_path / "replay")
+        try:
+            assert dump_all(replay) == dump_all(reopened)
+        finally:
+            replay.close()
+    finally:
+        reopened.close()

@@ -25,7 +25,7 @@ from hashgrad.chain.block import Block
 from hashgrad.mining.grind import grind_block
 from hashgrad.node.ledger import Ledger
 from hashgrad.p2p.manager import PeerManager
-from hashgrad.p2p.messages import PROTOCOL_VERSION, VerackMessage, VersionMessage, decode_message, encode_message
+from hashgrad.p2p.messages import PROTOCOL_VERSION, PingMessage, PongMessage, VerackMessage, VersionMessage, decode_message, encode_message
 from hashgrad.p2p.peer import PeerConfig
 from hashgrad.p2p.wire import compute_message_limits, read_frame
 
@@ -125,6 +125,15 @@ class RawPeer:
     async def receive(self, timeout: float = 5.0):
         command, payload = await asyncio.wait_for(read_frame(self.reader, self.params.magic, self.limits), timeout)
         return decode_message(command, payload)
+
+    async def receive_until(self, message_type, timeout: float = 5.0):
+        """The next message of this type; others are skipped (pings are answered, as a live peer does)."""
+        while True:
+            message = await self.receive(timeout)
+            if isinstance(message, message_type):
+                return message
+            if isinstance(message, PingMessage):
+                self.send(PongMessage(message.nonce))
 
     async def handshake(self, best_height: int = 0) -> VersionMessage:
         genesis = build_genesis_block(self.params).hash

@@ -42,7 +42,7 @@ def test_empty_payload_checksum_is_bitcoins():
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.sampled_from(["ping", "inv", "tx", "block", "addr"]), st.binary(max_size=2000))
+@given(st.sampled_from(["inv", "tx", "block", "addr", "sendcmpct"]), st.binary(max_size=2000))
 def test_read_frame_round_trip(command, payload):
     assert read_bytes(encode_frame(MAGIC, command, payload)) == (command, payload)
 
