@@ -1,7 +1,7 @@
 """Time epoch processing (`chain.epoch.process_epoch`) for 256 uids and 64 validators, against the
 time to connect an ordinary block.
 
-Usage: python bench/bench_incentive.py [--uids 256] [--validators 64] [--block-txs 100] [--repeat 3]
+Usage: python bench/bench_incentive.py [--uids 256] [--validators 64] [--block-txs 100] [--repeat 5]
 
 The epoch's state — 256 registrations, stake on 64 validators, work reveals (5% of miners commit
 and never reveal), each validator's revealed weights on its view of the miners (1 in 4 left at
@@ -31,11 +31,12 @@ from pathlib import Path
 from hashgrad.chain.coordination import (JobState, Neuron, NeuronStats, Stake, encode_sparse_row, job_state_key,
                                          neuron_key, stake_key, stats_key, uid_key, weights_commit_key,
                                          weights_reveal_key, work_commit_key, work_reveal_key)
+from hashgrad.chain.coordination_rules import get_stats
 from hashgrad.chain.epoch import process_epoch
 from hashgrad.chain.jobs import JOB_TRAIN, JobParams
 from hashgrad.chain.keys import SigningKey
 from hashgrad.chain.params import COIN, HASHGRAD_REGTEST, ChainParams
-from hashgrad.chain.state import StateOverlay, pool_key
+from hashgrad.chain.state import StateOverlay, get_pool, pool_key
 from hashgrad.chain.tx import make_transfer
 from hashgrad.mining.grind import grind_block
 from hashgrad.node.ledger import Ledger
@@ -72,7 +73,8 @@ def build_epoch_records(job: JobParams, n: int, validators: int, rng: random.Ran
         commitment = _hash(b"commit", uid.to_bytes(2, "little"))
         records[work_commit_key(job.job_id, EPOCH, uid)] = commitment + (5).to_bytes(4, "little")
         if rng.random() < 0.95:
-            records[work_reveal_key(job.job_id, EPOCH, uid)] = _hash(b"artifact", uid.to_bytes(2, "little")) + _hash(b"base")
+            artifact = _hash(b"artifact", uid.to_bytes(2, "little"))
+            records[work_reveal_key(job.job_id, EPOCH, uid)] = artifact + _hash(b"base")
     for uid in range(validators):
         row = tuple((target, rng.randrange(1, 65536)) for target in range(validators, n) if rng.random() >= 0.25)
         records[weights_commit_key(job.job_id, EPOCH, uid)] = _hash(b"weights", bytes([uid]))
@@ -117,7 +119,8 @@ def time_connect(ledger: Ledger, payout: bytes) -> float:
     return elapsed
 
 
-def time_chain(params: ChainParams, records: dict[bytes, bytes], block_txs: int, seed: int) -> tuple[list[float], float]:
+def time_chain(params: ChainParams, records: dict[bytes, bytes], block_txs: int,
+               seed: int) -> tuple[list[float], float]:
     """A fresh chain: blocks 1-3 fund the senders, 4-29 carry `block_txs` transfers each (timed), the
     synthetic epoch state is written, then block 30 (same transfers + the epoch) is timed."""
     senders = [SigningKey(_hash(b"sender", bytes([seed, i]))) for i in range(4)]
@@ -128,8 +131,8 @@ def time_chain(params: ChainParams, records: dict[bytes, bytes], block_txs: int,
         for _ in range(3):
             time_connect(ledger, funder.pubkey)
         for sender in senders[1:]:
-            ledger.submit_transaction(make_transfer(funder, params.magic, ledger.mempool.get_next_nonce(funder.pubkey),
-                                                    sender.pubkey, 5 * COIN, FEE))
+            nonce = ledger.mempool.get_next_nonce(funder.pubkey)
+            ledger.submit_transaction(make_transfer(funder, params.magic, nonce, sender.pubkey, 5 * COIN, FEE))
         time_connect(ledger, funder.pubkey)
         ordinary = []
         while ledger.chainstate.height < 30:
@@ -143,6 +146,9 @@ def time_chain(params: ChainParams, records: dict[bytes, bytes], block_txs: int,
             elapsed = time_connect(ledger, funder.pubkey)
             if ledger.chainstate.height < 30:
                 ordinary.append(elapsed)
+        stats = get_stats(ledger.chainstate, 0, 0)
+        if stats.epoch != EPOCH or not stats.validator_permit or get_pool(ledger.chainstate, 0) != 0:
+            raise RuntimeError("the epoch-end block did not process the synthetic epoch")
         ledger.close()
     return ordinary, elapsed
 
@@ -152,7 +158,7 @@ def main() -> None:
     parser.add_argument("--uids", type=int, default=256)
     parser.add_argument("--validators", type=int, default=64)
     parser.add_argument("--block-txs", type=int, default=100)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     job = make_job(args.uids, args.validators)
     records = build_epoch_state(job, args.uids, args.validators)

@@ -22,7 +22,7 @@ from hashgrad.chain.keys import SIGNATURE_SIZE, SigningKey, is_valid_schnorr
 from hashgrad.errors import TxError
 
 TX_VERSION = 1
-MAX_PAYLOAD_SIZE = 64_000
+MAX_PAYLOAD_SIZE = 128_000  # a decode bound above any network's max_tx_size; check_transaction enforces that
 MAX_COINBASE_EXTRA = 100
 ZERO_KEY = b"\x00" * 32
 ZERO_SIG = b"\x00" * SIGNATURE_SIZE

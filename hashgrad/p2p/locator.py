@@ -26,7 +26,7 @@ def compute_locator_heights(height: int) -> list[int]:
     return heights[:MAX_LOCATOR_HASHES]
 
 
-def compute_block_locator(chainstate, tip_hash: bytes | None = None) -> list[bytes]:
+def get_block_locator(chainstate, tip_hash: bytes | None = None) -> list[bytes]:
     """The locator of our active chain, optionally headed by `tip_hash` (a header we are continuing from)."""
     active = list(chainstate.active)
     locator = [active[h] for h in compute_locator_heights(len(active) - 1)]

@@ -54,6 +54,8 @@ def compute_block_score(error: HashgradError) -> int:
         return 100
     if not isinstance(error, ConsensusError) or error.reason in HARMLESS_BLOCK_REASONS:
         return 0
+    if error.reason == "duplicate-invalid" and error.detail in HARMLESS_BLOCK_REASONS:
+        return 0  # a block we set aside (too deep a fork), not one proven invalid
     return 100
 
 

@@ -29,7 +29,7 @@ from hashgrad.chain.encoding import encode_compact_size
 from hashgrad.chain.validation import check_header_proof
 from hashgrad.errors import HashgradError, ProtocolError
 from hashgrad.p2p.download import DEFAULT_WINDOW, BlockDownloader
-from hashgrad.p2p.locator import compute_block_locator, find_headers_after_locator
+from hashgrad.p2p.locator import get_block_locator, find_headers_after_locator
 from hashgrad.p2p.messages import (GetDataMessage, GetHeadersMessage, InvEntry, InvMessage, InvType,
                                    NotFoundMessage, RejectMessage, TxMessage)
 from hashgrad.p2p.misbehaviour import compute_block_score, compute_tx_score
@@ -116,7 +116,7 @@ class ChainSync:
         if state.headers_requested_at is not None and now - state.headers_requested_at < HEADERS_RESPONSE_TIMEOUT_S:
             return
         state.headers_requested_at = now
-        locator = await self.run_blocking(compute_block_locator, self.chainstate, from_hash)
+        locator = await self.run_blocking(get_block_locator, self.chainstate, from_hash)
         peer.send(GetHeadersMessage(tuple(locator)))
 
     async def on_getheaders(self, peer, message) -> None:

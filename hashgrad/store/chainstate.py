@@ -30,6 +30,7 @@ from hashgrad.store.db import open_database
 STATUS_VALID = 1
 STATUS_FAILED = 2
 MAX_ORPHANS = 256
+MAX_INVALID_REMEMBERED = 10_000
 
 
 @dataclass
@@ -80,7 +81,7 @@ class ChainState:
         self.index: dict[bytes, IndexEntry] = {}
         self.active: list[bytes] = []
         self.orphans: OrderedDict[bytes, Block] = OrderedDict()
-        self.invalid_headers: dict[bytes, str] = {}
+        self.invalid_headers: _BoundedDict = _BoundedDict(MAX_INVALID_REMEMBERED)
         self.accepted_block: Block | None = None  # the block accept_block is activating (saves a re-parse)
         self.next_seq = 0
         self._load()
@@ -388,6 +389,19 @@ def compute_tx_pubkeys(tx: Transaction) -> list[bytes]:
     if recipient is not None and recipient not in keys:
         keys.append(recipient)
     return keys
+
+
+class _BoundedDict(OrderedDict):
+    """A dict that forgets its oldest entries beyond `limit` (cheap PoW must not exhaust memory)."""
+
+    def __init__(self, limit: int):
+        super().__init__()
+        self.limit = limit
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        while len(self) > self.limit:
+            self.popitem(last=False)
 
 
 class _Transaction:

@@ -42,7 +42,7 @@ class WorkParams:
     eval_rand_windows: int = 32
     eval_z: float = 1.0  # s_rand must exceed z standard errors of the per-window improvement
     gate_z: float = 2.0  # own-window gain may fall at most this many standard errors below random
-    min_relative_gain: float = 0.25  # ... and this fraction of the epoch's median significant gain
+    min_relative_gain: float = 0.5  # ... and this fraction of the epoch's median significant gain
     score_ema: float = 0.5
     audit_probability: float = 0.02
     max_artifact_bytes: int = 4 * 1024 * 1024

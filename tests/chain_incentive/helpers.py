@@ -15,10 +15,11 @@ from typing import Callable
 
 import pytest
 
+from hashgrad.chain.coordination import weights_commit_key, work_commit_key, work_reveal_key
 from hashgrad.chain.coordination_make import (make_commit_weights, make_commit_work, make_register,
                                               make_reveal_weights, make_reveal_work, make_stake)
 from hashgrad.chain.coordination_rules import get_job_params, get_stake, get_stats, get_uid
-from hashgrad.chain.jobs import JobParams
+from hashgrad.chain.jobs import JobParams, compute_epoch, compute_epoch_offset
 from hashgrad.chain.keys import SigningKey
 from hashgrad.chain.params import HASHGRAD_REGTEST, ChainParams
 from hashgrad.chain.state import get_account, get_pool
@@ -278,9 +279,6 @@ class Autopilot:
             self.net.mine()
 
     def act(self, height: int) -> None:
-        from hashgrad.chain.coordination import weights_commit_key, work_commit_key, work_reveal_key
-        from hashgrad.chain.jobs import compute_epoch, compute_epoch_offset
-
         net, job, rng = self.net, self.net.job(self.job_id), self.rng
         epoch, offset = compute_epoch(height, job.tempo), compute_epoch_offset(height, job.tempo)
         state = net.chainstate

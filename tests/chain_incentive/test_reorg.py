@@ -33,7 +33,7 @@ def records(net: Net, prefix: bytes) -> dict[bytes, bytes]:
 
 
 @pytest.mark.parametrize("seed", [7, 11])
-def test_reorgs_across_epoch_ends_restore_state_exactly(tmp_path, seed):
+def test_accept_block_reorgs_across_epoch_ends_restore_state_exactly(tmp_path, seed):
     rng = random.Random(seed)
     clock = FakeClock(PARAMS.genesis_time)
     a = Net.create(tmp_path / "a", clock=clock)

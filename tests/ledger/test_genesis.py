@@ -32,8 +32,9 @@ def test_build_genesis_block_meets_own_proof_of_work(name):
     if not is_valid_proof_of_work(genesis.hash, genesis.header.bits, params.pow.pow_limit):
         hint = find_nonce(genesis.header, params.pow.pow_limit)
         pytest.fail(f"the {name} genesis (nonce {params.genesis_nonce}) no longer meets its proof of work: the "
-                    f"genesis message, time, bits or jobs changed, so regrind the nonce and set "
-                    f"genesis_nonce={hint} for {name} in hashgrad/chain/params.py")
+                    f"genesis message, time, bits or jobs changed, so regrind the nonce in "
+                    f"hashgrad/chain/params.py (genesis_nonce={hint} for {name}; "
+                    f"`.venv/bin/python tools/grind_genesis.py` rewrites every network's)")
 
 
 @pytest.mark.parametrize("name", sorted(NETWORKS))

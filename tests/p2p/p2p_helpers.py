@@ -30,7 +30,7 @@ from hashgrad.p2p.peer import PeerConfig
 from hashgrad.p2p.wire import compute_message_limits, read_frame
 
 REGTEST = get_network("regtest")
-FAST_CONFIG = PeerConfig(handshake_timeout_s=5.0, ping_interval_s=0.5, ping_timeout_s=2.0)
+FAST_CONFIG = PeerConfig(handshake_timeout_s=5.0, ping_interval_s=0.5, ping_timeout_s=5.0)
 
 
 async def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02) -> None:

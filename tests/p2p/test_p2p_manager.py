@@ -59,7 +59,7 @@ def test_network_switch_and_disconnects(tmp_path):
 
 def test_handshake_and_ping_timeouts(tmp_path):
     async def scenario():
-        config = PeerConfig(handshake_timeout_s=0.3, ping_interval_s=0.2, ping_timeout_s=0.3)
+        config = PeerConfig(handshake_timeout_s=1.0, ping_interval_s=0.2, ping_timeout_s=0.3)
         a = await LocalNode(tmp_path, "a", config=config).start()
         silent = quiet = None
         try:

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from hashgrad.chain.keys import SigningKey
 from hashgrad.chain.tx import make_transfer
-from hashgrad.p2p.messages import (BlockMessage, PingMessage, PongMessage, RejectMessage, TxMessage)
+from hashgrad.p2p.messages import BlockMessage, HeadersMessage, PingMessage, PongMessage, RejectMessage, TxMessage
 from hashgrad.p2p.wire import encode_frame
 from p2p_helpers import (REGTEST, RawPeer, make_high_hash_block, make_next_block, run, start_nodes, stop_nodes,
                          wait_until)
@@ -147,4 +147,27 @@ def test_orphan_and_duplicate_blocks_are_not_punished(tmp_path):
             if raw is not None:
                 raw.close()
             await stop_nodes([a, other])
+    run(scenario())
+
+
+def test_headers_that_do_not_chain_score_20_and_bad_pow_headers_ban(tmp_path):
+    async def scenario():
+        (a,) = await start_nodes(tmp_path, 1)
+        raw = None
+        try:
+            good = (await a.run_blocking(make_next_block, a)).header
+            raw = await RawPeer.connect(a.port, "127.0.0.2")
+            await raw.handshake()
+            raw.send(HeadersMessage((good, good)))  # the second does not follow the first
+            raw.send(PingMessage(1))
+            await raw.receive_until(PongMessage)
+            assert a.manager.get_peer_info()[0]["banscore"] == 20
+            bad = (await a.run_blocking(make_high_hash_block, a)).header
+            raw.send(HeadersMessage((bad,)))
+            assert await raw.wait_closed()
+            assert a.manager.list_banned()[0]["ban_reason"] == "bad-headers-pow"
+        finally:
+            if raw is not None:
+                raw.close()
+            await stop_nodes([a])
     run(scenario())

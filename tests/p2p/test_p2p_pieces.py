@@ -10,7 +10,7 @@ from hashgrad.node.ledger import Ledger
 from hashgrad.p2p.addrbook import AddrBook
 from hashgrad.p2p.banlist import BanList
 from hashgrad.p2p.download import BlockDownloader
-from hashgrad.p2p.locator import (compute_block_locator, compute_locator_heights, find_fork_height,
+from hashgrad.p2p.locator import (get_block_locator, compute_locator_heights, find_fork_height,
                                   find_headers_after_locator)
 from hashgrad.p2p.misbehaviour import compute_block_score, compute_protocol_score, compute_tx_score
 from p2p_helpers import REGTEST
@@ -45,7 +45,7 @@ def test_locator_and_headers_after_it_on_a_real_chain(tmp_path):
         payout = SigningKey(key).pubkey
         ledger.generate(30, payout)
         chain = ledger.chainstate
-        locator = compute_block_locator(chain)
+        locator = get_block_locator(chain)
         assert locator[0] == chain.tip.hash and locator[-1] == chain.active[0]
         # A peer that has our first 12 blocks gets headers 13..30.
         other_locator = [chain.active[h] for h in (12, 11, 10, 0)]
@@ -56,9 +56,9 @@ def test_locator_and_headers_after_it_on_a_real_chain(tmp_path):
         assert len(find_headers_after_locator(chain, other_locator, limit=5)) == 5
         # An unknown locator (another chain's blocks only) starts after genesis.
         other.generate(3, SigningKey(b"\x03" * 32).pubkey)  # another payout: other blocks
-        assert find_fork_height(chain, compute_block_locator(other.chainstate)) == 0
+        assert find_fork_height(chain, get_block_locator(other.chainstate)) == 0
         assert len(find_headers_after_locator(chain, [b"\x09" * 32])) == 30
-        assert compute_block_locator(chain, b"\x07" * 32)[0] == b"\x07" * 32
+        assert get_block_locator(chain, b"\x07" * 32)[0] == b"\x07" * 32
     finally:
         ledger.close()
         other.close()
@@ -162,6 +162,8 @@ def test_misbehaviour_scores():
     assert compute_block_score(ConsensusError("bad-txnmrklroot")) == 100
     assert compute_block_score(DecodeError("bad-encoding")) == 100
     assert compute_block_score(HeaderError("time-too-new")) == 0
+    assert compute_block_score(ConsensusError("duplicate-invalid", "bad-txns-sig")) == 100
+    assert compute_block_score(ConsensusError("duplicate-invalid", "bad-fork-too-deep")) == 0
     assert compute_block_score(StoreError("missing-undo")) == 0  # our own failure, not the peer's
     assert compute_tx_score(TxError("bad-txns-sig")) == 100
     assert compute_tx_score(TxError("bad-txns-nonce")) == 0  # a relay race, not a lie

@@ -1,6 +1,8 @@
 """PeerManagers over real regtest Ledgers on 127.0.0.1: handshake, headers-first sync, relay, reorg."""
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from hashgrad.chain.keys import SigningKey
@@ -157,10 +159,12 @@ def test_sync_past_one_headers_message_continues_from_the_last_header(tmp_path):
     run(scenario(), timeout=60)
 
 
-def test_a_peer_that_stalls_downloads_is_dropped_and_another_finishes_the_sync(tmp_path):
+def test_a_peer_that_stalls_downloads_is_dropped_and_another_finishes_the_sync(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="hashgrad.p2p")
+
     async def scenario():
         source = (await start_nodes(tmp_path, 1))[0]
-        target = await LocalNode(tmp_path, "target", block_timeout_s=0.5).start()
+        target = await LocalNode(tmp_path, "target", block_timeout_s=1.0).start()
         staller = None
         try:
             await source.generate(40)
@@ -174,6 +178,7 @@ def test_a_peer_that_stalls_downloads_is_dropped_and_another_finishes_the_sync(t
             assert await staller.wait_closed(timeout=10)
             await wait_until(lambda: target.tip == source.tip)
             assert not target.manager.is_banned("127.0.0.2")
+            assert "disconnecting: block-download-timeout" in caplog.text
         finally:
             if staller is not None:
                 staller.close()
