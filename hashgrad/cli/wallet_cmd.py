@@ -60,6 +60,7 @@ def register(subparsers) -> None:
     _register_offline(actions)
     _register_hotkey(actions)
     _register_online(actions)
+    _register_coordination(actions)
 
 
 def _common() -> argparse.ArgumentParser:
@@ -144,6 +145,17 @@ def _register_online(actions) -> None:
     history.add_argument("--limit", type=int, default=100, help="at most this many (1-1000)")
     history.add_argument("--json", action="store_true")
     history.set_defaults(func=run_history)
+
+
+def _register_coordination(actions) -> None:
+    register_parser = actions.add_parser("register", parents=[_common(), _with_password(), _with_node()],
+                                         help="register a hotkey on a job, the coldkey paying the burn; prints the txid last")
+    register_parser.add_argument("name")
+    register_parser.add_argument("hotkey", help="name of the wallet's hotkey to register (it signs its consent)")
+    register_parser.add_argument("--job", type=int, required=True, help="job id (0: train the default model)")
+    register_parser.add_argument("--max-burn", default=None, metavar="COINS",
+                                 help="refuse to burn more than this (default: twice the job's current burn)")
+    register_parser.set_defaults(func=run_register)
 
 
 # ---------------------------------------------------------------- offline actions
@@ -290,6 +302,24 @@ def format_history_item(item: dict) -> str:
     fee = item.get("fee")
     fee_text = f" fee {format_amount(fee)}" if direction == "out" and type(fee) is int else ""
     return f"{when:>12}  {item.get('kind', '?'):<9} {sign}{amount_text}{fee_text}  {counterparty}  {item.get('txid')}"
+
+
+def run_register(args) -> int:
+    from hashgrad.wallet.coordination import prepare_registration, send_registration
+
+    wallet = _load(args)
+    params = get_network(wallet.network)
+    max_burn = None if args.max_burn is None else parse_amount(args.max_burn, reason="bad-max-burn")
+    client = _connect(args, wallet)
+    plan = prepare_registration(client, params, wallet.coldkey.pubkey, wallet.get_entry(args.hotkey).pubkey,
+                                args.job, max_burn)
+    password = get_password(args.password_file, confirm=False)
+    coldkey, hotkey = unseal_key(wallet, password), unseal_key(wallet, password, args.hotkey)
+    sent = send_registration(client, params, coldkey, hotkey, plan)
+    print(f"registering hotkey {args.hotkey} on job {plan.job_id}: burn {format_amount(plan.burn)} "
+          f"(at most {format_amount(plan.max_burn)}), fee {format_amount(sent.fee)}, nonce {sent.nonce}")
+    print(sent.txid)
+    return 0
 
 
 # ---------------------------------------------------------------- helpers

@@ -83,8 +83,10 @@ class ChainState:
         self.orphans: OrderedDict[bytes, Block] = OrderedDict()
         self.invalid_headers: _BoundedDict = _BoundedDict(MAX_INVALID_REMEMBERED)
         self.accepted_block: Block | None = None  # the block accept_block is activating (saves a re-parse)
+        self.candidates: set[bytes] = set()  # blocks with more work than the tip when stored (setBlockIndexCandidates)
         self.next_seq = 0
         self._load()
+        self.candidates = {h for h, e in self.index.items() if e.chainwork > self.tip.chainwork}
         # A kill between storing a better block (or disconnecting for a reorg) and connecting it
         # leaves the tip below the most-work chain: finish that now, as bitcoind does at startup.
         self._activate_best_chain(AcceptResult("side-branch"))
@@ -230,6 +232,8 @@ class ChainState:
         with self._transaction():
             self._insert_entry(entry, block.serialize())
         self.index[block_hash] = entry
+        if entry.chainwork > self.tip.chainwork:
+            self.candidates.add(block_hash)
         result = AcceptResult("side-branch")
         self.accepted_block = block  # connected from memory if it joins the best chain now
         try:
@@ -264,9 +268,14 @@ class ChainState:
 
     # ---------------------------------------------------------------- fork choice
     def _find_best_candidate(self) -> IndexEntry:
-        best = self.tip
-        for entry in self.index.values():
-            # Strictly more work: among equals the block received first (the current tip) stays.
+        """The most-work block not known invalid; only blocks stored with more work than the tip
+        at the time can beat it, so only those are looked at (and the rest forgotten)."""
+        tip = self.tip
+        self.candidates = {h for h in self.candidates if self.index[h].chainwork > tip.chainwork}
+        best = tip
+        for block_hash in sorted(self.candidates, key=lambda h: self.index[h].seq):
+            entry = self.index[block_hash]
+            # Strictly more work: among equals the block received first stays.
             if entry.chainwork > best.chainwork and not self._has_failed_ancestor(entry):
                 best = entry
         return best
@@ -344,6 +353,7 @@ class ChainState:
             self.db.execute("INSERT OR REPLACE INTO meta VALUES ('tip', ?)", (entry.prev,))
             self._unindex_transactions(block, entry.height)
         self.active.pop()
+        self.candidates.add(entry.hash)  # the old branch may have to come back if the new one fails
         return block
 
     def _write_state(self, changes: dict[bytes, bytes | None]) -> None:

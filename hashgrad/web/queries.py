@@ -6,6 +6,8 @@ returns the JSON object the page reads. Node errors pass through as RpcError (`n
 """
 from __future__ import annotations
 
+from hashgrad.chain.bech32 import encode_address
+from hashgrad.chain.coordination_tx import CoordKind
 from hashgrad.chain.params import ChainParams
 from hashgrad.errors import HashgradError, RpcError
 
@@ -43,26 +45,44 @@ def get_recent_blocks(client, start: int | None, count: int) -> dict:
     return {"tip": tip, "blocks": summaries}
 
 
-def get_block(client, ref: str | int) -> dict:
+def get_block(client, params: ChainParams, ref: str | int) -> dict:
     """One block with its transactions decoded (at most MAX_BLOCK_TXS_SHOWN of them)."""
     block_hash = client.call("getblockhash", ref) if isinstance(ref, int) else ref
     block = _object(client.call("getblock", block_hash, 2), "getblock")
     txs = _list(block.get("tx"), "getblock")
-    block["tx"] = txs[:MAX_BLOCK_TXS_SHOWN]
+    block["tx"] = [describe_tx(params, _object(tx, "getblock")) for tx in txs[:MAX_BLOCK_TXS_SHOWN]]
     block["tx_not_shown"] = max(0, len(txs) - MAX_BLOCK_TXS_SHOWN)
     return block
 
 
-def get_transaction(client, txid: str) -> dict:
-    return _object(client.call("gettransaction", txid), "gettransaction")
+def get_transaction(client, params: ChainParams, txid: str) -> dict:
+    return describe_tx(params, _object(client.call("gettransaction", txid), "gettransaction"))
 
 
-def get_account(client, address: str) -> dict:
+def get_account(client, params: ChainParams, address: str) -> dict:
     """Balance, nonce, stake and registrations of an account, and its latest transactions."""
     account, history = client.batch([("getaccount", address), ("getaddresshistory", address, HISTORY_LIMIT)])
     account = _object(account, "getaccount")
-    account["history"] = _list(history, "getaddresshistory")
+    account["history"] = [describe_tx(params, _object(tx, "getaddresshistory"))
+                          for tx in _list(history, "getaddresshistory")]
     return account
+
+
+def describe_tx(params: ChainParams, tx: dict) -> dict:
+    """A transaction as the node shows it, with the coordination kinds named (the node's view names only
+    coinbase and transfer) and a hotkey also shown as its address, so the page can link to it."""
+    kind = tx.get("kind")
+    if isinstance(kind, str) and kind.startswith("kind-") and kind[5:].isdigit():
+        number = int(kind[5:])
+        if number in CoordKind._value2member_map_:
+            tx["kind"] = CoordKind(number).name.lower()
+    hotkey = tx.get("hotkey")
+    if isinstance(hotkey, str) and len(hotkey) == 64:
+        try:
+            tx["hotkey_address"] = encode_address(params.hrp, bytes.fromhex(hotkey))
+        except ValueError:
+            pass
+    return tx
 
 
 def get_jobs(client, params: ChainParams) -> list[dict]:

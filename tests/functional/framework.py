@@ -85,6 +85,8 @@ class TestNode:
         self.datadir.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "hashgrad", "node", "--network", self.network, "--datadir", str(self.datadir),
                    "--bind", "127.0.0.1", "--port", str(self.p2p_port), "--rpcport", str(self.rpc_port), *extra_args]
+        if os.environ.get("HASHGRAD_FUNCTIONAL_DEBUG"):  # debug-level node logs when chasing a failure
+            command.append("--debug")
         self._stderr = open(self.datadir / "stderr.log", "ab")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=self._stderr, env=env)
