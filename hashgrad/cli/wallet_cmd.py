@@ -43,12 +43,13 @@ network later is an error (network-mismatch).
 Password: --password-file FILE (first line), else ${PASSWORD_ENV}, else a prompt (twice for a new
 wallet). ${SCRYPT_N_ENV} lowers the scrypt cost for tests only: never for wallets holding value.
 
-balance, send and history talk to a node over JSON-RPC: --datadir DIR is the node's datadir holding
-its .cookie, --rpcport (default the network's), --rpcconnect HOST.
+balance, send, history and register talk to a node over JSON-RPC: --datadir DIR is the node's
+datadir holding its .cookie, --rpcport (default the network's), --rpcconnect HOST.
 
 Errors exit 1 with `error: <reason>: detail`; reasons include wrong-password, corrupt-wallet,
 unknown-wallet, wallet-exists, unknown-hotkey, hotkey-exists, network-mismatch, bad-address,
-bad-amount, bad-fee, insufficient-funds, node-unreachable.
+bad-amount, bad-fee, insufficient-funds, node-unreachable; register adds hotkey-already-registered,
+burn-too-high, bad-max-burn and the node's own reasons.
 """
 
 

@@ -28,7 +28,7 @@ from hashgrad.node import rpc_artifacts, rpc_chain, rpc_incentive, rpc_mining, r
 from hashgrad.node.rpc_client import COOKIE_FILE
 from hashgrad.node.rpc_params import RPC_INVALID_PARAMS, check_param_count, get_param, parse_str
 
-MAX_BODY_SIZE = 4 * 1024 * 1024
+MAX_BODY_SIZE = 16 * 1024 * 1024  # room for an 8 MiB artifact in base64 (putartifact)
 MAX_BATCH = 1000
 COOKIE_USER = "__cookie__"
 AUTH_FAILURE_DELAY_S = 0.25  # bitcoind's brake on password guessing

@@ -70,6 +70,14 @@ async def rpc_addnode(node, params):
     return None
 
 
+async def rpc_getaddednodeinfo(node, params):
+    """getaddednodeinfo: the peers kept connected (--connect, addnode add) and whether each is connected."""
+    check_param_count(params, 0, 1)
+    connected = {info["addr"] for info in _require_peers(node).get_peer_info() if not info["inbound"]}
+    return [{"addednode": f"{host}:{port}", "connected": f"{host}:{port}" in connected}
+            for host, port in sorted(node.added_nodes)]
+
+
 async def rpc_disconnectnode(node, params):
     """disconnectnode ["HOST:PORT"] [NODEID]: drop a connected peer by address or by id."""
     check_param_count(params, 1, 2)

@@ -52,7 +52,8 @@ def ensure_registered(client: ChainClient, keys: RoleKeys, job: JobParams, stop,
     if uid is not None:
         return uid
     burn = int(client.get_job(job.job_id)["burn"])
-    client.submit_built(make_register, keys.coldkey, keys.hotkey, job.job_id, burn * 2)
+    nonce = client.get_next_nonce(keys.coldkey.pubkey)
+    client.submit(make_register(keys.coldkey, keys.hotkey, client.params.magic, nonce, job.job_id, burn * 2))
     log.info("registration sent for job %d (burn %d)", job.job_id, burn)
     if not wait_until(lambda: get_registration(client, keys, job.job_id) is not None, timeout, 0.5, stop):
         raise HashgradError("registration-timeout", f"hotkey not registered on job {job.job_id} in {timeout} s")

@@ -19,7 +19,7 @@ import aiohttp
 from hashgrad.chain.keys import SigningKey
 from hashgrad.errors import HashgradError, ProtocolError
 from hashgrad.serve.client import MinerClient, parse_claim
-from hashgrad.serve.engine import MAX_SEED, SamplingParams, encode_text
+from hashgrad.serve.engine import MAX_SEED, SamplingParams, decode_text, encode_text
 from hashgrad.serve.verify import verify_completion
 
 
@@ -102,7 +102,7 @@ class Gateway:
     async def ask(self, client: MinerClient, miner: RoutedMiner, tokens: tuple[int, ...], max_tokens: int,
                   params: SamplingParams):
         """One miner's answer as a GatewayAnswer, or the reason it is not acceptable."""
-        body = {"model": miner.model, "prompt": list(tokens), "max_tokens": max_tokens,
+        body = {"model": miner.model, "prompt": decode_text(tokens), "max_tokens": max_tokens,
                 "temperature": params.temperature, "logprobs": 0}
         if not params.is_greedy:
             body |= {"seed": params.seed, "top_p": params.top_p, "top_k": params.top_k}

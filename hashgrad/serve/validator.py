@@ -7,8 +7,9 @@
     query       each miner gets its challenges as hotkey-signed requests (client.MinerClient).
     verify      verify.verify_completion: one forward pass per answer.
     score       compute_scores: correctness is a gate (one failed verification → 0), then
-                availability × (½ latency term + ½ throughput term), each term relative to the
-                round's best miner.
+                availability × (¼ + ¾ × (½ latency term + ½ throughput term)), each term relative
+                to the round's best miner; the ¼ base keeps timing noise from swinging the
+                weights of equally honest miners too far.
     weights     compute_weights: scores → u16, max-upscaled, sorted by uid, ready for
                 chain.coordination_make.make_commit_weights / make_reveal_weights.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+import time
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -32,6 +34,7 @@ from hashgrad.serve.verify import Verdict, verify_completion
 from hashgrad.work.hashing import HashStream, compute_seed
 
 U16_MAX = 65535
+SPEED_BASE = 0.25  # share of the score a verified, available miner gets whatever its speed
 MIN_PROMPT = 8
 MAX_CHALLENGE_TOKENS = 48
 TEMPERATURES = (0.6, 0.7, 0.8, 0.9, 1.0, 1.1)
@@ -93,6 +96,8 @@ class Outcome:
     tokens: int = 0
     first_token_s: float = 0.0
     total_s: float = 0.0
+    verify_s: float = 0.0  # what checking it cost the validator
+    streamed: bool = False  # first_token_s is a true time to first token only when streamed
 
     @property
     def is_ok(self) -> bool:
@@ -107,7 +112,7 @@ class Outcome:
 class MinerStats:
     gate: float  # 0 if any answer failed verification
     availability: float  # share of challenges answered and verified
-    latency_s: float  # median time to first token over verified answers (inf if none)
+    latency_s: float  # median time to first token over verified streamed answers (inf if none)
     tokens_per_s: float  # verified tokens / time spent on them
 
 
@@ -116,14 +121,16 @@ def compute_miner_stats(outcomes: list[Outcome]) -> MinerStats:
         return MinerStats(0.0, 0.0, float("inf"), 0.0)
     ok = [o for o in outcomes if o.is_ok]
     gate = 0.0 if any(o.is_cheat for o in outcomes) else 1.0
-    latency = statistics.median(o.first_token_s for o in ok) if ok else float("inf")
+    timed = [o for o in ok if o.streamed] or ok
+    latency = statistics.median(o.first_token_s for o in timed) if timed else float("inf")
     seconds = sum(o.total_s for o in ok)
     throughput = sum(o.tokens for o in ok) / seconds if seconds > 0 else 0.0
     return MinerStats(gate, len(ok) / len(outcomes), latency, throughput)
 
 
 def compute_scores(outcomes: dict[int, list[Outcome]]) -> dict[int, float]:
-    """uid → score in [0, 1]: gate × availability × (½ best latency / latency + ½ throughput / best)."""
+    """uid → score in [0, 1]: gate × availability × (base + (1 - base) × speed), where speed is
+    ½ best latency / latency + ½ throughput / best throughput."""
     stats = {uid: compute_miner_stats(rows) for uid, rows in outcomes.items()}
     eligible = [s for s in stats.values() if s.gate > 0 and s.availability > 0]
     best_latency = min((s.latency_s for s in eligible), default=float("inf"))
@@ -135,7 +142,8 @@ def compute_scores(outcomes: dict[int, list[Outcome]]) -> dict[int, float]:
             continue
         latency_term = min(1.0, best_latency / s.latency_s) if s.latency_s > 0 else 1.0
         throughput_term = s.tokens_per_s / best_throughput if best_throughput > 0 else 0.0
-        scores[uid] = s.gate * s.availability * (0.5 * latency_term + 0.5 * throughput_term)
+        speed = 0.5 * latency_term + 0.5 * throughput_term
+        scores[uid] = s.gate * s.availability * (SPEED_BASE + (1 - SPEED_BASE) * speed)
     return scores
 
 
@@ -171,8 +179,10 @@ def compute_outcome(engine, fingerprint: bytes, challenge: Challenge, exchange: 
         claim = parse_claim(challenge.prompt, challenge.max_tokens, challenge.params, exchange.response)
     except ProtocolError as exc:
         return Outcome(exc.reason, 0, exchange.first_token_s, exchange.total_s)
+    started = time.perf_counter()
     verdict: Verdict = verify_completion(engine, claim, fingerprint)
-    return Outcome(verdict.reason, len(claim.tokens), exchange.first_token_s, exchange.total_s)
+    return Outcome(verdict.reason, len(claim.tokens), exchange.first_token_s, exchange.total_s,
+                   time.perf_counter() - started, challenge.stream)
 
 
 async def query_miner(client: MinerClient, miner: MinerEndpoint, challenges: list[Challenge], model: str) -> list[Exchange]:

@@ -62,6 +62,18 @@ class SentCoordination:
 
 
 # ---------------------------------------------------------------- reads
+def check_job_id(job_id: int) -> int:
+    if type(job_id) is not int or not 0 <= job_id <= 0xFFFF:
+        raise WalletError("bad-job", f"a job id is 0-65535, got {job_id}")
+    return job_id
+
+
+def check_epoch(epoch: int | None) -> int | None:
+    if epoch is not None and (type(epoch) is not int or not 0 <= epoch <= 0xFFFFFFFF):
+        raise WalletError("bad-epoch", f"an epoch is 0-4294967295, got {epoch}")
+    return epoch
+
+
 def get_job_info(client, job_id: int) -> JobInfo:
     reply = client.call("getjob", job_id)
     if not isinstance(reply, dict):
@@ -138,7 +150,7 @@ class RegistrationPlan:
 def prepare_registration(client, params: ChainParams, coldkey: bytes, hotkey: bytes, job_id: int,
                          max_burn: int | None = None) -> RegistrationPlan:
     """Check that `coldkey` can register `hotkey` on the job now; max_burn defaults to twice the burn."""
-    job = get_job_info(client, job_id)
+    job = get_job_info(client, check_job_id(job_id))
     hotkey_stake = get_key_stake(client, get_address(params, hotkey))
     if job_id in hotkey_stake.registrations:
         raise WalletError("hotkey-already-registered",
@@ -206,7 +218,8 @@ class WeightsPlan:
 def prepare_weights(client, params: ChainParams, hotkey: bytes, job_id: int, epoch: int | None,
                     weights: Weights, *, commit: bool) -> WeightsPlan:
     """Check that the hotkey can commit (or reveal) these weights; epoch defaults to the next block's."""
-    job = get_job_info(client, job_id)
+    job = get_job_info(client, check_job_id(job_id))
+    check_epoch(epoch)
     address = get_address(params, hotkey)
     hotkey_stake = get_key_stake(client, address)
     if job_id not in hotkey_stake.registrations:

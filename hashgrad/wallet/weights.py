@@ -136,7 +136,8 @@ def read_salt_file(path: Path) -> SaltRecord:
         with open(path, "rb") as handle:
             data = handle.read(MAX_SALT_FILE_BYTES + 1)
     except FileNotFoundError:
-        raise WalletError("no-salt-file", f"no salt file {path} (was `weights commit` run with another --salt-file?)") from None
+        raise WalletError("no-salt-file",
+                          f"no salt file {path} (was `weights commit` run with another --salt-file?)") from None
     except OSError as exc:
         raise WalletError("bad-salt-file", f"cannot read {path}: {exc.strerror}") from None
     if len(data) > MAX_SALT_FILE_BYTES:

@@ -89,7 +89,7 @@ class ExplorerApp:
                   "/api/search": self.api_search}
         for path, handler in routes.items():
             app.router.add_get(path, self.json_handler(handler))
-        app.router.add_route("*", "/api/{tail:.*}", self.handle_unknown_api)
+        app.router.add_get("/api/{tail:.*}", self.handle_unknown_api)
         return app
 
     # ------------------------------------------------------------ plumbing

@@ -20,7 +20,6 @@ from hashgrad.errors import WorkError
 HASH_SIZE = 32
 HOTKEY_SIZE = 32
 
-TAG_COMMITMENT = "hashgrad/work/commitment"
 TAG_SEED = "hashgrad/work/seed"
 TAG_STREAM = "hashgrad/work/stream"
 
@@ -57,20 +56,15 @@ def compute_commitment(
 ) -> bytes:
     """The 32-byte commitment a miner posts on chain before revealing its artifact.
 
-    Layout (108 bytes, integers little-endian like Bitcoin's):
-        artifact_id[32] || hotkey[32] || job_id u32 || epoch u64 || base_checkpoint_hash[32]
+    It is the chain's own rule (`hashgrad.chain.coordination.compute_work_commitment`), so what a
+    validator checks here is exactly what block connect checks at the reveal.
     """
-    if not 0 <= job_id < 2**32 or not 0 <= epoch < 2**64:
-        raise WorkError("bad-commitment-field", "job_id must fit u32 and epoch u64")
-    msg = struct.pack(
-        "<32s32sIQ32s",
-        check_bytes32(artifact_id, "artifact_id"),
-        check_bytes32(hotkey, "hotkey"),
-        job_id,
-        epoch,
-        check_bytes32(base_checkpoint_hash, "base_checkpoint_hash"),
-    )
-    return compute_tagged_hash(TAG_COMMITMENT, msg)
+    from hashgrad.chain.coordination import compute_work_commitment
+
+    if not 0 <= job_id < 2**16 or not 0 <= epoch < 2**32:
+        raise WorkError("bad-commitment-field", "job_id must fit u16 and epoch u32")
+    return compute_work_commitment(check_bytes32(artifact_id, "artifact_id"), check_bytes32(hotkey, "hotkey"),
+                                   epoch, job_id, check_bytes32(base_checkpoint_hash, "base_checkpoint_hash"))
 
 
 def compute_seed(seed: bytes, label: str, *parts: bytes | int) -> bytes:

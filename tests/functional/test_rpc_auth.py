@@ -114,6 +114,11 @@ def test_rpc_cli_and_rest(node):
     assert run_cli(node, "getbestblockhash").stdout.strip() == hashes[-1]
     account = json.loads(run_cli(node, "getaccount", address).stdout)
     assert account["balance"] > 0 and account["nonce"] == 0
+    listing = run_cli(node, "help").stdout
+    for method in ("getblockchaininfo", "getaccount", "getsupply", "sendrawtransaction", "submitblock", "stop"):
+        assert f"\n{method}: " in "\n" + listing
+    assert run_cli(node, "help", "getaccount").stdout.startswith("getaccount ADDRESS")
+    assert isinstance(json.loads(run_cli(node, "uptime").stdout), int)
     failed = run_cli(node, "getblock", "00" * 32)
     assert failed.returncode == 1 and "not-found" in failed.stderr
     unreachable = subprocess.run([sys.executable, "-m", "hashgrad", "rpc", "--datadir", str(node.datadir),

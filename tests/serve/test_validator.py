@@ -36,10 +36,10 @@ def test_scores_gate_on_correctness_then_reward_speed():
     cheat = [Outcome("ok", 20, 0.001, 0.01)] * 3 + [Outcome("wrong-token", 20, 0.001, 0.01)]
     scores = compute_scores({0: fast, 1: slow, 2: flaky, 3: cheat, 4: []})
     assert scores[0] == pytest.approx(1.0)
-    assert scores[1] == pytest.approx(0.5)
+    assert scores[1] == pytest.approx(0.25 + 0.75 * 0.5)
     assert scores[2] == pytest.approx(0.5)
     assert scores[3] == 0.0 and scores[4] == 0.0
-    assert compute_weights(scores) == ((0, 65535), (1, 32768), (2, 32768))
+    assert compute_weights(scores) == ((0, 65535), (1, 40959), (2, 32768))
     assert compute_weights({0: 0.0}) == ()
 
 

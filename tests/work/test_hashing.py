@@ -18,10 +18,16 @@ def test_compute_commitment_binds_every_field():
     assert len({base, *variants}) == 6
 
 
-def test_compute_commitment_is_a_tagged_hash_of_the_fixed_layout():
+def test_compute_commitment_is_the_chains_rule():
+    """The validator checks the same binding block connect checks at the reveal."""
     import struct
-    msg = struct.pack("<32s32sIQ32s", A, H, 7, 5, B)
-    assert compute_commitment(A, H, 5, 7, B) == compute_tagged_hash("hashgrad/work/commitment", msg)
+
+    from hashgrad.chain.coordination import compute_work_commitment
+    from hashgrad.chain.hashes import tagged_hash
+
+    msg = struct.pack("<32s32sIH32s", A, H, 5, 7, B)
+    assert compute_commitment(A, H, 5, 7, B) == compute_work_commitment(A, H, 5, 7, B)
+    assert compute_commitment(A, H, 5, 7, B) == tagged_hash("hashgrad/work-commit", msg)
 
 
 def test_invalid_commitment_field_lengths():

@@ -1,0 +1,232 @@
+"""`hashgrad serve ...`: inference for job 1 — a miner's OpenAI-compatible server, and a validation round.
+
+    hashgrad serve miner --checkpoint ckpt.safetensors --open --port 8000     (local use, no signatures)
+    hashgrad serve miner --follow --datadir DIR --keyfile keys.json --port 8000
+        serve the latest checkpoint job 0 recorded on chain (fetched by hash, checked), reloading
+        when a new one is recorded; requests must be signed by a hotkey (validators, gateways)
+    hashgrad serve miner ... --adversary stale|other-model|random|truncated|quantized|replay
+    hashgrad serve validate --miners http://127.0.0.1:8000,http://127.0.0.1:8001 --checkpoint ckpt.safetensors
+        one validation round: challenges, verification, scores and u16 weights (JSON on the last line)
+
+Torch runs on one thread on the AVX2 kernel path, as the work module pins it, so that a verifier
+on the same platform recomputes the same logits.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+if "torch" not in sys.modules:
+    os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
+
+log = logging.getLogger("hashgrad.serve")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("serve", help="inference (job 1): serve the model, validate servers")
+    sub = parser.add_subparsers(dest="serve_command", metavar="ACTION", required=True)
+
+    miner = sub.add_parser("miner", help="run an OpenAI-compatible inference server for a checkpoint")
+    add_checkpoint_arguments(miner)
+    miner.add_argument("--follow", action="store_true", help="serve job 0's latest on-chain checkpoint, reloading")
+    miner.add_argument("--poll-seconds", type=float, default=5.0)
+    miner.add_argument("--host", default="127.0.0.1")
+    miner.add_argument("--port", type=int, default=8000, help="0 picks a free port (see --port-file)")
+    miner.add_argument("--port-file", type=Path, help="write the bound port here once listening")
+    miner.add_argument("--open", action="store_true", help="serve unsigned requests (local users)")
+    miner.add_argument("--keyfile", type=Path, help="JSON with the hotkey secret: the server's identity")
+    miner.add_argument("--allow", default="", help="comma-separated hex hotkeys allowed to sign requests")
+    miner.add_argument("--rate", type=float, default=20.0, help="requests per second per client (0: no limit)")
+    miner.add_argument("--burst", type=float, default=40.0)
+    miner.add_argument("--max-tokens-cap", type=int, help="largest max_tokens served (default: the context)")
+    miner.add_argument("--max-body-bytes", type=int, default=1 << 20)
+    miner.add_argument("--adversary", default="honest", help="cheat for tests and the devnet: stale, other-model, "
+                       "random, truncated, quantized, replay")
+    miner.add_argument("--stale-checkpoint", type=Path, help="the older checkpoint the stale adversary serves")
+    miner.set_defaults(func=run_miner)
+
+    validate = sub.add_parser("validate", help="one validation round over miners: scores and u16 weights")
+    add_checkpoint_arguments(validate)
+    validate.add_argument("--miners", required=True, help="comma-separated miner URLs (uid = position)")
+    validate.add_argument("--keyfile", type=Path, help="the validator's hotkey (default: a fresh one)")
+    validate.add_argument("--challenges", type=int, default=4, help="challenges per miner")
+    validate.add_argument("--seed", help="64 hex: the round seed (default: random)")
+    validate.add_argument("--dataset", type=Path, help="manifest.json whose held-out pages give the prompts "
+                          "(default: the Python stdlib in memory)")
+    validate.set_defaults(func=run_validate)
+
+
+def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", type=Path, help="checkpoint file (safetensors)")
+    parser.add_argument("--checkpoint-hash", help="64 hex: expected hash (fetched from the node if no file)")
+    add_node_arguments(parser)
+
+
+def add_node_arguments(parser: argparse.ArgumentParser) -> None:
+    from hashgrad.chain.params import NETWORKS
+
+    parser.add_argument("--network", choices=sorted(NETWORKS), default="devnet")
+    parser.add_argument("--datadir", type=Path, help="a node's datadir (its RPC cookie)")
+    parser.add_argument("--rpcport", type=int)
+    parser.add_argument("--rpcconnect", default="127.0.0.1")
+
+
+def connect_node(args):
+    """An RpcClient for --datadir, or None when no node was named."""
+    if args.datadir is None:
+        return None
+    from hashgrad.chain.params import get_network
+    from hashgrad.node.rpc_client import RpcClient
+
+    return RpcClient.from_datadir(args.datadir, args.rpcport or get_network(args.network).rpc_port, args.rpcconnect)
+
+
+def resolve_checkpoint(args, rpc):
+    """(checkpoint, hash): the file (checked against --checkpoint-hash), else by hash from the node,
+    else the latest checkpoint on chain."""
+    from hashgrad.errors import WorkError
+    from hashgrad.serve.checkpoints import fetch_checkpoint, get_chain_checkpoint_hash, load_checkpoint_file
+    from hashgrad.work.hashing import parse_hex32
+
+    expected = parse_hex32(args.checkpoint_hash, "checkpoint hash") if args.checkpoint_hash else None
+    if args.checkpoint is not None:
+        return load_checkpoint_file(args.checkpoint, expected)
+    if rpc is None:
+        raise WorkError("missing-checkpoint", "give --checkpoint FILE, or --datadir of a node to fetch it from")
+    expected = expected or get_chain_checkpoint_hash(rpc)
+    if expected is None:
+        raise WorkError("missing-checkpoint", "no checkpoint recorded on chain yet")
+    return fetch_checkpoint(rpc, expected)
+
+
+def load_hotkey(path: Path | None):
+    from hashgrad.chain.keys import SigningKey
+    from hashgrad.roles.chain_client import RoleKeys
+
+    return RoleKeys.load(path).hotkey if path is not None else SigningKey.generate()
+
+
+def setup_logging() -> None:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s serve %(levelname)s %(message)s")
+
+
+# ----------------------------------------------------------------------------- miner
+def run_miner(args) -> int:
+    from hashgrad.serve.server import InferenceServer, ServerConfig
+    from hashgrad.work.miner import set_determinism_pins
+
+    setup_logging()
+    set_determinism_pins(threads=1)
+    rpc = connect_node(args)
+    if args.follow and rpc is None:
+        from hashgrad.errors import WorkError
+
+        raise WorkError("missing-node", "--follow reads the chain: give --datadir (and --rpcport) of a node")
+    checkpoint, digest = resolve_checkpoint(args, rpc)
+    older = load_older(args)
+    hotkey = load_hotkey(args.keyfile).pubkey if args.keyfile else None
+    allowed = frozenset(bytes.fromhex(h) for h in args.allow.split(",") if h) or None
+    config = ServerConfig(open_access=args.open, max_body_bytes=args.max_body_bytes,
+                          max_tokens_cap=args.max_tokens_cap, rate=args.rate, burst=args.burst, hotkey=hotkey,
+                          allowed=allowed)
+    server = InferenceServer(build_miner_backend(args.adversary, checkpoint, older), config)
+    try:
+        asyncio.run(serve_miner(args, server, rpc, checkpoint, digest))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def load_older(args):
+    if args.stale_checkpoint is None:
+        return None
+    from hashgrad.serve.checkpoints import load_checkpoint_file
+
+    return load_checkpoint_file(args.stale_checkpoint)[0]
+
+
+def build_miner_backend(kind: str, checkpoint, older):
+    from hashgrad.serve.adversaries import build_backend
+
+    if kind == "stale" and older is None:
+        kind = "honest"  # nothing older yet: the stale miner serves the only checkpoint there is
+    return build_backend(kind, checkpoint, older)
+
+
+async def serve_miner(args, server, rpc, checkpoint, digest) -> None:
+    from hashgrad.serve.server import serve_forever
+
+    def on_started(port: int) -> None:
+        mode = "open" if args.open else "signed requests"
+        log.info("serving %s (checkpoint %s, %s) on http://%s:%d", server.model_id, digest.hex(), mode, args.host, port)
+        if args.port_file:
+            args.port_file.write_text(f"{port}\n")
+
+    tasks = [asyncio.create_task(serve_forever(server, args.host, args.port, on_started))]
+    if args.follow and rpc is not None:
+        tasks.append(asyncio.create_task(follow_chain(args, server, rpc, checkpoint, digest)))
+    await asyncio.gather(*tasks)
+
+
+async def follow_chain(args, server, rpc, checkpoint, digest) -> None:
+    """Poll the node; when job 0 records a new checkpoint, fetch it, check it and serve it."""
+    from hashgrad.errors import HashgradError
+    from hashgrad.serve.checkpoints import fetch_checkpoint, get_chain_checkpoint_hash
+
+    while True:
+        await asyncio.sleep(args.poll_seconds)
+        try:
+            latest = await asyncio.to_thread(get_chain_checkpoint_hash, rpc)
+            if latest is None or latest == digest:
+                continue
+            fetched, latest = await asyncio.to_thread(fetch_checkpoint, rpc, latest)
+        except HashgradError as exc:
+            log.warning("checkpoint poll failed: %s", exc)
+            continue
+        previous, checkpoint, digest = checkpoint, fetched, latest
+        server.set_backend(build_miner_backend(args.adversary, checkpoint, previous))
+        log.info("now serving checkpoint %s", digest.hex())
+
+
+# ----------------------------------------------------------------------------- validate
+def run_validate(args) -> int:
+    from hashgrad.serve.engine import Engine
+    from hashgrad.serve.gateway import Gateway, RoutedMiner
+    from hashgrad.serve.validator import MinerEndpoint, get_heldout_texts, run_validation_round_blocking
+    from hashgrad.work.hashing import parse_hex32
+    from hashgrad.work.miner import set_determinism_pins
+
+    set_determinism_pins(threads=1)
+    checkpoint, digest = resolve_checkpoint(args, connect_node(args))
+    engine = Engine(checkpoint, digest)
+    urls = [u for u in args.miners.split(",") if u]
+    routed = [RoutedMiner(url) for url in urls]
+    asyncio.run(discover(Gateway(routed, engine)))
+    miners = [MinerEndpoint(uid, m.url, m.hotkey or bytes(32)) for uid, m in enumerate(routed)]
+    seed = parse_hex32(args.seed, "seed") if args.seed else os.urandom(32)
+    texts = get_heldout_texts(load_challenge_dataset(args.dataset, checkpoint.config.block_size))
+    report = run_validation_round_blocking(miners, engine, load_hotkey(args.keyfile), seed, texts, args.challenges)
+    for uid, url in enumerate(urls):
+        verdicts = ",".join(o.verdict for o in report.outcomes[uid])
+        print(f"uid {uid} {url}: score {report.scores[uid]:.3f} [{verdicts}]")
+    print(json.dumps({"checkpoint": digest.hex(), "scores": {str(k): v for k, v in report.scores.items()},
+                      "weights": [list(w) for w in report.weights]}))
+    return 0
+
+
+async def discover(gateway) -> None:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        await gateway.discover(session)
+
+
+def load_challenge_dataset(manifest: Path | None, block_size: int):
+    from hashgrad.work.data import build_stdlib_dataset, load_dataset
+
+    return load_dataset(manifest) if manifest is not None else build_stdlib_dataset(max(4096, 2 * block_size))

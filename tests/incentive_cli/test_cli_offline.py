@@ -1,0 +1,101 @@
+"""Unit tests of the incentive commands' offline parts: the metagraph table (plain and rich), the job
+summary, reply validation, and the reason codes of input refused before any node is contacted."""
+from __future__ import annotations
+
+import io
+import sys
+
+import pytest
+
+from hashgrad.cli.job_cmd import format_job
+from hashgrad.cli.main import main
+from hashgrad.cli.metagraph_cmd import COLUMNS, check_metagraph, format_plain_table, format_row, print_rich_table
+from hashgrad.errors import RpcError
+
+ROW = {"uid": 3, "hotkey": "ab" * 32, "address": "rhg1q3ls4tnc2azwkr7k828xwl5s6qu7kmkn7h4qlq4sxsxqu6097yuwqugs2tx",
+       "coldkey": "rhg1qdnf0lg9fwrmhwgxv0h4uu97d42kky2qn67u5nxm4qcjk9pcxee4qrrphch", "stake": 950_000_000,
+       "validator_permit": True, "consensus": 0.25, "incentive": 0.5, "dividends": 1.0, "trust": 0.0,
+       "validator_trust": 1.0, "emission": 123, "total_earned": 456, "epoch": 1, "last_update": 60,
+       "registration_height": 6}
+JOB = {"job": 0, "name": "train-default-model", "kind": "train", "definition_hash": "c2" * 32, "work_spec": "{}",
+       "tempo": 30, "windows": {"work_commit_end": 14, "work_reveal_end": 18, "weights_commit_end": 26},
+       "max_uids": 64, "max_validators": 16, "immunity_period": 60, "burn": 10_000_000, "n_uids": 2,
+       "registrations_this_epoch": 1, "last_epoch_processed": 0, "pool": 5 * 10**8, "height": 35,
+       "next_block_epoch": 1, "next_block_offset": 5, "next_block_phase": "commit-work", "checkpoint": None}
+
+
+def test_metagraph_row_and_plain_table():
+    row = format_row(ROW)
+    assert row == ["3", "rhg1q3ls4...s2tx", "rhg1qdnf0...phch", "9.50000000", "yes", "0.25000", "0.50000", "1.00000",
+                   "0.00000", "0.00000123", "0.00000456", "60", "6"]
+    lines = format_plain_table([row, format_row({**ROW, "uid": 12, "validator_permit": False})]).splitlines()
+    assert lines[0].split() == ["UID", "HOTKEY", "COLDKEY", "STAKE", "VPERMIT", "CONSENSUS", "INCENTIVE", "DIVIDENDS",
+                                "TRUST", "EMISSION", "TOTAL", "EARNED", "LAST", "UPDATE", "REG", "HEIGHT"]
+    assert lines[1].startswith("  3  rhg1q3ls4...s2tx  ") and lines[2].startswith(" 12  ")
+    assert len({len(line) for line in lines}) == 1  # aligned
+
+
+def test_metagraph_plain_table_without_uids():
+    assert format_plain_table([]).split() == " ".join(COLUMNS).upper().split()
+
+
+def test_metagraph_rich_table(capsys):
+    print_rich_table("job 0 at height 60: 1 uids", [format_row(ROW)])
+    out = capsys.readouterr().out
+    for text in ("job 0 at height 60", "total earned", "rhg1q3ls4...s2tx", "9.50000000", "0.00000456"):
+        assert text in out
+
+
+@pytest.mark.parametrize("reply", [None, [], {"uids": None}, {"uids": [{**ROW, "stake": "1"}]},
+                                   {"uids": [{**ROW, "validator_permit": 1}]}, {"uids": [{**ROW, "incentive": None}]},
+                                   {"uids": [{k: v for k, v in ROW.items() if k != "coldkey"}]}])
+def test_malformed_metagraph_replies_are_refused(reply):
+    with pytest.raises(RpcError) as excinfo:
+        check_metagraph(reply)
+    assert excinfo.value.reason == "bad-response"
+
+
+def test_job_summary():
+    text = format_job(JOB)
+    assert "work commit [0, 14), work reveal [14, 18), weights commit [18, 26), weights reveal [26, 30)" in text
+    assert "burn           0.10000000" in text and "epoch 1, offset 5, phase commit-work" in text
+    assert "none recorded" in text
+    with_checkpoint = format_job({**JOB, "checkpoint": {"epoch": 0, "hash": "ff" * 32, "height": 20}})
+    assert f"{'ff' * 32} (epoch 0, height 20)" in with_checkpoint
+    with pytest.raises(RpcError) as excinfo:
+        format_job({"job": 0})
+    assert excinfo.value.reason == "bad-response"
+
+
+@pytest.fixture
+def cli(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HASHGRAD_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HASHGRAD_PASSWORD", "pw")
+    monkeypatch.setenv("HASHGRAD_WALLET_SCRYPT_N", "1024")
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+
+    def run(*args: str) -> str:
+        capsys.readouterr()
+        rc = main(list(args))
+        err = capsys.readouterr().err
+        assert rc == 1 and err.startswith("error: "), err
+        return err.split(": ")[1].strip()
+    return run
+
+
+def test_input_refused_before_the_node_is_contacted(cli, tmp_path):
+    node = ("--datadir", str(tmp_path / "no-node"), "--rpcport", "1")
+    assert main(["wallet", "create", "w"]) == 0 and main(["wallet", "hotkey", "new", "w", "h"]) == 0
+    assert cli("weights", "commit", "w", "h", "--job", "0", "--weights", "1:x", *node) == "bad-weights"
+    assert cli("weights", "commit", "w", "nope", "--job", "0", "--weights", "1:1", *node) == "unknown-hotkey"
+    assert cli("weights", "reveal", "w", "h", "--job", "70000", *node) == "bad-job"
+    assert cli("weights", "reveal", "w", "h", "--job", "0", "--epoch", "-1", *node) == "bad-epoch"
+    assert cli("stake", "add", "w", "h", "1.000000001", *node) == "bad-amount"
+    assert cli("stake", "remove", "w", "h", "0", *node) == "bad-amount"
+    assert cli("wallet", "register", "w", "h", "--job", "0", "--max-burn", "-1", *node) == "bad-max-burn"
+    assert cli("metagraph", "-1", *node) == "bad-job"
+    assert cli("job", "65536", *node) == "bad-job"
+    assert cli("stake", "add", "missing", "h", "1", *node) == "unknown-wallet"
+    assert cli("stake", "add", "w", "h", "1", "--network", "devnet", *node) == "network-mismatch"
+    assert cli("stake", "add", "w", "h", "1", *node) == "node-unreachable"
+    assert cli("metagraph", "0", *node) == "node-unreachable"
