@@ -3,6 +3,7 @@ and shows it (see hashgrad.devnet.run for the steps)."""
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 from hashgrad.errors import HashgradError
@@ -57,6 +58,10 @@ def run_devnet(args) -> int:
     config = DevnetConfig(out=args.out, miners=args.miners, validators=args.validators,
                           adversaries=parse_adversaries(args.adversaries), epochs=args.epochs,
                           port_base=args.port_base, block_interval=args.block_interval, web=args.web)
+    def on_sigterm(signum, frame):
+        raise KeyboardInterrupt  # unwinds through Devnet.run's cleanup, which stops every child
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     view = make_view()
     final = Devnet(config, view).run()
     view.message(f"done: results in {config.out.resolve()} (summary.json, loss.png, rewards.png, final/)")

@@ -47,6 +47,9 @@ class DevnetMonitor:
         epoch = self.first_epoch + len(self.results)
         if job["last_epoch_processed"] < epoch:
             return None
+        if not self.results and not self.client.get_epoch(self.job_id, epoch)["work_commits"]:
+            self.first_epoch += 1  # nobody worked yet (still registering): the demo starts later
+            return None
         produced = self.client.get_epoch(self.job_id, epoch + 1)["checkpoint"]
         if not produced:
             return None  # the validators have not yet attested the checkpoint this epoch produced

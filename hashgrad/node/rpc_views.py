@@ -88,7 +88,11 @@ def payload_to_json(params: ChainParams, tx: Transaction) -> dict:
 
 
 def _kind_name(kind: int) -> str:
-    try:
-        return TxKind(kind).name.lower()
-    except ValueError:
-        return f"kind-{kind}"
+    from hashgrad.chain.coordination_tx import CoordKind
+
+    for kinds in (TxKind, CoordKind):
+        try:
+            return kinds(kind).name.lower().replace("_", "-")
+        except ValueError:
+            continue
+    return f"kind-{kind}"

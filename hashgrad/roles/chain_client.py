@@ -74,7 +74,7 @@ class ChainClient:
         return artifact_id
 
     def get_artifact(self, artifact_id: bytes) -> bytes:
-        result = self.rpc.call("getartifact", artifact_id[::-1].hex())
+        result = self.rpc.call("getartifact", artifact_id.hex())  # natural byte order, as sha256sum prints
         data = base64.b64decode(result["data"], validate=True)
         if hashlib.sha256(data).digest() != artifact_id:
             raise WorkError("bad-artifact-hash", f"bytes for {artifact_id.hex()} do not hash to it")

@@ -35,13 +35,13 @@ def read_live_file(path: Path | None) -> dict:
     except FileNotFoundError:
         return dict(EMPTY_LIVE)
     except OSError as exc:
-        raise HashgradError("bad-live-file", f"cannot read {path}: {exc.strerror}") from None
+        raise HashgradError("bad-live-file", f"cannot read the file: {exc.strerror}") from None
     if len(data) > MAX_LIVE_FILE_SIZE:
-        raise HashgradError("bad-live-file", f"{path} is larger than {MAX_LIVE_FILE_SIZE} bytes")
+        raise HashgradError("bad-live-file", f"the file is larger than {MAX_LIVE_FILE_SIZE} bytes")
     try:
         document = json.loads(data)
     except (ValueError, UnicodeDecodeError):
-        raise HashgradError("bad-live-file", f"{path} is not JSON") from None
+        raise HashgradError("bad-live-file", "the file is not JSON") from None
     return check_live_document(document)
 
 

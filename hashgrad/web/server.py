@@ -31,7 +31,7 @@ from aiohttp import web
 from hashgrad.chain.params import ChainParams
 from hashgrad.errors import HashgradError, RpcError
 from hashgrad.web import inputs, queries
-from hashgrad.web.live import read_live_file
+from hashgrad.web.live import EMPTY_LIVE, read_live_file
 from hashgrad.web.node_gateway import NodeGateway
 
 STATIC_FILES = {"index.html": "text/html", "app.js": "application/javascript", "style.css": "text/css"}
@@ -39,6 +39,7 @@ NOT_FOUND_REASONS = ("not-found", "out-of-range")
 UNAVAILABLE_REASONS = ("node-unreachable", "unauthorized")
 NODE_INPUT_REASONS = ("invalid-parameter", "invalid-address", "bad-job")
 SERVER_FAULT_REASONS = {"bad-live-file": 500, "network-mismatch": 502}
+NODE_DOWN_DETAIL = "the node does not answer (is it running?)"
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; "
                                "form-action 'none'",
@@ -98,7 +99,12 @@ class ExplorerApp:
         try:
             response = await handler(request)
         except HashgradError as exc:
-            response = json_error(compute_error_status(exc), exc.reason, exc.detail)
+            status = compute_error_status(exc)
+            detail = exc.detail
+            if status == 503:  # the detail names local paths and ports: the log gets it, the browser does not
+                log.warning("%s: %s", request.path, exc)
+                detail = NODE_DOWN_DETAIL
+            response = json_error(status, exc.reason, detail)
         except web.HTTPException as exc:
             if not request.path.startswith("/api/"):
                 raise
@@ -129,7 +135,11 @@ class ExplorerApp:
         return json_error(404, "not-found", "no such API endpoint")
 
     async def read_live(self) -> dict:
-        return await asyncio.to_thread(read_live_file, self.live_path)
+        try:
+            return await asyncio.to_thread(read_live_file, self.live_path)
+        except HashgradError as exc:
+            log.warning("live file %s: %s", self.live_path, exc)
+            raise
 
     # ------------------------------------------------------------ endpoints
     async def api_status(self, request):
@@ -158,7 +168,10 @@ class ExplorerApp:
 
     async def api_metagraph(self, request):
         job_id = inputs.parse_job(request.match_info["job"], self.params)
-        live = await self.read_live()
+        try:
+            live = await self.read_live()
+        except HashgradError:  # the metagraph is the node's; only the roles come from the file (logged)
+            live = EMPTY_LIVE
         return await self.gateway.run(queries.get_metagraph, job_id, live)
 
     async def api_epoch(self, request):

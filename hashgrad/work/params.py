@@ -77,7 +77,8 @@ class WorkParams:
 
 
 WORK_PRESETS: dict[str, WorkParams] = {
-    "demo": WorkParams(),
+    # the devnet: a quorum of 2 so that the default demo (2 honest miners) moves the model
+    "demo": WorkParams(quorum=2),
     # the benchmark: 0.12M-param model, ~1.5 s of one core per miner-epoch
     "small": WorkParams(model=MODEL_PRESETS["small"], page_tokens=2080, pages_per_miner=16),
     # unit tests: 35K parameters, an epoch in a fraction of a second

@@ -43,7 +43,9 @@ def test_gateway_falls_back_past_cheats_to_a_verified_answer(servers, engine):
     assert answer.url == servers["honest"].url and answer.verified
     assert answer.tokens == engine.generate(encode_text(PROMPT), 12, SamplingParams()).tokens
     outcomes = [a.outcome for a in answer.attempts]
-    assert outcomes == ["wrong-token", "wrong-logprob", "ok"]  # the dead miner was set aside at discovery
+    # random tokens hit the argmax now and then (1/256), and then fail on their made-up log-probability
+    assert outcomes[0] in ("wrong-token", "wrong-logprob")
+    assert outcomes[1:] == ["wrong-logprob", "ok"]  # the dead miner was set aside at discovery
     assert miners[2].set_aside.startswith("error")
     # the cheats are set aside for the rest of the session: the next request goes straight to the honest miner
     again = asyncio.run(gateway.complete(PROMPT, 8, SamplingParams(0.8, 0, 1.0, 0)))

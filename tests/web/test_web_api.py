@@ -115,7 +115,9 @@ def test_devnet_live_file(explorer, live_file):
     try:
         assert get_ok(explorer, "/api/devnet") == EMPTY_LIVE  # no file (yet): no epochs
         path.write_text('{"epochs": [{"epoch": -1}]}')
-        assert explorer.get("/api/devnet") == (500, {"error": "bad-live-file", "detail": "epoch must be a non-negative integer"})
+        status, body = explorer.get("/api/devnet")
+        assert (status, body["error"]) == (500, "bad-live-file")
+        assert {u["role"] for u in get_ok(explorer, "/api/metagraph/0")["uids"]} == {None}  # roles unknown
     finally:
         shutil.move(moved, path)
 
@@ -178,6 +180,7 @@ def test_node_down_then_up_then_restarted(tmp_path):
         explorer.wait_ready()
         status, body = explorer.get("/api/status")
         assert status == 503 and body["error"] == "node-unreachable"
+        assert str(node.datadir) not in body["detail"]  # no local path goes to the browser
         assert explorer.get("/api/devnet") == (200, EMPTY_LIVE)
         node.start()
         for _ in range(8):  # every worker thread of the explorer gets a client with this cookie

@@ -104,3 +104,13 @@ def test_metagraph_and_rewards_mark_the_adversary(browser_page, regtest_chain):
     assert browser_page.locator("#rewards tr.adversary").count() == 1
     assert browser_page.locator("#loss-chart svg circle").count() == 3  # the start and two epochs
     assert browser_page.errors == []
+
+
+def test_unknown_and_malformed_links_say_why(browser_page, explorer):
+    browser_page.goto(f"{explorer.url}#/block/{'0' * 64}")
+    browser_page.wait_for_function("document.getElementById('detail-title').textContent === 'Not found'")
+    assert "not-found" in browser_page.text_content("#detail")
+    browser_page.goto(f"{explorer.url}#/block/zz")
+    browser_page.wait_for_function("document.getElementById('detail-title').textContent === 'Cannot open this'")
+    assert "bad-block-ref" in browser_page.text_content("#detail")
+    assert browser_page.errors == []

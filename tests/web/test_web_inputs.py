@@ -55,7 +55,8 @@ def test_parse_address_of_this_network_only():
     assert inputs.parse_address(address, REGTEST) == address
     assert inputs.parse_address(address.upper(), REGTEST) == address
     assert reason_of(inputs.parse_address, encode_address("hg", key.pubkey), REGTEST) == "bad-address"
-    assert reason_of(inputs.parse_address, address[:-1] + ("q" if address[-1] != "q" else "p"), REGTEST) == "bad-address"
+    typo = address[:-1] + ("q" if address[-1] != "q" else "p")  # the checksum no longer matches
+    assert reason_of(inputs.parse_address, typo, REGTEST) == "bad-address"
     assert reason_of(inputs.parse_address, "rhg1" + "q" * 200, REGTEST) == "bad-address"
 
 
@@ -122,7 +123,8 @@ def test_read_live_file_too_large_or_not_json(tmp_path):
 
 @pytest.mark.parametrize("document", [
     [], {"epochs": {}}, make_live(epoch=-1), make_live(epoch=True), make_live(checkpoint="xyz"),
-    make_live(heldout_loss=float("nan")), make_live(heldout_loss="2.5"), make_live(uids=[make_live_row(0, role="boss")]),
+    make_live(heldout_loss=float("nan")), make_live(heldout_loss="2.5"),
+    make_live(uids=[make_live_row(0, role="boss")]),
     make_live(uids=[make_live_row(0, adversary="<b>x</b>")]), make_live(uids=[make_live_row(0, emission=-5)]),
     make_live(uids=[make_live_row(0, address="rhg1 <img>")]), make_live(uids=["row"]),
     {"epochs": [], "initial_heldout_loss": "high"},

@@ -7,7 +7,7 @@
 
 const POLL_MS = 2000;
 const COIN = 100000000;
-const REWARD_EPOCHS_SHOWN = 5;
+const REWARD_EPOCHS_SHOWN = 4;
 const SVG_NS = "http://www.w3.org/2000/svg";
 
 const state = { height: null, best: null, liveText: "", live: { epochs: [], initial_heldout_loss: null },
@@ -72,10 +72,10 @@ function coins(units) {
   return `${sign}${whole}.${frac}`;
 }
 
-// Amounts in tables: at most 4 decimals, so columns stay narrow (the detail views show all 8).
+// Amounts in tables: 4 decimals, so columns stay narrow and aligned (the detail views show all 8).
 function coinsShort(units) {
   if (typeof units !== "number") return "–";
-  return (units / COIN).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 4 });
+  return (units / COIN).toLocaleString("en-US", { minimumFractionDigits: 4, maximumFractionDigits: 4 });
 }
 
 const pct = (x) => (typeof x === "number" ? (x * 100).toFixed(1) + "%" : "–");
@@ -193,7 +193,12 @@ function txItem(tx, extra) {
 
 // ---------------------------------------------------------------- detail panel (follows the URL fragment)
 function parseRoute() {
-  const parts = decodeURIComponent(location.hash.replace(/^#\/?/, "")).split("/");
+  let parts;
+  try {
+    parts = decodeURIComponent(location.hash.replace(/^#\/?/, "")).split("/");
+  } catch (e) {
+    return null; // a malformed %-escape typed into the address bar
+  }
   const kinds = { block: 2, tx: 2, account: 2, epoch: 3 };
   return kinds[parts[0]] === parts.length ? parts : null;
 }
@@ -211,7 +216,7 @@ async function showRoute(quiet) {
     if (!quiet) $("detail-panel").scrollTop = 0;
   } catch (error) {
     if (seq !== state.routeSeq || quiet) return;
-    $("detail-title").textContent = "Not found";
+    $("detail-title").textContent = error.status === 404 ? "Not found" : "Cannot open this";
     $("detail").replaceChildren(el("p", { class: "error" }, error.message));
   }
 }
@@ -434,12 +439,17 @@ function renderRewards(live) {
 
 // ---------------------------------------------------------------- polling and events
 async function tick() {
+  let liveChanged = false;
+  try {
+    liveChanged = await refreshDevnet(); // the devnet's file is there even while the node is not
+  } catch (error) {
+    $("loss-caption").textContent = `The devnet's progress file cannot be read: ${error.message}`;
+  }
   try {
     const status = await api("status");
     renderStatus(status);
     setLive(true);
     const newTip = status.bestblockhash !== state.best;
-    const liveChanged = await refreshDevnet();
     if (newTip) {
       state.height = status.height;
       state.best = status.bestblockhash;
