@@ -103,6 +103,26 @@ class Devnet:
             self.processes.start(p.name, args, self.out / "logs" / f"{p.name}.log")
         self.view.message("started " + ", ".join(p.name for p in self.participants))
 
+    def fast_forward(self) -> None:
+        """Once everyone is registered and staked, mine up to the next epoch start at once, so the
+        demo does not wait out the epoch the registrations landed in."""
+        client = self.client(0)
+        hotkeys = {p.hotkey.hex() for p in self.participants}
+
+        def is_ready() -> bool:
+            uids = client.get_metagraph(0)["uids"]
+            staked = {u["hotkey"] for u in uids if u["stake"] > 0}
+            validators = {p.hotkey.hex() for p in self.participants if p.role == "validator"}
+            return hotkeys <= {u["hotkey"] for u in uids} and validators <= staked
+
+        if not wait_until(is_ready, 120, 0.5, self.check_children):
+            raise HashgradError("registration-timeout", f"participants did not register in 120 s (see {self.out}/logs)")
+        offset = client.get_job(0)["next_block_offset"]
+        if offset > 1:
+            tempo = client.get_job(0)["tempo"]
+            client.rpc.call("generatetoaddress", tempo - offset, encode_address(self.params.hrp, self.faucet.pubkey))
+        self.view.message("everyone registered and staked; training starts with the next epoch")
+
     def check_children(self) -> bool:
         dead = self.processes.get_dead()
         if dead:
@@ -147,6 +167,7 @@ class Devnet:
                 self.start_explorer()
             self.fund()
             self.start_roles(manifest, initial)
+            self.fast_forward()
             monitor.initial_loss = monitor.compute_loss_of_bytes(initial.read_bytes())
             write_live(self.out, monitor)
             self.watch(monitor)

@@ -80,9 +80,10 @@ class TrainingMiner:
         if not info["checkpoint"] or not info["seed"]:
             return  # the base of this epoch is not recorded yet: poll again
         base = bytes.fromhex(info["checkpoint"])
+        checkpoint = self.get_checkpoint(base)  # may fail while the checkpoint propagates: retried next poll
         self.last_epoch = epoch
         copied = self.get_previous_artifacts(epoch) if self.kind in ("copycat", "replay") else ()
-        ctx = MinerContext(self.get_checkpoint(base), base, self.dataset, bytes.fromhex(info["seed"]),
+        ctx = MinerContext(checkpoint, base, self.dataset, bytes.fromhex(info["seed"]),
                            self.keys.hotkey.pubkey, epoch, self.params, self.ef, others=copied, past=copied)
         output = compute_output(self.kind, ctx)
         if output is None:

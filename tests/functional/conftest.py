@@ -6,11 +6,20 @@ failed the tail of each node's log is printed (pytest shows it with the failure)
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from functional.framework import TestNode
 
-pytestmark = pytest.mark.functional
+FUNCTIONAL_DIR = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test of this folder `functional` (select or skip them with -m)."""
+    for item in items:
+        if FUNCTIONAL_DIR in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.functional)
 
 
 @pytest.fixture
