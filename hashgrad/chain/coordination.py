@@ -15,6 +15,7 @@ State records (all keys start with one letter, distinct from the ledger's `A` ac
     T job epoch uid       → attested checkpoint hash
     Y job epoch hash      → current stake of the uids that attested this hash (recounted at each attestation)
     Z job epoch           → checkpoint recorded for the epoch (a stake majority attested it)
+    X job uid             → Endpoint                       where the uid serves (Bittensor's axon info)
 """
 from __future__ import annotations
 
@@ -99,6 +100,10 @@ def checkpoint_key(job_id: int, epoch: int) -> bytes:
     return _key(b"Z", _job(job_id), _epoch(epoch))
 
 
+def endpoint_key(job_id: int, uid: int) -> bytes:
+    return _key(b"X", _job(job_id), _uid(uid))
+
+
 # --------------------------------------------------------------------------- records
 @dataclass(frozen=True)
 class Neuron:
@@ -169,6 +174,30 @@ class NeuronStats:
     @classmethod
     def deserialize(cls, data: bytes) -> "NeuronStats":
         return cls(*cls._fmt.unpack(data))
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """An IPv6 (or IPv4-mapped) address and TCP port a uid serves on, announced at `height`."""
+
+    ip: bytes
+    port: int
+    height: int
+    _fmt = struct.Struct("<16sHI")
+
+    def serialize(self) -> bytes:
+        return self._fmt.pack(self.ip, self.port, self.height)
+
+    @classmethod
+    def deserialize(cls, data: bytes) -> "Endpoint":
+        return cls(*cls._fmt.unpack(data))
+
+    def to_host_port(self) -> str:
+        import ipaddress
+
+        address = ipaddress.IPv6Address(self.ip)
+        host = str(address.ipv4_mapped) if address.ipv4_mapped else f"[{address}]"
+        return f"{host}:{self.port}"
 
 
 def encode_sparse_row(row: tuple[tuple[int, int], ...]) -> bytes:

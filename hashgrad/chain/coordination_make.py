@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from hashgrad.chain.coordination import compute_register_message, compute_weights_commitment, compute_work_commitment
-from hashgrad.chain.coordination_tx import (CheckpointAttestPayload, CoordKind, RegisterPayload, StakePayload,
+from hashgrad.chain.coordination_tx import (CheckpointAttestPayload, CoordKind, EndpointPayload, RegisterPayload,
+                                            StakePayload,
                                             WeightsCommitPayload, WeightsRevealPayload, WorkCommitPayload,
                                             WorkRevealPayload)
 from hashgrad.chain.keys import SigningKey
@@ -54,3 +55,14 @@ def make_attest_checkpoint(hotkey: SigningKey, magic: bytes, nonce: int, job_id:
                            checkpoint: bytes, fee: int = DEFAULT_FEE) -> Transaction:
     payload = CheckpointAttestPayload(job_id, epoch, checkpoint)
     return sign_transaction(hotkey, magic, CoordKind.ATTEST_CHECKPOINT, nonce, fee, payload.serialize())
+
+
+def make_announce_endpoint(hotkey: SigningKey, magic: bytes, nonce: int, job_id: int, host: str, port: int,
+                           fee: int = DEFAULT_FEE) -> Transaction:
+    """Announce where this hotkey serves on a job (IPv4 addresses are stored IPv4-mapped)."""
+    import ipaddress
+
+    address = ipaddress.ip_address(host)
+    ip = (ipaddress.IPv6Address(f"::ffff:{address}") if address.version == 4 else address).packed
+    payload = EndpointPayload(job_id, ip, port)
+    return sign_transaction(hotkey, magic, CoordKind.ANNOUNCE_ENDPOINT, nonce, fee, payload.serialize())

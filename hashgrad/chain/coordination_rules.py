@@ -5,13 +5,14 @@ every previous value). Reason codes name the broken rule (`hotkey-not-registered
 """
 from __future__ import annotations
 
-from hashgrad.chain.coordination import (JobState, Neuron, NeuronStats, Stake, attest_key, attest_total_key,
+from hashgrad.chain.coordination import (Endpoint, JobState, endpoint_key, Neuron, NeuronStats, Stake, attest_key, attest_total_key,
                                          bonds_key, checkpoint_key, compute_register_message,
                                          compute_weights_commitment, compute_work_commitment, decode_sparse_row,
                                          encode_sparse_row, job_state_key, neuron_key, stake_key, stats_key,
                                          uid_key, weights_commit_key, weights_reveal_key, work_commit_key,
                                          work_reveal_key)
-from hashgrad.chain.coordination_tx import (CheckpointAttestPayload, CoordKind, RegisterPayload, StakePayload,
+from hashgrad.chain.coordination_tx import (CheckpointAttestPayload, CoordKind, EndpointPayload, RegisterPayload,
+                                            StakePayload,
                                             WeightsCommitPayload, WeightsRevealPayload, WorkCommitPayload,
                                             WorkRevealPayload)
 from hashgrad.chain.jobs import JobParams, compute_epoch, compute_epoch_offset
@@ -149,6 +150,7 @@ def clear_uid(state: StateOverlay, job: JobParams, uid: int, n_uids: int, epoch:
     old = get_neuron(state, job.job_id, uid)
     state.put(uid_key(job.job_id, old.hotkey), None)
     state.put(bonds_key(job.job_id, uid), None)
+    state.put(endpoint_key(job.job_id, uid), None)
     for key in (work_commit_key, work_reveal_key, weights_commit_key, weights_reveal_key, attest_key):
         state.put(key(job.job_id, epoch, uid), None)
     state.put(attest_key(job.job_id, epoch + 1, uid), None)
@@ -271,6 +273,19 @@ def compute_attested_stake(state: StateView, job: JobParams, epoch: int, checkpo
                if stake and state.get(attest_key(job.job_id, epoch, uid)) == checkpoint)
 
 
+# ----------------------------------------------------------------------------- endpoints
+def apply_announce_endpoint(params, state: StateOverlay, tx, payload: EndpointPayload, height: int) -> None:
+    """Where a registered uid serves (an inference miner's API): validators and gateways read it from chain."""
+    import ipaddress
+
+    job = get_job_params(params, payload.job_id)
+    uid = require_uid(state, job, tx.sender)
+    address = ipaddress.IPv6Address(payload.ip)
+    if payload.port == 0 or address.is_unspecified or address.is_multicast:
+        raise TxError("bad-endpoint", f"cannot serve on {address} port {payload.port}")
+    state.put(endpoint_key(job.job_id, uid), Endpoint(payload.ip, payload.port, height).serialize())
+
+
 COORD_APPLIERS = {
     CoordKind.REGISTER: apply_register,
     CoordKind.ADD_STAKE: apply_add_stake,
@@ -280,4 +295,5 @@ COORD_APPLIERS = {
     CoordKind.COMMIT_WEIGHTS: apply_commit_weights,
     CoordKind.REVEAL_WEIGHTS: apply_reveal_weights,
     CoordKind.ATTEST_CHECKPOINT: apply_attest_checkpoint,
+    CoordKind.ANNOUNCE_ENDPOINT: apply_announce_endpoint,
 }

@@ -8,6 +8,7 @@
     COMMIT_WEIGHTS    job, epoch, commitment
     REVEAL_WEIGHTS    job, epoch, salt, ((uid, u16 weight)...)
     ATTEST_CHECKPOINT job, epoch, checkpoint hash                          (the base of that epoch)
+    ANNOUNCE_ENDPOINT job, IPv6 address (IPv4-mapped for IPv4), port       (sender: a registered hotkey)
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ class CoordKind(IntEnum):
     COMMIT_WEIGHTS = 7
     REVEAL_WEIGHTS = 8
     ATTEST_CHECKPOINT = 9
+    ANNOUNCE_ENDPOINT = 10
 
 
 class _FixedPayload:
@@ -95,6 +97,14 @@ class CheckpointAttestPayload(_FixedPayload):
 
 
 @dataclass(frozen=True)
+class EndpointPayload(_FixedPayload):
+    job_id: int
+    ip: bytes
+    port: int
+    _fmt = struct.Struct("<H16sH")
+
+
+@dataclass(frozen=True)
 class WeightsRevealPayload:
     job_id: int
     epoch: int
@@ -126,4 +136,5 @@ COORD_PAYLOADS = {
     CoordKind.COMMIT_WEIGHTS: WeightsCommitPayload,
     CoordKind.REVEAL_WEIGHTS: WeightsRevealPayload,
     CoordKind.ATTEST_CHECKPOINT: CheckpointAttestPayload,
+    CoordKind.ANNOUNCE_ENDPOINT: EndpointPayload,
 }

@@ -22,6 +22,10 @@ def register(subparsers) -> None:
     parser.add_argument("--adversaries", default="noise",
                         help="a count, or a comma list of kinds: lazy, noise, copycat, replay, poisoner, sandbagger "
                              "(default: noise); 0 for none")
+    parser.add_argument("--servers", type=int, default=0,
+                        help="inference miners serving the trained model on job 1, checked by an inference validator")
+    parser.add_argument("--server-adversaries", default="",
+                        help="comma list of cheating servers: stale, other-model, random, truncated, quantized, replay")
     parser.add_argument("--epochs", type=int, default=4, help="training epochs to run (default 4)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
     parser.add_argument("--web", action=__import__("argparse").BooleanOptionalAction, default=True,
@@ -47,6 +51,17 @@ def parse_adversaries(text: str) -> tuple[str, ...]:
     return kinds
 
 
+def parse_server_adversaries(text: str) -> tuple[str, ...]:
+    from hashgrad.serve.adversaries import ADVERSARY_KINDS
+
+    kinds = tuple(k.strip() for k in text.split(",") if k.strip())
+    unknown = [k for k in kinds if k not in ADVERSARY_KINDS]
+    if unknown:
+        raise HashgradError("bad-adversaries", f"unknown server kind(s) {', '.join(unknown)}; "
+                                               f"known: {', '.join(ADVERSARY_KINDS)}")
+    return kinds
+
+
 def run_devnet(args) -> int:
     from hashgrad.devnet.run import Devnet, DevnetConfig
     from hashgrad.devnet.view import make_view
@@ -55,8 +70,11 @@ def run_devnet(args) -> int:
         raise HashgradError("bad-devnet-size", "1-16 miners, 1-8 validators, 1-1000 epochs")
     if not 1024 <= args.port_base <= 65000 or args.block_interval <= 0:
         raise HashgradError("bad-devnet-option", "port base in 1024..65000, block interval > 0")
+    if not 0 <= args.servers <= 8:
+        raise HashgradError("bad-devnet-size", "0-8 servers")
     config = DevnetConfig(out=args.out, miners=args.miners, validators=args.validators,
                           adversaries=parse_adversaries(args.adversaries), epochs=args.epochs,
+                          servers=args.servers, server_adversaries=parse_server_adversaries(args.server_adversaries),
                           port_base=args.port_base, block_interval=args.block_interval, web=args.web)
     def on_sigterm(signum, frame):
         raise KeyboardInterrupt  # unwinds through Devnet.run's cleanup, which stops every child

@@ -8,16 +8,30 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("miner", help="run a training miner attached to a node")
     add_role_arguments(parser)
     parser.add_argument("--adversary", default="honest",
-                        help="honest (default) or a cheating kind: lazy, noise, copycat, replay, poisoner, sandbagger")
+                        help="honest (default) or a cheating kind; training jobs: lazy, noise, copycat, replay, "
+                             "poisoner, sandbagger; inference jobs: stale, other-model, random, truncated, quantized, "
+                             "replay")
+    parser.add_argument("--serve-host", default="127.0.0.1", help="inference jobs: address to serve on")
+    parser.add_argument("--serve-port", type=int, default=0, help="inference jobs: port (0 picks a free one)")
     parser.set_defaults(func=run_miner)
 
 
 def run_miner(args) -> int:
-    from hashgrad.roles.miner import TrainingMiner
-    from hashgrad.work.adversaries import KINDS
+    from hashgrad.chain.jobs import JOB_INFER
+    from hashgrad.errors import HashgradError
+    from hashgrad.serve.adversaries import SERVER_KINDS as SERVE_KINDS
+    from hashgrad.work.adversaries import KINDS as TRAIN_KINDS
 
-    if args.adversary not in KINDS:
-        raise SystemExit(f"error: unknown-miner-kind: {args.adversary}; known: {', '.join(KINDS)}")
     client, keys, job, params, dataset, stop = setup_role(args, f"miner[{args.adversary}]")
-    TrainingMiner(client, keys, job, params, dataset, args.adversary).run(stop)
+    kinds = SERVE_KINDS if job.kind == JOB_INFER else TRAIN_KINDS
+    if args.adversary not in kinds:
+        raise HashgradError("unknown-miner-kind", f"{args.adversary}; job {job.job_id} knows {', '.join(kinds)}")
+    if job.kind == JOB_INFER:
+        from hashgrad.roles.inference import InferenceMiner
+
+        InferenceMiner(client, keys, job, args.adversary, args.serve_host, args.serve_port).run(stop)
+    else:
+        from hashgrad.roles.miner import TrainingMiner
+
+        TrainingMiner(client, keys, job, params, dataset, args.adversary).run(stop)
     return 0

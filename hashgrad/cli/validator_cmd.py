@@ -12,22 +12,31 @@ from hashgrad.errors import HashgradError
 def register(subparsers) -> None:
     parser = subparsers.add_parser("validator", help="run a training validator attached to a node")
     add_role_arguments(parser)
-    parser.add_argument("--initial-checkpoint", type=Path, required=True,
-                        help="checkpoint file the job starts from (attested on chain for the first epoch)")
+    parser.add_argument("--initial-checkpoint", type=Path,
+                        help="training jobs: checkpoint file the job starts from (attested for the first epoch)")
     parser.add_argument("--stake", default="10", help="coins to stake on the hotkey (default 10)")
     parser.set_defaults(func=run_validator)
 
 
 def run_validator(args) -> int:
-    from hashgrad.roles.validator import TrainingValidator
+    from hashgrad.chain.jobs import JOB_INFER
     from hashgrad.work.model import decode_checkpoint
 
-    initial = args.initial_checkpoint.read_bytes()
-    decode_checkpoint(initial)  # validated before anything is attested
     try:
         stake = int(Decimal(args.stake) * COIN)
     except ArithmeticError:
         raise HashgradError("bad-amount", f"stake {args.stake!r} is not a number") from None
     client, keys, job, params, dataset, stop = setup_role(args, "validator")
+    if job.kind == JOB_INFER:
+        from hashgrad.roles.inference import InferenceValidator
+
+        InferenceValidator(client, keys, job, dataset, stake).run(stop)
+        return 0
+    from hashgrad.roles.validator import TrainingValidator
+
+    if args.initial_checkpoint is None:
+        raise HashgradError("missing-checkpoint", "a training validator needs --initial-checkpoint")
+    initial = args.initial_checkpoint.read_bytes()
+    decode_checkpoint(initial)  # validated before anything is attested
     TrainingValidator(client, keys, job, params, dataset, initial, stake).run(stop)
     return 0

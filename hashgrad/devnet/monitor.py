@@ -15,10 +15,14 @@ class EpochResult:
     checkpoint: str
     heldout_loss: float
     uids: list[dict]
+    inference: list[dict] | None = None  # job 1's uids in the same epoch, when the devnet runs servers
 
     def to_json(self) -> dict:
-        return {"epoch": self.epoch, "height": self.height, "checkpoint": self.checkpoint,
-                "heldout_loss": self.heldout_loss, "uids": self.uids}
+        out = {"epoch": self.epoch, "height": self.height, "checkpoint": self.checkpoint,
+               "heldout_loss": self.heldout_loss, "uids": self.uids}
+        if self.inference is not None:
+            out["inference"] = {"job": 1, "uids": self.inference}
+        return out
 
 
 @dataclass
@@ -54,7 +58,9 @@ class DevnetMonitor:
         if not produced:
             return None  # the validators have not yet attested the checkpoint this epoch produced
         result = EpochResult(epoch, self.client.get_epoch(self.job_id, epoch)["end_height"], produced,
-                             self.compute_loss(produced), self.compute_uid_rows(epoch))
+                             self.compute_loss(produced), self.compute_uid_rows(epoch, self.metagraph))
+        if any(p.job == 1 for p in self.participants):
+            result.inference = self.compute_uid_rows(epoch, self.client.get_metagraph(1))
         self.results.append(result)
         return result
 
@@ -73,10 +79,10 @@ class DevnetMonitor:
 
         return compute_heldout_loss(decode_checkpoint(data), self.dataset)
 
-    def compute_uid_rows(self, epoch: int) -> list[dict]:
+    def compute_uid_rows(self, epoch: int, metagraph: dict) -> list[dict]:
         by_hotkey = {p.hotkey.hex(): p for p in self.participants}
         rows = []
-        for u in self.metagraph["uids"]:
+        for u in metagraph["uids"]:
             p = by_hotkey.get(u["hotkey"])
             paid = u["epoch"] == epoch
             rows.append({"uid": u["uid"], "hotkey": u["hotkey"], "address": u["address"],

@@ -35,6 +35,8 @@ class DevnetConfig:
     miners: int = 2
     validators: int = 1
     adversaries: tuple[str, ...] = ("noise",)
+    servers: int = 0
+    server_adversaries: tuple[str, ...] = ()
     epochs: int = 4
     nodes: int = 2
     port_base: int = 39500
@@ -94,9 +96,9 @@ class Devnet:
 
     def start_roles(self, manifest: Path, initial: Path) -> None:
         for p in self.participants:
-            args = [p.role, "--network", self.params.name, "--datadir", str(self.node_dir(p.node)),
+            args = [p.role, "--network", self.params.name, "--job", str(p.job), "--datadir", str(self.node_dir(p.node)),
                     "--rpcport", str(self.rpc_port(p.node)), "--keyfile", str(p.keyfile), "--dataset", str(manifest)]
-            if p.role == "validator":
+            if p.role == "validator" and p.job == 0:
                 args += ["--initial-checkpoint", str(initial)]
             elif p.adversary:
                 args += ["--adversary", p.adversary]
@@ -107,13 +109,17 @@ class Devnet:
         """Once everyone is registered and staked, mine up to the next epoch start at once, so the
         demo does not wait out the epoch the registrations landed in."""
         client = self.client(0)
-        hotkeys = {p.hotkey.hex() for p in self.participants}
 
         def is_ready() -> bool:
-            uids = client.get_metagraph(0)["uids"]
-            staked = {u["hotkey"] for u in uids if u["stake"] > 0}
-            validators = {p.hotkey.hex() for p in self.participants if p.role == "validator"}
-            return hotkeys <= {u["hotkey"] for u in uids} and validators <= staked
+            for job in {p.job for p in self.participants}:
+                uids = client.get_metagraph(job)["uids"]
+                staked = {u["hotkey"] for u in uids if u["stake"] > 0}
+                mine = [p for p in self.participants if p.job == job]
+                if not {p.hotkey.hex() for p in mine} <= {u["hotkey"] for u in uids}:
+                    return False
+                if not {p.hotkey.hex() for p in mine if p.role == "validator"} <= staked:
+                    return False
+            return True
 
         if not wait_until(is_ready, 120, 0.5, self.check_children):
             raise HashgradError("registration-timeout", f"participants did not register in 120 s (see {self.out}/logs)")
@@ -157,7 +163,8 @@ class Devnet:
         manifest = build_dataset(self.out, work.page_tokens)
         initial = build_initial_checkpoint(self.out, work.model)
         self.participants = make_participants(self.out, self.config.miners, list(self.config.adversaries),
-                                              self.config.validators, self.config.nodes)
+                                              self.config.validators, self.config.nodes, self.config.servers,
+                                              self.config.server_adversaries)
         dataset = load_dataset(manifest)
         monitor = None
         try:

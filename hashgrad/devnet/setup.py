@@ -28,6 +28,7 @@ class Participant:
     keys: RoleKeys
     keyfile: Path
     node: int
+    job: int = 0  # 0: training, 1: inference
 
     @property
     def hotkey(self) -> bytes:
@@ -60,17 +61,25 @@ def build_initial_checkpoint(out: Path, config, seed: int = 0) -> Path:
     return path
 
 
-def make_participants(out: Path, miners: int, adversaries: list[str], validators: int, nodes: int) -> list[Participant]:
+def make_participants(out: Path, miners: int, adversaries: list[str], validators: int, nodes: int,
+                      servers: int = 0, server_adversaries: tuple[str, ...] = ()) -> list[Participant]:
+    """Training validators and miners (job 0), then, if any servers are asked for, one inference
+    validator and the inference miners (job 1); each with fresh keys saved under out/keys."""
     keydir = out / "keys"
     keydir.mkdir(exist_ok=True)
-    roles = [("validator", None)] * validators + [("miner", None)] * miners + [("miner", k) for k in adversaries]
+    roles = [("validator", None, 0)] * validators + [("miner", None, 0)] * miners
+    roles += [("miner", k, 0) for k in adversaries]
+    if servers or server_adversaries:
+        roles += [("validator", None, 1)] + [("miner", None, 1)] * servers + [("miner", k, 1) for k in server_adversaries]
     participants = []
-    for i, (role, adversary) in enumerate(roles):
-        name = f"{role}{i}" if adversary is None else f"{adversary}{i}"
+    for i, (role, adversary, job) in enumerate(roles):
+        base = {(0, "miner"): "miner", (0, "validator"): "validator", (1, "miner"): "server",
+                (1, "validator"): "inference-validator"}[(job, role)]
+        name = f"{base}{i}" if adversary is None else f"{adversary}{i}"
         keys = RoleKeys(SigningKey.generate(), SigningKey.generate())
         keyfile = keydir / f"{name}.json"
         keys.save(keyfile)
-        participants.append(Participant(name, role, adversary, keys, keyfile, i % nodes))
+        participants.append(Participant(name, role, adversary, keys, keyfile, i % nodes, job))
     return participants
 
 

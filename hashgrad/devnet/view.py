@@ -23,10 +23,13 @@ class PlainView:
     def epoch_done(self, result: EpochResult) -> None:
         self.message(f"epoch {result.epoch} done at height {result.height}: held-out loss {result.heldout_loss:.4f}, "
                      f"checkpoint {result.checkpoint[:16]}")
-        for row in result.uids:
-            tag = row["role"] + (f" ({row['adversary']})" if row["adversary"] else "")
-            self.message(f"  uid {row['uid']:>2} {tag:<22} incentive {row['incentive']:.3f} dividends "
-                         f"{row['dividends']:.3f} earned {row['emission'] / 1e8:10.4f} total {row['total_earned'] / 1e8:10.4f}")
+        for job, rows in ((0, result.uids), (1, result.inference or [])):
+            for row in rows:
+                role = {"miner": "server", "validator": "validator"}[row["role"]] if job == 1 else row["role"]
+                tag = f"job {job} {role}" + (f" ({row['adversary']})" if row["adversary"] else "")
+                self.message(f"  uid {row['uid']:>2} {tag:<28} incentive {row['incentive']:.3f} dividends "
+                             f"{row['dividends']:.3f} earned {row['emission'] / 1e8:10.4f} "
+                             f"total {row['total_earned'] / 1e8:10.4f}")
 
     def close(self) -> None:
         pass

@@ -24,7 +24,7 @@ from pathlib import Path
 from aiohttp import web
 
 from hashgrad.errors import HashgradError, RpcError
-from hashgrad.node import rpc_artifacts, rpc_chain, rpc_incentive, rpc_mining, rpc_net
+from hashgrad.node import rpc_artifacts, rpc_auxpow, rpc_chain, rpc_incentive, rpc_mining, rpc_net
 from hashgrad.node.rpc_client import COOKIE_FILE
 from hashgrad.node.rpc_params import RPC_INVALID_PARAMS, check_param_count, get_param, parse_str
 
@@ -79,7 +79,7 @@ class RpcServer:
         self.host = host
         self.port = port
         self.rest = rest
-        self.methods = collect_methods(rpc_chain, rpc_mining, rpc_net, rpc_incentive, rpc_artifacts)
+        self.methods = collect_methods(rpc_chain, rpc_mining, rpc_auxpow, rpc_net, rpc_incentive, rpc_artifacts)
         self.methods["help"] = self.rpc_help
         self.cookie: str | None = None
         self._expected_auth: bytes | None = None

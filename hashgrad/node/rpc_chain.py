@@ -54,13 +54,17 @@ async def rpc_getblockhash(node, params):
 async def rpc_getblockchaininfo(node, params):
     """getblockchaininfo: network, height, best hash, chainwork, sync state."""
     check_param_count(params, 0, 0)
-    return await node.run_blocking(_get_blockchain_info, node)
+    sync = getattr(node.peers, "sync", None)  # headers heard from peers whose blocks are not stored yet
+    header_heights = getattr(sync, "header_heights", None) or {}
+    best_header = max(header_heights.values(), default=0)  # read on the event loop, which owns it
+    return await node.run_blocking(_get_blockchain_info, node, best_header)
 
 
-def _get_blockchain_info(node) -> dict:
+def _get_blockchain_info(node, best_header: int) -> dict:
     chainstate = node.ledger.chainstate
     tip = chainstate.tip
-    headers = max((e.height for e in chainstate.index.values() if not e.is_failed()), default=tip.height)
+    stored = [chainstate.index[h].height for h in chainstate.candidates if h in chainstate.index]
+    headers = max([tip.height, best_header, *stored])
     return {
         "chain": node.params.name,
         "blocks": tip.height,

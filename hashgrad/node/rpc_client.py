@@ -1,7 +1,9 @@
 """A small blocking JSON-RPC client for a hashgrad node, the way bitcoin-cli talks to bitcoind.
 
-Used by `hashgrad rpc`, the wallet and the functional tests. Standard library only (http.client):
-one HTTP POST per call on a kept-alive connection, Basic auth from the node's cookie file (`DIR/.cookie`, `__cookie__:<hex>`).
+Used by `hashgrad rpc`, the wallet, the role processes and the functional tests. Standard library
+only (http.client): one HTTP POST per call on a kept-alive connection, Basic auth from the node's
+cookie file (`DIR/.cookie`, `__cookie__:<hex>`); a client made by `from_datadir` re-reads the cookie
+once when refused (the node restarted with a new one).
 An RPC error comes back as `RpcError(reason, detail, code)` with the node's reason code; a node that
 cannot be reached (refused, timed out, cookie missing) as `RpcError("node-unreachable", ...)`.
 """
@@ -19,6 +21,7 @@ from hashgrad.errors import RpcError
 
 COOKIE_FILE = ".cookie"
 MAX_RESPONSE_SIZE = 64 * 1024 * 1024
+DEFAULT_TIMEOUT_S = 120.0  # generous: getartifact may wait on peers, generatetoaddress on many blocks
 RPC_UNREACHABLE_CODE = -28  # Bitcoin Core's RPC_IN_WARMUP is the nearest; only used client-side
 
 
@@ -39,7 +42,8 @@ def read_cookie(datadir: Path | str) -> tuple[str, str]:
 class RpcClient:
     """Calls methods on one node: `RpcClient(url, user, password).call("getblockcount")`."""
 
-    def __init__(self, url: str, user: str | None = None, password: str | None = None, timeout: float = 30.0):
+    def __init__(self, url: str, user: str | None = None, password: str | None = None,
+                 timeout: float = DEFAULT_TIMEOUT_S):
         parts = urlsplit(url if "://" in url else f"http://{url}")
         if parts.scheme != "http" or not parts.hostname:
             raise RpcError("invalid-url", f"expected http://HOST:PORT, got {url!r}", -8)
@@ -49,18 +53,24 @@ class RpcClient:
         self.path = parts.path or "/"
         self.timeout = timeout
         self._auth = None
+        self._cookie_dir: Path | None = None  # set by from_datadir: a restarted node's new cookie is re-read
         if user is not None:
-            token = base64.b64encode(f"{user}:{password or ''}".encode()).decode("ascii")
-            self._auth = f"Basic {token}"
+            self.set_credentials(user, password or "")
         self._ids = count(1)
         self._conn: http.client.HTTPConnection | None = None
         self._lock = threading.Lock()  # one request at a time on the kept-alive connection
 
+    def set_credentials(self, user: str, password: str) -> None:
+        token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+        self._auth = f"Basic {token}"
+
     @classmethod
     def from_datadir(cls, datadir: Path | str, port: int, host: str = "127.0.0.1",
-                     timeout: float = 30.0) -> "RpcClient":
+                     timeout: float = DEFAULT_TIMEOUT_S) -> "RpcClient":
         user, password = read_cookie(datadir)
-        return cls(f"http://{host}:{port}/", user, password, timeout)
+        client = cls(f"http://{host}:{port}/", user, password, timeout)
+        client._cookie_dir = Path(datadir)
+        return client
 
     def call(self, method: str, *params):
         """Run one method and return its result; raise RpcError for an error reply or no node."""
@@ -82,12 +92,26 @@ class RpcClient:
     def post(self, body) -> object:
         """POST one JSON body on the kept-alive connection; the decoded JSON reply (an error body included)."""
         data = json.dumps(body).encode()
+        with self._lock:
+            status, raw = self._exchange(data, self._make_headers(data))
+            if status == 401 and self._cookie_dir is not None and self._reload_cookie():
+                status, raw = self._exchange(data, self._make_headers(data))  # the node restarted: new cookie
+        return decode_http_reply(status, raw)
+
+    def _make_headers(self, data: bytes) -> dict:
         headers = {"Content-Type": "application/json", "Content-Length": str(len(data))}
         if self._auth:
             headers["Authorization"] = self._auth
-        with self._lock:
-            status, raw = self._exchange(data, headers)
-        return decode_http_reply(status, raw)
+        return headers
+
+    def _reload_cookie(self) -> bool:
+        """Re-read the cookie file; True when it holds credentials other than those just refused."""
+        previous = self._auth
+        try:
+            self.set_credentials(*read_cookie(self._cookie_dir))
+        except RpcError:
+            return False
+        return self._auth != previous
 
     def _exchange(self, data: bytes, headers: dict) -> tuple[int, bytes]:
         reused = self._conn is not None

@@ -7,8 +7,8 @@ u16 are shown as floats in [0, 1]; amounts in base units.
 from __future__ import annotations
 
 from hashgrad.chain.bech32 import encode_address
-from hashgrad.chain.coordination import (attest_key, checkpoint_key, decode_sparse_row, weights_commit_key,
-                                         weights_reveal_key, work_commit_key, work_reveal_key)
+from hashgrad.chain.coordination import (Endpoint, attest_key, checkpoint_key, decode_sparse_row, endpoint_key,
+                                         weights_commit_key, weights_reveal_key, work_commit_key, work_reveal_key)
 from hashgrad.chain.coordination_rules import (get_job_params, get_job_state, get_neuron, get_stake, get_stats,
                                                get_uid)
 from hashgrad.chain.jobs import (compute_epoch, compute_epoch_offset, compute_epoch_phase, compute_epoch_seed,
@@ -70,13 +70,15 @@ def _metagraph(node, job) -> dict:
         neuron = get_neuron(chainstate, job.job_id, uid)
         stake = get_stake(chainstate, neuron.hotkey)
         stats = get_stats(chainstate, job.job_id, uid)
+        endpoint = chainstate.get(endpoint_key(job.job_id, uid))
         uids.append({"uid": uid, "hotkey": neuron.hotkey.hex(), "address": encode_address(hrp, neuron.hotkey),
                      "coldkey": encode_address(hrp, neuron.coldkey), "stake": stake.amount if stake else 0,
                      "validator_permit": stats.validator_permit, "consensus": stats.consensus / U16,
                      "incentive": stats.incentive / U16, "dividends": stats.dividends / U16,
                      "trust": stats.trust / U16, "validator_trust": stats.validator_trust / U16,
                      "emission": stats.emission, "total_earned": stats.total_earned, "epoch": stats.epoch,
-                     "last_update": stats.last_update, "registration_height": neuron.registered_height})
+                     "last_update": stats.last_update, "registration_height": neuron.registered_height,
+                     "endpoint": Endpoint.deserialize(endpoint).to_host_port() if endpoint else None})
     return {"job": job.job_id, "height": chainstate.height, "uids": uids}
 
 

@@ -18,7 +18,6 @@ from hashgrad.errors import ConsensusError, DecodeError, HashgradError, MempoolE
 from hashgrad.node.rpc_params import (RPC_DESERIALIZATION_ERROR, check_param_count, get_param, parse_address,
                                       parse_hex, parse_int)
 
-RPC_VERIFY_ERROR = -25
 RPC_VERIFY_REJECTED = -26
 RPC_VERIFY_ALREADY_IN_CHAIN = -27
 RPC_METHOD_NOT_FOUND = -32601

@@ -8,26 +8,29 @@ a test starts is stopped or killed in teardown, whatever happened (see the `node
 """
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from hashgrad.chain.bech32 import encode_address
+from hashgrad.chain.hashes import display_to_hash, hash_to_int
 from hashgrad.chain.keys import SigningKey
 from hashgrad.chain.params import ChainParams, get_network
+from hashgrad.chain.pow import compute_target
 from hashgrad.errors import ProtocolError, RpcError
+from hashgrad.mining.grind import grind_block
+from hashgrad.mining.template import BlockTemplate
 from hashgrad.node.rpc_client import RpcClient
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TIMEOUT_S = 60.0
 POLL_INTERVAL_S = 0.05
 
-log = logging.getLogger("functional")
 
 
 def find_free_port() -> int:
@@ -217,6 +220,19 @@ def sync_mempools(nodes: list[TestNode], timeout: float = DEFAULT_TIMEOUT_S) -> 
     result = wait_until(lambda: (same_pool(),) if same_pool() is not None else None, timeout,
                         f"same mempool on {nodes}")
     return result[0]
+
+
+def make_block(node, payout: bytes, extra_value: int = 0, valid_pow: bool = True):
+    """A block on node's tip from its getblocktemplate, with `extra_value` added to the coinbase."""
+    gbt = node.getblocktemplate()
+    template = BlockTemplate(gbt["height"], display_to_hash(gbt["previousblockhash"]), int(gbt["bits"], 16),
+                             gbt["curtime"], gbt["coinbasevalue"] + extra_value, ())
+    block = template.build_block(node.params, payout, b"functional")
+    if valid_pow:
+        return grind_block(block, node.params.pow.pow_limit)
+    target = compute_target(block.header.bits, node.params.pow.pow_limit)
+    nonce = next(n for n in range(1 << 20) if hash_to_int(block.header.with_nonce(n).hash) > target)
+    return replace(block, header=block.header.with_nonce(nonce))
 
 
 # ---------------------------------------------------------------- a raw P2P peer

@@ -12,8 +12,7 @@ from hashgrad.chain.tx import make_transfer
 from hashgrad.mining.grind import grind_block
 from hashgrad.mining.template import BlockTemplate
 
-from functional.framework import connect_nodes, new_address, sync_blocks, sync_mempools
-from functional.test_p2p_invalid_block import make_block
+from functional.framework import connect_nodes, make_block, new_address, sync_blocks, sync_mempools
 
 
 def test_getblocktemplate_and_submitblock(node_factory):

@@ -20,28 +20,11 @@ from dataclasses import replace
 
 import pytest
 
-from hashgrad.chain.hashes import display_to_hash, hash_to_int
-from hashgrad.chain.pow import compute_target
 from hashgrad.chain.tx import make_transfer
-from hashgrad.mining.grind import grind_block
-from hashgrad.mining.template import BlockTemplate
 from hashgrad.p2p.messages import BlockMessage, TxMessage
 from hashgrad.p2p.wire import compute_message_limits
 
-from functional.framework import RawPeer, connect_nodes, new_address, sync_blocks, sync_mempools
-
-
-def make_block(node, payout: bytes, extra_value: int = 0, valid_pow: bool = True):
-    """A block on node's tip from its getblocktemplate, with `extra_value` added to the coinbase."""
-    gbt = node.getblocktemplate()
-    template = BlockTemplate(gbt["height"], display_to_hash(gbt["previousblockhash"]), int(gbt["bits"], 16),
-                             gbt["curtime"], gbt["coinbasevalue"] + extra_value, ())
-    block = template.build_block(node.params, payout, b"functional")
-    if valid_pow:
-        return grind_block(block, node.params.pow.pow_limit)
-    target = compute_target(block.header.bits, node.params.pow.pow_limit)
-    nonce = next(n for n in range(1 << 20) if hash_to_int(block.header.with_nonce(n).hash) > target)
-    return replace(block, header=block.header.with_nonce(nonce))
+from functional.framework import RawPeer, connect_nodes, make_block, new_address, sync_blocks, sync_mempools
 
 
 def assert_banned_and_refused(node, host: str) -> None:

@@ -2,8 +2,8 @@
 
 One node serves every check here (starting processes is the expensive part): without the cookie
 or with a wrong one the server answers 401; the cookie file is mode 0600 and disappears on a clean
-stop; a body over 4 MiB is 413; errors carry Bitcoin Core's codes and the reason; the bitcoin-cli-like
-`hashgrad rpc` exits 0 / 1 (RPC error) / 2 (node unreachable).
+stop; a body over the limit (MAX_BODY_SIZE) is 413; errors carry Bitcoin Core's codes and the
+reason; the bitcoin-cli-like `hashgrad rpc` exits 0 / 1 (RPC error) / 2 (node unreachable).
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import pytest
 
 from functional.framework import REPO_ROOT, new_address
 from hashgrad.errors import RpcError
+from hashgrad.node.rpc import MAX_BODY_SIZE
 from hashgrad.node.rpc_client import RpcClient
 
 
@@ -70,13 +71,13 @@ def test_rpc_auth_cookie(node):
 
 def test_rpc_request_limits_and_errors(node):
     cookie = (node.datadir / ".cookie").read_text()
-    status, _ = post(node, b"[" + b" " * (5 * 1024 * 1024) + b"]", cookie)
+    status, _ = post(node, b"[" + b" " * MAX_BODY_SIZE + b"]", cookie)
     assert status == 413
     status, reply = post(node, b"{not json", cookie)
     assert status == 500 and json.loads(reply)["error"]["code"] == -32700
     status, reply = post(node, json.dumps({"method": "nosuch", "id": 7}).encode(), cookie)
-    assert status == 404 and json.loads(reply)["error"] == {"code": -32601, "message": "method-not-found: Method not found",
-                                                            "reason": "method-not-found"}
+    not_found = {"code": -32601, "message": "method-not-found: Method not found", "reason": "method-not-found"}
+    assert status == 404 and json.loads(reply)["error"] == not_found
     status, reply = post(node, json.dumps({"jsonrpc": "2.0", "method": "nosuch", "id": 8}).encode(), cookie)
     assert status == 200 and json.loads(reply)["error"]["code"] == -32601
     status, reply = post(node, json.dumps([{"method": "getblockcount", "id": 1}, 5,
@@ -138,10 +139,17 @@ def test_rpc_cli_and_rest(node):
 def test_rpc_stop_removes_cookie_and_restart_resumes(node):
     node.generate(5)
     tip = node.getbestblockhash()
+    long_lived = RpcClient.from_datadir(node.datadir, node.rpc_port)
+    assert long_lived.call("getblockcount") == 5
     assert node.stop() == 0
     assert not (node.datadir / ".cookie").exists()
+    with pytest.raises(RpcError) as down:
+        long_lived.call("getblockcount")
+    assert down.value.reason == "node-unreachable"
     node.start()
     assert node.getblockcount() == 5 and node.getbestblockhash() == tip
+    assert long_lived.call("getbestblockhash") == tip  # it re-read the new cookie by itself
+    long_lived.close()
     assert node.terminate() == 0  # SIGTERM is a clean stop too
     assert not (node.datadir / ".cookie").exists()
     assert "stopped" in node.read_log()

@@ -1,8 +1,8 @@
 """Network RPCs: getpeerinfo, getnetworkinfo, addnode add/remove/onetry, disconnectnode, setnetworkactive.
 
 `addnode add` (like `--connect`) makes the node keep a peer connected (getaddednodeinfo lists it):
-dropped with disconnectnode it comes back by itself; `addnode remove` takes it off the list. setnetworkactive false drops every
-peer and refuses new ones; true lets the added peer back.
+dropped with disconnectnode it comes back by itself; `addnode remove` takes it off the list.
+setnetworkactive false drops every peer and refuses new ones; true lets the added peer back.
 """
 from __future__ import annotations
 
