@@ -46,6 +46,7 @@ def write_plots(out: Path, monitor: DevnetMonitor) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [r.epoch for r in monitor.results]
     losses = [r.heldout_loss for r in monitor.results]
@@ -53,6 +54,7 @@ def write_plots(out: Path, monitor: DevnetMonitor) -> None:
     if monitor.initial_loss is not None and monitor.first_epoch is not None:
         epochs, losses = [monitor.first_epoch - 1] + epochs, [monitor.initial_loss] + losses
     ax.plot(epochs, losses, marker="o")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch (the point before the first is the initial checkpoint)")
     ax.set_ylabel("held-out loss (nats/byte)")
     ax.set_title("hashgrad devnet: held-out loss of the checkpoint on chain")
@@ -61,18 +63,21 @@ def write_plots(out: Path, monitor: DevnetMonitor) -> None:
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    uids = sorted({row["uid"] for r in monitor.results for row in r.uids})
-    for uid in uids:
-        rows = [next((row for row in r.uids if row["uid"] == uid), None) for r in monitor.results]
-        cumulative, total = [], 0
-        for row in rows:
-            total += row["emission"] if row else 0
-            cumulative.append(total / 1e8)
-        meta = next(row for row in rows if row)
-        label = f"uid {uid} {meta['role']}" + (f" ({meta['adversary']}, adversary)" if meta["adversary"] else "")
-        style = "--" if meta["adversary"] else "-"
-        ax.plot([r.epoch for r in monitor.results], cumulative, style, marker="x" if meta["adversary"] else "o",
-                label=label)
+    for job, rows_of in ((0, lambda r: r.uids), (1, lambda r: r.inference or [])):
+        uids = sorted({row["uid"] for r in monitor.results for row in rows_of(r)})
+        for uid in uids:
+            rows = [next((row for row in rows_of(r) if row["uid"] == uid), None) for r in monitor.results]
+            cumulative, total = [], 0
+            for row in rows:
+                total += row["emission"] if row else 0
+                cumulative.append(total / 1e8)
+            meta = next(row for row in rows if row)
+            role = ("server" if meta["role"] == "miner" else "validator") if job == 1 else meta["role"]
+            label = f"job {job} uid {uid} {role}" + (f" ({meta['adversary']}, adversary)" if meta["adversary"] else "")
+            style = "--" if meta["adversary"] else ("-" if job == 0 else ":")
+            ax.plot([r.epoch for r in monitor.results], cumulative, style, marker="x" if meta["adversary"] else "o",
+                    label=label)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("cumulative earnings (coins)")
     ax.set_title("who earned what (dashed: adversaries)")
