@@ -281,6 +281,7 @@ def apply_announce_endpoint(params, state: StateOverlay, tx, payload: EndpointPa
     job = get_job_params(params, payload.job_id)
     uid = require_uid(state, job, tx.sender)
     address = ipaddress.IPv6Address(payload.ip)
+    address = address.ipv4_mapped or address
     if payload.port == 0 or address.is_unspecified or address.is_multicast:
         raise TxError("bad-endpoint", f"cannot serve on {address} port {payload.port}")
     state.put(endpoint_key(job.job_id, uid), Endpoint(payload.ip, payload.port, height).serialize())

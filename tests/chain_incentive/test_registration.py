@@ -109,7 +109,7 @@ def test_state_key_prefixes_are_distinct():
             coordination.work_reveal_key(0, 0, 0), coordination.weights_commit_key(0, 0, 0),
             coordination.weights_reveal_key(0, 0, 0), coordination.bonds_key(0, 0), coordination.stats_key(0, 0),
             coordination.attest_key(0, 0, 0), coordination.attest_total_key(0, 0, b"c" * 32),
-            coordination.checkpoint_key(0, 0)]
+            coordination.checkpoint_key(0, 0), coordination.endpoint_key(0, 0)]
     prefixes = [key[:1] for key in keys]
     assert len(set(prefixes)) == len(prefixes)
     assert not set(prefixes) & {ACCOUNT_PREFIX, POOL_PREFIX, SUPPLY_KEY[:1]}
