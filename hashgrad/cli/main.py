@@ -37,7 +37,10 @@ SUBCOMMANDS: list[tuple[str, str]] = [
 
 
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hashgrad", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="hashgrad",
+        description="hashgrad: a Bitcoin-compatible, merge-minable ledger that pays people to train and serve "
+                    "open models. Start with `hashgrad devnet` (the whole network on this machine).")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     wanted = argv[0] if argv and not argv[0].startswith("-") else None
     for name, module_name in SUBCOMMANDS:

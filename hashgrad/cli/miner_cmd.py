@@ -5,7 +5,7 @@ from hashgrad.cli.roles_common import add_role_arguments, setup_role
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("miner", help="run a training miner attached to a node")
+    parser = subparsers.add_parser("miner", help="run a miner (training or inference, by --job) attached to a node")
     add_role_arguments(parser)
     parser.add_argument("--adversary", default="honest",
                         help="honest (default) or a cheating kind; training jobs: lazy, noise, copycat, replay, "

@@ -10,7 +10,7 @@ from hashgrad.errors import HashgradError
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("validator", help="run a training validator attached to a node")
+    parser = subparsers.add_parser("validator", help="run a validator (training or inference, by --job) attached to a node")
     add_role_arguments(parser)
     parser.add_argument("--initial-checkpoint", type=Path,
                         help="training jobs: checkpoint file the job starts from (attested for the first epoch)")

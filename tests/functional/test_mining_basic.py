@@ -21,6 +21,7 @@ def test_getblocktemplate_and_submitblock(node_factory):
     alice, alice_address = new_address(node0.params)
     bob, _ = new_address(node0.params)
     node0.generate(1, alice_address)
+    sync_blocks([node0, node1])  # node1 must know alice's funds, or it refuses the relayed transfer
     tx = make_transfer(alice, node0.params.magic, 0, bob.pubkey, 5_000, 2_000)
     txid = node0.sendrawtransaction(tx.serialize().hex())
     sync_mempools([node0, node1])
