@@ -42,7 +42,7 @@ from hashgrad.node.rpc_params import (RPC_DESERIALIZATION_ERROR, RPC_INVALID_ADD
                                       RPC_INVALID_PARAMS, check_param_count, parse_hash, parse_str)
 
 MEMPOOL_REFRESH_S = 60  # Namecoin rebuilds for mempool changes at most once a minute
-MAX_REMEMBERED = 1000  # blocks kept by hash for submitauxblock
+MAX_REMEMBERED = 256  # blocks kept by hash for submitauxblock (they share the mempool's tx objects)
 IBD_MAX_TIP_AGE_S = 24 * 60 * 60
 RPC_WALLET_NOT_FOUND = -18
 RPC_CLIENT_NOT_CONNECTED = -9
@@ -211,22 +211,27 @@ async def submit_aux_hex(node, hash_value, auxpow_value) -> bool:
 
 # ---------------------------------------------------------------- the methods
 async def rpc_createauxblock(node, params):
-    """createauxblock ADDRESS: a block paying ADDRESS to merge-mine: {hash, chainid, previousblockhash,
-    coinbasevalue, bits, height, _target}. The same block while the tip and mempool hold."""
+    """createauxblock ADDRESS: a block paying ADDRESS for a pool to merge-mine; commit to its `hash`.
+
+    Result: {hash, chainid, previousblockhash, coinbasevalue, bits, height, _target (little-endian hex)};
+    the same block while the tip and the mempool hold."""
     check_param_count(params, 1, 1)
     return await create_aux_block(node, parse_payout(params[0], node.params.hrp))
 
 
 async def rpc_submitauxblock(node, params):
-    """submitauxblock HASH AUXPOW: attach the serialized CAuxPow (hex) to the block createauxblock
-    returned as HASH and submit it; true if the chain took it, false if it was refused."""
+    """submitauxblock HASH AUXPOW: submit createauxblock's block HASH with its CAuxPow; true or false.
+
+    AUXPOW is the hex of the serialized CAuxPow (parent coinbase ... parent header); false means the
+    chain refused the block (the reason is in the node's log)."""
     check_param_count(params, 2, 2)
     return await submit_aux_hex(node, params[0], params[1])
 
 
 async def rpc_getauxblock(node, params):
-    """getauxblock [HASH AUXPOW]: without arguments, createauxblock for the node's --payout address;
-    with both, submitauxblock."""
+    """getauxblock [HASH AUXPOW]: createauxblock for the node's --payout address, or submitauxblock.
+
+    The node keeps no wallet: without arguments it needs `--payout`; with HASH and AUXPOW it submits."""
     if len(params) not in (0, 2):
         raise RpcError("invalid-params", f"expected 0 or 2 parameters, got {len(params)}", RPC_INVALID_PARAMS)
     if params:

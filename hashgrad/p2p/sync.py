@@ -53,6 +53,7 @@ class PeerSyncState:
     headers_requested_at: float | None = None  # a getheaders is outstanding since then
     continuation: bytes | None = None  # last hash of a full headers message: ask for more from there
     idle: bool = False  # its last headers answer gave us nothing new: do not ask again until an inv
+    headers_again: bool = False  # an inv of unknown blocks came while a getheaders was outstanding
     unconnecting_headers: int = 0
 
 
@@ -114,6 +115,8 @@ class ChainSync:
         state = peer.sync
         now = time.monotonic()
         if state.headers_requested_at is not None and now - state.headers_requested_at < HEADERS_RESPONSE_TIMEOUT_S:
+            # The answer may have been built before what made us ask: ask once more when it comes.
+            state.headers_again = True
             return
         state.headers_requested_at = now
         locator = await self.run_blocking(get_block_locator, self.chainstate, from_hash)
@@ -131,6 +134,14 @@ class ChainSync:
     async def on_headers(self, peer, message) -> None:
         state = peer.sync
         state.headers_requested_at = None
+        again, state.headers_again = state.headers_again, False
+        await self._process_headers(peer, message)
+        if again and state.headers_requested_at is None:
+            state.idle = False
+            await self.request_headers(peer)
+
+    async def _process_headers(self, peer, message) -> None:
+        state = peer.sync
         headers = message.headers
         if not headers:
             state.idle = state.continuation is None

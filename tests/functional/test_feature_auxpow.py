@@ -101,8 +101,8 @@ def test_merge_mining_from_a_bitcoin_pool(node_factory):
     # together with a block-maker interval, so the interval is one that never fires in this test.
     node0, = node_factory(1, "--mine-interval", "100000", "--payout", payout)
     node1, = node_factory(1)
+    node0.generate(1)  # before connecting: node1 fetches it in its handshake getheaders
     connect_nodes(node1, node0)
-    node0.generate(1)
     sync_blocks([node0, node1])
     _, address = new_address(node0.params)
 
@@ -147,13 +147,12 @@ def test_merge_mining_from_a_bitcoin_pool(node_factory):
 
     # Inside a multi-chain tree beside Namecoin and Dogecoin, each chain at its expected slot.
     work = node0.createauxblock(address)
-    tree = build_aux_merkle_tree({HASHGRAD_CHAIN_ID: display_to_hash(work["hash"]), 1: b"\x01" * 32,
-                                  98: b"\x62" * 32}, TREE_HEIGHT, tree_pool.merkle_nonce)
-    assert len(set(tree.slots.values())) == 3
+    slots = {cid: compute_expected_index(tree_pool.merkle_nonce, cid, TREE_HEIGHT)
+             for cid in (HASHGRAD_CHAIN_ID, *OTHER_CHAINS)}
+    assert len(set(slots.values())) == 3
     auxpow_hex = tree_pool.mine(work)
     proof = parse_auxpow(bytes.fromhex(auxpow_hex))
-    assert len(proof.chain_branch) == TREE_HEIGHT
-    assert proof.chain_index == compute_expected_index(tree_pool.merkle_nonce, HASHGRAD_CHAIN_ID, TREE_HEIGHT)
+    assert len(proof.chain_branch) == TREE_HEIGHT and proof.chain_index == slots[HASHGRAD_CHAIN_ID]
     assert node0.submitauxblock(work["hash"], auxpow_hex) is True
     assert sync_blocks([node0, node1]) == work["hash"]
 
@@ -179,10 +178,10 @@ def rejoin(node0, node1) -> None:
 def test_auxpow_and_own_pow_branches_follow_chainwork(node_factory):
     """node0 merge-mines, node1 grinds its own blocks; both nodes always end on the most-work branch."""
     node0, node1 = node_factory(2)
-    connect_nodes(node1, node0)
     _, address = new_address(node0.params)
     pool = BitcoinPool()
-    node0.generate(1)
+    node0.generate(1)  # before connecting: node1 fetches it in its handshake getheaders
+    connect_nodes(node1, node0)
     fork = sync_blocks([node0, node1])
 
     # One merge-mined block against two own-PoW blocks: the own-PoW branch has more work.
