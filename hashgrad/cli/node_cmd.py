@@ -57,8 +57,8 @@ def parse_peer(text: str, default_port: int) -> tuple[str, int]:
 def build_config(args, params):
     from hashgrad.node.daemon import NodeConfig
 
-    if (args.mine_interval is None) != (args.payout is None):
-        raise HashgradError("bad-arguments", "--mine-interval and --payout go together")
+    if args.mine_interval is not None and args.payout is None:
+        raise HashgradError("bad-arguments", "--mine-interval needs --payout (the address the block maker pays)")
     if args.mine_interval is not None and not params.mine_on_demand:
         raise HashgradError("mining-not-allowed", f"--mine-interval is for regtest/devnet, not {params.name}")
     if args.mine_interval is not None and args.mine_interval <= 0:

@@ -26,6 +26,8 @@ STRING_PARAMS: dict[str, tuple[int, ...]] = {
     "getblock": (0,), "getblockheader": (0,), "sendrawtransaction": (0,), "submitblock": (0,),
     "getrawtransaction": (0,), "gettransaction": (0,), "getaccount": (0,), "getaddresshistory": (0,),
     "generatetoaddress": (1,), "addnode": (0, 1), "disconnectnode": (0,), "help": (0,),
+    "createauxblock": (0,), "submitauxblock": (0, 1), "getauxblock": (0, 1),
+    "putartifact": (0,), "getartifact": (0,), "hasartifact": (0,),
 }
 
 

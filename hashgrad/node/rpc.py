@@ -6,8 +6,8 @@
 - Bodies over MAX_BODY_SIZE get 413 before they are read whole.
 - Errors: `{"code": <Bitcoin Core code>, "message": "<reason>: <detail>", "reason": "<reason>"}`;
   1.0-style calls get Core's legacy HTTP status (404 unknown method, 500 other errors), 2.0 calls 200.
-- Methods are the `rpc_<name>` coroutines of `rpc_chain`, `rpc_mining`, `rpc_net`, `rpc_incentive` and
-  `rpc_artifacts` (plus `help`).
+- Methods are the `rpc_<name>` coroutines of `rpc_chain`, `rpc_mining`, `rpc_net`, `rpc_incentive`,
+  `rpc_artifacts` and `rpc_auxpow` (plus `help`).
 - Optionally the unauthenticated read-only REST view of `rest.py` on the same port.
 """
 from __future__ import annotations
