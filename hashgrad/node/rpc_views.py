@@ -92,7 +92,7 @@ def _kind_name(kind: int) -> str:
 
     for kinds in (TxKind, CoordKind):
         try:
-            return kinds(kind).name.lower().replace("_", "-")
+            return kinds(kind).name.lower()
         except ValueError:
             continue
     return f"kind-{kind}"

@@ -60,10 +60,17 @@ def _check_epoch(epoch) -> dict:
     uids = epoch.get("uids", [])
     _expect(isinstance(uids, list) and len(uids) <= MAX_UIDS, "uids is not a list (or too long)")
     loss = epoch.get("heldout_loss")
-    return {"epoch": _uint(epoch.get("epoch"), "epoch"), "height": _uint(epoch.get("height"), "height"),
-            "checkpoint": _hex(epoch.get("checkpoint"), "checkpoint"),
-            "heldout_loss": None if loss is None else _number(loss, "heldout_loss"),
-            "uids": [_check_uid(u) for u in uids]}
+    checked = {"epoch": _uint(epoch.get("epoch"), "epoch"), "height": _uint(epoch.get("height"), "height"),
+               "checkpoint": _hex(epoch.get("checkpoint"), "checkpoint"),
+               "heldout_loss": None if loss is None else _number(loss, "heldout_loss"),
+               "uids": [_check_uid(u) for u in uids]}
+    inference = epoch.get("inference")
+    if inference is not None:  # job 1's uids in the same epoch, when the devnet runs inference servers
+        _expect(isinstance(inference, dict), "inference is not an object")
+        rows = inference.get("uids", [])
+        _expect(isinstance(rows, list) and len(rows) <= MAX_UIDS, "inference uids is not a list (or too long)")
+        checked["inference"] = {"job": 1, "uids": [_check_uid(u) for u in rows]}
+    return checked
 
 
 def _check_uid(row) -> dict:

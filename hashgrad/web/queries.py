@@ -93,7 +93,8 @@ def get_jobs(client, params: ChainParams) -> list[dict]:
 def get_metagraph(client, job_id: int, live: dict) -> dict:
     """The job's metagraph, each uid with the role and adversary kind the devnet's live file gives its hotkey."""
     metagraph = _object(client.call("getmetagraph", job_id), "getmetagraph")
-    known = {row["hotkey"]: row for epoch in live["epochs"] for row in epoch["uids"]}
+    rows_of = (lambda e: e["uids"]) if job_id == 0 else (lambda e: e.get("inference", {}).get("uids", []))
+    known = {row["hotkey"]: row for epoch in live["epochs"] for row in rows_of(epoch)}
     for row in _list(metagraph.get("uids"), "getmetagraph"):
         source = known.get(row.get("hotkey"))
         row["role"] = source["role"] if source else None

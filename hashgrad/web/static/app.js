@@ -335,14 +335,16 @@ function roleTags(row) {
 }
 
 async function refreshMetagraph() {
-  const metagraph = await api("metagraph/0");
-  const rows = metagraph.uids.map((u) => el("tr", { class: u.adversary ? "adversary" : null, "data-uid": u.uid },
-    el("td", {}, u.uid), el("td", {}, addressLink(u.address)), el("td", {}, roleTags(u)),
-    el("td", { class: "num" }, coinsShort(u.stake)), el("td", { class: "num" }, pct(u.incentive)),
-    el("td", { class: "num" }, pct(u.dividends)), el("td", { class: "num" }, coinsShort(u.emission)),
-    el("td", { class: "num" }, coinsShort(u.total_earned))));
-  $("metagraph").querySelector("tbody").replaceChildren(...rows);
-  $("metagraph-empty").hidden = rows.length > 0;
+  for (const [job, id] of [[0, "metagraph"], [1, "metagraph1"]]) {
+    const metagraph = await api(`metagraph/${job}`);
+    const rows = metagraph.uids.map((u) => el("tr", { class: u.adversary ? "adversary" : null, "data-uid": u.uid },
+      el("td", {}, u.uid), el("td", {}, addressLink(u.address)), el("td", {}, roleTags(u)),
+      el("td", { class: "num" }, coinsShort(u.stake)), el("td", { class: "num" }, pct(u.incentive)),
+      el("td", { class: "num" }, pct(u.dividends)), el("td", { class: "num" }, coinsShort(u.emission)),
+      el("td", { class: "num" }, coinsShort(u.total_earned))));
+    $(id).querySelector("tbody").replaceChildren(...rows);
+    $(`${id}-empty`).hidden = rows.length > 0;
+  }
 }
 
 // ---------------------------------------------------------------- epochs: loss chart and rewards
