@@ -6,7 +6,7 @@ devnet run at minimum difficulty without retargeting and have blocks made on dem
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from hashgrad.chain.jobs import JOB_INFER, JOB_TRAIN, JobParams
 

@@ -43,7 +43,7 @@ def register(subparsers) -> None:
 
 def run_generate(args) -> int:
     from hashgrad.cli.serve_cmd import connect_node, load_hotkey
-    from hashgrad.serve.engine import Engine, SamplingParams
+    from hashgrad.serve.engine import SamplingParams
     from hashgrad.serve.gateway import Gateway, RoutedMiner
     from hashgrad.work.miner import set_determinism_pins
 

@@ -81,9 +81,16 @@ def submit_quietly(action: str, fn, *args) -> bool:
         return False
 
 
+def run_epoch_loop(client: ChainClient, job: JobParams, step, stop, poll_s: float) -> None:
+    """Call step(clock) on every poll until stop(); a failed node call is logged and retried."""
+    while not stop():
+        try:
+            step(EpochClock.read(client, job))
+        except RpcError as exc:
+            log.warning("node call failed: %s", exc)
+        time.sleep(poll_s)
+
+
 def load_job(params, job_id: int) -> JobParams:
     return get_job_params(params, job_id)
 
-
-def sleep_poll(seconds: float) -> None:
-    time.sleep(seconds)

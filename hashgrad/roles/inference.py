@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 from types import SimpleNamespace
 
 from hashgrad.chain.coordination_make import make_announce_endpoint, make_commit_weights, make_reveal_weights
 from hashgrad.chain.jobs import JobParams
-from hashgrad.errors import HashgradError, RpcError
+from hashgrad.errors import HashgradError
 from hashgrad.roles.chain_client import ChainClient, RoleKeys, wait_until
-from hashgrad.roles.common import EpochClock, ensure_registered, ensure_stake, log, sleep_poll, submit_quietly
+from hashgrad.roles.common import EpochClock, run_epoch_loop, ensure_registered, ensure_stake, log, submit_quietly
 
 TRAIN_JOB = 0
 
@@ -50,10 +51,10 @@ class InferenceMiner:
         submit_quietly("endpoint announcement", self.client.submit_built, make_announce_endpoint, self.keys.hotkey,
                        self.job.job_id, self.host, self.port)
         while not stop() and thread.is_alive():
-            sleep_poll(self.poll_s)
+            time.sleep(self.poll_s)
 
     def serve(self, checkpoint, digest) -> None:
-        from hashgrad.cli.serve_cmd import build_miner_backend, serve_miner
+        from hashgrad.cli.serve_cmd import build_miner_backend
         from hashgrad.serve.server import InferenceServer, ServerConfig
 
         config = ServerConfig(open_access=False, hotkey=self.keys.hotkey.pubkey)
@@ -96,12 +97,7 @@ class InferenceValidator:
         uid = ensure_registered(self.client, self.keys, self.job, stop)
         ensure_stake(self.client, self.keys, self.stake, stop)
         log.info("inference validator uid %d with stake %d", uid, self.stake)
-        while not stop():
-            try:
-                self.step(EpochClock.read(self.client, self.job))
-            except RpcError as exc:
-                log.warning("node call failed: %s", exc)
-            sleep_poll(self.poll_s)
+        run_epoch_loop(self.client, self.job, self.step, stop, self.poll_s)
 
     def step(self, clock: EpochClock) -> None:
         job, e = self.job, clock.epoch

@@ -14,7 +14,7 @@ from hashgrad.chain.coordination_make import make_commit_work, make_reveal_work
 from hashgrad.chain.jobs import JobParams
 from hashgrad.errors import HashgradError, RpcError
 from hashgrad.roles.chain_client import ChainClient, RoleKeys
-from hashgrad.roles.common import EpochClock, ensure_registered, log, sleep_poll, submit_quietly
+from hashgrad.roles.common import EpochClock, run_epoch_loop, ensure_registered, log, submit_quietly
 from hashgrad.work.adversaries import MinerContext, compute_output
 from hashgrad.work.data import Dataset
 from hashgrad.work.model import Checkpoint, decode_checkpoint
@@ -44,12 +44,7 @@ class TrainingMiner:
     def run(self, stop) -> None:
         uid = ensure_registered(self.client, self.keys, self.job, stop)
         log.info("miner %s registered as uid %d on job %d", self.kind, uid, self.job.job_id)
-        while not stop():
-            try:
-                self.step(EpochClock.read(self.client, self.job))
-            except RpcError as exc:
-                log.warning("node call failed: %s", exc)
-            sleep_poll(self.poll_s)
+        run_epoch_loop(self.client, self.job, self.step, stop, self.poll_s)
 
     def step(self, clock: EpochClock) -> None:
         job = self.job

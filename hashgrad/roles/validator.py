@@ -20,7 +20,7 @@ from hashgrad.chain.hashes import tagged_hash
 from hashgrad.chain.jobs import JobParams, compute_epoch_start_height
 from hashgrad.errors import HashgradError, RpcError
 from hashgrad.roles.chain_client import ChainClient, RoleKeys
-from hashgrad.roles.common import EpochClock, ensure_registered, ensure_stake, log, sleep_poll, submit_quietly
+from hashgrad.roles.common import EpochClock, run_epoch_loop, ensure_registered, ensure_stake, log, submit_quietly
 from hashgrad.work.aggregate import WeightedUpdate, compute_next_checkpoint
 from hashgrad.work.compress import compute_layout, decompress
 from hashgrad.work.data import Dataset
@@ -64,12 +64,7 @@ class TrainingValidator:
         ensure_stake(self.client, self.keys, self.stake, stop)
         log.info("validator registered as uid %d with stake %d", uid, self.stake)
         self.client.put_artifact(self.initial)
-        while not stop():
-            try:
-                self.step(EpochClock.read(self.client, self.job))
-            except RpcError as exc:
-                log.warning("node call failed: %s", exc)
-            sleep_poll(self.poll_s)
+        run_epoch_loop(self.client, self.job, self.step, stop, self.poll_s)
 
     def step(self, clock: EpochClock) -> None:
         job, memory, e = self.job, self.memory, clock.epoch
