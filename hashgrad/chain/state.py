@@ -16,6 +16,7 @@ from hashgrad.chain.encoding import ByteReader, encode_compact_size, encode_var_
 ACCOUNT_PREFIX = b"A"
 POOL_PREFIX = b"P"
 SUPPLY_KEY = b"S"
+_TWO_U64 = struct.Struct("<QQ")
 
 
 class StateView(Protocol):
@@ -28,11 +29,11 @@ class Account:
     nonce: int = 0
 
     def serialize(self) -> bytes:
-        return struct.pack("<QQ", self.balance, self.nonce)
+        return _TWO_U64.pack(self.balance, self.nonce)
 
     @classmethod
     def deserialize(cls, data: bytes) -> "Account":
-        return cls(*struct.unpack("<QQ", data))
+        return cls(*_TWO_U64.unpack(data))
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,16 @@ class StateOverlay:
     def put(self, key: bytes, value: bytes | None) -> None:
         self.changes[key] = value
 
+    def prefetch(self, keys) -> None:
+        """Warm the read cache for keys about to be read, in one batch where the base offers
+        `get_many(keys) -> {key: value or None}` (the SQLite chainstate does); a no-op otherwise."""
+        get_many = getattr(self.base, "get_many", None)
+        missing = [key for key in keys if key not in self.base_values]
+        if get_many is not None and missing:
+            found = get_many(missing)
+            for key in missing:
+                self.base_values[key] = found.get(key)
+
     def compute_undo(self) -> dict[bytes, bytes | None]:
         """The base's value of every changed key: applying it reverts the overlay exactly."""
         return {key: self.get_base(key) for key in self.changes}
@@ -94,7 +105,8 @@ def get_account(state: StateView, pubkey: bytes) -> Account:
 
 
 def put_account(state: StateOverlay, pubkey: bytes, account: Account) -> None:
-    state.put(account_key(pubkey), account.serialize() if account != Account() else None)
+    empty = account.balance == 0 and account.nonce == 0  # the all-zero account is stored as absent
+    state.put(account_key(pubkey), None if empty else account.serialize())
 
 
 def get_pool(state: StateView, job_id: int) -> int:

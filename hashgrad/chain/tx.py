@@ -7,6 +7,9 @@ The signature commits to `tagged_hash("hashgrad/tx", network magic || everything
 so a transaction cannot be replayed on another network. The txid is SHA256d of the whole encoding.
 New kinds (registration, stake, commit/reveal...) add a kind tag and a payload class; nothing already
 encoded changes. The coinbase has kind 0, a zero sender and signature, and the height as its nonce.
+
+A Transaction is frozen, so its encodings, txid and decoded payload are computed once and kept on
+the object (`cached_property`): checking, applying and indexing a block then share one decode.
 """
 from __future__ import annotations
 
@@ -45,10 +48,18 @@ class Transaction:
     signature: bytes = ZERO_SIG
 
     def serialize_unsigned(self) -> bytes:
-        return _FIXED.pack(self.version, self.kind, self.sender, self.nonce, self.fee) + encode_var_bytes(self.payload)
+        return self._unsigned_encoding
 
     def serialize(self) -> bytes:
-        return self.serialize_unsigned() + self.signature
+        return self._encoding
+
+    @cached_property
+    def _unsigned_encoding(self) -> bytes:
+        return _FIXED.pack(self.version, self.kind, self.sender, self.nonce, self.fee) + encode_var_bytes(self.payload)
+
+    @cached_property
+    def _encoding(self) -> bytes:
+        return self._unsigned_encoding + self.signature
 
     @cached_property
     def txid(self) -> bytes:
@@ -57,6 +68,14 @@ class Transaction:
     @cached_property
     def size(self) -> int:
         return len(self.serialize())
+
+    @cached_property
+    def decoded_payload(self):
+        """The typed payload (see decode_payload); a failed decode raises each time and is not kept."""
+        payload_type = PAYLOAD_TYPES.get(self.kind)
+        if payload_type is None:
+            raise TxError("bad-txns-kind", f"unknown transaction kind {self.kind}")
+        return payload_type.deserialize(self.payload)
 
     def compute_sighash(self, magic: bytes) -> bytes:
         return tagged_hash("hashgrad/tx", magic + self.serialize_unsigned())
@@ -119,11 +138,9 @@ PAYLOAD_TYPES: dict[int, type] = {TxKind.COINBASE: CoinbasePayload, TxKind.TRANS
 
 
 def decode_payload(tx: Transaction):
-    """The typed payload of a transaction; TxError for unknown kinds or malformed bytes."""
-    payload_type = PAYLOAD_TYPES.get(tx.kind)
-    if payload_type is None:
-        raise TxError("bad-txns-kind", f"unknown transaction kind {tx.kind}")
-    return payload_type.deserialize(tx.payload)
+    """The typed payload of a transaction; TxError for unknown kinds or malformed bytes.
+    Decoded once per Transaction object (payloads are frozen, so the shared copy cannot change)."""
+    return tx.decoded_payload
 
 
 def make_coinbase(height: int, recipient: bytes, amount: int, extra: bytes = b"") -> Transaction:

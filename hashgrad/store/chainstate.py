@@ -19,7 +19,7 @@ from hashgrad.chain.difficulty import compute_next_work_required
 from hashgrad.chain.genesis import build_genesis_block
 from hashgrad.chain.params import MEDIAN_TIME_SPAN, ChainParams
 from hashgrad.chain.pow import compute_block_proof
-from hashgrad.chain.state import StateOverlay, deserialize_undo, serialize_undo
+from hashgrad.chain.state import StateOverlay, account_key, deserialize_undo, serialize_undo
 from hashgrad.chain.timing import compute_median_time_past
 from hashgrad.chain.tx import Transaction, decode_payload
 from hashgrad.chain.validation import (HeaderContext, apply_block, check_block_body, check_header_context,
@@ -31,6 +31,7 @@ STATUS_VALID = 1
 STATUS_FAILED = 2
 MAX_ORPHANS = 256
 MAX_INVALID_REMEMBERED = 10_000
+MAX_SQL_VARIABLES = 500  # keys per batched read, well under SQLite's variable limit
 
 
 @dataclass
@@ -134,6 +135,15 @@ class ChainState:
         """The StateView of the active tip's state."""
         row = self.db.execute("SELECT value FROM state WHERE key=?", (key,)).fetchone()
         return row[0] if row else None
+
+    def get_many(self, keys: list[bytes]) -> dict[bytes, bytes]:
+        """The stored value of each present key (absent keys are left out), in batched queries."""
+        found: dict[bytes, bytes] = {}
+        for start in range(0, len(keys), MAX_SQL_VARIABLES):
+            chunk = keys[start:start + MAX_SQL_VARIABLES]
+            marks = ",".join("?" * len(chunk))
+            found.update(self.db.execute(f"SELECT key, value FROM state WHERE key IN ({marks})", chunk))
+        return found
 
     def iter_state(self, prefix: bytes):
         upper = prefix[:-1] + bytes([prefix[-1] + 1])
@@ -328,6 +338,7 @@ class ChainState:
         accepted = self.accepted_block
         block = accepted if accepted is not None and accepted.hash == entry.hash else self.get_block(entry.hash)
         overlay = StateOverlay(self)
+        overlay.prefetch(compute_block_account_keys(block))  # one batched read instead of one per account
         apply_block(self.params, overlay, block, entry.height)
         undo = overlay.compute_undo()
         with self._transaction():
@@ -399,6 +410,11 @@ def compute_tx_pubkeys(tx: Transaction) -> list[bytes]:
     if recipient is not None and recipient not in keys:
         keys.append(recipient)
     return keys
+
+
+def compute_block_account_keys(block: Block) -> list[bytes]:
+    """State keys of the accounts a block's transactions name (what its connect reads), no duplicates."""
+    return list(dict.fromkeys(account_key(p) for tx in block.txs for p in compute_tx_pubkeys(tx)))
 
 
 class _BoundedDict(OrderedDict):

@@ -2,7 +2,8 @@
 
 Each parameter tensor (canonical order) is flattened and cut into chunks of `chunk_size`
 elements; each chunk keeps its `topk` largest-magnitude entries (a partial last chunk keeps a
-proportional number, at least one). Indices are packed in 12 bits. Kept values are quantized per
+proportional number, at least one). Indices are packed in just enough bits for a chunk
+(`compute_index_bits`: 12 for 4096, 5 for 32), so small chunks buy more values per byte. Kept values are quantized per
 tensor to `quant_bins` uniform bins over mean ± 3σ (Templar's scheme) and sent as bin codes
 (2 bits for 4 bins) plus a per-tensor codebook of bin means.
 
@@ -13,6 +14,7 @@ miner's state except through `ef`; decoding is a pure function of the payload an
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -20,15 +22,31 @@ import torch
 from hashgrad.errors import WorkError
 from hashgrad.work.model import GPTConfig, compute_param_shapes, shape_numel
 
-INDEX_BITS = 12
+MAX_CHUNK_SIZE = 4096  # chunk-local indices fit in 12 bits (and in uint16)
+
+
+def compute_index_bits(chunk_size: int) -> int:
+    """Bits per chunk-local index: just enough for `chunk_size` positions (12 for 4096, 5 for 32)."""
+    return max(1, (chunk_size - 1).bit_length())
+
+
+@dataclass(frozen=True)
+class ChunkGroup:
+    """`count` consecutive chunks of one tensor with the same length and kept count (a reshape)."""
+
+    tensor: int  # index of its tensor in canonical order
+    start: int  # offset of the first chunk in the flat vector
+    count: int
+    length: int
+    keep: int
 
 
 @dataclass(frozen=True)
 class ChunkLayout:
     """Where each chunk sits in the flat vector and how many entries it keeps."""
 
-    tensor: int  # index of its tensor in canonical order
-    start: int  # offset in the flat vector
+    tensor: int
+    start: int
     length: int
     keep: int
 
@@ -37,24 +55,41 @@ class ChunkLayout:
 class Layout:
     num_params: int
     num_tensors: int
-    chunks: tuple[ChunkLayout, ...]
+    groups: tuple[ChunkGroup, ...]
 
     @property
     def total_keep(self) -> int:
-        return sum(c.keep for c in self.chunks)
+        return sum(g.count * g.keep for g in self.groups)
+
+    @cached_property
+    def chunks(self) -> tuple[ChunkLayout, ...]:
+        return tuple(ChunkLayout(g.tensor, g.start + i * g.length, g.length, g.keep)
+                     for g in self.groups for i in range(g.count))
+
+    @cached_property
+    def value_starts(self) -> np.ndarray:
+        """For every kept value (payload order), the flat offset of its chunk."""
+        return np.concatenate([np.repeat(g.start + g.length * np.arange(g.count, dtype=np.int64), g.keep)
+                               for g in self.groups])
+
+    @cached_property
+    def tensor_of(self) -> np.ndarray:
+        """For every kept value (payload order), the index of its tensor."""
+        return np.concatenate([np.full(g.count * g.keep, g.tensor, dtype=np.int64) for g in self.groups])
 
 
 def compute_layout(config: GPTConfig, chunk_size: int, topk: int) -> Layout:
-    chunks, offset = [], 0
+    groups, offset = [], 0
     shapes = list(compute_param_shapes(config).values())
     for tensor, shape in enumerate(shapes):
         numel = shape_numel(shape)
-        for start in range(0, numel, chunk_size):
-            length = min(chunk_size, numel - start)
-            keep = min(length, max(1, topk * length // chunk_size))
-            chunks.append(ChunkLayout(tensor, offset + start, length, keep))
+        full, rest = divmod(numel, chunk_size)
+        if full:
+            groups.append(ChunkGroup(tensor, offset, full, chunk_size, topk))
+        if rest:
+            groups.append(ChunkGroup(tensor, offset + full * chunk_size, 1, rest, min(rest, max(1, topk * rest // chunk_size))))
         offset += numel
-    return Layout(offset, len(shapes), tuple(chunks))
+    return Layout(offset, len(shapes), tuple(groups))
 
 
 @dataclass(frozen=True)
@@ -69,11 +104,11 @@ class Payload:
 def compute_topk(vector: torch.Tensor, layout: Layout) -> tuple[np.ndarray, np.ndarray]:
     """(chunk-local indices ascending within each chunk, values at them) for the whole layout."""
     indices, values = [], []
-    for chunk in layout.chunks:
-        piece = vector[chunk.start : chunk.start + chunk.length]
-        local = torch.topk(piece.abs(), chunk.keep, sorted=False).indices.sort().values
-        indices.append(local.numpy().astype(np.uint16))
-        values.append(piece[local].numpy())
+    for g in layout.groups:
+        pieces = vector[g.start : g.start + g.count * g.length].reshape(g.count, g.length)
+        local = torch.topk(pieces.abs(), g.keep, dim=1, sorted=False).indices.sort(dim=1).values
+        indices.append(local.reshape(-1).numpy().astype(np.uint16))
+        values.append(torch.gather(pieces, 1, local).reshape(-1).numpy())
     return np.concatenate(indices), np.concatenate(values).astype(np.float32)
 
 
@@ -94,13 +129,9 @@ def compute_quantized(values: np.ndarray, tensor_of: np.ndarray, num_tensors: in
     return codes, codebook
 
 
-def compute_tensor_of(layout: Layout) -> np.ndarray:
-    return np.concatenate([np.full(c.keep, c.tensor, dtype=np.int64) for c in layout.chunks])
-
-
 def compress(vector: torch.Tensor, layout: Layout, bins: int) -> Payload:
     indices, values = compute_topk(vector, layout)
-    codes, codebook = compute_quantized(values, compute_tensor_of(layout), layout.num_tensors, bins)
+    codes, codebook = compute_quantized(values, layout.tensor_of, layout.num_tensors, bins)
     return Payload(indices, codes, codebook)
 
 
@@ -108,9 +139,8 @@ def decompress(payload: Payload, layout: Layout) -> torch.Tensor:
     """The dense float32 vector a payload stands for (zeros where nothing was sent)."""
     check_payload(payload, layout)
     dense = torch.zeros(layout.num_params, dtype=torch.float32)
-    starts = np.concatenate([np.full(c.keep, c.start, dtype=np.int64) for c in layout.chunks])
-    positions = torch.from_numpy(starts + payload.indices.astype(np.int64))
-    values = payload.codebook[compute_tensor_of(layout), payload.codes.astype(np.int64)]
+    positions = torch.from_numpy(layout.value_starts + payload.indices.astype(np.int64))
+    values = payload.codebook[layout.tensor_of, payload.codes.astype(np.int64)]
     dense[positions] = torch.from_numpy(values.astype(np.float32))
     return dense
 
@@ -125,11 +155,11 @@ def check_payload(payload: Payload, layout: Layout) -> None:
     if int(payload.codes.max(initial=0)) >= payload.codebook.shape[1]:
         raise WorkError("bad-payload", "code beyond the codebook")
     offset = 0
-    for chunk in layout.chunks:
-        local = payload.indices[offset : offset + chunk.keep].astype(np.int64)
-        if int(local[-1]) >= chunk.length or (chunk.keep > 1 and not (np.diff(local) > 0).all()):
+    for g in layout.groups:
+        local = payload.indices[offset : offset + g.count * g.keep].astype(np.int64).reshape(g.count, g.keep)
+        if int(local[:, -1].max()) >= g.length or (g.keep > 1 and not (np.diff(local, axis=1) > 0).all()):
             raise WorkError("bad-indices", "indices must ascend strictly inside their chunk")
-        offset += chunk.keep
+        offset += g.count * g.keep
 
 
 def apply_error_feedback(ef: torch.Tensor, delta: torch.Tensor, layout: Layout, bins: int, decay: float):

@@ -13,6 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
+import pytest
+
 from hashgrad.chain.auxpow import AuxPow, build_aux_coinbase_script, build_aux_merkle_tree, build_auxpow
 from hashgrad.chain.btc_tx import BitcoinTx, TxIn, TxOut
 from hashgrad.chain.hashes import hash_to_int, sha256
@@ -29,7 +31,11 @@ MAX_TARGET = (1 << 256) - 1
 
 @lru_cache(maxsize=1)
 def load_samples() -> dict[str, dict]:
-    data = json.loads((VECTORS / "auxpow_real_blocks.json").read_text())
+    """The real samples by name; a test that reads them is skipped where ../shared is absent."""
+    path = VECTORS / "auxpow_real_blocks.json"
+    if not path.exists():
+        pytest.skip(f"real AuxPoW samples not found at {path}")
+    data = json.loads(path.read_text())
     return {entry["name"]: entry for entry in data["entries"]}
 
 
@@ -43,6 +49,8 @@ def sample_parts(name: str) -> tuple[bytes, bytes | None]:
 
 
 def header_samples() -> list[str]:
+    if not (VECTORS / "auxpow_real_blocks.json").exists():
+        return []  # collected as one skipped case
     return [name for name, entry in load_samples().items() if "header80" in entry]
 
 
