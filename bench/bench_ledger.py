@@ -3,12 +3,17 @@
   1. headers_per_s: Bitcoin mainnet headers 0-9999 (shared/vectors) parsed and verified through
      hashgrad.chain.btc_headers.verify_bitcoin_headers (linkage, PoW, expected difficulty, MTP),
      median of --reps runs; also the extrapolated seconds for 900k headers (Bitcoin's chain today).
-  2. tx_per_s: a 1 MB regtest block of signed transfers from as many distinct senders, connected
-     through ChainState.accept_block (decode-free: the block object as a peer's parser gives it;
-     Merkle root, signatures, apply, undo and indexes, one SQLite commit); full_block_connect_s is
-     that time. The same block's signatures verified with raw coincurve in the same run give
-     raw_verify_per_s (key parsed per call, as any verifier of a fresh key must; measured right
-     before and after each connect) and overhead_ratio = raw rate / connect rate (median over reps). A funding block (one sender, same size) is timed for reference.
+  2. tx_per_s: a 1 MB regtest block of signed transfers from as many distinct senders (each paying
+     the next), connected through ChainState.accept_block on one core (verify_threads=1; decode-free:
+     the block object as a peer's parser gives it; Merkle root, signatures, apply, undo and indexes,
+     one SQLite commit) with the parsed-key cache emptied first; full_block_connect_s is that time.
+     The same block's signatures verified with raw coincurve in the same run give raw_verify_per_s
+     (key parsed per call, as any verifier of a fresh key must; measured right before and after each
+     connect) and overhead_ratio = raw rate / connect rate (median over reps). *_fresh_recipients:
+     the same senders paying keys never seen before (new accounts; every recipient key parsed on its
+     own). A funding block (one sender, same size) is timed for reference. tx_per_s_parallel and
+     full_block_connect_parallel_s: the first block with its signatures spread over verify_threads
+     threads (one per CPU), reported beside, never in, the single-core ratios.
   3. With --profile, cProfile of one connect, top functions by cumulative time.
 
     .venv/bin/python bench/bench_ledger.py [--reps 3] [--profile]
@@ -22,6 +27,7 @@ import cProfile
 import hashlib
 import io
 import json
+import os
 import pstats
 import statistics
 import sys
@@ -43,7 +49,7 @@ from hashgrad.chain.pow import is_valid_proof_of_work
 from hashgrad.chain.subsidy import compute_block_subsidy, compute_subsidy_split
 from hashgrad.chain.tx import Transaction, TransferPayload, TxKind, make_coinbase, sign_transaction
 from hashgrad.chain.validation import check_block_body
-from hashgrad.store.chainstate import ChainState
+from hashgrad.store.chainstate import MAX_VERIFY_THREADS, ChainState
 
 VECTORS = Path(__file__).resolve().parents[1] / ".." / "shared" / "vectors"
 HEADERS_FILE = VECTORS / "btc_mainnet_headers_000000_009999.bin"
@@ -130,10 +136,11 @@ def accept_timed(chainstate: ChainState, block: Block, profile: bool = False) ->
     return elapsed
 
 
-def build_blocks(chainstate: ChainState, count: int) -> tuple[Block, Block]:
+def build_blocks(chainstate: ChainState, count: int) -> tuple[Block, Block, Block, Block]:
     """Block 1 pays the funder; block 2 (one sender) funds `count` senders; block 3 (the measured
-    one) carries one transfer from each of them to a key never seen before, so that no key of the
-    measured block can be found already parsed (the raw rate parses one key per signature too)."""
+    one) carries one transfer from each of them to the next sender. Block 3' (same parent) pays keys
+    never seen before instead: new accounts, and no key whose parse one signature check can lend
+    another (the raw rate parses one key per signature)."""
     funder = make_key(0)
     tip = chainstate.tip
     b1 = make_block(tip.hash, 1, tip.time + 60, [], funder.pubkey)
@@ -141,9 +148,11 @@ def build_blocks(chainstate: ChainState, count: int) -> tuple[Block, Block]:
     senders = [make_key(1 + i) for i in range(count)]
     funding = [make_transfer(funder, i, s.pubkey, FUNDING) for i, s in enumerate(senders)]
     b2 = make_block(b1.hash, 2, b1.header.time + 60, funding, funder.pubkey)
-    spends = [make_transfer(s, 0, make_key(1 + count + i).pubkey, FUNDING // 2) for i, s in enumerate(senders)]
+    spends = [make_transfer(s, 0, senders[(i + 1) % count].pubkey, FUNDING // 2) for i, s in enumerate(senders)]
     b3 = make_block(b2.hash, 3, b2.header.time + 60, spends, funder.pubkey)
-    return b2, b3
+    fresh = [make_transfer(s, 0, make_key(1 + count + i).pubkey, FUNDING // 2) for i, s in enumerate(senders)]
+    b3_fresh = make_block(b2.hash, 3, b2.header.time + 60, fresh, funder.pubkey)
+    return b1, b2, b3, b3_fresh
 
 
 def fresh_copy(block: Block) -> Block:
@@ -169,47 +178,80 @@ def measure_raw_verify(block: Block) -> dict:
     return {"raw_verify_per_s": with_parse, "raw_verify_preparsed_per_s": parsed}
 
 
+def connect_measured(b1: Block, b2: Block, measured: Block, verify_threads: int, profile: bool) -> dict:
+    """A fresh chainstate at height 1; the funding block, then the measured block, each connected as
+    a peer's parser hands it over and with no key already parsed."""
+    with tempfile.TemporaryDirectory() as tmp:
+        chainstate = ChainState(PARAMS, Path(tmp), verify_threads=verify_threads)
+        try:
+            chainstate.accept_block(fresh_copy(b1), None)
+            clear_pubkey_cache()
+            funding_s = accept_timed(chainstate, fresh_copy(b2))
+            before = measure_raw_verify(measured)  # raw rates right before and after the connect, so
+            clear_pubkey_cache()  # (b2's recipients are the measured block's senders: none arrives pre-parsed)
+            connect_s = accept_timed(chainstate, fresh_copy(measured), profile)
+            after = measure_raw_verify(measured)  # a busy neighbour on the machine skews both alike
+        finally:
+            chainstate.close()
+    raw = statistics.mean([before["raw_verify_per_s"], after["raw_verify_per_s"]])
+    return {"funding_s": funding_s, "connect_s": connect_s, "raw": raw,
+            "ratio": raw / ((len(measured.txs) - 1) / connect_s),
+            "preparsed": statistics.mean([before["raw_verify_preparsed_per_s"], after["raw_verify_preparsed_per_s"]])}
+
+
 def measure_blocks(reps: int, profile: bool) -> dict:
+    """tx_per_s, overhead_ratio and full_block_connect_s are single-core (signatures checked in line,
+    verify_threads=1) on block 3; *_fresh_recipients the same on block 3'; *_parallel block 3 with the
+    signature checks spread over one thread per CPU."""
     sample = make_transfer(make_key(0), 0, make_key(1).pubkey, 1)
     count = compute_full_block_count(sample.size)
-    connect, funding_connect, body_check, raw, preparsed, ratios = [], [], [], [], [], []
+    threads = min(os.cpu_count() or 1, MAX_VERIFY_THREADS)
+    with tempfile.TemporaryDirectory() as tmp:
+        builder = ChainState(PARAMS, Path(tmp), verify_threads=1)
+        try:
+            b1, b2, b3, b3_fresh = build_blocks(builder, count)
+        finally:
+            builder.close()
+    single, fresh, parallel, body_check = [], [], [], []
     for rep in range(reps):
-        with tempfile.TemporaryDirectory() as tmp:
-            chainstate = ChainState(PARAMS, Path(tmp))
-            try:
-                b2, b3 = build_blocks(chainstate, count)
-                clear_pubkey_cache()  # every timed part starts with no parsed key remembered
-                started = time.perf_counter()
-                check_block_body(PARAMS, fresh_copy(b3))
-                body_check.append(time.perf_counter() - started)
-                clear_pubkey_cache()
-                funding_connect.append(accept_timed(chainstate, fresh_copy(b2)))
-                before = measure_raw_verify(b3)  # raw rates right before and after the connect, so
-                clear_pubkey_cache()  # b2's recipients are b3's senders: no key arrives pre-parsed
-                connect.append(accept_timed(chainstate, fresh_copy(b3), profile and rep == reps - 1))
-                after = measure_raw_verify(b3)  # a busy neighbour on the machine skews both alike
-                raw.append(statistics.mean([before["raw_verify_per_s"], after["raw_verify_per_s"]]))
-                preparsed.append(statistics.mean([before["raw_verify_preparsed_per_s"],
-                                                  after["raw_verify_preparsed_per_s"]]))
-                ratios.append(raw[-1] / (count / connect[-1]))
-                log(f"rep {rep}: {len(b3.txs) - 1} transfers, {b3.size:,} bytes: connect {connect[-1]:.3f} s "
-                    f"(body check alone {body_check[-1]:.3f} s), funding block {funding_connect[-1]:.3f} s, "
-                    f"raw verify {raw[-1]:,.0f}/s ({preparsed[-1]:,.0f}/s with parsed keys)")
-            finally:
-                chainstate.close()
-    full_s = statistics.median(connect)
+        clear_pubkey_cache()  # every timed part starts with no parsed key remembered
+        started = time.perf_counter()
+        check_block_body(PARAMS, fresh_copy(b3))
+        body_check.append(time.perf_counter() - started)
+        single.append(connect_measured(b1, b2, b3, 1, profile and rep == reps - 1))
+        fresh.append(connect_measured(b1, b2, b3_fresh, 1, False))
+        if threads > 1:
+            parallel.append(connect_measured(b1, b2, b3, threads, False))
+        log(f"rep {rep}: {count} transfers, {b3.size:,} bytes: connect {single[-1]['connect_s']:.3f} s single-core "
+            f"({fresh[-1]['connect_s']:.3f} s paying fresh keys"
+            + (f"; {parallel[-1]['connect_s']:.3f} s with {threads} verify threads" if parallel else "")
+            + f"), body check alone {body_check[-1]:.3f} s, funding block {single[-1]['funding_s']:.3f} s, "
+            f"raw verify {single[-1]['raw']:,.0f}/s ({single[-1]['preparsed']:,.0f}/s with parsed keys)")
+    full_s = statistics.median(r["connect_s"] for r in single)
     tx_per_s = count / full_s
-    raw_per_s = statistics.median(raw)
-    log(f"transactions: {tx_per_s:,.0f}/s inside connect vs {raw_per_s:,.0f}/s raw coincurve verify "
-        f"= {1 / statistics.median(ratios):.0%} of raw (median of per-rep ratios); a full 1 MB block "
-        f"({count} transfers) connects in {full_s:.3f} s; "
-        f"body check alone {count / statistics.median(body_check):,.0f} tx/s; one-sender funding block "
-        f"{statistics.median(funding_connect):.3f} s")
-    return {"tx_per_s": tx_per_s, "raw_verify_per_s": raw_per_s, "overhead_ratio": statistics.median(ratios),
-            "full_block_connect_s": full_s, "txs_per_full_block": count,
-            "raw_verify_preparsed_per_s": statistics.median(preparsed),
-            "body_check_tx_per_s": count / statistics.median(body_check),
-            "funding_block_connect_s": statistics.median(funding_connect)}
+    raw_per_s = statistics.median(r["raw"] for r in single)
+    ratio = statistics.median(r["ratio"] for r in single)
+    fresh_s = statistics.median(r["connect_s"] for r in fresh)
+    fresh_ratio = statistics.median(r["ratio"] for r in fresh)
+    log(f"transactions: {tx_per_s:,.0f}/s inside a single-core connect vs {raw_per_s:,.0f}/s raw coincurve verify "
+        f"= {1 / ratio:.0%} of raw (median of per-rep ratios); a full 1 MB block ({count} transfers) connects "
+        f"in {full_s:.3f} s; paying fresh keys {count / fresh_s:,.0f}/s = {1 / fresh_ratio:.0%} of raw, "
+        f"{fresh_s:.3f} s; body check alone {count / statistics.median(body_check):,.0f} tx/s; one-sender "
+        f"funding block {statistics.median(r['funding_s'] for r in single):.3f} s")
+    figures = {"tx_per_s": tx_per_s, "raw_verify_per_s": raw_per_s, "overhead_ratio": ratio,
+               "full_block_connect_s": full_s, "txs_per_full_block": count,
+               "raw_verify_preparsed_per_s": statistics.median(r["preparsed"] for r in single),
+               "body_check_tx_per_s": count / statistics.median(body_check),
+               "funding_block_connect_s": statistics.median(r["funding_s"] for r in single),
+               "tx_per_s_fresh_recipients": count / fresh_s, "overhead_ratio_fresh_recipients": fresh_ratio,
+               "full_block_connect_fresh_recipients_s": fresh_s, "verify_threads": threads}
+    if parallel:
+        parallel_s = statistics.median(r["connect_s"] for r in parallel)
+        log(f"with {threads} verify threads: {count / parallel_s:,.0f} tx/s, a full block in {parallel_s:.3f} s "
+            f"({count / parallel_s / raw_per_s:.0%} of one core's raw verify rate; the machine's other load "
+            f"shares those cores)")
+        figures.update({"tx_per_s_parallel": count / parallel_s, "full_block_connect_parallel_s": parallel_s})
+    return figures
 
 
 def main(argv: list[str]) -> int:

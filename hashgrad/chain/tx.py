@@ -9,14 +9,13 @@ New kinds (registration, stake, commit/reveal...) add a kind tag and a payload c
 encoded changes. The coinbase has kind 0, a zero sender and signature, and the height as its nonce.
 
 A Transaction is frozen, so its encodings, txid and decoded payload are computed once and kept on
-the object (`cached_property`): checking, applying and indexing a block then share one decode.
+the object (`computed_once`): checking, applying and indexing a block then share one decode.
 """
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
 from enum import IntEnum
-from functools import cached_property
 
 from hashgrad.chain.coordination_tx import COORD_PAYLOADS
 from hashgrad.chain.encoding import ByteReader, encode_var_bytes
@@ -30,6 +29,22 @@ MAX_COINBASE_EXTRA = 100
 ZERO_KEY = b"\x00" * 32
 ZERO_SIG = b"\x00" * SIGNATURE_SIZE
 _FIXED = struct.Struct("<BB32sQQ")
+
+
+class computed_once:
+    """functools.cached_property without its per-object lock (3.11 takes one on every first read):
+    the values here are pure functions of frozen fields, so two threads racing compute the same."""
+
+    def __init__(self, func):
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.func(obj)  # later reads find the instance attribute
+        return value
 
 
 class TxKind(IntEnum):
@@ -53,23 +68,23 @@ class Transaction:
     def serialize(self) -> bytes:
         return self._encoding
 
-    @cached_property
+    @computed_once
     def _unsigned_encoding(self) -> bytes:
         return _FIXED.pack(self.version, self.kind, self.sender, self.nonce, self.fee) + encode_var_bytes(self.payload)
 
-    @cached_property
+    @computed_once
     def _encoding(self) -> bytes:
         return self._unsigned_encoding + self.signature
 
-    @cached_property
+    @computed_once
     def txid(self) -> bytes:
         return sha256d(self.serialize())
 
-    @cached_property
+    @computed_once
     def size(self) -> int:
         return len(self.serialize())
 
-    @cached_property
+    @computed_once
     def decoded_payload(self):
         """The typed payload (see decode_payload); a failed decode raises each time and is not kept."""
         payload_type = PAYLOAD_TYPES.get(self.kind)

@@ -3,17 +3,21 @@
     check_header_proof      context-free: chain ID, own proof of work or an AuxPoW proof
     check_header_context    difficulty (bad-diffbits), median-time-past and the 2-hour future limit
     check_block_body        size, coinbase placement, Merkle root and CVE-2012-2459 mutation,
-                            every transaction well formed and signed
+                            every transaction well formed and signed (signatures optionally
+                            spread over the caller's threads, results taken in block order)
     apply_block             apply every transaction, pay the block maker, accrue the pools, and at a
                             job's epoch end run its consensus and emission (`epoch.py`)
 
 Each rule raises a ConsensusError subclass whose reason is Bitcoin Core's code where one exists.
-Rules are pure: state changes go into a StateOverlay that the caller commits or drops.
+Rules are pure: state changes go into a StateOverlay that the caller commits or drops; an executor,
+where one is passed, is the caller's and only runs pure checks.
 """
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Callable
+from itertools import chain, repeat
+from typing import Callable, Iterator, Sequence
 
 from hashgrad.chain.block import Block
 from hashgrad.chain.coordination_rules import COORD_APPLIERS
@@ -29,6 +33,9 @@ from hashgrad.chain.timing import check_header_time
 from hashgrad.chain.tx import (TX_VERSION, ZERO_KEY, ZERO_SIG, CoinbasePayload, Transaction, TransferPayload,
                                TxKind, decode_payload, is_valid_signature)
 from hashgrad.errors import BlockError, HeaderError, HashgradError, TxError
+
+PARALLEL_MIN_TXS = 512  # smaller blocks check their signatures in line: handing out chunks costs more
+SIGNATURE_CHUNK = 256  # transactions per task when an executor spreads the signature checks
 
 
 @dataclass(frozen=True)
@@ -74,7 +81,9 @@ def check_header_context(params: ChainParams, header: BlockHeader, ctx: HeaderCo
     check_header_time(header.time, ctx.median_time_past, ctx.now)
 
 
-def check_block_body(params: ChainParams, block: Block) -> None:
+def check_block_body(params: ChainParams, block: Block, executor: Executor | None = None) -> None:
+    """Context-free body rules; `executor` (the caller's threads) only spreads the signature checks,
+    the first failing transaction and its reason stay what a check in block order finds."""
     if block.size > params.max_block_size:
         raise BlockError("bad-blk-length", f"{block.size} bytes over {params.max_block_size}")
     if not block.txs or not block.txs[0].is_coinbase():
@@ -87,8 +96,24 @@ def check_block_body(params: ChainParams, block: Block) -> None:
     if mutated:
         raise BlockError("bad-txns-duplicate", "duplicate transaction")
     check_coinbase_form(block.txs[0])
-    for tx in block.txs[1:]:
-        check_transaction(params, tx)
+    txs = block.txs[1:]
+    for tx, signature_valid in zip(txs, compute_signatures_valid(params.magic, txs, executor)):
+        check_transaction(params, tx, signature_valid)
+
+
+def compute_signatures_valid(magic: bytes, txs: Sequence[Transaction],
+                             executor: Executor | None = None) -> Iterator[bool]:
+    """Whether each transaction's signature verifies, in order. Without an executor (or for a small
+    block) lazily, one at a time as the caller walks the block; with one, in chunks across its threads
+    (libsecp256k1 runs without the GIL), results still handed over in block order."""
+    if executor is None or len(txs) < PARALLEL_MIN_TXS:
+        return (is_valid_signature(tx, magic) for tx in txs)
+    chunks = [txs[start:start + SIGNATURE_CHUNK] for start in range(0, len(txs), SIGNATURE_CHUNK)]
+    return chain.from_iterable(executor.map(_compute_chunk_signatures_valid, chunks, repeat(magic)))
+
+
+def _compute_chunk_signatures_valid(txs: Sequence[Transaction], magic: bytes) -> list[bool]:
+    return [is_valid_signature(tx, magic) for tx in txs]
 
 
 def check_coinbase_form(tx: Transaction) -> None:
@@ -97,8 +122,9 @@ def check_coinbase_form(tx: Transaction) -> None:
     decode_payload(tx)
 
 
-def check_transaction(params: ChainParams, tx: Transaction) -> None:
-    """Context-free checks of a non-coinbase transaction, the signature included."""
+def check_transaction(params: ChainParams, tx: Transaction, signature_valid: bool | None = None) -> None:
+    """Context-free checks of a non-coinbase transaction, the signature included (`signature_valid`:
+    its verification when the caller has already run it, see compute_signatures_valid)."""
     if tx.version != TX_VERSION:
         raise TxError("bad-txns-version", f"version {tx.version}")
     if tx.size > params.max_tx_size:
@@ -108,7 +134,9 @@ def check_transaction(params: ChainParams, tx: Transaction) -> None:
     if tx.kind not in TX_APPLIERS:
         raise TxError("bad-txns-kind", f"unknown transaction kind {tx.kind}")
     decode_payload(tx)
-    if not is_valid_signature(tx, params.magic):
+    if signature_valid is None:
+        signature_valid = is_valid_signature(tx, params.magic)
+    if not signature_valid:
         raise TxError("bad-txns-sig", "signature does not verify")
 
 

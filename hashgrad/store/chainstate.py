@@ -9,8 +9,10 @@ mutation failures, which must not poison the hash of the honest twin (CVE-2012-2
 """
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +33,7 @@ STATUS_VALID = 1
 STATUS_FAILED = 2
 MAX_ORPHANS = 256
 MAX_INVALID_REMEMBERED = 10_000
+MAX_VERIFY_THREADS = 8
 MAX_SQL_VARIABLES = 500  # keys per batched read, well under SQLite's variable limit
 
 
@@ -74,9 +77,13 @@ class _BranchAncestry:
 
 
 class ChainState:
-    def __init__(self, params: ChainParams, datadir: Path):
+    def __init__(self, params: ChainParams, datadir: Path, verify_threads: int | None = None):
+        """`verify_threads`: threads that check a large block's signatures (default: one per CPU;
+        1 checks them in line)."""
         self.params = params
         self.datadir = Path(datadir)
+        threads = verify_threads if verify_threads is not None else min(os.cpu_count() or 1, MAX_VERIFY_THREADS)
+        self.verifier = ThreadPoolExecutor(threads, "verify") if threads > 1 else None
         self.db = open_database(self.datadir / "chain.sqlite")
         self.lock = threading.RLock()
         self.index: dict[bytes, IndexEntry] = {}
@@ -230,7 +237,7 @@ class ChainState:
                 self.invalid_headers[block_hash] = exc.reason
             raise
         try:
-            check_block_body(self.params, block)
+            check_block_body(self.params, block, self.verifier)
         except HashgradError as exc:
             if not is_mutation_error(exc):
                 self.invalid_headers[block_hash] = exc.reason
@@ -398,6 +405,8 @@ class ChainState:
     def close(self) -> None:
         with self.lock:
             self.db.close()
+            if self.verifier is not None:
+                self.verifier.shutdown(wait=False, cancel_futures=True)
 
 
 def compute_tx_pubkeys(tx: Transaction) -> list[bytes]:

@@ -22,10 +22,10 @@ from hashgrad.errors import WorkError
 from hashgrad.work.compress import Layout, Payload, apply_error_feedback, compress, compute_layout, decompress
 from hashgrad.work.data import Dataset
 from hashgrad.work.hashing import compute_seed
-from hashgrad.work.miner import MinerOutput, build_update, compute_miner_update, compute_pseudo_gradient
-from hashgrad.work.model import Checkpoint
+from hashgrad.work.miner import MinerOutput, build_update, compute_miner_update, compute_state_hash, compute_training
+from hashgrad.work.model import Checkpoint, compute_flat
 from hashgrad.work.params import WorkParams
-from hashgrad.work.update import compute_delta_hash, decode_update
+from hashgrad.work.update import compute_delta_hash, compute_milestone_steps, decode_update
 
 KINDS = ("honest", "lazy", "noise", "copycat", "replay", "poisoner", "sandbagger")
 ADVERSARY_KINDS = KINDS[1:]
@@ -58,9 +58,9 @@ def compute_output(kind: str, ctx: MinerContext) -> MinerOutput | None:
 
 
 def compute_wrapped(ctx: MinerContext, payload: Payload, layout: Layout, delta: torch.Tensor,
-                    ef: torch.Tensor | None) -> MinerOutput:
+                    ef: torch.Tensor | None, milestones: tuple[bytes, ...] | None = None) -> MinerOutput:
     artifact, artifact_id, commitment = build_update(ctx.params, ctx.epoch, ctx.base_hash, ctx.hotkey,
-                                                     compute_delta_hash(delta), payload, layout)
+                                                     compute_delta_hash(delta), payload, layout, milestones=milestones)
     return MinerOutput(artifact, artifact_id, commitment, ef if ef is not None else torch.zeros(layout.num_params), delta)
 
 
@@ -97,20 +97,24 @@ def compute_replay(ctx: MinerContext, layout: Layout) -> MinerOutput | None:
 
 
 def compute_poisoner(ctx: MinerContext, layout: Layout) -> MinerOutput:
-    delta = compute_pseudo_gradient(ctx.checkpoint, ctx.dataset, ctx.seed, ctx.hotkey, ctx.params)
+    delta, milestones = compute_training(ctx.checkpoint, ctx.dataset, ctx.seed, ctx.hotkey, ctx.params)
     ef = torch.zeros(layout.num_params) if ctx.ef is None else ctx.ef
     payload, ef_next = apply_error_feedback(ef, delta, layout, ctx.params.quant_bins, ctx.params.ef_decay)
     payload = replace(payload, codebook=(payload.codebook * ctx.poison_factor).astype(np.float32))
-    return compute_wrapped(ctx, payload, layout, delta, ef_next)  # declares its true Δ: audits pass
+    return compute_wrapped(ctx, payload, layout, delta, ef_next, milestones)  # its true run: audits pass
 
 
 def compute_sandbagger(ctx: MinerContext, layout: Layout) -> MinerOutput:
+    """Runs the first fraction of the steps (its early milestones are genuine), then extrapolates:
+    the update and the later milestones stand for the weights a full run would have reached."""
     steps = max(1, int(ctx.params.inner_steps * ctx.sandbag_fraction))
-    delta = compute_pseudo_gradient(ctx.checkpoint, ctx.dataset, ctx.seed, ctx.hotkey, ctx.params, steps=steps)
-    delta = delta * (ctx.params.inner_steps / steps)
+    partial, milestones = compute_training(ctx.checkpoint, ctx.dataset, ctx.seed, ctx.hotkey, ctx.params, steps=steps)
+    start = compute_flat(ctx.checkpoint.state)
+    faked = tuple(compute_state_hash(start - partial * (s / steps)) for s in compute_milestone_steps(ctx.params)[len(milestones):])
+    delta = partial * (ctx.params.inner_steps / steps)
     ef = torch.zeros(layout.num_params) if ctx.ef is None else ctx.ef
     payload, ef_next = apply_error_feedback(ef, delta, layout, ctx.params.quant_bins, ctx.params.ef_decay)
-    return compute_wrapped(ctx, payload, layout, delta, ef_next)
+    return compute_wrapped(ctx, payload, layout, delta, ef_next, milestones + faked)
 
 
 ADVERSARIES = {

@@ -3,7 +3,12 @@
     accepted = top_g updates by consensus weight, weight >= accept_fraction x the best
     if len(accepted) < quorum: the checkpoint does not move (the epoch is skipped)
     clip every accepted update to the median norm of *all* non-zero submissions
-    θ_next = θ − outer_lr · Σ w_i·clip(u_i) / Σ w_i·[u_i ≠ 0]   per coordinate (sparse mean)
+    g      = Σ w_i·clip(u_i) / Σ w_i·[u_i ≠ 0]   per coordinate (sparse mean: the outer gradient)
+    without outer momentum (μ = 0):  θ_next = θ − outer_lr · g
+    with Nesterov momentum (DiLoCo): m_next = μ·m + g;  θ_next = θ − outer_lr · (g + μ·m_next)
+
+The momentum buffer m travels inside the checkpoint (format v2), so the next checkpoint is still a
+pure function of the previous checkpoint, the accepted updates and their consensus weights.
 
 Every node computes this in the same order (updates sorted by artifact id, float32, one thread),
 so the result is bit-identical on nodes of the same platform and its sha256 — `checkpoint_hash`
@@ -60,20 +65,30 @@ def compute_sparse_mean(accepted: list[WeightedUpdate], clip: float) -> torch.Te
     return torch.where(weight > 0, total / weight.clamp_min(1e-30), torch.zeros_like(total))
 
 
+def compute_outer_step(prev: Checkpoint, gradient: torch.Tensor,
+                       params: WorkParams) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(θ_prev − θ_next, next momentum buffer) for the outer gradient g (plain or Nesterov SGD)."""
+    if params.outer_momentum == 0:
+        return params.outer_lr * gradient, None
+    momentum = gradient.clone() if prev.momentum is None else params.outer_momentum * prev.momentum + gradient
+    return params.outer_lr * (gradient + params.outer_momentum * momentum), momentum
+
+
 def compute_next_checkpoint(prev: Checkpoint, updates: list[WeightedUpdate], params: WorkParams) -> AggregateResult:
     size = sum(t.numel() for t in prev.state.values())
     if any(u.update.shape != (size,) or u.update.dtype != torch.float32 for u in updates):
         raise WorkError("bad-update-shape", f"every update must be float32 of {size} elements")
     if len({u.artifact_id for u in updates}) != len(updates):
         raise WorkError("duplicate-artifact", "an artifact appears twice")
+    if prev.momentum is not None and (prev.momentum.shape != (size,) or prev.momentum.dtype != torch.float32):
+        raise WorkError("bad-momentum", f"the outer momentum must be float32 of {size} elements")
     accepted = compute_accepted(updates, params)
-    step = torch.zeros(size, dtype=torch.float32)
-    if len(accepted) >= params.quorum:
-        step = compute_sparse_mean(accepted, compute_median([n for n in (float(u.update.norm()) for u in updates) if n > 0]))
-        step *= params.outer_lr
-    else:
-        accepted = []
+    if len(accepted) < params.quorum:  # the epoch is skipped: the checkpoint (and its momentum) stays
+        data = encode_checkpoint(prev)
+        return AggregateResult(prev, data, checkpoint_hash(data), (), torch.zeros(size, dtype=torch.float32))
+    clip = compute_median([n for n in (float(u.update.norm()) for u in updates) if n > 0])
+    step, momentum = compute_outer_step(prev, compute_sparse_mean(accepted, clip), params)
     state = compute_unflat(compute_flat(prev.state) - step, prev.config)
-    checkpoint = Checkpoint(prev.config, state)
+    checkpoint = Checkpoint(prev.config, state, momentum)
     data = encode_checkpoint(checkpoint)
     return AggregateResult(checkpoint, data, checkpoint_hash(data), tuple(u.artifact_id for u in accepted), step)

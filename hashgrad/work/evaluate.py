@@ -9,8 +9,11 @@ Honest work helps its own windows more than random ones; a copy, noise or a part
 The random-window improvement must clear z standard errors of its per-window spread, and the
 own-window improvement must not fall significantly below the random one.
 
-Replay audit (Proof-of-Learning, exact on CPU): re-run the miner's H inner steps and compare the
-sha256 of the pseudo-gradient with the one its artifact declares.
+Replay audit (Proof-of-Learning, exact on CPU): re-run a prefix of the miner's H inner steps, up to
+one of its declared milestones drawn from the epoch seed and the validator's salt (so the miner
+cannot know which), and compare the weight hashes bit for bit; the last milestone is the whole run,
+checked against the declared pseudo-gradient hash. A miner that skipped the steps after step k is
+caught whenever the drawn milestone lies beyond k, and the average audit costs about half a run.
 """
 from __future__ import annotations
 
@@ -21,13 +24,14 @@ import torch
 
 from hashgrad.work.data import (Dataset, compute_assigned_pages, compute_batch_order, compute_window_refs,
                                 compute_windows)
-from hashgrad.work.hashing import compute_sample, compute_seed, compute_tagged_hash
-from hashgrad.work.miner import compute_pseudo_gradient
+from hashgrad.work.hashing import HashStream, compute_sample, compute_seed, compute_tagged_hash
+from hashgrad.work.miner import compute_pseudo_gradient, compute_training
 from hashgrad.work.model import GPT, Checkpoint, compute_flat, compute_loss, compute_unflat
 from hashgrad.work.params import WorkParams
-from hashgrad.work.update import compute_delta_hash
+from hashgrad.work.update import UpdateHeader, compute_delta_hash, compute_milestone_steps
 
 TAG_AUDIT = "hashgrad/work/audit"
+TAG_AUDIT_DEPTH = "hashgrad/work/audit-depth"
 EVAL_BATCH = 64
 
 
@@ -108,6 +112,22 @@ def is_replay_exact(checkpoint: Checkpoint, dataset: Dataset, seed: bytes, hotke
                     params: WorkParams, delta_hash: bytes) -> bool:
     """Re-run the miner's H steps; True iff the pseudo-gradient hashes to what it declared."""
     return compute_delta_hash(compute_pseudo_gradient(checkpoint, dataset, seed, hotkey, params)) == delta_hash
+
+
+def compute_audit_steps(seed: bytes, salt: bytes, hotkey: bytes, params: WorkParams) -> int:
+    """How many inner steps an audit of this miner replays: one of its milestones or H, uniformly."""
+    choices = compute_milestone_steps(params) + (params.inner_steps,)
+    return choices[HashStream(compute_tagged_hash(TAG_AUDIT_DEPTH, seed + salt + hotkey)).next_below(len(choices))]
+
+
+def is_prefix_exact(checkpoint: Checkpoint, dataset: Dataset, seed: bytes, hotkey: bytes, params: WorkParams,
+                    header: UpdateHeader, steps: int) -> bool:
+    """Re-run the first `steps` inner steps; True iff every milestone reached (and, for a whole run,
+    the pseudo-gradient) hashes to what the header declares."""
+    delta, milestones = compute_training(checkpoint, dataset, seed, hotkey, params, steps=steps)
+    if milestones != header.milestones[: len(milestones)]:
+        return False
+    return steps < params.inner_steps or compute_delta_hash(delta) == header.delta_hash
 
 
 def compute_heldout_loss(checkpoint: Checkpoint, dataset: Dataset, max_windows: int = 512) -> float:

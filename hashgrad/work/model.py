@@ -11,6 +11,9 @@ depend on which attention backend a torch build picks: replay audits need bit-ex
 A checkpoint is one safetensors file whose metadata holds a single key, "hashgrad", with a
 canonical JSON header carrying the config. Its bytes are canonical (same weights -> same bytes)
 and `checkpoint_hash` = sha256 of them is what goes on chain. Loading validates everything.
+Format v1 holds the weights only; v2 adds the outer optimizer's state (`outer.momentum`, one flat
+float32 vector in canonical order) so that the next checkpoint stays a pure function of this one,
+the accepted updates and the consensus weights. The weights are the same tensors in both.
 """
 from __future__ import annotations
 
@@ -27,7 +30,9 @@ from torch import nn
 from hashgrad.errors import WorkError
 from hashgrad.work.hashing import compute_sha256
 
-CHECKPOINT_FORMAT = "hashgrad-checkpoint-v1"
+CHECKPOINT_FORMAT = "hashgrad-checkpoint-v1"  # weights only
+CHECKPOINT_FORMAT_OUTER = "hashgrad-checkpoint-v2"  # weights + outer momentum
+MOMENTUM_TENSOR = "outer.momentum"
 MAX_CHECKPOINT_BYTES = 512 * 1024 * 1024
 MAX_HEADER_BYTES = 1024 * 1024
 
@@ -191,6 +196,7 @@ class Checkpoint:
 
     config: GPTConfig
     state: dict[str, torch.Tensor]
+    momentum: torch.Tensor | None = None  # outer Nesterov buffer (flat, canonical order), or None
 
     def to_bytes(self) -> bytes:
         return encode_checkpoint(self)
@@ -208,8 +214,11 @@ def compute_header_json(header: dict) -> str:
 
 def encode_checkpoint(checkpoint: Checkpoint) -> bytes:
     """Canonical safetensors bytes with the config in a one-key metadata header."""
-    header = {"format": CHECKPOINT_FORMAT, "config": asdict(checkpoint.config)}
+    outer = checkpoint.momentum is not None
+    header = {"format": CHECKPOINT_FORMAT_OUTER if outer else CHECKPOINT_FORMAT, "config": asdict(checkpoint.config)}
     tensors = {name: t.detach().to(torch.float32).contiguous() for name, t in checkpoint.state.items()}
+    if outer:
+        tensors[MOMENTUM_TENSOR] = checkpoint.momentum.detach().to(torch.float32).contiguous()
     # One metadata key only: safetensors keeps metadata in a hash map, so a single key is what
     # makes the header bytes independent of map iteration order.
     return safetensors_save(tensors, metadata={"hashgrad": compute_header_json(header)})
@@ -238,7 +247,8 @@ def read_safetensors_header(data: bytes, max_bytes: int) -> dict:
     return header
 
 
-def decode_safetensors(data: bytes, max_bytes: int, expected_format: str) -> tuple[dict, dict[str, torch.Tensor]]:
+def decode_safetensors(data: bytes, max_bytes: int,
+                       expected_format: str | tuple[str, ...]) -> tuple[dict, dict[str, torch.Tensor]]:
     """(hashgrad header, tensors) from safetensors bytes; never unpickles anything."""
     outer = read_safetensors_header(data, max_bytes)
     meta = outer.get("__metadata__")
@@ -248,8 +258,9 @@ def decode_safetensors(data: bytes, max_bytes: int, expected_format: str) -> tup
         header = json.loads(meta["hashgrad"])
     except json.JSONDecodeError as exc:
         raise WorkError("bad-header", f"hashgrad header is not JSON: {exc}") from None
-    if not isinstance(header, dict) or header.get("format") != expected_format:
-        raise WorkError("bad-format", f"expected format {expected_format}")
+    formats = (expected_format,) if isinstance(expected_format, str) else expected_format
+    if not isinstance(header, dict) or header.get("format") not in formats:
+        raise WorkError("bad-format", f"expected format {' or '.join(formats)}")
     try:
         tensors = safetensors_load(bytes(data))
     except Exception as exc:  # the Rust parser reports any structural fault as one of several types
@@ -267,13 +278,16 @@ def parse_config(raw: object) -> GPTConfig:
 
 def decode_checkpoint(data: bytes, max_bytes: int = MAX_CHECKPOINT_BYTES) -> Checkpoint:
     """Validate and load checkpoint bytes: size, format, config, names, dtype, shapes, finiteness."""
-    header, tensors = decode_safetensors(data, max_bytes, CHECKPOINT_FORMAT)
+    header, tensors = decode_safetensors(data, max_bytes, (CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_OUTER))
     if set(header) != {"format", "config"}:
         raise WorkError("bad-header", "unexpected checkpoint header fields")
     config = parse_config(header["config"])
     shapes = compute_param_shapes(config)
+    outer = header["format"] == CHECKPOINT_FORMAT_OUTER
+    if outer:
+        shapes = shapes | {MOMENTUM_TENSOR: (sum(shape_numel(shape) for shape in shapes.values()),)}
     if set(tensors) != set(shapes):
-        raise WorkError("bad-tensor-names", "tensor names do not match the config")
+        raise WorkError("bad-tensor-names", "tensor names do not match the config and format")
     for name, shape in shapes.items():
         tensor = tensors[name]
         if tensor.dtype != torch.float32:
@@ -282,7 +296,8 @@ def decode_checkpoint(data: bytes, max_bytes: int = MAX_CHECKPOINT_BYTES) -> Che
             raise WorkError("bad-shape", f"{name} is {tuple(tensor.shape)}, expected {shape}")
         if not bool(torch.isfinite(tensor).all()):
             raise WorkError("non-finite", f"{name} holds NaN or inf")
-    checkpoint = Checkpoint(config, {name: tensors[name] for name in shapes})
+    state = {name: tensors[name] for name in shapes if name != MOMENTUM_TENSOR}
+    checkpoint = Checkpoint(config, state, tensors[MOMENTUM_TENSOR] if outer else None)
     if encode_checkpoint(checkpoint) != bytes(data):
         raise WorkError("non-canonical", "checkpoint bytes are not in canonical form")
     return checkpoint

@@ -45,9 +45,11 @@ class WorkParams:
     min_relative_gain: float = 0.5  # ... and this fraction of the epoch's median significant gain
     score_ema: float = 0.5
     audit_probability: float = 0.02
+    audit_stride: int = 5  # the miner declares a weight hash every audit_stride inner steps
     max_artifact_bytes: int = 4 * 1024 * 1024
     # aggregation
     outer_lr: float = 1.0
+    outer_momentum: float = 0.0  # Nesterov momentum of the outer step (0: plain SGD, no state in the checkpoint)
     top_g: int = 15
     quorum: int = 3
     accept_fraction: float = 0.1  # weight below this fraction of the best weight is not aggregated
@@ -55,7 +57,7 @@ class WorkParams:
     def check(self) -> "WorkParams":
         self.model.check()
         positive = (self.page_tokens, self.pages_per_miner, self.inner_steps, self.batch_size, self.chunk_size,
-                    self.topk, self.eval_own_windows, self.eval_rand_windows, self.top_g, self.quorum)
+                    self.topk, self.eval_own_windows, self.eval_rand_windows, self.top_g, self.quorum, self.audit_stride)
         if min(positive) <= 0:
             raise WorkError("bad-params", "sizes and counts must be positive")
         if self.page_tokens < self.model.block_size + 1:
@@ -64,6 +66,8 @@ class WorkParams:
             raise WorkError("bad-params", "chunk_size <= 4096 (12-bit indices) and topk <= chunk_size")
         if self.quant_bins not in (2, 4, 16, 256):
             raise WorkError("bad-params", "quant_bins must be 2, 4, 16 or 256")
+        if not (0 <= self.outer_momentum < 1 and self.outer_lr > 0):
+            raise WorkError("bad-params", "outer_momentum must be in [0, 1) and outer_lr positive")
         if not (0 <= self.audit_probability <= 1 and 0 < self.score_ema <= 1 and 0 < self.norm_low < self.norm_high):
             raise WorkError("bad-params", "probability, EMA or norm bounds out of range")
         return self

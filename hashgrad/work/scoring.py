@@ -11,7 +11,8 @@ who learns the disclosed salt can re-check them. The stages (notes/training-prot
 2. copies: cosine >= dup_cosine with an *earlier-committed* submission (`copy`) or with an update
    from the last epochs (`replay`): the later commitment loses.
 3. loss test on the miner's own windows vs shared random windows (evaluate.compute_loss_test).
-4. replay audit with probability audit_probability (evaluate.is_replay_exact).
+4. replay audit with probability audit_probability, of a prefix of the run to a milestone the
+   miner could not predict (evaluate.is_prefix_exact).
 5. rating = EMA of the random-data gain when it is significant and at least min_relative_gain of
    the epoch's median; gate = EMA of ±1 (own data not significantly worse than random); score =
    rating if gate > 0 and nothing was flagged this epoch; a failed audit bans the hotkey for good
@@ -26,8 +27,8 @@ import torch
 from hashgrad.errors import WorkError
 from hashgrad.work.compress import Layout, compute_layout, decompress
 from hashgrad.work.data import Dataset
-from hashgrad.work.evaluate import (LossTest, compute_batched_loss, compute_loss_test, compute_own_windows,
-                                    compute_random_windows, is_audited, is_replay_exact)
+from hashgrad.work.evaluate import (LossTest, compute_audit_steps, compute_batched_loss, compute_loss_test,
+                                    compute_own_windows, compute_random_windows, is_audited, is_prefix_exact)
 from hashgrad.work.hashing import compute_commitment, compute_tagged_hash
 from hashgrad.work.model import Checkpoint
 from hashgrad.work.params import WorkParams
@@ -200,17 +201,17 @@ def compute_scores(inputs: ScoringInputs, state: ValidatorState) -> ScoreReport:
     passed = [s for s in order if s.uid not in reasons]
     tests, audited = compute_loss_tests(inputs, passed, updates)
     for sub in passed:
-        if sub.uid in audited and not is_replay_exact(inputs.checkpoint, inputs.dataset, inputs.seed, sub.hotkey,
-                                                      params, headers[sub.uid].delta_hash):
+        if sub.uid in audited and not is_prefix_exact(inputs.checkpoint, inputs.dataset, inputs.seed, sub.hotkey, params,
+                                                      headers[sub.uid], audited[sub.uid]):
             reasons[sub.uid] = "audit-failed"
     return compute_report(inputs, state, order, reasons, updates, tests, audited)
 
 
 def compute_loss_tests(inputs: ScoringInputs, passed: list[Submission], updates: dict[int, torch.Tensor]):
-    """(uid -> LossTest, uids audited) for the submissions that passed stages 1-2."""
+    """(uid -> LossTest, uid -> inner steps its audit replays) for the submissions that passed stages 1-2."""
     params, checkpoint = inputs.params, inputs.checkpoint
     if not passed:
-        return {}, set()
+        return {}, {}
     base_model = checkpoint.build_model().eval()
     rand = compute_random_windows(inputs.dataset, params, inputs.seed, inputs.salt, [s.hotkey for s in passed])
     rand_before = compute_batched_loss(base_model, rand)
@@ -220,7 +221,8 @@ def compute_loss_tests(inputs: ScoringInputs, passed: list[Submission], updates:
         own = compute_own_windows(inputs.dataset, params, inputs.seed, inputs.salt, sub.hotkey)
         tests[sub.uid] = compute_loss_test(checkpoint, compute_clipped(updates[sub.uid], clip), params, own,
                                            compute_batched_loss(base_model, own), rand, rand_before)
-    audited = {s.uid for s in passed if is_audited(inputs.seed, inputs.salt, s.hotkey, params.audit_probability)}
+    audited = {s.uid: compute_audit_steps(inputs.seed, inputs.salt, s.hotkey, params) for s in passed
+               if is_audited(inputs.seed, inputs.salt, s.hotkey, params.audit_probability)}
     return tests, audited
 
 

@@ -1,14 +1,15 @@
 """The update artifact: a compressed pseudo-gradient as safetensors plus a header naming its context.
 
-Bytes: one safetensors file with three tensors — `indices` (uint8, 12-bit packed chunk-local
-indices), `codes` (uint8, packed bin codes), `codebook` (float32, tensors x bins) — and a single
-metadata key "hashgrad" holding canonical JSON:
+Bytes: one safetensors file with three tensors — `indices` (uint8, chunk-local indices packed in
+`compute_index_bits(chunk_size)` bits each), `codes` (uint8, packed bin codes), `codebook` (float32,
+tensors x bins) — and a single metadata key "hashgrad" holding canonical JSON:
 
     format, job_id, epoch, base_checkpoint (hex), hotkey (hex), delta_hash (hex), kernel,
-    num_params, chunk_size, topk, quant_bins
+    num_params, chunk_size, topk, quant_bins, milestones (hex list)
 
-`delta_hash` is sha256 of the dense float32 pseudo-gradient the miner computed; a replay audit
-recomputes it bit-exactly. The artifact id is sha256 of the bytes (content addressing), and the
+`delta_hash` is sha256 of the dense float32 pseudo-gradient the miner computed; `milestones` are
+truncated hashes of its weights after every `audit_stride` inner steps. A replay audit recomputes a
+prefix of the run bit-exactly, to a milestone the miner could not predict, and compares. The artifact id is sha256 of the bytes (content addressing), and the
 on-chain commitment binds that id to hotkey, job, epoch and base checkpoint.
 Decoding never executes anything: sizes are checked before parsing and every field after.
 """
@@ -21,12 +22,16 @@ import torch
 from safetensors.torch import save as safetensors_save
 
 from hashgrad.errors import WorkError
-from hashgrad.work.compress import INDEX_BITS, Layout, Payload, check_payload, compute_code_bits, pack_bits, unpack_bits
+from hashgrad.work.compress import (Layout, Payload, check_payload, compute_code_bits, compute_index_bits, pack_bits,
+                                    unpack_bits)
 from hashgrad.work.hashing import compute_sha256, parse_hex32
 from hashgrad.work.model import compute_header_json, decode_safetensors
 from hashgrad.work.params import WorkParams
 
-UPDATE_FORMAT = "hashgrad-update-v1"
+MILESTONE_BYTES = 8  # truncated sha256 of the weights (a match still needs the exact state: 2^64 guesses)
+
+UPDATE_FORMAT = "hashgrad-update-v2"  # v2: index width follows chunk_size (v1: 12 bits), milestones
+MAX_MILESTONES = 1024
 
 
 @dataclass(frozen=True)
@@ -41,18 +46,25 @@ class UpdateHeader:
     chunk_size: int
     topk: int
     quant_bins: int
+    milestones: tuple[bytes, ...] = ()
 
     def to_json(self) -> dict:
         raw = asdict(self)
         for name in ("base_checkpoint", "hotkey", "delta_hash"):
             raw[name] = raw[name].hex()
+        raw["milestones"] = [m.hex() for m in self.milestones]
         return {"format": UPDATE_FORMAT, **raw}
+
+
+def compute_milestone_steps(params: WorkParams) -> tuple[int, ...]:
+    """The inner steps after which a miner declares its weight hash (not the last: delta_hash covers it)."""
+    return tuple(range(params.audit_stride, params.inner_steps, params.audit_stride))
 
 
 def encode_update(header: UpdateHeader, payload: Payload) -> bytes:
     bits = compute_code_bits(header.quant_bins)
     tensors = {
-        "indices": torch.frombuffer(bytearray(pack_bits(payload.indices, INDEX_BITS)), dtype=torch.uint8),
+        "indices": torch.frombuffer(bytearray(pack_bits(payload.indices, compute_index_bits(header.chunk_size))), dtype=torch.uint8),
         "codes": torch.frombuffer(bytearray(pack_bits(payload.codes, bits)), dtype=torch.uint8),
         "codebook": torch.from_numpy(np.ascontiguousarray(payload.codebook, dtype=np.float32)),
     }
@@ -68,11 +80,20 @@ def parse_update_header(raw: dict) -> UpdateHeader:
         raise WorkError("bad-header", "integer fields out of range")
     if not isinstance(raw["kernel"], str) or len(raw["kernel"]) > 32:
         raise WorkError("bad-header", "kernel must be a short string")
+    milestones = raw["milestones"]
+    if not isinstance(milestones, list) or len(milestones) > MAX_MILESTONES or not all(
+            isinstance(m, str) and len(m) == 2 * MILESTONE_BYTES for m in milestones):
+        raise WorkError("bad-header", f"milestones must be a list of {MILESTONE_BYTES}-byte hex hashes")
+    try:
+        parsed = tuple(bytes.fromhex(m) for m in milestones)
+    except ValueError as exc:
+        raise WorkError("bad-hex", f"milestones: {exc}") from None
     return UpdateHeader(
         job_id=raw["job_id"], epoch=raw["epoch"], kernel=raw["kernel"], num_params=raw["num_params"],
         chunk_size=raw["chunk_size"], topk=raw["topk"], quant_bins=raw["quant_bins"],
         base_checkpoint=parse_hex32(raw["base_checkpoint"], "base_checkpoint"),
         hotkey=parse_hex32(raw["hotkey"], "hotkey"), delta_hash=parse_hex32(raw["delta_hash"], "delta_hash"),
+        milestones=parsed,
     )
 
 
@@ -83,6 +104,9 @@ def check_header_matches_job(header: UpdateHeader, params: WorkParams, layout: L
         raise WorkError("wrong-compression", "compression settings differ from the job's")
     if header.num_params != layout.num_params:
         raise WorkError("wrong-model", f"{header.num_params} parameters, job has {layout.num_params}")
+    if len(header.milestones) != len(compute_milestone_steps(params)):
+        raise WorkError("wrong-milestones", f"{len(header.milestones)} milestones, the job expects "
+                        f"{len(compute_milestone_steps(params))}")
     if header.kernel != params.kernel:
         raise WorkError("wrong-kernel", f"trained on {header.kernel}, job pins {params.kernel}")
 
@@ -101,7 +125,7 @@ def decode_update(data: bytes, params: WorkParams, layout: Layout) -> tuple[Upda
         raise WorkError("bad-shape", "codebook must be float32 (tensors, bins)")
     total = layout.total_keep
     payload = Payload(
-        indices=unpack_bits(tensors["indices"].numpy().tobytes(), INDEX_BITS, total).astype(np.uint16),
+        indices=unpack_bits(tensors["indices"].numpy().tobytes(), compute_index_bits(params.chunk_size), total).astype(np.uint16),
         codes=unpack_bits(tensors["codes"].numpy().tobytes(), compute_code_bits(params.quant_bins), total).astype(np.uint8),
         codebook=codebook.numpy().copy(),
     )

@@ -94,6 +94,7 @@ def test_malformed_artifacts_are_rejected_with_reasons(params, tmp_path, monkeyp
     assert reason_of(resave(artifact, header_edit=lambda m: m.update(topk=1)), params, layout) == "wrong-compression"
     assert reason_of(resave(artifact, header_edit=lambda m: m.update(job_id=9)), params, layout) == "wrong-job"
     assert reason_of(resave(artifact, header_edit=lambda m: m.pop("hotkey")), params, layout) == "bad-header"
+    assert reason_of(resave(artifact, header_edit=lambda m: m["milestones"].pop()), params, layout) == "wrong-milestones"
     # descending indices inside a chunk would be a second encoding of the same update
     bad = payload.indices.copy()
     at = sum(c.keep for c in layout.chunks[: next(i for i, c in enumerate(layout.chunks) if c.keep > 1)])
@@ -110,9 +111,13 @@ def test_malformed_artifacts_are_rejected_with_reasons(params, tmp_path, monkeyp
 
 
 def test_invalid_header_hex():
-    raw = {"format": "hashgrad-update-v1", "job_id": 0, "epoch": 0, "base_checkpoint": "zz" * 32,
+    raw = {"format": "hashgrad-update-v2", "job_id": 0, "epoch": 0, "base_checkpoint": "zz" * 32,
            "hotkey": "00" * 32, "delta_hash": "00" * 32, "kernel": "AVX2", "num_params": 1,
-           "chunk_size": 1, "topk": 1, "quant_bins": 4}
+           "chunk_size": 1, "topk": 1, "quant_bins": 4, "milestones": ["00" * 8]}
     with pytest.raises(WorkError) as exc:
         parse_update_header(raw)
     assert exc.value.reason == "bad-hex"
+    for milestones, reason in ((["zz" * 8], "bad-hex"), (["00" * 7], "bad-header"), ("00" * 8, "bad-header")):
+        with pytest.raises(WorkError) as exc:
+            parse_update_header({**raw, "base_checkpoint": "00" * 32, "milestones": milestones})
+        assert exc.value.reason == reason

@@ -1,4 +1,4 @@
-"""The miner's epoch and the replay audit (hashgrad.work.miner, evaluate.is_replay_exact)."""
+"""The miner's epoch and the replay audits (hashgrad.work.miner, evaluate.is_replay_exact / is_prefix_exact)."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -8,9 +8,10 @@ import torch
 
 from hashgrad.errors import WorkError
 from hashgrad.work.adversaries import MinerContext, compute_output
-from hashgrad.work.evaluate import is_replay_exact
+from hashgrad.work.compress import compute_layout
+from hashgrad.work.evaluate import compute_audit_steps, is_prefix_exact, is_replay_exact
 from hashgrad.work.miner import check_kernel, compute_miner_update, compute_pseudo_gradient
-from hashgrad.work.update import compute_delta_hash
+from hashgrad.work.update import compute_delta_hash, compute_milestone_steps, decode_update
 
 SEED, HK1, HK2 = b"\x11" * 32, b"\x21" * 32, b"\x22" * 32
 
@@ -44,3 +45,20 @@ def test_check_kernel_refuses_another_kernel_path(params):
     with pytest.raises(WorkError) as exc:
         check_kernel(replace(params, kernel="NOT-A-KERNEL"))
     assert exc.value.reason == "wrong-kernel"
+
+
+def test_prefix_audit_checks_the_declared_milestones(checkpoint, base_hash, dataset, params):
+    ctx = MinerContext(checkpoint, base_hash, dataset, SEED, HK1, 0, params)
+    layout = compute_layout(params.model, params.chunk_size, params.topk)
+    honest = decode_update(compute_output("honest", ctx).artifact, params, layout)[0]
+    depths = compute_milestone_steps(params) + (params.inner_steps,)
+    assert len(honest.milestones) == len(depths) - 1 >= 2
+    assert all(is_prefix_exact(checkpoint, dataset, SEED, HK1, params, honest, steps) for steps in depths)
+    # a sandbagger's milestones are genuine only up to the steps it ran, so any deeper audit catches it
+    sandbagger = decode_update(compute_output("sandbagger", replace(ctx, hotkey=HK2)).artifact, params, layout)[0]
+    assert not any(is_prefix_exact(checkpoint, dataset, SEED, HK2, params, sandbagger, steps) for steps in depths)
+    tampered = replace(honest, milestones=(bytes(8),) + honest.milestones[1:])
+    assert not is_prefix_exact(checkpoint, dataset, SEED, HK1, params, tampered, depths[0])
+    # the depth is drawn from the seed and the validator's salt, over every milestone
+    drawn = {compute_audit_steps(SEED, bytes([i]) * 32, HK1, params) for i in range(40)}
+    assert drawn == set(depths)

@@ -89,3 +89,34 @@ def test_pickle_bytes_are_never_executed(checkpoint, tmp_path, monkeypatch):
     data = encode_checkpoint(checkpoint)
     assert reason_of(data + payload) == "bad-safetensors"
     assert not (tmp_path / "PWNED").exists()
+
+
+def with_momentum(checkpoint) -> Checkpoint:
+    size = compute_num_params(checkpoint.config)
+    return Checkpoint(checkpoint.config, checkpoint.state, torch.linspace(-1e-3, 1e-3, size))
+
+
+def test_outer_momentum_travels_in_a_v2_checkpoint(checkpoint):
+    v1 = encode_checkpoint(checkpoint)
+    outer = with_momentum(checkpoint)
+    data = encode_checkpoint(outer)
+    assert json.loads(json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])["__metadata__"]["hashgrad"])[
+        "format"] == "hashgrad-checkpoint-v2"
+    decoded = decode_checkpoint(data)
+    assert torch.equal(decoded.momentum, outer.momentum) and decoded.to_bytes() == data
+    # the weights are the same tensors in both formats; a checkpoint without momentum keeps v1 bytes
+    assert all(torch.equal(decoded.state[k], checkpoint.state[k]) for k in checkpoint.state)
+    assert decode_checkpoint(v1).momentum is None and checkpoint_hash(v1) != checkpoint_hash(data)
+
+
+def test_invalid_outer_momentum_is_rejected(checkpoint):
+    from dataclasses import asdict
+    outer = with_momentum(checkpoint)
+    v2 = {"format": "hashgrad-checkpoint-v2", "config": asdict(checkpoint.config)}
+    assert reason_of(rewrite(checkpoint, header=v2)) == "bad-tensor-names"  # v2 without its momentum
+    assert reason_of(rewrite(checkpoint, {**checkpoint.state, "outer.momentum": outer.momentum})) == "bad-tensor-names"
+    assert reason_of(rewrite(checkpoint, {**checkpoint.state, "outer.momentum": outer.momentum[:-1].clone()},
+                             header=v2)) == "bad-shape"
+    bad = outer.momentum.clone()
+    bad[3] = float("inf")
+    assert reason_of(rewrite(checkpoint, {**checkpoint.state, "outer.momentum": bad}, header=v2)) == "non-finite"
