@@ -43,9 +43,16 @@ def browser_page(explorer, tmp_path_factory):
             context.close()
 
 
+def wait_for_text(page, selector: str, text: str) -> None:
+    """Wait until the element shows exactly `text` (Playwright's assertion polls from outside the page, so
+    the explorer's strict Content-Security-Policy, which forbids eval, stays on)."""
+    from playwright.sync_api import expect
+
+    expect(page.locator(selector)).to_have_text(text, timeout=TIMEOUT_MS)
+
+
 def wait_for_height(page, height: int) -> None:
-    page.wait_for_function("h => document.getElementById('height').textContent === h.toLocaleString('en-US')",
-                           arg=height)
+    wait_for_text(page, "#height", f"{height:,}")
 
 
 def test_page_shows_the_current_height(browser_page, regtest_chain):
@@ -108,9 +115,9 @@ def test_metagraph_and_rewards_mark_the_adversary(browser_page, regtest_chain):
 
 def test_unknown_and_malformed_links_say_why(browser_page, explorer):
     browser_page.goto(f"{explorer.url}#/block/{'0' * 64}")
-    browser_page.wait_for_function("document.getElementById('detail-title').textContent === 'Not found'")
+    wait_for_text(browser_page, "#detail-title", "Not found")
     assert "not-found" in browser_page.text_content("#detail")
     browser_page.goto(f"{explorer.url}#/block/zz")
-    browser_page.wait_for_function("document.getElementById('detail-title').textContent === 'Cannot open this'")
+    wait_for_text(browser_page, "#detail-title", "Cannot open this")
     assert "bad-block-ref" in browser_page.text_content("#detail")
     assert browser_page.errors == []
