@@ -13,6 +13,7 @@ aggregate.compute_next_checkpoint; adversaries come from hashgrad.work.adversari
 
 Runs on one thread with deterministic algorithms. Prints progress; the last line is JSON.
     .venv/bin/python bench/bench_training.py [--preset small] [--epochs 10] [--adv-epochs 5]
+    .venv/bin/python bench/bench_training.py --quick   # 4 + 2 epochs, for tuning only
 """
 from __future__ import annotations
 
@@ -61,7 +62,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--preset", default="small")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--adv-epochs", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="4 swarm and 2 adversarial epochs (not the measurement)")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.epochs, args.adv_epochs = 4, 2
     set_determinism_pins()
     params = get_preset(args.preset, kernel=get_kernel())
     dataset = build_stdlib_dataset(params.page_tokens)
@@ -102,6 +106,12 @@ def main(argv: list[str]) -> int:
         "epochs": args.epochs,
         "adv_epochs": args.adv_epochs,
         "kernel": get_kernel(),
+        "chunk_size": params.chunk_size,
+        "topk": params.topk,
+        "ef_decay": params.ef_decay,
+        "outer_lr": params.outer_lr,
+        "outer_momentum": params.outer_momentum,
+        "audit_probability": params.audit_probability,
     }
     print(json.dumps(result))
     return 0

@@ -74,9 +74,11 @@ def compute_random_windows(dataset: Dataset, params: WorkParams, seed: bytes, sa
     """Shared random windows from train pages assigned to none of the scored hotkeys."""
     taken = {p for hk in hotkeys for p in compute_assigned_pages(seed, hk, params.pages_per_miner, dataset.train_pages)}
     free = [p for p in dataset.train_pages if p not in taken] or dataset.train_pages
-    refs = compute_window_refs(free, params.windows_per_page)
-    picked = compute_sample(compute_seed(seed, "eval-rand", salt), len(refs), min(params.eval_rand_windows, len(refs)))
-    return compute_windows(dataset, [refs[i] for i in sorted(picked)], params.model.block_size + 1)
+    per_page = params.windows_per_page  # index i stands for window i % per_page of page free[i // per_page]
+    total = len(free) * per_page
+    picked = compute_sample(compute_seed(seed, "eval-rand", salt), total, min(params.eval_rand_windows, total))
+    return compute_windows(dataset, [(free[i // per_page], i % per_page) for i in sorted(picked)],
+                           params.model.block_size + 1)
 
 
 def compute_applied_model(checkpoint: Checkpoint, update: torch.Tensor, scale: float) -> GPT:

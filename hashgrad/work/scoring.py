@@ -13,8 +13,9 @@ who learns the disclosed salt can re-check them. The stages (notes/training-prot
 3. loss test on the miner's own windows vs shared random windows (evaluate.compute_loss_test).
 4. replay audit with probability audit_probability, of a prefix of the run to a milestone the
    miner could not predict (evaluate.is_prefix_exact).
-5. rating = EMA of the random-data gain when it is significant and at least min_relative_gain of
-   the epoch's median; gate = EMA of ±1 (own data not significantly worse than random); score =
+5. rating = EMA of the random-data gain relative to the epoch's median significant gain, raised to
+   gain_power (superlinear) and capped; zero unless significant and at least min_relative_gain of
+   the median; gate = EMA of ±1 (own data not significantly worse than random); score =
    rating if gate > 0 and nothing was flagged this epoch; a failed audit bans the hotkey for good
    (the chain slashes its stake); weights = scores / sum.
 """
@@ -159,18 +160,28 @@ def compute_clipped(update: torch.Tensor, max_norm: float) -> torch.Tensor:
     return update * (max_norm / norm) if norm > max_norm > 0 else update
 
 
-def compute_gain_floor(tests: dict[int, LossTest], params: WorkParams) -> float:
-    """A gain must reach min_relative_gain x the median significant gain of the epoch to count."""
-    return params.min_relative_gain * compute_median([t.s_rand for t in tests.values() if t.significant])
+def compute_median_gain(tests: dict[int, LossTest]) -> float:
+    """The epoch's median significant random-data gain: the yardstick every gain is measured against."""
+    return compute_median([t.s_rand for t in tests.values() if t.significant])
 
 
-def compute_next_rating(previous: Rating, reason: str | None, test: LossTest | None, floor: float,
-                        alpha: float) -> Rating:
+def compute_gain_score(test: LossTest, median: float, params: WorkParams) -> float:
+    """(s_rand / median)^gain_power, capped at gain_cap, for a significant gain of at least
+    min_relative_gain x the median; else 0. A power above 1 widens small shortfalls (a partial job
+    that helps a little less than honest work) into large losses of reward."""
+    if not test.significant or median <= 0 or test.s_rand < params.min_relative_gain * median:
+        return 0.0
+    return min(test.s_rand / median, params.gain_cap) ** params.gain_power
+
+
+def compute_next_rating(previous: Rating, reason: str | None, test: LossTest | None, median: float,
+                        params: WorkParams) -> Rating:
+    alpha = params.score_ema
     if previous.banned or reason == "audit-failed":
         return Rating(0.0, -1.0, banned=True)
     if reason is not None or test is None:
         return Rating(0.0, (1 - alpha) * previous.gate - alpha)
-    gain = test.s_rand if test.significant and test.s_rand >= floor else 0.0
+    gain = compute_gain_score(test, median, params)
     return Rating((1 - alpha) * previous.rating + alpha * gain,
                   (1 - alpha) * previous.gate + alpha * (1.0 if test.fits_own_data else -1.0))
 
@@ -229,13 +240,13 @@ def compute_loss_tests(inputs: ScoringInputs, passed: list[Submission], updates:
 def compute_report(inputs, state, order, reasons, updates, tests, audited) -> ScoreReport:
     ratings = dict(state.ratings)
     verdicts, scores = [], {}
-    floor = compute_gain_floor(tests, inputs.params)
+    median = compute_median_gain(tests)
     for sub in order:
         reason, test = reasons.get(sub.uid), tests.get(sub.uid)
         previous = ratings.get(sub.hotkey, Rating())
         if previous.banned and reason is None:
             reason = "banned"
-        rating = compute_next_rating(previous, reason, test, floor, inputs.params.score_ema)
+        rating = compute_next_rating(previous, reason, test, median, inputs.params)
         ratings[sub.hotkey] = rating
         score = rating.rating if reason is None and rating.gate > 0 else 0.0
         scores[sub.uid] = score

@@ -1,8 +1,10 @@
 """The main job as a functional test: a short `hashgrad devnet` (2 miners, 1 validator, 1 adversary,
-2 epochs) run as a real process tree on loopback, then checked against the chain it left behind.
+2 epochs, plus one honest and one cheating inference server on job 1) run as a real process tree on
+loopback, then checked against the chain it left behind.
 
 - every epoch's checkpoint was recorded on chain and the final checkpoint file hashes to it;
-- the held-out loss fell and the adversary earned nothing while honest miners earned;
+- the held-out loss fell and the adversary earned nothing while honest miners earned; on job 1 the
+  honest server earned and the random-token server did not;
 - the summary's emissions equal what the chain says each hotkey earned, and each hotkey's balance
   read back over RPC equals its funding plus those emissions minus the fees it paid;
 - no process of the run is left behind.
@@ -59,7 +61,8 @@ def find_processes_mentioning(text: str) -> list[int]:
 def devnet_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("devnet") / "run"
     command = [sys.executable, "-m", "hashgrad", "devnet", "--miners", "2", "--validators", "1", "--adversaries", "1",
-               "--epochs", "2", "--no-web", "--out", str(out), "--port-base", str(pick_port_base())]
+               "--epochs", "2", "--servers", "1", "--server-adversaries", "random", "--no-web", "--out", str(out),
+               "--port-base", str(pick_port_base())]
     result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
                             env=dict(os.environ, PYTHONUNBUFFERED="1"))
     assert result.returncode == 0, f"devnet failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
@@ -79,6 +82,9 @@ def test_devnet_trains_and_pays_only_honest_work(devnet_run):
     assert all(row["total_earned"] > 0 for row in honest_miners)
     validators = [row for row in last.values() if row["role"] == "validator"]
     assert all(row["total_earned"] > 0 for row in validators)
+    servers = [row for row in epochs[-1]["inference"]["uids"] if row["role"] == "miner"]
+    assert [row["total_earned"] > 0 for row in servers if not row["adversary"]] == [True]
+    assert [row["total_earned"] for row in servers if row["adversary"] == "random"] == [0]
 
 
 def test_devnet_leaves_no_process_behind(devnet_run):
@@ -99,15 +105,14 @@ def test_devnet_summary_matches_the_chain(devnet_run):
         for entry in summary["epochs"]:
             assert node.rpc.call("getepoch", 0, entry["epoch"] + 1)["checkpoint"] == entry["checkpoint"]
         # emissions in the summary == what the chain credited == balances read back over RPC
-        on_chain = {u["uid"]: u for u in node.rpc.call("getmetagraph", 0)["uids"]}
-        for row in summary["epochs"][-1]["uids"]:
-            total = sum(next(r["emission"] for r in e["uids"] if r["uid"] == row["uid"]) for e in summary["epochs"])
-            assert on_chain[row["uid"]]["total_earned"] == row["total_earned"]
-            history = node.rpc.call("getaddresshistory", row["address"], 1000)
-            fees = sum(item["fee"] for item in history if item["direction"] == "out")
-            balance = node.rpc.call("getaccount", row["address"])["balance"]
-            assert balance == FUND_HOTKEY + row["total_earned"] - fees
-            assert total == row["total_earned"]
+        for job, rows_of in ((0, lambda e: e["uids"]), (1, lambda e: e["inference"]["uids"])):
+            on_chain = {u["uid"]: u for u in node.rpc.call("getmetagraph", job)["uids"]}
+            for row in rows_of(summary["epochs"][-1]):
+                total = sum(next(r["emission"] for r in rows_of(e) if r["uid"] == row["uid"]) for e in summary["epochs"])
+                assert total == row["total_earned"] == on_chain[row["uid"]]["total_earned"]
+                history = node.rpc.call("getaddresshistory", row["address"], 1000)
+                fees = sum(item["fee"] for item in history if item["direction"] == "out")
+                assert node.rpc.call("getaccount", row["address"])["balance"] == FUND_HOTKEY + total - fees
         assert node.rpc.call("getsupply")["balanced"] is True
     finally:
         node.cleanup()

@@ -121,3 +121,20 @@ def test_invalid_header_hex():
         with pytest.raises(WorkError) as exc:
             parse_update_header({**raw, "base_checkpoint": "00" * 32, "milestones": milestones})
         assert exc.value.reason == reason
+
+
+def test_index_width_follows_the_chunk_size(params):
+    from dataclasses import replace
+    from hashgrad.work.compress import compute_index_bits
+    assert [compute_index_bits(n) for n in (4096, 1024, 32, 24, 2, 1)] == [12, 10, 5, 5, 1, 1]
+    small = replace(get_preset("small"), chunk_size=32, topk=1)
+    layout = compute_layout(small.model, 32, 1)
+    assert layout.total_keep == -(-compute_num_params(small.model) // 32)  # one value per chunk of 32
+    payload = compress(torch.randn(layout.num_params, generator=torch.Generator().manual_seed(4)), layout, 4)
+    artifact, _, _ = build_update(small, 0, BASE, HK, b"\x00" * 32, payload, layout)
+    header, decoded = decode_update(artifact, small, layout)
+    assert torch.equal(decompress(decoded, layout), decompress(payload, layout))
+    # 5-bit indices and 2-bit codes: 7 bits a value, the bytes of 12 + 2 bits for half as many values
+    assert (layout.total_keep * 7 + 7) // 8 < len(artifact) < (layout.total_keep * 7 + 7) // 8 + 1400  # + header, codebook
+    assert 4 * compute_num_params(small.model) / len(artifact) >= 100
+    assert len(header.milestones) == 5  # H = 30, a milestone every 5 steps but the last

@@ -118,3 +118,18 @@ def test_scoring_is_a_pure_function_across_processes():
                               timeout=120).stdout.strip().splitlines()[-1] for _ in range(2)]
     assert outputs[0] == outputs[1]
     assert json.loads(outputs[0])["weights"]
+
+
+def test_gain_score_is_relative_to_the_median_and_superlinear(params):
+    from hashgrad.work.evaluate import LossTest
+    from hashgrad.work.scoring import compute_gain_score
+    cubic = replace(params, gain_power=3.0, gain_cap=2.0, min_relative_gain=0.5)
+
+    def test(s_rand, stderr=0.001):
+        return LossTest(s_own=s_rand, s_rand=s_rand, rand_stderr=stderr, diff_stderr=stderr, z=1.0, gate_z=2.0)
+    assert compute_gain_score(test(0.04), 0.04, cubic) == pytest.approx(1.0)
+    assert compute_gain_score(test(0.03), 0.04, cubic) == pytest.approx(0.75 ** 3)  # a 25 % shortfall loses 58 %
+    assert compute_gain_score(test(0.2), 0.04, cubic) == pytest.approx(8.0)  # capped at 2x the median
+    assert compute_gain_score(test(0.019), 0.04, cubic) == 0.0  # below half the median
+    assert compute_gain_score(test(0.04, stderr=0.05), 0.04, cubic) == 0.0  # not significant
+    assert compute_gain_score(test(0.04), 0.0, cubic) == 0.0
