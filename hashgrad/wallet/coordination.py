@@ -19,14 +19,12 @@ from pathlib import Path
 
 from hashgrad.chain.bech32 import encode_address
 from hashgrad.chain.coordination_make import make_commit_weights, make_register, make_reveal_weights, make_stake
-from hashgrad.chain.hashes import hash_to_display
 from hashgrad.chain.keys import SigningKey
 from hashgrad.chain.params import ChainParams
-from hashgrad.chain.tx import Transaction
 from hashgrad.errors import RpcError, WalletError
 from hashgrad.wallet.amounts import format_amount
 from hashgrad.wallet.queries import AccountSummary, get_account_summary
-from hashgrad.wallet.transfer import INSUFFICIENT_FUNDS_REASONS, compute_default_fee
+from hashgrad.wallet.transfer import compute_default_fee, submit_transaction
 from hashgrad.wallet.weights import SaltRecord, Weights, compute_new_salt, write_salt_file
 
 JOB_INT_FIELDS = ("job", "burn", "n_uids", "max_uids", "tempo", "height", "next_block_epoch", "next_block_offset")
@@ -116,19 +114,6 @@ def check_funds(account: AccountSummary, needed: int, what: str, hint: str = "")
     if needed > account.pending_balance:
         raise WalletError("insufficient-funds", f"{what} needs {format_amount(needed)}, {account.address} can spend "
                           f"{format_amount(account.pending_balance)}{hint}")
-
-
-def submit_transaction(client, tx: Transaction) -> str:
-    """Send a signed transaction; the node's txid, checked to be the transaction's own."""
-    try:
-        txid = client.call("sendrawtransaction", tx.serialize().hex())
-    except RpcError as exc:
-        if exc.reason in INSUFFICIENT_FUNDS_REASONS:
-            raise WalletError("insufficient-funds", exc.detail) from None
-        raise
-    if txid != hash_to_display(tx.txid):
-        raise RpcError("bad-response", f"the node answered txid {txid!r} for transaction {hash_to_display(tx.txid)}")
-    return txid
 
 
 def sign_and_submit(client, params: ChainParams, signer: SigningKey, build) -> SentCoordination:

@@ -82,6 +82,11 @@ def send_transfer(client, params: ChainParams, key: SigningKey, to_address: str,
     fee = compute_transfer_fee(fee)
     account = get_account_summary(client, encode_address(params.hrp, key.pubkey))
     tx = build_transfer(key, params, account, recipient, amount, fee)
+    return SentTransfer(submit_transaction(client, tx), tx.nonce, amount, fee)
+
+
+def submit_transaction(client, tx: Transaction) -> str:
+    """Send a signed transaction; the node's txid, checked to be the transaction's own."""
     try:
         txid = client.call("sendrawtransaction", tx.serialize().hex())
     except RpcError as exc:
@@ -90,4 +95,4 @@ def send_transfer(client, params: ChainParams, key: SigningKey, to_address: str,
         raise
     if txid != hash_to_display(tx.txid):
         raise RpcError("bad-response", f"the node answered txid {txid!r} for transaction {hash_to_display(tx.txid)}")
-    return SentTransfer(txid, tx.nonce, amount, fee)
+    return txid
