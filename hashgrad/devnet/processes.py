@@ -20,6 +20,16 @@ class Child:
     process: subprocess.Popen
     log_path: Path
 
+    def read_log_tail(self, lines: int = 12, max_bytes: int = 8192) -> str:
+        """The last lines of the child's log, so that a death is explained where it is reported."""
+        try:
+            with open(self.log_path, "rb") as handle:
+                handle.seek(max(0, handle.seek(0, os.SEEK_END) - max_bytes))
+                text = handle.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
 
 @dataclass
 class ProcessGroup:

@@ -132,7 +132,8 @@ class Devnet:
     def check_children(self) -> bool:
         dead = self.processes.get_dead()
         if dead:
-            names = ", ".join(f"{c.name} (exit {c.process.returncode}, see {c.log_path})" for c in dead)
+            names = "\n".join(f"{c.name} (exit {c.process.returncode}, see {c.log_path}); its log ends:\n"
+                              f"{c.read_log_tail()}" for c in dead)
             raise HashgradError("process-died", names)
         return False
 

@@ -17,20 +17,37 @@ from types import SimpleNamespace
 
 from hashgrad.chain.coordination_make import make_announce_endpoint, make_commit_weights, make_reveal_weights
 from hashgrad.chain.jobs import JobParams
-from hashgrad.errors import HashgradError
+from hashgrad.errors import HashgradError, RpcError
 from hashgrad.roles.chain_client import ChainClient, RoleKeys, wait_until
 from hashgrad.roles.common import EpochClock, run_epoch_loop, ensure_registered, ensure_stake, log, submit_quietly
 
 TRAIN_JOB = 0
 
 
-def wait_for_checkpoint(client: ChainClient, stop):
-    """(checkpoint, hash) of the latest checkpoint job 0 recorded, once there is one."""
+def wait_for_checkpoint(client: ChainClient, stop, timeout: float = 600.0):
+    """(checkpoint, hash) of the latest checkpoint job 0 recorded, once there is one and this node can
+    serve its bytes: a checkpoint recorded a moment ago may still be on its way from the peer that holds
+    it (`artifact-not-found`), so that, like an unreachable node, is waited out rather than fatal."""
     from hashgrad.serve.checkpoints import fetch_checkpoint, get_chain_checkpoint_hash
 
-    if not wait_until(lambda: get_chain_checkpoint_hash(client.rpc, TRAIN_JOB) is not None, 600, 1.0, stop):
-        raise HashgradError("no-checkpoint", "job 0 recorded no checkpoint to serve")
-    return fetch_checkpoint(client.rpc, get_chain_checkpoint_hash(client.rpc, TRAIN_JOB))
+    fetched = []
+
+    def is_fetched() -> bool:
+        digest = get_chain_checkpoint_hash(client.rpc, TRAIN_JOB)
+        if digest is None:
+            return False
+        try:
+            fetched.append(fetch_checkpoint(client.rpc, digest))
+        except RpcError as exc:
+            if exc.reason != "artifact-not-found":
+                raise
+            log.info("checkpoint %s not on this node yet; retrying", digest.hex()[:16])
+            return False
+        return True
+
+    if not wait_until(is_fetched, timeout, 1.0, stop):
+        raise HashgradError("no-checkpoint", f"job 0 recorded no checkpoint this node could fetch in {timeout:.0f} s")
+    return fetched[-1]
 
 
 class InferenceMiner:
