@@ -64,18 +64,23 @@ class ArtifactExchange:
 
     async def _ask(self, peer, artifact_id: bytes, max_size: int, timeout_s: float) -> bytes | None:
         key = (artifact_id, peer.id)
-        if key in self.pending:
-            return None
+        if key in self.pending:  # the same request is in flight (another RPC caller): share its answer
+            return await self._await_answer(self.pending[key][0], peer, artifact_id, timeout_s)
         future = asyncio.get_running_loop().create_future()
         self.pending[key] = (future, max_size)
         peer.send(GetArtifactMessage(artifact_id, max_size))
         try:
-            return await asyncio.wait_for(future, timeout_s)
+            return await self._await_answer(future, peer, artifact_id, timeout_s)
+        finally:
+            self.pending.pop(key, None)
+
+    @staticmethod
+    async def _await_answer(future, peer, artifact_id: bytes, timeout_s: float) -> bytes | None:
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout_s)
         except (TimeoutError, asyncio.TimeoutError):
             log.info("peer %d: no answer for artifact %s", peer.id, artifact_id.hex())
             return None
-        finally:
-            self.pending.pop(key, None)
 
     def _answer(self, artifact_id: bytes, peer_id: int, data: bytes | None) -> None:
         pending = self.pending.get((artifact_id, peer_id))

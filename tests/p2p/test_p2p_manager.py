@@ -130,6 +130,9 @@ def test_artifact_exchange(tmp_path):
         try:
             await client.connect_to(server)
             assert await client.manager.fetch_artifact(artifact_id, 1 << 20) == data
+            # callers asking at once (miners of one node fetching a new checkpoint) share one request
+            together = [client.manager.fetch_artifact(artifact_id, 1 << 20) for _ in range(4)]
+            assert await asyncio.gather(*together) == [data] * 4
             with pytest.raises(ProtocolError) as err:
                 await client.manager.fetch_artifact(hashlib.sha256(b"nobody has this").digest(), 1 << 20)
             assert err.value.reason == "artifact-not-found"
