@@ -62,8 +62,11 @@ def compute_batched_loss(model: GPT, windows: torch.Tensor) -> torch.Tensor:
 def compute_own_windows(dataset: Dataset, params: WorkParams, seed: bytes, salt: bytes, hotkey: bytes) -> torch.Tensor:
     """A salted sample of the windows the miner's H steps were supposed to train on."""
     pages = compute_assigned_pages(seed, hotkey, params.pages_per_miner, dataset.train_pages)
-    order = compute_batch_order(seed, hotkey, pages, params.windows_per_page, params.inner_steps, params.batch_size)
-    refs = sorted({ref for batch in order for ref in batch})
+    refs = compute_window_refs(pages, params.windows_per_page)
+    if params.inner_steps * params.batch_size < len(refs):  # less than one pass: only the windows drawn
+        order = compute_batch_order(seed, hotkey, pages, params.windows_per_page, params.inner_steps, params.batch_size)
+        refs = {ref for batch in order for ref in batch}
+    refs = sorted(set(refs))
     key = compute_seed(seed, "eval-own", salt, hotkey)
     picked = compute_sample(key, len(refs), min(params.eval_own_windows, len(refs)))
     return compute_windows(dataset, [refs[i] for i in sorted(picked)], params.model.block_size + 1)

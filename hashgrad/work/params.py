@@ -91,8 +91,10 @@ class WorkParams:
 WORK_PRESETS: dict[str, WorkParams] = {
     # the devnet: a quorum of 2 so that the default demo (2 honest miners) moves the model
     "demo": WorkParams(quorum=2),
-    # the benchmark: 0.12M-param model, ~1.5 s of one core per miner-epoch
-    "small": WorkParams(model=MODEL_PRESETS["small"], page_tokens=2080, pages_per_miner=16),
+    # the benchmark: 0.12M-param model, ~1.2 s of one core per miner-epoch; 30 pages of 32 windows are
+    # exactly the 30 x 32 windows of an epoch, so a miner trains on each of its windows once (with 16
+    # pages it saw each twice, and the swarm's held-out loss after 10 epochs was 2.18 rather than ~2.13)
+    "small": WorkParams(model=MODEL_PRESETS["small"], page_tokens=2080, pages_per_miner=30),
     # unit tests: 35K parameters, an epoch in a fraction of a second
     "tiny": WorkParams(model=MODEL_PRESETS["tiny"], page_tokens=1056, pages_per_miner=4, inner_steps=12,
                        batch_size=8, eval_own_windows=16, eval_rand_windows=32, chunk_size=1024, topk=16,

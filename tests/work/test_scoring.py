@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import torch
 
 from hashgrad.work.adversaries import MinerContext, compute_output
 from hashgrad.work.compress import compute_layout, decompress
@@ -133,3 +134,19 @@ def test_gain_score_is_relative_to_the_median_and_superlinear(params):
     assert compute_gain_score(test(0.019), 0.04, cubic) == 0.0  # below half the median
     assert compute_gain_score(test(0.04, stderr=0.05), 0.04, cubic) == 0.0  # not significant
     assert compute_gain_score(test(0.04), 0.0, cubic) == 0.0
+
+
+@pytest.mark.parametrize("inner_steps", [12, 16, 20])  # less than one pass, exactly one, more than one
+def test_own_windows_are_windows_the_miner_trained_on(params, dataset, inner_steps):
+    from hashgrad.work.data import compute_assigned_pages, compute_batch_order, compute_windows
+    from hashgrad.work.evaluate import compute_own_windows
+    from hashgrad.work.hashing import compute_sample, compute_seed
+
+    params = replace(params, inner_steps=inner_steps)
+    hotkey = compute_tagged_hash("test/hotkey", b"own")
+    pages = compute_assigned_pages(SEED, hotkey, params.pages_per_miner, dataset.train_pages)
+    order = compute_batch_order(SEED, hotkey, pages, params.windows_per_page, params.inner_steps, params.batch_size)
+    trained = sorted({ref for batch in order for ref in batch})
+    picked = compute_sample(compute_seed(SEED, "eval-own", SALT, hotkey), len(trained), params.eval_own_windows)
+    expected = compute_windows(dataset, [trained[i] for i in sorted(picked)], params.model.block_size + 1)
+    assert torch.equal(compute_own_windows(dataset, params, SEED, SALT, hotkey), expected)
