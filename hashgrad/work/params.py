@@ -93,7 +93,7 @@ WORK_PRESETS: dict[str, WorkParams] = {
     "demo": WorkParams(quorum=2),
     # the benchmark: 0.12M-param model, ~1.2 s of one core per miner-epoch; 30 pages of 32 windows are
     # exactly the 30 x 32 windows of an epoch, so a miner trains on each of its windows once (with 16
-    # pages it saw each twice, and the swarm's held-out loss after 10 epochs was 2.18 rather than ~2.13)
+    # pages it saw each twice, and the swarm's held-out loss after 10 epochs was 2.18 rather than 2.12)
     "small": WorkParams(model=MODEL_PRESETS["small"], page_tokens=2080, pages_per_miner=30),
     # unit tests: 35K parameters, an epoch in a fraction of a second
     "tiny": WorkParams(model=MODEL_PRESETS["tiny"], page_tokens=1056, pages_per_miner=4, inner_steps=12,
