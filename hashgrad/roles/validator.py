@@ -140,6 +140,12 @@ class TrainingValidator:
         weights = tuple(sorted((uid, w) for uid, w in report.weights_u16.items() if w > 0))
         reasons = {v.uid: v.reason for v in report.verdicts}
         log.info("epoch %d: scores %s verdicts %s", epoch, dict(weights), reasons)
+        for v in report.verdicts:
+            if v.loss_test is not None:
+                t = v.loss_test
+                log.info("epoch %d: uid %d loss test own %.4f rand %.4f (se %.4f) significant %s fits own data %s "
+                         "score %.4f", epoch, v.uid, t.s_own, t.s_rand, t.rand_stderr, t.significant, t.fits_own_data,
+                         v.score)
         if not weights:
             return
         salt = os.urandom(32)
