@@ -60,28 +60,21 @@ def run_swarm(params, dataset, checkpoint, kinds, epochs, label):
     return records
 
 
-def kinds_by_record(records, swarm, adversarial_kinds):
-    return [["honest"] * SWARM_MINERS if i < len(swarm) else adversarial_kinds for i in range(len(records))]
-
-
-def compute_verify_fractions(records, kinds, params) -> dict:
-    """Validator compute / miner compute, with the replay audits at their expected rate.
+def compute_verify_fractions(swarm, records, params) -> dict:
+    """Validator compute / miner compute over `records`, with the replay audits at their expected rate.
 
     Audits are rare (audit_probability per tested miner and epoch) and the draw is a function of the
     seeds, so one run may hold none or several. Their cost is therefore counted as its expectation:
-    p x (submissions tested) x (mean replayed steps) x (seconds per honest inner step), and the audits
-    that did happen are taken out of the measured validator time the same way. Both the expected and
-    the plainly measured fraction are printed.
+    p x (submissions tested) x (mean replayed steps) x (seconds per honest inner step, from the
+    all-honest `swarm` records), and the audits that did happen are taken out of the measured validator
+    time the same way. Both the expected and the plainly measured fraction are printed.
     """
-    honest = [(r, uid) for r, k in zip(records, kinds) for uid in r.miner_seconds_by_uid if k[uid] == "honest"]
-    step_s = sum(r.miner_seconds_by_uid[uid] for r, uid in honest) / (len(honest) * params.inner_steps)
+    step_s = sum(r.miner_seconds for r in swarm) / (len(swarm) * SWARM_MINERS * params.inner_steps)
     depths = compute_milestone_steps(params) + (params.inner_steps,)
-    mean_depth = sum(depths) / len(depths)
     miner_s = sum(r.miner_seconds for r in records)
     validator_s = sum(r.validator_seconds for r in records)
-    audits_done_s = sum(r.audit_steps for r in records) * step_s
-    audits_expected_s = params.audit_probability * sum(r.tested for r in records) * mean_depth * step_s
-    loss_tests_s = max(0.0, validator_s - audits_done_s)
+    audits_expected_s = params.audit_probability * sum(r.tested for r in records) * sum(depths) / len(depths) * step_s
+    loss_tests_s = max(0.0, validator_s - sum(r.audit_steps for r in records) * step_s)
     return {
         "verify_fraction": (loss_tests_s + audits_expected_s) / miner_s,
         "verify_fraction_measured": validator_s / miner_s,
@@ -137,7 +130,7 @@ def main(argv: list[str]) -> int:
         "loss_ratio": swarm[-1].heldout_loss / loss_centralized,
         "loss_single_miner": loss_single,
         "bytes_ratio": dense_bytes / (sum(sent) / len(sent)),
-        **compute_verify_fractions(records, kinds_by_record(records, swarm, kinds), params),
+        **compute_verify_fractions(swarm, records, params),
         "honest_share": honest_weight / len(adversarial),
         "loss_adversarial": adversarial[-1].heldout_loss,
         "audits": sum(r.audited for r in records),

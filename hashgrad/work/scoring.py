@@ -82,6 +82,7 @@ class Verdict:
     loss_test: LossTest | None = None
     audited: bool = False
     score: float = 0.0
+    audit_steps: int = 0  # inner steps the audit replayed (0 when not audited)
 
 
 @dataclass(frozen=True)
@@ -251,6 +252,7 @@ def compute_report(inputs, state, order, reasons, updates, tests, audited) -> Sc
         score = rating.rating if reason is None and rating.gate > 0 else 0.0
         scores[sub.uid] = score
         norm = float(updates[sub.uid].norm()) if sub.uid in updates else 0.0
-        verdicts.append(Verdict(sub.uid, sub.hotkey, reason, norm, test, sub.uid in audited, score))
+        verdicts.append(Verdict(sub.uid, sub.hotkey, reason, norm, test, sub.uid in audited, score,
+                                audited.get(sub.uid, 0)))
     weights, weights_u16 = compute_weights(scores)
     return ScoreReport(tuple(verdicts), weights, weights_u16, replace(state, ratings=ratings), updates)

@@ -18,7 +18,7 @@ from hashgrad.work.adversaries import MinerContext, compute_output
 from hashgrad.work.aggregate import WeightedUpdate, compute_next_checkpoint
 from hashgrad.work.artifacts import MemoryArtifactStore
 from hashgrad.work.data import Dataset
-from hashgrad.work.evaluate import compute_audit_steps, compute_heldout_loss
+from hashgrad.work.evaluate import compute_heldout_loss
 from hashgrad.work.hashing import compute_tagged_hash
 from hashgrad.work.model import Checkpoint, checkpoint_hash, encode_checkpoint
 from hashgrad.work.params import WorkParams
@@ -60,8 +60,7 @@ class EpochRecord:
     artifact_bytes: dict[int, int]
     audited: int
     tested: int = 0  # submissions that reached the loss test (the ones an audit may be drawn for)
-    audit_steps: int = 0  # inner steps the audits replayed
-    miner_seconds_by_uid: dict[int, float] = field(default_factory=dict)
+    audit_steps: int = 0  # inner steps the first validator's audits replayed
 
 
 @dataclass
@@ -90,13 +89,9 @@ def compute_epoch_seed(base_hash: bytes, epoch: int) -> bytes:
     return compute_tagged_hash("hashgrad/sim/epoch-seed", base_hash + epoch.to_bytes(8, "little"))
 
 
-def compute_validator_salt(seed: bytes, validator: int) -> bytes:
-    return compute_tagged_hash("hashgrad/sim/salt", bytes([validator]) + seed)
-
-
-def run_miners(swarm: Swarm, base_hash: bytes, seed: bytes) -> tuple[list[Commit], dict[int, float]]:
-    """Every miner's submission this epoch, in commit order, and each miner's compute seconds."""
-    commits, revealed, honest_norms, seconds = [], [], [], {}
+def run_miners(swarm: Swarm, base_hash: bytes, seed: bytes) -> tuple[list[Commit], float]:
+    """Every miner's submission this epoch, in commit order, and the miners' total compute seconds."""
+    commits, revealed, honest_norms, seconds = [], [], [], 0.0
     ordered = sorted(swarm.miners, key=lambda m: (m.kind in COMMIT_LAST, m.uid))
     for miner in ordered:
         ctx = MinerContext(swarm.checkpoint, base_hash, swarm.dataset, seed, miner.hotkey, swarm.epoch, swarm.params,
@@ -104,7 +99,7 @@ def run_miners(swarm: Swarm, base_hash: bytes, seed: bytes) -> tuple[list[Commit
                            norm_hint=sorted(honest_norms)[len(honest_norms) // 2] if honest_norms else 0.0)
         started = time.process_time()
         output = compute_output(miner.kind, ctx)
-        seconds[miner.uid] = time.process_time() - started
+        seconds += time.process_time() - started
         if output is None:
             continue
         miner.ef = output.ef
@@ -126,7 +121,7 @@ def run_validators(swarm: Swarm, base_hash: bytes, seed: bytes, commits: list[Co
                      for c in commits)
     reports, started = [], time.process_time()
     for v in range(swarm.validators):
-        salt = compute_validator_salt(seed, v)
+        salt = compute_tagged_hash("hashgrad/sim/salt", bytes([v]) + seed)
         inputs = ScoringInputs(swarm.params, swarm.epoch, seed, salt, swarm.checkpoint, base_hash, swarm.dataset,
                                revealed, compute_recent_history(swarm))
         reports.append(compute_scores(inputs, swarm.states[v]))
@@ -141,7 +136,6 @@ def run_epoch(swarm: Swarm) -> EpochRecord:
     base_hash = checkpoint_hash(encode_checkpoint(swarm.checkpoint))
     seed = compute_epoch_seed(base_hash, swarm.epoch)
     commits, miner_seconds = run_miners(swarm, base_hash, seed)
-    salt = compute_validator_salt(seed, 0)  # the first validator's report is the one recorded
     weights, report, validator_seconds = run_validators(swarm, base_hash, seed, commits)
     by_uid = {c.uid: c for c in commits}
     updates = [WeightedUpdate(by_uid[uid].artifact_id, update, weights.get(uid, 0.0))
@@ -154,10 +148,9 @@ def run_epoch(swarm: Swarm) -> EpochRecord:
         epoch=swarm.epoch, heldout_loss=compute_heldout_loss(swarm.checkpoint, swarm.dataset),
         checkpoint_hash=result.checkpoint_hash, weights=weights,
         reasons={v.uid: v.reason for v in report.verdicts}, accepted=len(result.accepted),
-        miner_seconds=sum(miner_seconds.values()), validator_seconds=validator_seconds,
+        miner_seconds=miner_seconds, validator_seconds=validator_seconds,
         artifact_bytes={c.uid: len(swarm.store.get(c.artifact_id)) for c in commits},
         audited=sum(v.audited for v in report.verdicts), tested=sum(v.loss_test is not None for v in report.verdicts),
-        audit_steps=sum(compute_audit_steps(seed, salt, v.hotkey, swarm.params) for v in report.verdicts if v.audited),
-        miner_seconds_by_uid=miner_seconds)
+        audit_steps=sum(v.audit_steps for v in report.verdicts))
     swarm.epoch += 1
     return record
