@@ -60,7 +60,10 @@ def test_page_shows_the_current_height(browser_page, regtest_chain):
     wait_for_height(browser_page, height)
     assert int(browser_page.text_content("#height").replace(",", "")) == regtest_chain.node.getblockcount()
     assert browser_page.text_content("#network") == "regtest"
-    assert browser_page.locator("#blocks .block-link").count() == min(height + 1, 25)
+    # the list is fetched after the status line shows the new height: wait for it, from outside the page
+    from playwright.sync_api import expect
+
+    expect(browser_page.locator("#blocks .block-link")).to_have_count(min(height + 1, 25), timeout=TIMEOUT_MS)
     assert browser_page.errors == []
 
 
