@@ -45,10 +45,7 @@ class WorkParams:
     eval_own_windows: int = 16
     eval_rand_windows: int = 32
     eval_z: float = 1.0  # s_rand must exceed z standard errors of the per-window improvement
-    # own-window gain may fall at most this many standard errors below random. Not 2: a miner's windows
-    # come from few pages, so per-window errors understate the spread, and an honest devnet miner
-    # fell 2.28 and 2.07 errors below in two epochs running (zero pay, and with quorum 2 a stuck model)
-    gate_z: float = 3.0
+    gate_z: float = 2.0  # own-window gain may fall at most this many standard errors below random
     min_relative_gain: float = 0.5  # ... and this fraction of the epoch's median significant gain
     gain_power: float = 3.0  # a gain scores (gain / median gain) ** gain_power ...
     gain_cap: float = 2.0  # ... with the ratio capped here
@@ -92,8 +89,12 @@ class WorkParams:
 
 
 WORK_PRESETS: dict[str, WorkParams] = {
-    # the devnet: a quorum of 2 so that the default demo (2 honest miners) moves the model
-    "demo": WorkParams(quorum=2),
+    # the devnet: a quorum of 2 so that the default demo (2 honest miners) moves the model, and a looser
+    # own-data gate: a miner's windows come from few pages, so per-window errors understate the spread;
+    # at 2 errors an honest devnet miner failed the gate two epochs running (-2.28, -2.07), and with only
+    # two honest miners that stalls the model. The bench keeps 2: there the gate also holds back the
+    # sandbagger (honest_share 0.964 at 2, 0.945 at 3)
+    "demo": WorkParams(quorum=2, gate_z=3.0),
     # the benchmark: 0.12M-param model, ~1.2 s of one core per miner-epoch; 30 pages of 32 windows are
     # exactly the 30 x 32 windows of an epoch, so a miner trains on each of its windows once (with 16
     # pages it saw each twice, and the swarm's held-out loss after 10 epochs was 2.18 rather than 2.12)
