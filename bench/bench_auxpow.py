@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -37,7 +38,9 @@ from hashgrad.chain.params import HASHGRAD_MAIN, HASHGRAD_REGTEST, PowParams
 from hashgrad.chain.pow import compute_target
 from hashgrad.chain.validation import check_header_proof
 
-VECTORS = Path(__file__).resolve().parents[1] / ".." / "shared" / "vectors"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the real data in tests/data
+from data_files import read_json  # noqa: E402
+
 PARAMS = HASHGRAD_REGTEST
 PARENT_TXS = 3_000  # 12 levels of parent Merkle tree, like the real Syscoin sample
 TREE_HEIGHT = 5
@@ -82,7 +85,7 @@ def make_pool_block() -> tuple[bytes, bytes]:
 
 
 def load_syscoin_block() -> tuple[bytes, bytes, int]:
-    entries = {e["name"]: e for e in json.loads((VECTORS / "auxpow_real_blocks.json").read_text())["entries"]}
+    entries = {e["name"]: e for e in read_json("auxpow_real_blocks.json")["entries"]}
     entry = entries[SYSCOIN_SAMPLE]
     raw = bytes.fromhex(entry["hex"])
     return raw[:HEADER_SIZE], raw[HEADER_SIZE:HEADER_SIZE + entry["auxpow_length"]], entry["chain_id"]

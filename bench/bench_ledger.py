@@ -51,8 +51,10 @@ from hashgrad.chain.tx import Transaction, TransferPayload, TxKind, make_coinbas
 from hashgrad.chain.validation import check_block_body
 from hashgrad.store.chainstate import MAX_VERIFY_THREADS, ChainState
 
-VECTORS = Path(__file__).resolve().parents[1] / ".." / "shared" / "vectors"
-HEADERS_FILE = VECTORS / "btc_mainnet_headers_000000_009999.bin"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the real data in tests/data
+from data_files import read_data  # noqa: E402
+
+HEADERS_FILE = "btc_mainnet_headers_000000_009999.bin"
 BITCOIN_HEADERS_TODAY = 900_000
 PARAMS = HASHGRAD_REGTEST
 FEE = 1_000
@@ -67,7 +69,7 @@ def log(message: str) -> None:
 # ---------------------------------------------------------------- headers
 
 def measure_headers(reps: int) -> dict:
-    data = HEADERS_FILE.read_bytes()
+    data = read_data(HEADERS_FILE)
     times = []
     for _ in range(reps):
         started = time.perf_counter()

@@ -3,13 +3,17 @@
     hashgrad btc verify-headers FILE [--network main|test] [--start-height H]
     hashgrad btc verify-block FILE
 
+FILE may be gzip-compressed (`NAME.gz`).
+
 The last line printed is JSON, so scripts can read the result; the exit code is 0 on success and
 1 on the first invalid header or block (with Bitcoin Core's reason code).
 """
 from __future__ import annotations
 
+import gzip
 import json
 import time
+import zlib
 from pathlib import Path
 
 from hashgrad.chain.btc_headers import verify_bitcoin_headers
@@ -38,13 +42,28 @@ def register(subparsers) -> None:
 
 
 def read_limited(path: Path, limit: int) -> bytes:
+    """The file's bytes, at most `limit` of them; a `.gz` file is decompressed, within the same limit."""
     try:
+        if path.suffix == ".gz":
+            return read_gzip_limited(path, limit)
         size = path.stat().st_size
         if size > limit:
             raise HashgradError("file-too-large", f"{path} has {size} bytes, over {limit}")
         return path.read_bytes()
     except OSError as exc:
-        raise HashgradError("file-unreadable", f"{path}: {exc.strerror}") from exc
+        raise HashgradError("file-unreadable", f"{path}: {exc.strerror or exc}") from exc
+
+
+def read_gzip_limited(path: Path, limit: int) -> bytes:
+    """A gzip file's content, read in bounded steps so that a gzip bomb stops at `limit` bytes."""
+    try:
+        with gzip.open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise HashgradError("file-unreadable", f"{path}: not a valid gzip file ({exc})") from exc
+    if len(data) > limit:
+        raise HashgradError("file-too-large", f"{path} holds over {limit} bytes once decompressed")
+    return data
 
 
 def run_verify_headers(args) -> int:

@@ -108,7 +108,7 @@ class Node:
         from hashgrad.node.ledger import Ledger
         from hashgrad.node.rpc import RpcServer
         from hashgrad.p2p.manager import PeerManager
-        from hashgrad.work.artifacts import LocalArtifactStore
+        from hashgrad.store.artifacts import LocalArtifactStore
 
         self._bind_loop()
         self.datadir.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ import torch
 
 from hashgrad.work.adversaries import MinerContext, compute_output
 from hashgrad.work.aggregate import WeightedUpdate, compute_next_checkpoint
-from hashgrad.work.artifacts import MemoryArtifactStore
+from hashgrad.store.artifacts import MemoryArtifactStore
 from hashgrad.work.data import Dataset
 from hashgrad.work.evaluate import compute_heldout_loss
 from hashgrad.work.hashing import compute_tagged_hash

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+from data_files import read_json
 
 from hashgrad.chain.auxpow import AuxPow, build_aux_coinbase_script, build_aux_merkle_tree, build_auxpow
 from hashgrad.chain.btc_tx import BitcoinTx, TxIn, TxOut
@@ -23,7 +24,6 @@ from hashgrad.chain.merkle import compute_merkle_branch, compute_merkle_root, co
 from hashgrad.chain.params import HASHGRAD_CHAIN_ID
 from hashgrad.chain.pow import compute_target
 
-VECTORS = Path(__file__).resolve().parents[2] / ".." / "shared" / "vectors"
 EASY_BITS = 0x1F0FFFFF  # target 0x0fffff * 2^224: about one SHA256d in 4096 meets it
 BITCOIN_PARENT_VERSION = 0x20000000  # a BIP9-style parent: its "chain ID" reads 0x2000
 MAX_TARGET = (1 << 256) - 1
@@ -31,11 +31,8 @@ MAX_TARGET = (1 << 256) - 1
 
 @lru_cache(maxsize=1)
 def load_samples() -> dict[str, dict]:
-    """The real samples by name; a test that reads them is skipped where ../shared is absent."""
-    path = VECTORS / "auxpow_real_blocks.json"
-    if not path.exists():
-        pytest.skip(f"real AuxPoW samples not found at {path}")
-    data = json.loads(path.read_text())
+    """The real samples (tests/data/auxpow_real_blocks.json) by name."""
+    data = read_json("auxpow_real_blocks.json")
     return {entry["name"]: entry for entry in data["entries"]}
 
 
@@ -49,8 +46,6 @@ def sample_parts(name: str) -> tuple[bytes, bytes | None]:
 
 
 def header_samples() -> list[str]:
-    if not (VECTORS / "auxpow_real_blocks.json").exists():
-        return []  # collected as one skipped case
     return [name for name, entry in load_samples().items() if "header80" in entry]
 
 

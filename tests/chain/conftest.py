@@ -1,36 +1,33 @@
-"""Fixtures for the consensus-primitive tests: the real Bitcoin data of shared/vectors, loaded once."""
+"""Fixtures for the consensus-primitive tests: the real Bitcoin data of tests/data, loaded once."""
 from __future__ import annotations
 
-import json
-
 import pytest
+from data_files import read_data, read_json
 
 from hashgrad.chain.header import BlockHeader, iter_headers
 
 
 @pytest.fixture(scope="session")
-def load_json(vectors_dir):
-    def load(name: str):
-        return json.loads((vectors_dir / name).read_text())
-    return load
+def load_json():
+    return read_json
 
 
 @pytest.fixture(scope="session")
-def mainnet_headers(vectors_dir) -> list[BlockHeader]:
+def mainnet_headers() -> list[BlockHeader]:
     """Mainnet headers 0..9999."""
-    return list(iter_headers((vectors_dir / "btc_mainnet_headers_000000_009999.bin").read_bytes()))
+    return list(iter_headers(read_data("btc_mainnet_headers_000000_009999.bin")))
 
 
 @pytest.fixture(scope="session")
-def recent_headers(vectors_dir) -> list[BlockHeader]:
+def recent_headers() -> list[BlockHeader]:
     """Mainnet headers 822528..830592 (index i is height 822528 + i)."""
-    return list(iter_headers((vectors_dir / "btc_mainnet_headers_822528_830592.bin").read_bytes()))
+    return list(iter_headers(read_data("btc_mainnet_headers_822528_830592.bin")))
 
 
 @pytest.fixture(scope="session")
-def testnet_headers(vectors_dir) -> list[BlockHeader]:
+def testnet_headers() -> list[BlockHeader]:
     """Testnet3 headers 0..9999."""
-    return list(iter_headers((vectors_dir / "btc_testnet3_headers_000000_009999.bin").read_bytes()))
+    return list(iter_headers(read_data("btc_testnet3_headers_000000_009999.bin")))
 
 
 @pytest.fixture(scope="session")
@@ -44,13 +41,13 @@ def boundary_headers(load_json) -> dict[int, dict]:
 
 
 @pytest.fixture(scope="session")
-def block_413567(vectors_dir) -> bytes:
-    return (vectors_dir / "btc_block_413567.raw").read_bytes()
+def block_413567() -> bytes:
+    return read_data("btc_block_413567.raw")
 
 
 @pytest.fixture(scope="session")
-def block_830000(vectors_dir) -> bytes:
-    return (vectors_dir / "btc_block_830000.bin").read_bytes()
+def block_830000() -> bytes:
+    return read_data("btc_block_830000.bin")
 
 
 @pytest.fixture(scope="session")

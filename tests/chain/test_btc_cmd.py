@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from data_files import data_path, read_data
+
 from hashgrad.chain.encoding import encode_compact_size
 from hashgrad.chain.header import HEADER_SIZE
 
@@ -24,25 +26,25 @@ def run_btc(*args) -> tuple[int, dict | None, str]:
     return proc.returncode, last, proc.stderr
 
 
-def test_verify_headers_mainnet(vectors_dir):
-    code, last, stderr = run_btc("verify-headers", vectors_dir / "btc_mainnet_headers_000000_009999.bin")
+def test_verify_headers_mainnet():
+    code, last, stderr = run_btc("verify-headers", data_path("btc_mainnet_headers_000000_009999.bin"))
     assert code == 0, stderr
     assert last == {"height": 9999, "tip": "00000000fbc97cc6c599ce9c24dd4a2243e2bfd518eda56e1d5e47d29e29c3a7",
                     "chainwork": hex(10_000 * 0x100010001)}
 
 
-def test_verify_headers_testnet_and_checkpoint(vectors_dir):
-    code, last, _ = run_btc("verify-headers", vectors_dir / "btc_testnet3_headers_000000_009999.bin",
+def test_verify_headers_testnet_and_checkpoint():
+    code, last, _ = run_btc("verify-headers", data_path("btc_testnet3_headers_000000_009999.bin"),
                             "--network", "test")
     assert code == 0 and last["tip"] == "000000001655e2a7293f28383a2965b2f0add77fd6ac383986e90971a07467d4"
-    code, last, _ = run_btc("verify-headers", vectors_dir / "btc_mainnet_headers_822528_830592.bin",
+    code, last, _ = run_btc("verify-headers", data_path("btc_mainnet_headers_822528_830592.bin"),
                             "--start-height", 822528)
     assert code == 0 and (last["height"], last["tip"]) == (
         830592, "00000000000000000000506183a8b30fa3224b85e82a70416e1d594bdb632fdb")
 
 
-def test_invalid_verify_headers_high_hash(vectors_dir, tmp_path):
-    raw = bytearray((vectors_dir / "btc_mainnet_headers_000000_009999.bin").read_bytes())
+def test_invalid_verify_headers_high_hash(tmp_path):
+    raw = bytearray(read_data("btc_mainnet_headers_000000_009999.bin"))
     raw[5000 * HEADER_SIZE + 76] ^= 1  # the nonce of header 5000
     path = tmp_path / "mutated.bin"
     path.write_bytes(bytes(raw))
@@ -51,9 +53,9 @@ def test_invalid_verify_headers_high_hash(vectors_dir, tmp_path):
 
 
 @pytest.mark.parametrize("size", [0, 79, 161])
-def test_invalid_verify_headers_bad_length(vectors_dir, tmp_path, size):
+def test_invalid_verify_headers_bad_length(tmp_path, size):
     path = tmp_path / "short.bin"
-    path.write_bytes((vectors_dir / "btc_mainnet_headers_000000_009999.bin").read_bytes()[:size])
+    path.write_bytes(read_data("btc_mainnet_headers_000000_009999.bin")[:size])
     code, last, stderr = run_btc("verify-headers", path)
     assert code == 1 and last is None
     assert stderr.startswith("error: bad-header-length") and "Traceback" not in stderr
@@ -68,12 +70,12 @@ def test_invalid_verify_headers_arguments(tmp_path):
     assert code == 1 and stderr.startswith("error: bad-start-height")
 
 
-def test_verify_block(vectors_dir):
-    code, last, stderr = run_btc("verify-block", vectors_dir / "btc_block_830000.bin")
+def test_verify_block():
+    code, last, stderr = run_btc("verify-block", data_path("btc_block_830000.bin"))
     assert code == 0, stderr
     assert last == {"hash": "000000000000000000011d55599ed27d7efca05f5849b755319c89eb2cffbc1f", "txs": 1851,
                     "merkle_root": "8a56cfd4c2776e3e4720fd2e50aefb4d51f07a45662e1aea17b0c91afdb2ad70"}
-    code, last, _ = run_btc("verify-block", vectors_dir / "btc_block_413567.raw")
+    code, last, _ = run_btc("verify-block", data_path("btc_block_413567.raw"))
     assert code == 0 and (last["txs"], last["merkle_root"]) == (
         1557, "64a50c649fc816baaa2effda230c39cacf1504e4e616a2863685b72aaa7dce05")
 

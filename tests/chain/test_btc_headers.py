@@ -12,6 +12,8 @@ import itertools
 
 import pytest
 
+from data_files import read_data
+
 from hashgrad.chain.btc_headers import verify_bitcoin_headers
 from hashgrad.chain.difficulty import compute_next_work_required
 from hashgrad.chain.hashes import hash_to_int
@@ -225,9 +227,9 @@ def test_invalid_testnet_headers_on_mainnet(testnet_headers):
     assert (result.height, result.reason) == (first_min, "bad-diffbits")
 
 
-def test_verify_bitcoin_headers_core_mainnet_alt(vectors_dir, load_json):
+def test_verify_bitcoin_headers_core_mainnet_alt(load_json):
     """Bitcoin Core's mining_mainnet.py chain: block 2016 carries the 4x clamp 0x1c3fffc0."""
-    headers = list(iter_headers((vectors_dir / "bitcoincore_mainnet_alt_headers_0000_2016.bin").read_bytes()))
+    headers = list(iter_headers(read_data("bitcoincore_mainnet_alt_headers_0000_2016.bin")))
     source = load_json("bitcoincore_mainnet_alt.json")
     assert [h.time for h in headers[1:]] == source["timestamps"]
     assert [h.nonce for h in headers[1:]] == source["nonces"]

@@ -3,17 +3,20 @@ aux_rand where a secret key is given, including messages of 0, 1, 17 and 100 byt
 from __future__ import annotations
 
 import csv
+import io
 
 import pytest
+
+from data_files import read_data
 
 from hashgrad.chain.keys import SigningKey, is_valid_pubkey, is_valid_schnorr
 from hashgrad.errors import TxError
 
 
 @pytest.fixture(scope="module")
-def bip340_vectors(vectors_dir) -> list[dict]:
-    with open(vectors_dir / "bip340_test_vectors.csv", newline="") as handle:
-        return list(csv.DictReader(handle))
+def bip340_vectors() -> list[dict]:
+    text = read_data("bip340_test_vectors.csv").decode()
+    return list(csv.DictReader(io.StringIO(text, newline="")))
 
 
 def test_is_valid_schnorr_vectors(bip340_vectors):

@@ -7,10 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from data_files import read_json
 
 REPO = Path(__file__).resolve().parents[2]
-VECTORS = REPO / ".." / "shared" / "vectors"
-CASES_FILE = VECTORS / "yuma-cases.json"
 
 
 def run_yuma(stdin: bytes | str, *args: str) -> subprocess.CompletedProcess:
@@ -28,9 +27,7 @@ def run_ok(request: dict) -> dict:
 
 
 def load_case(case_id: str) -> dict:
-    if not CASES_FILE.is_file():
-        pytest.skip(f"{CASES_FILE} not found")
-    return next(c for c in json.loads(CASES_FILE.read_text())["cases"] if c["id"] == case_id)
+    return next(c for c in read_json("yuma-cases.json")["cases"] if c["id"] == case_id)
 
 
 def test_cli_yuma_small_epoch():

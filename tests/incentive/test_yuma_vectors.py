@@ -1,4 +1,4 @@
-"""Every case of shared/vectors/yuma-cases.json (transcribed from opentensor/subtensor) against hashgrad.incentive.
+"""Every case of tests/data/yuma-cases.json (transcribed from opentensor/subtensor) against hashgrad.incentive.
 
 One test per case, parametrized over the file; a case id without a checker fails, so a case added to
 the file cannot be skipped silently. Tolerances are the ones each case states.
@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
+
+from data_files import read_json
 
 from hashgrad.incentive.bonds import compute_alpha_sigmoid, compute_ema_alpha
 from hashgrad.incentive.convert import (
@@ -29,9 +31,7 @@ from hashgrad.incentive.fixed import fx_to_float
 from hashgrad.incentive.median import compute_weighted_median_col
 from hashgrad.incentive.yuma import PPM, YumaParams, YumaResult, compute_yuma_epoch
 
-VECTORS = Path(__file__).resolve().parents[2] / ".." / "shared" / "vectors"
-CASES_FILE = VECTORS / "yuma-cases.json"
-CASES = json.loads(CASES_FILE.read_text())["cases"] if CASES_FILE.is_file() else []
+CASES = read_json("yuma-cases.json")["cases"]
 RAO_PER_EPOCH = 10**9
 # Slack on top of a case's tolerance for the float rounding of values transcribed at the edge of
 # it (test_math_mat_ema_alpha lists 0.6539 for an exact 0.654 with tolerance 1e-4).
@@ -209,7 +209,6 @@ CHECKERS = {
 }
 
 
-@pytest.mark.skipif(not CASES, reason=f"{CASES_FILE} not found")
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 def test_yuma_vector_case(case):
     checker = CHECKERS.get(case["id"])
@@ -220,8 +219,6 @@ def test_yuma_vector_case(case):
 
 
 def test_vector_file_has_every_known_case():
-    if not CASES:
-        pytest.skip(f"{CASES_FILE} not found")
     ids = {c["id"] for c in CASES}
     assert set(CHECKERS) <= ids
     assert sum(1 for i in ids if i.startswith("yuma3_")) == 6

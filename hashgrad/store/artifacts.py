@@ -7,15 +7,20 @@ methods. Every `get` re-hashes what it read, so a corrupted or swapped file is n
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
 
 from hashgrad.errors import WorkError
-from hashgrad.work.hashing import compute_sha256
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+
+
+def compute_artifact_id(data: bytes) -> bytes:
+    """An artifact's id: the SHA-256 of its bytes (natural byte order, as sha256sum prints it)."""
+    return hashlib.sha256(data).digest()
 
 
 class ArtifactStore(ABC):
@@ -26,7 +31,7 @@ class ArtifactStore(ABC):
         """Store a blob; returns its id (sha256). Storing the same bytes twice is a no-op."""
         if len(data) > self.max_bytes:
             raise WorkError("artifact-too-large", f"{len(data)} bytes > limit {self.max_bytes}")
-        artifact_id = compute_sha256(data)
+        artifact_id = compute_artifact_id(data)
         if not self.has(artifact_id):
             self._write(artifact_id, bytes(data))
         return artifact_id
@@ -35,7 +40,7 @@ class ArtifactStore(ABC):
         """The blob with this id; raises `artifact-not-found`, `artifact-too-large` or `bad-artifact-hash`."""
         check_artifact_id(artifact_id)
         data = self._read(artifact_id, self.max_bytes)
-        if compute_sha256(data) != artifact_id:
+        if compute_artifact_id(data) != artifact_id:
             raise WorkError("bad-artifact-hash", f"stored bytes do not hash to {artifact_id.hex()}")
         return data
 

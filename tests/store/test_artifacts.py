@@ -1,4 +1,4 @@
-"""Content-addressed artifact stores (hashgrad.work.artifacts)."""
+"""Content-addressed artifact stores (hashgrad.store.artifacts)."""
 from __future__ import annotations
 
 import hashlib
@@ -6,7 +6,7 @@ import hashlib
 import pytest
 
 from hashgrad.errors import WorkError
-from hashgrad.work.artifacts import LocalArtifactStore, MemoryArtifactStore
+from hashgrad.store.artifacts import LocalArtifactStore, MemoryArtifactStore
 
 
 @pytest.mark.parametrize("kind", ["local", "memory"])
