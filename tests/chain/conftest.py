@@ -1,8 +1,11 @@
-"""Fixtures for the consensus-primitive tests: the real Bitcoin data of tests/data, loaded once."""
+"""Fixtures of the chain tests: the real Bitcoin data of tests/data, loaded once; a fresh regtest network
+and a team on job 0 (three miners and one staked validator, registered before epoch 1 so every
+coordination test can start with a whole epoch)."""
 from __future__ import annotations
 
 import pytest
 from data_files import read_data, read_json
+from support.coordination import COIN, Member, Net
 
 from hashgrad.chain.header import BlockHeader, iter_headers
 
@@ -62,3 +65,21 @@ def parsed_830000(block_830000):
     from hashgrad.chain.btc_tx import parse_bitcoin_block
 
     return parse_bitcoin_block(block_830000)
+
+VALIDATOR_STAKE = 10 * COIN
+
+
+@pytest.fixture
+def net(tmp_path):
+    network = Net.create(tmp_path / "chain")
+    yield network
+    network.close()
+
+
+@pytest.fixture
+def team(net):
+    """(net, miners, validator): registered and staked in epoch 0; the tip is still inside epoch 0."""
+    miners = [Member.named(f"miner{i}") for i in range(3)]
+    validator = Member.named("validator")
+    net.join([*miners, validator], stakes={"validator": VALIDATOR_STAKE})
+    return net, miners, validator

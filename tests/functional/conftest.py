@@ -2,7 +2,8 @@
 
 `node_factory(n, *args)` starts n `hashgrad node` processes (regtest, loopback, tmp datadirs) and
 returns them; at teardown every process the test started is stopped or killed, and when the test
-failed the tail of each node's log is printed (pytest shows it with the failure).
+failed the tail of each node's log is printed (pytest shows it with the failure). The explorer tests
+share one regtest node with a small history and one explorer process over it (session fixtures).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from functional.framework import TestNode
+from functional.web_helpers import ExplorerProcess, build_regtest_chain, write_live_file
 
 FUNCTIONAL_DIR = Path(__file__).resolve().parent
 
@@ -49,3 +51,33 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     setattr(item, "rep_" + report.when, report)
+
+ROLES = [("validator", None), ("miner", None), ("miner", "lazy")]
+
+
+@pytest.fixture(scope="session")
+def regtest_chain(tmp_path_factory):
+    node = TestNode(0, tmp_path_factory.mktemp("explorer-node"))
+    try:
+        node.start()
+        yield build_regtest_chain(node, len(ROLES))
+    finally:
+        node.cleanup()
+
+
+@pytest.fixture(scope="session")
+def live_file(regtest_chain, tmp_path_factory):
+    path = tmp_path_factory.mktemp("explorer-live") / "live.json"
+    document = write_live_file(path, regtest_chain, ROLES)
+    return path, document
+
+
+@pytest.fixture(scope="session")
+def explorer(regtest_chain, live_file, tmp_path_factory):
+    node = regtest_chain.node
+    process = ExplorerProcess(node.datadir, node.rpc_port, live_file[0],
+                              tmp_path_factory.mktemp("explorer-log") / "explorer.log")
+    try:
+        yield process.wait_ready()
+    finally:
+        process.stop()

@@ -19,7 +19,7 @@ from hashgrad.roles.inference import wait_for_checkpoint
 from hashgrad.work.model import MODEL_PRESETS, Checkpoint, checkpoint_hash, compute_initial_state, encode_checkpoint
 
 from functional.framework import TestNode, wait_until
-from web.web_helpers import build_regtest_chain
+from functional.web_helpers import build_regtest_chain
 
 
 def test_recorded_checkpoint_is_awaited_until_its_bytes_arrive(tmp_path):

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from auxpow_helpers import MAX_TARGET, header_samples, load_samples, sample_parts, script_of, with_script
+from support.auxpow import MAX_TARGET, header_samples, load_samples, sample_parts, script_of, with_script
 from hashgrad.chain.auxpow import (AuxPow, MERGED_MINING_HEADER, check_auxpow, check_auxpow_proof,
                                    check_block_proof, compute_expected_index, compute_parent_pow_hash, parse_auxpow)
 from hashgrad.chain.hashes import display_to_hash, hash_to_display

@@ -1,7 +1,7 @@
 """A ledger writer for the crash test: mines regtest blocks carrying random transfers into DATADIR
 until the tip reaches STOP_HEIGHT, printing `height N` after every block.
 
-    python -m ledger.crash_writer DATADIR SEED STOP_HEIGHT      (with tests/ on PYTHONPATH)
+    python -m store.crash_writer DATADIR SEED STOP_HEIGHT      (with tests/ on PYTHONPATH)
 
 The crash test SIGKILLs it at random moments and restarts it on the same datadir; it resumes from
 whatever tip the store reopens with (its mempool is lost, so nonces come from the chain state).
@@ -15,7 +15,7 @@ from pathlib import Path
 from hashgrad.chain.state import get_account
 from hashgrad.errors import HashgradError
 from hashgrad.node.ledger import Ledger
-from ledger.helpers import FEE, PARAMS, make_key, make_transfer
+from support.ledger import FEE, PARAMS, make_key, make_transfer
 
 KEYS = [make_key(200 + i) for i in range(8)]
 

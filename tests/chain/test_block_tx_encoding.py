@@ -13,7 +13,7 @@ from hashgrad.chain.header import HEADER_SIZE, VERSION_AUXPOW, BlockHeader
 from hashgrad.chain.state import Account, Supply, deserialize_undo, serialize_undo
 from hashgrad.chain.tx import (MAX_PAYLOAD_SIZE, CoinbasePayload, Transaction, TransferPayload, parse_transaction)
 from hashgrad.errors import DecodeError, HashgradError, TxError
-from ledger.helpers import ALICE, BOB, PARAMS, make_block, make_transfer
+from support.ledger import ALICE, BOB, PARAMS, make_block, make_transfer
 
 U8 = st.integers(0, 0xFF)
 U32 = st.integers(0, 0xFFFFFFFF)

@@ -14,7 +14,7 @@ from hashgrad.chain.state import get_account
 from hashgrad.chain.tx import ZERO_SIG, Transaction, TxKind, make_coinbase
 from hashgrad.errors import BlockError, HashgradError
 from hashgrad.store.chainstate import ChainState
-from ledger.helpers import (ALICE, BOB, NOW, PARAMS, compute_maker_reward, make_block, make_child, make_transfer,
+from support.ledger import (ALICE, BOB, NOW, PARAMS, compute_maker_reward, make_block, make_child, make_transfer,
                             mine)
 
 

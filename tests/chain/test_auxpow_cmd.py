@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from auxpow_helpers import build_pool_auxpow, header_samples, load_samples, make_child_header, sample_parts
+from support.auxpow import build_pool_auxpow, header_samples, load_samples, make_child_header, sample_parts
 from hashgrad.chain.auxpow import parse_auxpow
 from hashgrad.chain.header import BlockHeader
 from hashgrad.chain.params import HASHGRAD_CHAIN_ID

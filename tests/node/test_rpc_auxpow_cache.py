@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from auxpow_helpers import build_pool_auxpow
+from support.auxpow import build_pool_auxpow
 from hashgrad.chain.keys import SigningKey
 from hashgrad.chain.params import HASHGRAD_REGTEST
 from hashgrad.chain.pow import compute_target

@@ -7,7 +7,7 @@ from hashgrad.chain import coordination
 from hashgrad.chain.coordination_make import make_commit_work
 from hashgrad.chain.coordination_rules import get_bonds_row, get_job_state, get_neuron
 from hashgrad.chain.state import ACCOUNT_PREFIX, POOL_PREFIX, SUPPLY_KEY
-from chain_incentive.helpers import BASE, COIN, Member, Net, compute_artifact, compute_weights, with_job
+from support.coordination import BASE, COIN, Member, Net, compute_artifact, compute_weights, with_job
 
 
 def burn(net: Net, job_id: int = 0) -> int:

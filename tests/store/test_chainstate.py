@@ -19,7 +19,7 @@ from hashgrad.chain.validation import apply_block
 from hashgrad.errors import HashgradError
 from hashgrad.node.ledger import Ledger
 from hashgrad.store.chainstate import ChainState
-from ledger.helpers import (ALICE, FEE, NOW, PARAMS, dump_all, dump_state, make_block, make_child, make_key,
+from support.ledger import (ALICE, FEE, NOW, PARAMS, dump_all, dump_state, make_block, make_child, make_key,
                             make_transfer, mine, replay_active_chain, with_params)
 
 KEYS = [make_key(i) for i in range(1, 6)]

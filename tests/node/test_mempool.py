@@ -10,7 +10,7 @@ from hashgrad.errors import HashgradError
 from hashgrad.node import mempool as mempool_module
 from hashgrad.node.ledger import Ledger
 from hashgrad.node.mempool import Mempool
-from ledger.helpers import (ALICE, BOB, CAROL, FEE, NOW, PARAMS, make_block, make_child, make_key, make_transfer,
+from support.ledger import (ALICE, BOB, CAROL, FEE, NOW, PARAMS, make_block, make_child, make_key, make_transfer,
                             mine)
 
 TX_SIZE = 155  # a signed transfer

@@ -14,7 +14,7 @@ import random
 
 import pytest
 
-from chain_incentive.helpers import (COIN, PARAMS, Autopilot, FakeClock, Member, Net, compute_weights, dump_state,
+from support.coordination import (COIN, PARAMS, Autopilot, FakeClock, Member, Net, compute_weights, dump_state,
                                      replay_active_chain)
 
 

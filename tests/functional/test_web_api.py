@@ -11,7 +11,7 @@ from hashgrad.chain.tx import make_transfer
 from hashgrad.web.live import EMPTY_LIVE
 
 from functional.framework import TestNode
-from web.web_helpers import COIN, ExplorerProcess, http_get
+from functional.web_helpers import COIN, ExplorerProcess, http_get
 
 pytestmark = pytest.mark.functional
 

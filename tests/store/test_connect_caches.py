@@ -18,7 +18,7 @@ from hashgrad.chain.tx import TransferPayload, decode_payload, parse_transaction
 from hashgrad.chain.validation import PARALLEL_MIN_TXS, check_block_body
 from hashgrad.errors import HashgradError, TxError
 from hashgrad.store.chainstate import MAX_SQL_VARIABLES, ChainState, compute_block_account_keys
-from ledger.helpers import (ALICE, BOB, CAROL, NOW, PARAMS, dump_all, make_block, make_child, make_key, make_transfer,
+from support.ledger import (ALICE, BOB, CAROL, NOW, PARAMS, dump_all, make_block, make_child, make_key, make_transfer,
                             mine)
 
 

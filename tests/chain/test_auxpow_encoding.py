@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auxpow_helpers import build_pool_auxpow, load_samples, make_child_header, sample_parts
+from support.auxpow import build_pool_auxpow, load_samples, make_child_header, sample_parts
 
 from hashgrad.chain.auxpow import (MAX_AUXPOW_SIZE, MAX_BRANCH_DECODE, build_aux_coinbase_script,
                                    build_aux_merkle_tree, compute_chain_id, compute_expected_index, parse_auxpow,

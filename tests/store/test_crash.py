@@ -13,7 +13,7 @@ from pathlib import Path
 
 from hashgrad.node.ledger import Ledger
 from hashgrad.store.chainstate import ChainState
-from ledger.helpers import (ALICE, BOB, NOW, PARAMS, dump_all, make_block, make_child, mine,
+from support.ledger import (ALICE, BOB, NOW, PARAMS, dump_all, make_block, make_child, mine,
                             replay_active_chain)
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
@@ -23,7 +23,7 @@ WAIT_S = 60
 
 def start_writer(datadir: Path, seed: int, stop_height: int) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(TESTS_DIR), os.environ.get("PYTHONPATH")])))
-    return subprocess.Popen([sys.executable, "-m", "ledger.crash_writer", str(datadir), str(seed), str(stop_height)],
+    return subprocess.Popen([sys.executable, "-m", "store.crash_writer", str(datadir), str(seed), str(stop_height)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from auxpow_helpers import EASY_BITS, build_pool_auxpow, grind_header, make_child_header, script_of
+from support.auxpow import EASY_BITS, build_pool_auxpow, grind_header, make_child_header, script_of
 from hashgrad.chain.auxpow import (MERGED_MINING_HEADER, build_aux_coinbase_script, build_aux_merkle_tree,
                                    build_auxpow, build_parent_coinbase, check_auxpow, check_block_proof,
                                    compute_expected_index, parse_auxpow)

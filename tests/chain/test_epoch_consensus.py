@@ -16,7 +16,7 @@ from hashgrad.chain.coordination import checkpoint_key
 from hashgrad.chain.coordination_make import make_attest_checkpoint, make_stake
 from hashgrad.chain.coordination_rules import get_job_state, get_stats
 from hashgrad.chain.subsidy import compute_block_subsidy, compute_subsidy_split
-from chain_incentive.helpers import BASE, COIN, FEE, Member, Net, compute_weights, make_key, with_job
+from support.coordination import BASE, COIN, FEE, Member, Net, compute_weights, make_key, with_job
 
 EPOCHS = (1, 2, 3)
 

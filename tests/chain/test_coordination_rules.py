@@ -20,7 +20,7 @@ from hashgrad.chain.coordination_tx import (CoordKind, RegisterPayload, WeightsC
 from hashgrad.chain.tx import sign_transaction
 from hashgrad.errors import ConsensusError
 from hashgrad.mining.grind import grind_block
-from chain_incentive.helpers import (BASE, COIN, FEE, FUNDER, Member, Net, compute_artifact, compute_salt,
+from support.coordination import (BASE, COIN, FEE, FUNDER, Member, Net, compute_artifact, compute_salt,
                                      compute_weights, make_key, with_job)
 
 EPOCH = 1

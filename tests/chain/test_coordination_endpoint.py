@@ -7,7 +7,7 @@ from hashgrad.chain import coordination
 from hashgrad.chain.coordination import Endpoint
 from hashgrad.chain.coordination_make import make_announce_endpoint
 
-from chain_incentive.helpers import COIN, Member, Net, with_job
+from support.coordination import COIN, Member, Net, with_job
 
 
 def get_endpoint(net: Net, member: Member, job_id: int = 0) -> Endpoint | None:

@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 from hashgrad.chain.coordination import NeuronStats
-from chain_incentive.helpers import COIN, Autopilot, Member, dump_state
+from support.coordination import COIN, Autopilot, Member, dump_state
 
 REPLAY = r"""
 import hashlib, json, sys

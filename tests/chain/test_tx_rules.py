@@ -14,7 +14,7 @@ from hashgrad.chain.validation import check_transaction
 from hashgrad.errors import ConsensusError, HashgradError, TxError
 from hashgrad.node.mempool import Mempool
 from hashgrad.store.chainstate import ChainState
-from ledger.helpers import (ALICE, AUX_RAND, BOB, CAROL, FEE, NOW, PARAMS, compute_maker_reward, make_child,
+from support.ledger import (ALICE, AUX_RAND, BOB, CAROL, FEE, NOW, PARAMS, compute_maker_reward, make_child,
                             make_transfer, mine, with_params)
 
 
