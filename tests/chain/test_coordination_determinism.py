@@ -12,7 +12,8 @@ import subprocess
 import sys
 
 from hashgrad.chain.coordination import NeuronStats
-from support.coordination import COIN, Autopilot, Member, dump_state
+from support.coordination import COIN, Autopilot, Member
+from support.ledger import dump_state
 
 REPLAY = r"""
 import hashlib, json, sys

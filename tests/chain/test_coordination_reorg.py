@@ -14,8 +14,8 @@ import random
 
 import pytest
 
-from support.coordination import (COIN, PARAMS, Autopilot, FakeClock, Member, Net, compute_weights, dump_state,
-                                     replay_active_chain)
+from support.coordination import COIN, PARAMS, Autopilot, FakeClock, Member, Net, compute_weights
+from support.ledger import dump_state, replay_active_chain
 
 
 def feed(observer: Net, source: Net) -> int:

@@ -245,19 +245,6 @@ class Net:
         self.ledger.close()
 
 
-def dump_state(chainstate: ChainState) -> dict[bytes, bytes]:
-    """Every record of the state table (accounts, pools, supply, registrations, stake, bonds, stats...)."""
-    return dict(chainstate.db.execute("SELECT key, value FROM state ORDER BY key"))
-
-
-def replay_active_chain(source: ChainState, datadir: Path) -> ChainState:
-    """A fresh chainstate in `datadir` fed the source's active chain from genesis, in order."""
-    replay = ChainState(source.params, datadir)
-    for block_hash in source.active[1:]:
-        result = replay.accept_block(source.get_block(block_hash), None)
-        if result.status != "connected":
-            raise RuntimeError(f"replay did not connect a block: {result.status}")
-    return replay
 
 
 class Autopilot:
