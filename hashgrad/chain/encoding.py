@@ -6,11 +6,31 @@ every short read raises `DecodeError("bad-encoding")`, so untrusted bytes cannot
 """
 from __future__ import annotations
 
+import re
 import struct
+from collections.abc import Callable
 
-from hashgrad.errors import DecodeError
+from hashgrad.errors import DecodeError, HashgradError
 
 MAX_COMPACT_SIZE = 0x02000000  # Bitcoin Core's MAX_SIZE: 32 MiB
+HEX_TEXT = re.compile(r"[0-9a-fA-F]*")  # bytes.fromhex alone would also let spaces through
+
+
+def parse_hex(text, what: str = "value", *, size: int | None = None, max_size: int | None = None,
+              reason: str = "bad-hex", error: Callable[[str, str], HashgradError] = DecodeError) -> bytes:
+    """Bytes from an even-length hex string: exactly `size` bytes, or at most `max_size`; anything else
+    (not a string, odd length, a non-hex character, whitespace, wrong length) raises `error(reason)`.
+    The length is checked before decoding, so oversized text is refused without being decoded.
+    `error` is the caller's layer's error type (or a factory taking reason and detail)."""
+    if not isinstance(text, str):
+        raise error(reason, f"{what} must be a hex string")
+    if size is not None and len(text) != 2 * size:
+        raise error(reason, f"{what} must be {size} bytes ({2 * size} hex characters)")
+    if max_size is not None and len(text) > 2 * max_size:
+        raise error(reason, f"{what} is {len(text) // 2} bytes, at most {max_size}")
+    if len(text) % 2 or not HEX_TEXT.fullmatch(text):
+        raise error(reason, f"{what} is not an even-length hex string")
+    return bytes.fromhex(text)
 
 
 def encode_compact_size(n: int) -> bytes:

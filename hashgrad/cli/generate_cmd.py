@@ -16,6 +16,9 @@ import os
 import sys
 from pathlib import Path
 
+from hashgrad.cli.node_options import add_node_arguments, connect_from_args
+from hashgrad.node.replies import Metagraph
+
 if "torch" not in sys.modules:
     os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
 
@@ -23,8 +26,6 @@ INFER_JOB = 1
 
 
 def register(subparsers) -> None:
-    from hashgrad.cli.serve_cmd import add_node_arguments
-
     parser = subparsers.add_parser("generate", help="generate text from the network's miners (verified)")
     parser.add_argument("prompt")
     parser.add_argument("--max-tokens", type=int, default=32)
@@ -37,23 +38,23 @@ def register(subparsers) -> None:
     parser.add_argument("--spot-check", type=float, default=1.0, help="fraction of answers verified")
     parser.add_argument("--keyfile", type=Path, help="hotkey to sign requests with (default: a fresh one)")
     parser.add_argument("--json", action="store_true", help="print the answer and its route as JSON")
-    add_node_arguments(parser)
+    add_node_arguments(parser, datadir_required=False)
     parser.set_defaults(func=run_generate)
 
 
 def run_generate(args) -> int:
-    from hashgrad.cli.serve_cmd import connect_node, load_hotkey
+    from hashgrad.cli.serve_cmd import load_hotkey
     from hashgrad.serve.engine import SamplingParams
     from hashgrad.serve.gateway import Gateway, RoutedMiner
     from hashgrad.work.miner import set_determinism_pins
 
     set_determinism_pins(threads=1)
-    rpc = connect_node(args)
-    engine = load_verifier(args, rpc)
+    client = connect_from_args(args)
+    engine = load_verifier(args, client)
     miners = [RoutedMiner(url) for url in args.miners.split(",") if url]
     gateway = Gateway(miners, engine, load_hotkey(args.keyfile), args.spot_check)
     params = SamplingParams(float(args.temperature), args.top_k, float(args.top_p), args.seed).check()
-    answer = asyncio.run(complete(gateway, rpc, args.prompt, args.max_tokens, params))
+    answer = asyncio.run(complete(gateway, client, args.prompt, args.max_tokens, params))
     if args.json:
         print(json.dumps({"text": answer.text, "token_ids": list(answer.tokens), "miner": answer.url,
                           "verified": answer.verified, "seed": answer.seed, "checkpoint": answer.fingerprint,
@@ -66,32 +67,32 @@ def run_generate(args) -> int:
     return 0
 
 
-def load_verifier(args, rpc):
+def load_verifier(args, client):
     """The engine the gateway verifies with: --checkpoint, else the chain's checkpoint, else None."""
     from hashgrad.serve.checkpoints import fetch_checkpoint, get_chain_checkpoint_hash, load_checkpoint_file
     from hashgrad.serve.engine import Engine
 
     if args.checkpoint is not None:
         return Engine(*load_checkpoint_file(args.checkpoint))
-    if rpc is not None and (digest := get_chain_checkpoint_hash(rpc)) is not None:
-        return Engine(*fetch_checkpoint(rpc, digest))
+    if client is not None and (digest := get_chain_checkpoint_hash(client)) is not None:
+        return Engine(*fetch_checkpoint(client, digest))
     print("warning: no checkpoint to verify with (--checkpoint or --datadir); answers are unverified", file=sys.stderr)
     return None
 
 
-async def complete(gateway, rpc, prompt: str, max_tokens: int, params):
+async def complete(gateway, client, prompt: str, max_tokens: int, params):
     import aiohttp
 
     async with aiohttp.ClientSession() as session:
         await gateway.discover(session)
-    if rpc is not None:
-        apply_incentives(gateway.miners, await asyncio.to_thread(rpc.call, "getmetagraph", INFER_JOB))
+    if client is not None:
+        apply_incentives(gateway.miners, await asyncio.to_thread(client.get_metagraph, INFER_JOB))
     return await gateway.complete(prompt, max_tokens, params)
 
 
-def apply_incentives(miners, metagraph: dict) -> None:
+def apply_incentives(miners, metagraph: Metagraph) -> None:
     """Rank by job 1's on-chain incentive, matched through the hotkey each miner announces."""
-    by_hotkey = {row.get("hotkey"): float(row.get("incentive", 0.0)) for row in metagraph.get("uids", [])}
+    by_hotkey = {neuron.hotkey: neuron.incentive for neuron in metagraph.uids}
     for miner in miners:
         if miner.hotkey is not None:
-            miner.incentive = by_hotkey.get(miner.hotkey.hex(), 0.0)
+            miner.incentive = by_hotkey.get(miner.hotkey, 0.0)

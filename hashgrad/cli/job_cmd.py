@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from hashgrad.cli.metagraph_cmd import add_node_options, connect_node
-from hashgrad.errors import RpcError
+from hashgrad.cli.node_options import add_node_arguments, connect_from_args
+from hashgrad.node.replies import JobInfo
 from hashgrad.wallet.amounts import format_amount
 
 JOB_DESCRIPTION = """\
@@ -22,7 +22,7 @@ def register(subparsers) -> None:
                                    description=JOB_DESCRIPTION)
     parser.add_argument("job", type=int, help="job id")
     parser.add_argument("--json", action="store_true", help="print the getjob result as JSON")
-    add_node_options(parser)
+    add_node_arguments(parser)
     parser.set_defaults(func=run_job)
 
 
@@ -30,36 +30,31 @@ def run_job(args) -> int:
     from hashgrad.wallet.coordination import check_job_id
 
     check_job_id(args.job)
-    info = connect_node(args).call("getjob", args.job)
+    info = connect_from_args(args).get_job(args.job)
     if args.json:
-        print(json.dumps(info, indent=2))
+        print(json.dumps(info.json, indent=2))
         return 0
     print(format_job(info))
     return 0
 
 
-def format_job(info) -> str:
-    try:
-        windows = info["windows"]
-        checkpoint = info.get("checkpoint")
-        lines = [
-            f"job            {info['job']}  {info['name']} ({info['kind']})",
-            f"definition     {info['definition_hash']}",
-            f"tempo          {info['tempo']} blocks; windows: work commit [0, {windows['work_commit_end']}), "
-            f"work reveal [{windows['work_commit_end']}, {windows['work_reveal_end']}), "
-            f"weights commit [{windows['work_reveal_end']}, {windows['weights_commit_end']}), "
-            f"weights reveal [{windows['weights_commit_end']}, {info['tempo']})",
-            f"uids           {info['n_uids']} of {info['max_uids']} (validators: at most {info['max_validators']}; "
-            f"immunity {info['immunity_period']} blocks)",
-            f"burn           {format_amount(info['burn'])}  "
-            f"({info['registrations_this_epoch']} registrations this epoch)",
-            f"pool           {format_amount(info['pool'])}",
-            f"height         {info['height']}; next block: epoch {info['next_block_epoch']}, "
-            f"offset {info['next_block_offset']}, phase {info['next_block_phase']}",
-            f"processed      up to epoch {info['last_epoch_processed']}",
-            "checkpoint     " + (f"{checkpoint['hash']} (epoch {checkpoint['epoch']}, height {checkpoint['height']})"
-                                 if checkpoint else "none recorded"),
-        ]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise RpcError("bad-response", f"getjob result lacks {exc}") from None
+def format_job(info: JobInfo) -> str:
+    checkpoint = info.checkpoint
+    lines = [
+        f"job            {info.job}  {info.name} ({info.kind})",
+        f"definition     {info.definition_hash.hex()}",
+        f"tempo          {info.tempo} blocks; windows: work commit [0, {info.work_commit_end}), "
+        f"work reveal [{info.work_commit_end}, {info.work_reveal_end}), "
+        f"weights commit [{info.work_reveal_end}, {info.weights_commit_end}), "
+        f"weights reveal [{info.weights_commit_end}, {info.tempo})",
+        f"uids           {info.n_uids} of {info.max_uids} (validators: at most {info.max_validators}; "
+        f"immunity {info.immunity_period} blocks)",
+        f"burn           {format_amount(info.burn)}  ({info.registrations_this_epoch} registrations this epoch)",
+        f"pool           {format_amount(info.pool)}",
+        f"height         {info.height}; next block: epoch {info.next_block_epoch}, "
+        f"offset {info.next_block_offset}, phase {info.next_block_phase}",
+        f"processed      up to epoch {info.last_epoch_processed}",
+        "checkpoint     " + (f"{checkpoint.hash.hex()} (epoch {checkpoint.epoch}, height {checkpoint.height})"
+                             if checkpoint else "none recorded"),
+    ]
     return "\n".join(lines)

@@ -11,6 +11,7 @@ import argparse
 import importlib
 import sys
 
+from hashgrad.cli.node_options import DEFAULT_NETWORK
 from hashgrad.errors import HashgradError
 
 # (subcommand, module that registers it); order is the order shown in --help.
@@ -40,7 +41,9 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hashgrad",
         description="hashgrad: a Bitcoin-compatible, merge-minable ledger that pays people to train and serve "
-                    "open models. Start with `hashgrad devnet` (the whole network on this machine).")
+                    "open models. Start with `hashgrad devnet` (the whole network on this machine).",
+        epilog=f"Every command's --network defaults to {DEFAULT_NETWORK}; commands that talk to a node take "
+               "--datadir (the node's, for its RPC cookie), --rpcport, --rpcconnect and --rpcclienttimeout.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     wanted = argv[0] if argv and not argv[0].startswith("-") else None
     for name, module_name in SUBCOMMANDS:

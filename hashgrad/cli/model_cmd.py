@@ -23,10 +23,11 @@ def register(subparsers) -> None:
 
 
 def run_export(args) -> int:
-    from hashgrad.cli.serve_cmd import connect_node, resolve_checkpoint
+    from hashgrad.cli.node_options import connect_from_args
+    from hashgrad.cli.serve_cmd import resolve_checkpoint
     from hashgrad.serve.export import export_hf
 
-    checkpoint, digest = resolve_checkpoint(args, connect_node(args))
+    checkpoint, digest = resolve_checkpoint(args, connect_from_args(args))
     for path in export_hf(checkpoint, args.dir, digest):
         print(path)
     print(f"checkpoint {digest.hex()}: load with transformers.GPT2LMHeadModel.from_pretrained({str(args.dir)!r})")

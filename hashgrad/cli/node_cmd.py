@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 
 from hashgrad.chain.bech32 import decode_address
-from hashgrad.chain.params import NETWORKS, get_network
+from hashgrad.chain.params import get_network
+from hashgrad.cli.node_options import add_network_argument
 from hashgrad.errors import HashgradError
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -26,7 +27,7 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("node", help="run a hashgrad node (P2P, JSON-RPC, optional block maker)")
-    parser.add_argument("--network", choices=sorted(NETWORKS), default="regtest")
+    add_network_argument(parser)
     parser.add_argument("--datadir", type=Path, required=True, help="this network's data directory")
     parser.add_argument("--port", type=int, help="P2P port (default: the network's)")
     parser.add_argument("--bind", default="0.0.0.0", help="P2P listen address (default 0.0.0.0)")

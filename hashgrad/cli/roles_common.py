@@ -7,17 +7,13 @@ import sys
 import threading
 from pathlib import Path
 
-from hashgrad.chain.params import NETWORKS, get_network
-from hashgrad.node.rpc_client import RpcClient, read_cookie
-from hashgrad.roles.chain_client import ChainClient, RoleKeys
+from hashgrad.cli.node_options import add_node_arguments, connect_from_args
+from hashgrad.roles.keys import RoleKeys
 from hashgrad.roles.common import get_work_preset, load_job
 
 
 def add_role_arguments(parser) -> None:
-    parser.add_argument("--network", choices=sorted(NETWORKS), default="devnet")
-    parser.add_argument("--datadir", type=Path, required=True, help="the node's datadir (holds its RPC cookie)")
-    parser.add_argument("--rpcport", type=int, help="the node's RPC port (default: the network's)")
-    parser.add_argument("--rpcconnect", default="127.0.0.1")
+    add_node_arguments(parser)
     parser.add_argument("--keyfile", type=Path, required=True, help="JSON with the coldkey and hotkey secrets (mode 0600)")
     parser.add_argument("--job", type=int, default=0)
     parser.add_argument("--dataset", type=Path, required=True, help="dataset manifest (from `hashgrad work dataset build`)")
@@ -35,14 +31,12 @@ def setup_role(args, role: str):
         handlers.append(logging.FileHandler(args.log_file))
     logging.basicConfig(level=logging.INFO, handlers=handlers,
                         format=f"%(asctime)s {role} %(levelname)s %(message)s")
-    params = get_network(args.network)
-    user, password = read_cookie(args.datadir)
-    rpc = RpcClient(f"http://{args.rpcconnect}:{args.rpcport or params.rpc_port}", user, password, timeout=60)
-    job = load_job(params, args.job)
+    client = connect_from_args(args)
+    job = load_job(client.params, args.job)
     work_params = get_preset(get_work_preset(job), job_id=job.job_id)
     set_determinism_pins(threads=1)
     dataset = load_dataset(args.dataset)
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
-    return ChainClient(rpc, params), RoleKeys.load(args.keyfile), job, work_params, dataset, stopping.is_set
+    return client, RoleKeys.load(args.keyfile), job, work_params, dataset, stopping.is_set

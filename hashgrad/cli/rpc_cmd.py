@@ -1,10 +1,10 @@
 """`hashgrad rpc ...`: call a node's JSON-RPC method, the way bitcoin-cli does.
 
-    hashgrad rpc --datadir DIR [--network N] [--rpcport R] [--rpcconnect HOST] METHOD [ARGS...]
+    hashgrad rpc --datadir DIR [--network N] [--rpcport R] [--rpcconnect HOST] [--rpcclienttimeout S] METHOD [ARGS...]
     hashgrad rpc --rpccookiefile FILE --rpcport R METHOD [ARGS...]
 
 Credentials come from the node's cookie file (`DIR/.cookie`, or `--rpccookiefile`); the port
-defaults to the network's RPC port (`--network`, default regtest). Arguments are parsed as JSON when
+defaults to the network's RPC port (`--network`, default regtest, as every command's). Arguments are parsed as JSON when
 they parse (numbers, true/false, objects), else passed as strings; parameters that are always strings
 (hashes, hex, addresses) are never converted. The result prints as JSON (a string result bare, a null
 result as nothing). Errors go to stderr: exit 1 for an RPC error, 2 when the node cannot be reached.
@@ -15,11 +15,12 @@ import json
 import sys
 from pathlib import Path
 
-from hashgrad.chain.params import NETWORKS, get_network
+from hashgrad.cli.node_options import add_node_arguments, connect_from_args
 from hashgrad.errors import RpcError
 
 EXIT_RPC_ERROR = 1
 EXIT_UNREACHABLE = 2
+RPC_CLIENT_TIMEOUT_S = 900.0  # as bitcoin-cli: long calls (generatetoaddress many blocks) may take minutes
 
 # Positions of parameters that stay strings even when they look like JSON (e.g. an all-digit hex).
 STRING_PARAMS: dict[str, tuple[int, ...]] = {
@@ -33,12 +34,8 @@ STRING_PARAMS: dict[str, tuple[int, ...]] = {
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("rpc", help="call a node's JSON-RPC method (like bitcoin-cli)")
-    parser.add_argument("--datadir", type=Path, help="the node's data directory (holds .cookie)")
+    add_node_arguments(parser, datadir_required=False, timeout=RPC_CLIENT_TIMEOUT_S)
     parser.add_argument("--rpccookiefile", type=Path, help="cookie file, instead of DIR/.cookie")
-    parser.add_argument("--network", choices=sorted(NETWORKS), default="regtest", help="for the default port")
-    parser.add_argument("--rpcport", type=int, help="default: the network's RPC port")
-    parser.add_argument("--rpcconnect", default="127.0.0.1", help="node host (default 127.0.0.1)")
-    parser.add_argument("--rpcclienttimeout", type=float, default=900.0, help="seconds (default 900)")
     parser.add_argument("method")
     parser.add_argument("args", nargs="*")
     parser.set_defaults(func=run_rpc)
@@ -59,35 +56,10 @@ def parse_args_for(method: str, raw_args: list[str]) -> list:
 
 
 def make_client(args):
-    from hashgrad.node.rpc_client import RpcClient, read_cookie
-
+    """A client of the node the options name; the network only gives the default port (no check)."""
     if args.rpccookiefile is None and args.datadir is None:
         raise RpcError("bad-arguments", "give --datadir (or --rpccookiefile) so the cookie can be read", -8)
-    port = args.rpcport if args.rpcport is not None else get_network(args.network).rpc_port
-    if args.rpccookiefile is not None:
-        user, password = read_cookie_file(args.rpccookiefile)
-    else:
-        user, password = read_cookie(args.datadir)
-    return RpcClient(f"http://{args.rpcconnect}:{port}/", user, password, timeout=args.rpcclienttimeout)
-
-
-def read_cookie_file(path: Path) -> tuple[str, str]:
-    from hashgrad.node.rpc_client import COOKIE_FILE, read_cookie
-
-    if path.name != COOKIE_FILE:  # read_cookie takes the folder; accept any file name here
-        text = _read_small(path)
-        user, sep, password = text.partition(":")
-        if not sep:
-            raise RpcError("node-unreachable", f"malformed cookie file {path}", -28)
-        return user, password
-    return read_cookie(path.parent)
-
-
-def _read_small(path: Path) -> str:
-    try:
-        return path.read_text(encoding="ascii")[:1024].strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RpcError("node-unreachable", f"cannot read cookie {path}: {exc}", -28) from None
+    return connect_from_args(args, check_network=False, cookie_file=args.rpccookiefile)
 
 
 def format_result(result) -> str | None:

@@ -21,6 +21,8 @@ import os
 import sys
 from pathlib import Path
 
+from hashgrad.cli.node_options import add_node_arguments, connect_from_args
+
 if "torch" not in sys.modules:
     os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
 
@@ -64,29 +66,10 @@ def register(subparsers) -> None:
 def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", type=Path, help="checkpoint file (safetensors)")
     parser.add_argument("--checkpoint-hash", help="64 hex: expected hash (fetched from the node if no file)")
-    add_node_arguments(parser)
+    add_node_arguments(parser, datadir_required=False)
 
 
-def add_node_arguments(parser: argparse.ArgumentParser) -> None:
-    from hashgrad.chain.params import NETWORKS
-
-    parser.add_argument("--network", choices=sorted(NETWORKS), default="devnet")
-    parser.add_argument("--datadir", type=Path, help="a node's datadir (its RPC cookie)")
-    parser.add_argument("--rpcport", type=int)
-    parser.add_argument("--rpcconnect", default="127.0.0.1")
-
-
-def connect_node(args):
-    """An RpcClient for --datadir, or None when no node was named."""
-    if args.datadir is None:
-        return None
-    from hashgrad.chain.params import get_network
-    from hashgrad.node.rpc_client import RpcClient
-
-    return RpcClient.from_datadir(args.datadir, args.rpcport or get_network(args.network).rpc_port, args.rpcconnect)
-
-
-def resolve_checkpoint(args, rpc):
+def resolve_checkpoint(args, client):
     """(checkpoint, hash): the file (checked against --checkpoint-hash), else by hash from the node,
     else the latest checkpoint on chain."""
     from hashgrad.errors import WorkError
@@ -96,17 +79,17 @@ def resolve_checkpoint(args, rpc):
     expected = parse_hex32(args.checkpoint_hash, "checkpoint hash") if args.checkpoint_hash else None
     if args.checkpoint is not None:
         return load_checkpoint_file(args.checkpoint, expected)
-    if rpc is None:
+    if client is None:
         raise WorkError("missing-checkpoint", "give --checkpoint FILE, or --datadir of a node to fetch it from")
-    expected = expected or get_chain_checkpoint_hash(rpc)
+    expected = expected or get_chain_checkpoint_hash(client)
     if expected is None:
         raise WorkError("missing-checkpoint", "no checkpoint recorded on chain yet")
-    return fetch_checkpoint(rpc, expected)
+    return fetch_checkpoint(client, expected)
 
 
 def load_hotkey(path: Path | None):
     from hashgrad.chain.keys import SigningKey
-    from hashgrad.roles.chain_client import RoleKeys
+    from hashgrad.roles.keys import RoleKeys
 
     return RoleKeys.load(path).hotkey if path is not None else SigningKey.generate()
 
@@ -122,12 +105,12 @@ def run_miner(args) -> int:
 
     setup_logging()
     set_determinism_pins(threads=1)
-    rpc = connect_node(args)
-    if args.follow and rpc is None:
+    client = connect_from_args(args)
+    if args.follow and client is None:
         from hashgrad.errors import WorkError
 
         raise WorkError("missing-node", "--follow reads the chain: give --datadir (and --rpcport) of a node")
-    checkpoint, digest = resolve_checkpoint(args, rpc)
+    checkpoint, digest = resolve_checkpoint(args, client)
     older = load_older(args)
     hotkey = load_hotkey(args.keyfile).pubkey if args.keyfile else None
     allowed = frozenset(bytes.fromhex(h) for h in args.allow.split(",") if h) or None
@@ -136,7 +119,7 @@ def run_miner(args) -> int:
                           allowed=allowed)
     server = InferenceServer(build_miner_backend(args.adversary, checkpoint, older), config)
     try:
-        asyncio.run(serve_miner(args, server, rpc, checkpoint, digest))
+        asyncio.run(serve_miner(args, server, client, checkpoint, digest))
     except KeyboardInterrupt:
         pass
     return 0
@@ -158,7 +141,7 @@ def build_miner_backend(kind: str, checkpoint, older):
     return build_backend(kind, checkpoint, older)
 
 
-async def serve_miner(args, server, rpc, checkpoint, digest) -> None:
+async def serve_miner(args, server, client, checkpoint, digest) -> None:
     from hashgrad.serve.server import serve_forever
 
     def on_started(port: int) -> None:
@@ -168,12 +151,12 @@ async def serve_miner(args, server, rpc, checkpoint, digest) -> None:
             args.port_file.write_text(f"{port}\n")
 
     tasks = [asyncio.create_task(serve_forever(server, args.host, args.port, on_started))]
-    if args.follow and rpc is not None:
-        tasks.append(asyncio.create_task(follow_chain(args, server, rpc, checkpoint, digest)))
+    if args.follow and client is not None:
+        tasks.append(asyncio.create_task(follow_chain(args, server, client, checkpoint, digest)))
     await asyncio.gather(*tasks)
 
 
-async def follow_chain(args, server, rpc, checkpoint, digest) -> None:
+async def follow_chain(args, server, client, checkpoint, digest) -> None:
     """Poll the node; when job 0 records a new checkpoint, fetch it, check it and serve it."""
     from hashgrad.errors import HashgradError
     from hashgrad.serve.checkpoints import fetch_checkpoint, get_chain_checkpoint_hash
@@ -181,10 +164,10 @@ async def follow_chain(args, server, rpc, checkpoint, digest) -> None:
     while True:
         await asyncio.sleep(args.poll_seconds)
         try:
-            latest = await asyncio.to_thread(get_chain_checkpoint_hash, rpc)
+            latest = await asyncio.to_thread(get_chain_checkpoint_hash, client)
             if latest is None or latest == digest:
                 continue
-            fetched, latest = await asyncio.to_thread(fetch_checkpoint, rpc, latest)
+            fetched, latest = await asyncio.to_thread(fetch_checkpoint, client, latest)
         except HashgradError as exc:
             log.warning("checkpoint poll failed: %s", exc)
             continue
@@ -202,7 +185,7 @@ def run_validate(args) -> int:
     from hashgrad.work.miner import set_determinism_pins
 
     set_determinism_pins(threads=1)
-    checkpoint, digest = resolve_checkpoint(args, connect_node(args))
+    checkpoint, digest = resolve_checkpoint(args, connect_from_args(args))
     engine = Engine(checkpoint, digest)
     urls = [u for u in args.miners.split(",") if u]
     routed = [RoutedMiner(url) for url in urls]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 
-from hashgrad.chain.params import get_network
 from hashgrad.cli.wallet_cmd import _common, _connect, _load, _with_node, _with_password
 from hashgrad.wallet.amounts import format_amount, parse_amount
 from hashgrad.wallet.password import PASSWORD_ENV, get_password
@@ -45,13 +44,12 @@ def run_stake(args) -> int:
     from hashgrad.wallet.coordination import prepare_stake_change, send_stake_change
 
     wallet = _load(args)
-    params = get_network(wallet.network)
     amount = parse_amount(args.amount)
     hotkey = wallet.get_entry(args.hotkey).pubkey
     client = _connect(args, wallet)
-    plan = prepare_stake_change(client, params, wallet.coldkey.pubkey, hotkey, amount, args.add)
+    plan = prepare_stake_change(client, wallet.coldkey.pubkey, hotkey, amount, args.add)
     coldkey = unseal_key(wallet, get_password(args.password_file, confirm=False))
-    sent = send_stake_change(client, params, coldkey, plan)
+    sent = send_stake_change(client, coldkey, plan)
     after = plan.staked + amount if args.add else plan.staked - amount
     verb = "staking" if args.add else "unstaking"
     print(f"{verb} {format_amount(amount)} on hotkey {args.hotkey} (stake {format_amount(plan.staked)} -> "

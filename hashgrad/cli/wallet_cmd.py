@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 
 from hashgrad.chain.params import get_network
+from hashgrad.cli.node_options import DEFAULT_NETWORK, add_node_arguments, connect_from_args
 from hashgrad.errors import HashgradError, WalletError
+from hashgrad.node.client import NodeClient
 from hashgrad.wallet import files
 from hashgrad.wallet.amounts import format_amount, parse_amount
 from hashgrad.wallet.password import PASSWORD_ENV, get_password
@@ -29,8 +31,8 @@ from hashgrad.wallet.wallet import (
     unseal_key,
 )
 
-DEFAULT_NETWORK = "regtest"
 MAX_SECRET_INPUT = 1024
+BALANCE_JSON_FIELDS = ("address", "balance", "nonce", "pending_nonce", "pending_balance", "pending_txs", "height")
 
 WALLET_DESCRIPTION = f"""\
 Keys for hashgrad: a coldkey (funds, stake) and named hotkeys (identities of miners and validators).
@@ -44,7 +46,8 @@ Password: --password-file FILE (first line), else ${PASSWORD_ENV}, else a prompt
 wallet). ${SCRYPT_N_ENV} lowers the scrypt cost for tests only: never for wallets holding value.
 
 balance, send, history and register talk to a node over JSON-RPC: --datadir DIR is the node's
-datadir holding its .cookie, --rpcport (default the network's), --rpcconnect HOST.
+datadir holding its .cookie, --rpcport (default the network's), --rpcconnect HOST,
+--rpcclienttimeout SECONDS; the node must run the wallet's network.
 
 Errors exit 1 with `error: <reason>: detail`; reasons include wrong-password, corrupt-wallet,
 unknown-wallet, wallet-exists, unknown-hotkey, hotkey-exists, network-mismatch, bad-address,
@@ -80,9 +83,7 @@ def _with_password() -> argparse.ArgumentParser:
 
 def _with_node() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--datadir", type=Path, required=True, help="the node's datadir (holds its .cookie)")
-    parent.add_argument("--rpcport", type=int, default=None, help="node RPC port (default: the network's)")
-    parent.add_argument("--rpcconnect", default="127.0.0.1", help="node RPC host (default 127.0.0.1)")
+    add_node_arguments(parent, network=False)  # the wallet's network: --network of _common() must match it
     return parent
 
 
@@ -241,12 +242,10 @@ def run_hotkey_list(args) -> int:
 
 # ---------------------------------------------------------------- node actions
 def run_balance(args) -> int:
-    from hashgrad.wallet.queries import get_account_summary
-
     wallet = _load(args)
-    summary = get_account_summary(_connect(args, wallet), wallet.get_address(args.hotkey))
+    summary = _connect(args, wallet).get_account(wallet.get_address(args.hotkey))
     if args.json:
-        print(json.dumps(vars(summary), indent=2))
+        print(json.dumps({name: getattr(summary, name) for name in BALANCE_JSON_FIELDS}, indent=2))
         return 0
     pending = summary.balance - summary.pending_balance
     print(f"address    {summary.address}")
@@ -258,7 +257,6 @@ def run_balance(args) -> int:
 
 
 def run_send(args) -> int:
-    from hashgrad.wallet.queries import get_account_summary
     from hashgrad.wallet.transfer import check_sufficient_funds, compute_transfer_fee, parse_recipient, send_transfer
 
     wallet = _load(args)
@@ -267,21 +265,19 @@ def run_send(args) -> int:
     amount = parse_amount(args.amount)
     fee = compute_transfer_fee(None if args.fee is None else parse_amount(args.fee, allow_zero=True, reason="bad-fee"))
     client = _connect(args, wallet)
-    check_sufficient_funds(get_account_summary(client, wallet.get_address(args.hotkey)), amount, fee)
+    check_sufficient_funds(client.get_account(wallet.get_address(args.hotkey)), amount, fee)
     key = unseal_key(wallet, get_password(args.password_file, confirm=False), args.hotkey)
-    sent = send_transfer(client, params, key, args.to_address, amount, fee)
+    sent = send_transfer(client, key, args.to_address, amount, fee)
     print(f"sent {format_amount(sent.amount)} to {args.to_address} (fee {format_amount(sent.fee)}, nonce {sent.nonce})")
     print(sent.txid)
     return 0
 
 
 def run_history(args) -> int:
-    from hashgrad.wallet.queries import get_history
-
     if not 1 <= args.limit <= 1000:
         raise WalletError("bad-limit", "--limit is 1 to 1000")
     wallet = _load(args)
-    items = get_history(_connect(args, wallet), wallet.get_address(args.hotkey), args.limit)
+    items = _connect(args, wallet).get_address_history(wallet.get_address(args.hotkey), args.limit)
     if args.json:
         print(json.dumps(items, indent=2))
         return 0
@@ -309,14 +305,13 @@ def run_register(args) -> int:
     from hashgrad.wallet.coordination import prepare_registration, send_registration
 
     wallet = _load(args)
-    params = get_network(wallet.network)
     max_burn = None if args.max_burn is None else parse_amount(args.max_burn, reason="bad-max-burn")
     client = _connect(args, wallet)
-    plan = prepare_registration(client, params, wallet.coldkey.pubkey, wallet.get_entry(args.hotkey).pubkey,
+    plan = prepare_registration(client, wallet.coldkey.pubkey, wallet.get_entry(args.hotkey).pubkey,
                                 args.job, max_burn)
     password = get_password(args.password_file, confirm=False)
     coldkey, hotkey = unseal_key(wallet, password), unseal_key(wallet, password, args.hotkey)
-    sent = send_registration(client, params, coldkey, hotkey, plan)
+    sent = send_registration(client, coldkey, hotkey, plan)
     print(f"registering hotkey {args.hotkey} on job {plan.job_id}: burn {format_amount(plan.burn)} "
           f"(at most {format_amount(plan.max_burn)}), fee {format_amount(sent.fee)}, nonce {sent.nonce}")
     print(sent.txid)
@@ -350,12 +345,6 @@ def _describe_wallet(home: Path, name: str) -> dict:
             "hotkeys": wallet.hotkey_names}
 
 
-def _connect(args, wallet: Wallet):
-    """An RPC client for the node named by --datadir/--rpcport/--rpcconnect, checked to run the wallet's network."""
-    from hashgrad.node.rpc_client import RpcClient
-    from hashgrad.wallet.queries import check_node_network
-
-    params = get_network(wallet.network)
-    client = RpcClient.from_datadir(args.datadir, args.rpcport or params.rpc_port, args.rpcconnect)
-    check_node_network(client, params)
-    return client
+def _connect(args, wallet: Wallet) -> NodeClient:
+    """A client of the node named by the node options, checked to run the wallet's network."""
+    return connect_from_args(args, network=wallet.network)

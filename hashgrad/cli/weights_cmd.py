@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hashgrad.chain.params import get_network
 from hashgrad.cli.wallet_cmd import _common, _connect, _load, _with_node, _with_password
 from hashgrad.errors import WalletError
 from hashgrad.wallet import files
@@ -72,16 +71,15 @@ def run_commit(args) -> int:
 
     weights = parse_weights(args.weights)
     wallet = _load(args)
-    params = get_network(wallet.network)
     hotkey = wallet.get_entry(args.hotkey).pubkey
     client = _connect(args, wallet)
-    plan = prepare_weights(client, params, hotkey, args.job, args.epoch, weights, commit=True)
+    plan = prepare_weights(client, hotkey, args.job, args.epoch, weights, commit=True)
     salt_path = args.salt_file or get_default_salt_path(files.get_home(), plan.job_id, plan.epoch, hotkey)
     if salt_path.exists():  # before the password; writing re-checks atomically
         raise WalletError("salt-file-exists", f"{salt_path} already exists: reveal it, or delete it if its commit "
                           "was never accepted")
     key = unseal_key(wallet, get_password(args.password_file, confirm=False), args.hotkey)
-    sent, _ = send_weights_commit(client, params, key, plan, salt_path)
+    sent, _ = send_weights_commit(client, key, plan, salt_path)
     print(f"committed weights {format_weights(plan.weights)} for job {plan.job_id} epoch {plan.epoch} "
           f"(fee {format_amount(sent.fee)}, nonce {sent.nonce})")
     print(f"salt file: {salt_path}")
@@ -90,22 +88,20 @@ def run_commit(args) -> int:
 
 
 def run_reveal(args) -> int:
-    from hashgrad.wallet.coordination import (check_epoch, check_job_id, get_job_info, prepare_weights,
-                                              send_weights_reveal)
+    from hashgrad.wallet.coordination import check_epoch, check_job_id, prepare_weights, send_weights_reveal
     from hashgrad.wallet.weights import check_salt_record, read_salt_file
 
     check_job_id(args.job)
     check_epoch(args.epoch)
     wallet = _load(args)
-    params = get_network(wallet.network)
     hotkey = wallet.get_entry(args.hotkey).pubkey
     client = _connect(args, wallet)
-    epoch = get_job_info(client, args.job).next_block_epoch if args.epoch is None else args.epoch
+    epoch = client.get_job(args.job).next_block_epoch if args.epoch is None else args.epoch
     salt_path = args.salt_file or get_default_salt_path(files.get_home(), args.job, epoch, hotkey)
-    record = check_salt_record(read_salt_file(salt_path), params.name, args.job, epoch, hotkey)
-    prepare_weights(client, params, hotkey, args.job, epoch, record.weights, commit=False)
+    record = check_salt_record(read_salt_file(salt_path), wallet.network, args.job, epoch, hotkey)
+    prepare_weights(client, hotkey, args.job, epoch, record.weights, commit=False)
     key = unseal_key(wallet, get_password(args.password_file, confirm=False), args.hotkey)
-    sent = send_weights_reveal(client, params, key, record)
+    sent = send_weights_reveal(client, key, record)
     print(f"revealed weights {format_weights(record.weights)} for job {record.job_id} epoch {record.epoch} "
           f"(fee {format_amount(sent.fee)}, nonce {sent.nonce})")
     print(sent.txid)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hashgrad.chain.bech32 import encode_address
-from hashgrad.roles.chain_client import ChainClient
+from hashgrad.node.client import NodeClient
+from hashgrad.node.replies import Metagraph
 
 
 @dataclass
@@ -27,7 +27,7 @@ class EpochResult:
 
 @dataclass
 class DevnetMonitor:
-    client: ChainClient
+    client: NodeClient
     job_id: int
     participants: list  # devnet.setup.Participant
     dataset: object
@@ -36,29 +36,30 @@ class DevnetMonitor:
     initial_loss: float | None = None
     losses: dict[str, float] = field(default_factory=dict)  # checkpoint hex -> held-out loss
     height: int = 0
-    metagraph: dict = field(default_factory=dict)
+    metagraph: Metagraph | None = None
 
     def poll(self) -> EpochResult | None:
         """Refresh; returns the newly finished epoch's result, if one finished."""
         job = self.client.get_job(self.job_id)
-        self.height = job["height"]
+        self.height = job.height
         self.metagraph = self.client.get_metagraph(self.job_id)
         if self.first_epoch is None:
-            epoch = job["next_block_epoch"]
-            if self.client.get_epoch(self.job_id, epoch)["checkpoint"]:
+            epoch = job.next_block_epoch
+            if self.client.get_epoch(self.job_id, epoch).checkpoint is not None:
                 self.first_epoch = epoch
             return None
         epoch = self.first_epoch + len(self.results)
-        if job["last_epoch_processed"] < epoch:
+        if job.last_epoch_processed < epoch:
             return None
-        if not self.results and not self.client.get_epoch(self.job_id, epoch)["work_commits"]:
+        info = self.client.get_epoch(self.job_id, epoch)
+        if not self.results and not info.work_commits:
             self.first_epoch += 1  # nobody worked yet (still registering): the demo starts later
             return None
-        produced = self.client.get_epoch(self.job_id, epoch + 1)["checkpoint"]
-        if not produced:
+        produced = self.client.get_epoch(self.job_id, epoch + 1).checkpoint
+        if produced is None:
             return None  # the validators have not yet attested the checkpoint this epoch produced
-        result = EpochResult(epoch, self.client.get_epoch(self.job_id, epoch)["end_height"], produced,
-                             self.compute_loss(produced), self.compute_uid_rows(epoch, self.metagraph))
+        result = EpochResult(epoch, info.end_height, produced.hex(), self.compute_loss(produced.hex()),
+                             self.compute_uid_rows(epoch, self.metagraph))
         if any(p.job == 1 for p in self.participants):
             result.inference = self.compute_uid_rows(epoch, self.client.get_metagraph(1))
         self.results.append(result)
@@ -79,17 +80,17 @@ class DevnetMonitor:
 
         return compute_heldout_loss(decode_checkpoint(data), self.dataset)
 
-    def compute_uid_rows(self, epoch: int, metagraph: dict) -> list[dict]:
-        by_hotkey = {p.hotkey.hex(): p for p in self.participants}
+    def compute_uid_rows(self, epoch: int, metagraph: Metagraph) -> list[dict]:
+        by_hotkey = {p.hotkey: p for p in self.participants}
         rows = []
-        for u in metagraph["uids"]:
-            p = by_hotkey.get(u["hotkey"])
-            paid = u["epoch"] == epoch
-            rows.append({"uid": u["uid"], "hotkey": u["hotkey"], "address": u["address"],
+        for u in metagraph.uids:
+            p = by_hotkey.get(u.hotkey)
+            paid = u.epoch == epoch
+            rows.append({"uid": u.uid, "hotkey": u.hotkey.hex(), "address": u.address,
                          "role": p.role if p else "miner", "adversary": p.adversary if p else None,
-                         "incentive": u["incentive"] if paid else 0.0, "dividends": u["dividends"] if paid else 0.0,
-                         "emission": u["emission"] if paid else 0, "total_earned": u["total_earned"]})
+                         "incentive": u.incentive if paid else 0.0, "dividends": u.dividends if paid else 0.0,
+                         "emission": u.emission if paid else 0, "total_earned": u.total_earned})
         return rows
 
     def get_address(self, pubkey: bytes) -> str:
-        return encode_address(self.client.params.hrp, pubkey)
+        return self.client.get_address(pubkey)

@@ -23,8 +23,7 @@ from hashgrad.devnet.report import write_final_checkpoint, write_live, write_plo
 from hashgrad.devnet.setup import (Participant, build_dataset, build_initial_checkpoint, fund_participants,
                                    make_participants, prepare_out_dir)
 from hashgrad.errors import HashgradError, RpcError
-from hashgrad.node.rpc_client import RpcClient
-from hashgrad.roles.chain_client import ChainClient, wait_until
+from hashgrad.node.client import NodeClient, connect_node, wait_until
 
 STALL_TIMEOUT_S = 240  # no epoch finishing for this long means something is broken
 
@@ -61,8 +60,8 @@ class Devnet:
     def rpc_port(self, i: int) -> int:
         return self.config.port_base + 100 + i
 
-    def client(self, i: int = 0) -> ChainClient:
-        return ChainClient(RpcClient.from_datadir(self.node_dir(i), self.rpc_port(i)), self.params)
+    def client(self, i: int = 0) -> NodeClient:
+        return connect_node(self.params.name, self.node_dir(i), self.rpc_port(i))
 
     # ------------------------------------------------------------ steps
     def start_nodes(self) -> None:
@@ -77,7 +76,7 @@ class Devnet:
             self.node_dir(i).mkdir(parents=True, exist_ok=True)
             self.processes.start(f"node{i}", args, self.out / "logs" / f"node{i}.log")
         for i in range(self.config.nodes):
-            if not wait_until(lambda: self.client(i).rpc.call("getblockcount") >= 0, 60, 0.25, self.check_children):
+            if not wait_until(lambda: self.client(i).get_block_count() >= 0, 60, 0.25, self.check_children):
                 raise HashgradError("node-start-timeout", f"node{i} RPC did not come up (see logs/node{i}.log)")
         self.view.message(f"{self.config.nodes} nodes up; node0 makes a block every {self.config.block_interval} s")
 
@@ -90,7 +89,7 @@ class Devnet:
 
     def fund(self) -> None:
         client = self.client(0)
-        client.rpc.call("generatetoaddress", 12, encode_address(self.params.hrp, self.faucet.pubkey))
+        client.call("generatetoaddress", 12, client.get_address(self.faucet.pubkey))
         fund_participants(client, self.faucet, self.participants, self.check_children)
         self.view.message(f"funded {len(self.participants)} participants with signed transfers")
 
@@ -112,21 +111,20 @@ class Devnet:
 
         def is_ready() -> bool:
             for job in {p.job for p in self.participants}:
-                uids = client.get_metagraph(job)["uids"]
-                staked = {u["hotkey"] for u in uids if u["stake"] > 0}
+                uids = client.get_metagraph(job).uids
+                staked = {u.hotkey for u in uids if u.stake > 0}
                 mine = [p for p in self.participants if p.job == job]
-                if not {p.hotkey.hex() for p in mine} <= {u["hotkey"] for u in uids}:
+                if not {p.hotkey for p in mine} <= {u.hotkey for u in uids}:
                     return False
-                if not {p.hotkey.hex() for p in mine if p.role == "validator"} <= staked:
+                if not {p.hotkey for p in mine if p.role == "validator"} <= staked:
                     return False
             return True
 
         if not wait_until(is_ready, 120, 0.5, self.check_children):
             raise HashgradError("registration-timeout", f"participants did not register in 120 s (see {self.out}/logs)")
-        offset = client.get_job(0)["next_block_offset"]
-        if offset > 1:
-            tempo = client.get_job(0)["tempo"]
-            client.rpc.call("generatetoaddress", tempo - offset, encode_address(self.params.hrp, self.faucet.pubkey))
+        job = client.get_job(0)
+        if job.next_block_offset > 1:
+            client.call("generatetoaddress", job.tempo - job.next_block_offset, client.get_address(self.faucet.pubkey))
         self.view.message("everyone registered and staked; training starts with the next epoch")
 
     def check_children(self) -> bool:
@@ -191,10 +189,9 @@ class Devnet:
         client = monitor.client
         checkpoint_file = write_final_checkpoint(self.out, monitor)
         last = monitor.results[-1] if monitor.results else None
-        final = {"height": client.rpc.call("getblockcount"), "checkpoint": last.checkpoint if last else None,
-                 "heldout_loss": last.heldout_loss if last else None, "supply": client.rpc.call("getsupply"),
+        final = {"height": client.get_block_count(), "checkpoint": last.checkpoint if last else None,
+                 "heldout_loss": last.heldout_loss if last else None, "supply": client.call("getsupply"),
                  "checkpoint_file": str(checkpoint_file) if checkpoint_file else None,
-                 "balances": {p.name: client.get_account(encode_address(self.params.hrp, p.hotkey))["balance"]
-                              for p in self.participants}}
+                 "balances": {p.name: client.get_account_of(p.hotkey).balance for p in self.participants}}
         write_summary(self.out, monitor, final)
         return final

@@ -6,12 +6,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from hashgrad.chain.bech32 import encode_address
 from hashgrad.chain.keys import SigningKey
 from hashgrad.chain.params import COIN, ChainParams
 from hashgrad.chain.tx import make_transfer
 from hashgrad.errors import HashgradError
-from hashgrad.roles.chain_client import ChainClient, RoleKeys, wait_until
+from hashgrad.node.client import NodeClient, wait_until
+from hashgrad.roles.keys import RoleKeys
 
 MARKER = ".hashgrad-devnet"
 FUND_VALIDATOR = 30 * COIN
@@ -83,7 +83,7 @@ def make_participants(out: Path, miners: int, adversaries: list[str], validators
     return participants
 
 
-def fund_participants(client: ChainClient, faucet: SigningKey, participants: list[Participant], stop) -> None:
+def fund_participants(client: NodeClient, faucet: SigningKey, participants: list[Participant], stop) -> None:
     """Send every coldkey its funds and every hotkey its fee money; wait until all are mined."""
     params: ChainParams = client.params
     nonce = client.get_next_nonce(faucet.pubkey)
@@ -93,6 +93,5 @@ def fund_participants(client: ChainClient, faucet: SigningKey, participants: lis
             client.submit(make_transfer(faucet, params.magic, nonce, recipient, value, TRANSFER_FEE))
             nonce += 1
     last = participants[-1].hotkey
-    address = encode_address(params.hrp, last)
-    if not wait_until(lambda: int(client.get_account(address)["balance"]) >= FUND_HOTKEY, 120, 0.5, stop):
+    if not wait_until(lambda: client.get_account_of(last).balance >= FUND_HOTKEY, 120, 0.5, stop):
         raise HashgradError("funding-timeout", "funding transfers were not mined in 120 s")

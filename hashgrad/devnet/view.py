@@ -60,11 +60,11 @@ class LiveView(PlainView):
         for column in ("uid", "role", "incentive", "dividends", "last epoch", "total earned"):
             table.add_column(column, justify="right" if column != "role" else "left")
         rows = {row["uid"]: row for row in (last.uids if last else [])}
-        for u in monitor.metagraph.get("uids", []):
-            row = rows.get(u["uid"], {})
+        for u in monitor.metagraph.uids if monitor.metagraph else ():
+            row = rows.get(u.uid, {})
             role = row.get("role", "?") + (f" ({row['adversary']})" if row.get("adversary") else "")
-            table.add_row(str(u["uid"]), role, f"{row.get('incentive', 0):.3f}", f"{row.get('dividends', 0):.3f}",
-                          f"{row.get('emission', 0) / 1e8:.4f}", f"{u['total_earned'] / 1e8:.4f}")
+            table.add_row(str(u.uid), role, f"{row.get('incentive', 0):.3f}", f"{row.get('dividends', 0):.3f}",
+                          f"{row.get('emission', 0) / 1e8:.4f}", f"{u.total_earned / 1e8:.4f}")
         self.live.update(table)
 
     def epoch_done(self, result: EpochResult) -> None:

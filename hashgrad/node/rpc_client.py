@@ -3,7 +3,8 @@
 Used by `hashgrad rpc`, the wallet, the role processes and the functional tests. Standard library
 only (http.client): one HTTP POST per call on a kept-alive connection, Basic auth from the node's
 cookie file (`DIR/.cookie`, `__cookie__:<hex>`); a client made by `from_datadir` re-reads the cookie
-once when refused (the node restarted with a new one).
+once when refused (the node restarted with a new one). Hashgrad code builds it through
+`hashgrad.node.client.connect_node`, which wraps it in the typed `NodeClient`.
 An RPC error comes back as `RpcError(reason, detail, code)` with the node's reason code; a node that
 cannot be reached (refused, timed out, cookie missing) as `RpcError("node-unreachable", ...)`.
 """
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 from hashgrad.errors import RpcError
 
 COOKIE_FILE = ".cookie"
+MAX_COOKIE_SIZE = 1024
 MAX_RESPONSE_SIZE = 64 * 1024 * 1024
 DEFAULT_TIMEOUT_S = 120.0  # generous: getartifact may wait on peers, generatetoaddress on many blocks
 RPC_UNREACHABLE_CODE = -28  # Bitcoin Core's RPC_IN_WARMUP is the nearest; only used client-side
@@ -27,9 +29,14 @@ RPC_UNREACHABLE_CODE = -28  # Bitcoin Core's RPC_IN_WARMUP is the nearest; only 
 
 def read_cookie(datadir: Path | str) -> tuple[str, str]:
     """(user, password) from `DIR/.cookie`; RpcError("node-unreachable") when it is absent or malformed."""
-    path = Path(datadir) / COOKIE_FILE
+    return read_cookie_file(Path(datadir) / COOKIE_FILE)
+
+
+def read_cookie_file(path: Path | str) -> tuple[str, str]:
+    """(user, password) from a cookie file of any name (`user:password`, at most MAX_COOKIE_SIZE bytes)."""
+    path = Path(path)
     try:
-        text = path.read_text(encoding="ascii").strip()
+        text = path.read_text(encoding="ascii")[:MAX_COOKIE_SIZE].strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise RpcError("node-unreachable", f"cannot read cookie {path}: {exc} (is the node running?)",
                        RPC_UNREACHABLE_CODE) from None
@@ -53,7 +60,7 @@ class RpcClient:
         self.path = parts.path or "/"
         self.timeout = timeout
         self._auth = None
-        self._cookie_dir: Path | None = None  # set by from_datadir: a restarted node's new cookie is re-read
+        self._cookie_file: Path | None = None  # set by from_cookie_file: a restarted node's new cookie is re-read
         if user is not None:
             self.set_credentials(user, password or "")
         self._ids = count(1)
@@ -67,9 +74,14 @@ class RpcClient:
     @classmethod
     def from_datadir(cls, datadir: Path | str, port: int, host: str = "127.0.0.1",
                      timeout: float = DEFAULT_TIMEOUT_S) -> "RpcClient":
-        user, password = read_cookie(datadir)
+        return cls.from_cookie_file(Path(datadir) / COOKIE_FILE, port, host, timeout)
+
+    @classmethod
+    def from_cookie_file(cls, path: Path | str, port: int, host: str = "127.0.0.1",
+                         timeout: float = DEFAULT_TIMEOUT_S) -> "RpcClient":
+        user, password = read_cookie_file(path)
         client = cls(f"http://{host}:{port}/", user, password, timeout)
-        client._cookie_dir = Path(datadir)
+        client._cookie_file = Path(path)
         return client
 
     def call(self, method: str, *params):
@@ -94,7 +106,7 @@ class RpcClient:
         data = json.dumps(body).encode()
         with self._lock:
             status, raw = self._exchange(data, self._make_headers(data))
-            if status == 401 and self._cookie_dir is not None and self._reload_cookie():
+            if status == 401 and self._cookie_file is not None and self._reload_cookie():
                 status, raw = self._exchange(data, self._make_headers(data))  # the node restarted: new cookie
         return decode_http_reply(status, raw)
 
@@ -108,7 +120,7 @@ class RpcClient:
         """Re-read the cookie file; True when it holds credentials other than those just refused."""
         previous = self._auth
         try:
-            self.set_credentials(*read_cookie(self._cookie_dir))
+            self.set_credentials(*read_cookie_file(self._cookie_file))
         except RpcError:
             return False
         return self._auth != previous

@@ -6,12 +6,12 @@ import logging
 import time
 from dataclasses import dataclass
 
-from hashgrad.chain.bech32 import encode_address
 from hashgrad.chain.coordination_make import make_register, make_stake
 from hashgrad.chain.coordination_rules import get_job_params
 from hashgrad.chain.jobs import JobParams
 from hashgrad.errors import HashgradError, RpcError
-from hashgrad.roles.chain_client import ChainClient, RoleKeys, wait_until
+from hashgrad.node.client import NodeClient, wait_until
+from hashgrad.roles.keys import RoleKeys
 
 log = logging.getLogger("hashgrad.roles")
 
@@ -25,9 +25,9 @@ class EpochClock:
     offset: int
 
     @classmethod
-    def read(cls, client: ChainClient, job: JobParams) -> "EpochClock":
+    def read(cls, client: NodeClient, job: JobParams) -> "EpochClock":
         info = client.get_job(job.job_id)
-        return cls(info["height"], info["next_block_epoch"], info["next_block_offset"])
+        return cls(info.height, info.next_block_epoch, info.next_block_offset)
 
 
 def get_work_preset(job: JobParams) -> str:
@@ -38,20 +38,16 @@ def get_work_preset(job: JobParams) -> str:
     return spec.get("preset", "demo") if isinstance(spec, dict) else "demo"
 
 
-def get_registration(client: ChainClient, keys: RoleKeys, job_id: int) -> int | None:
-    account = client.get_account(encode_address(client.params.hrp, keys.hotkey.pubkey))
-    for entry in account.get("registrations", []):
-        if entry.get("job") == job_id:
-            return int(entry["uid"])
-    return None
+def get_registration(client: NodeClient, keys: RoleKeys, job_id: int) -> int | None:
+    return client.get_account_of(keys.hotkey.pubkey).get_uid(job_id)
 
 
-def ensure_registered(client: ChainClient, keys: RoleKeys, job: JobParams, stop, timeout: float = 120.0) -> int:
+def ensure_registered(client: NodeClient, keys: RoleKeys, job: JobParams, stop, timeout: float = 120.0) -> int:
     """Register the hotkey on the job (paying the burn from the coldkey) unless it already is; its uid."""
     uid = get_registration(client, keys, job.job_id)
     if uid is not None:
         return uid
-    burn = int(client.get_job(job.job_id)["burn"])
+    burn = client.get_job(job.job_id).burn
     nonce = client.get_next_nonce(keys.coldkey.pubkey)
     client.submit(make_register(keys.coldkey, keys.hotkey, client.params.magic, nonce, job.job_id, burn * 2))
     log.info("registration sent for job %d (burn %d)", job.job_id, burn)
@@ -60,14 +56,13 @@ def ensure_registered(client: ChainClient, keys: RoleKeys, job: JobParams, stop,
     return get_registration(client, keys, job.job_id)
 
 
-def ensure_stake(client: ChainClient, keys: RoleKeys, amount: int, stop, timeout: float = 120.0) -> None:
+def ensure_stake(client: NodeClient, keys: RoleKeys, amount: int, stop, timeout: float = 120.0) -> None:
     """Bring the hotkey's stake to at least `amount` from the coldkey."""
-    address = encode_address(client.params.hrp, keys.hotkey.pubkey)
-    staked = int(client.get_account(address).get("stake", 0))
+    staked = client.get_account_of(keys.hotkey.pubkey).stake
     if staked >= amount:
         return
     client.submit_built(make_stake, keys.coldkey, keys.hotkey.pubkey, amount - staked)
-    if not wait_until(lambda: int(client.get_account(address).get("stake", 0)) >= amount, timeout, 0.5, stop):
+    if not wait_until(lambda: client.get_account_of(keys.hotkey.pubkey).stake >= amount, timeout, 0.5, stop):
         raise HashgradError("stake-timeout", f"stake not confirmed in {timeout} s")
 
 
@@ -81,7 +76,7 @@ def submit_quietly(action: str, fn, *args) -> bool:
         return False
 
 
-def run_epoch_loop(client: ChainClient, job: JobParams, step, stop, poll_s: float) -> None:
+def run_epoch_loop(client: NodeClient, job: JobParams, step, stop, poll_s: float) -> None:
     """Call step(clock) on every poll until stop(); a failed node call is logged and retried."""
     while not stop():
         try:

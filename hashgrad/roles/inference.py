@@ -18,13 +18,14 @@ from types import SimpleNamespace
 from hashgrad.chain.coordination_make import make_announce_endpoint, make_commit_weights, make_reveal_weights
 from hashgrad.chain.jobs import JobParams
 from hashgrad.errors import HashgradError, RpcError
-from hashgrad.roles.chain_client import ChainClient, RoleKeys, wait_until
+from hashgrad.node.client import NodeClient, wait_until
+from hashgrad.roles.keys import RoleKeys
 from hashgrad.roles.common import EpochClock, run_epoch_loop, ensure_registered, ensure_stake, log, submit_quietly
 
 TRAIN_JOB = 0
 
 
-def wait_for_checkpoint(client: ChainClient, stop, timeout: float = 600.0):
+def wait_for_checkpoint(client: NodeClient, stop, timeout: float = 600.0):
     """(checkpoint, hash) of the latest checkpoint job 0 recorded, once there is one and this node can
     serve its bytes: a checkpoint recorded a moment ago may still be on its way from the peer that holds
     it (`artifact-not-found`), so that, like an unreachable node, is waited out rather than fatal."""
@@ -33,11 +34,11 @@ def wait_for_checkpoint(client: ChainClient, stop, timeout: float = 600.0):
     fetched = []
 
     def is_fetched() -> bool:
-        digest = get_chain_checkpoint_hash(client.rpc, TRAIN_JOB)
+        digest = get_chain_checkpoint_hash(client, TRAIN_JOB)
         if digest is None:
             return False
         try:
-            fetched.append(fetch_checkpoint(client.rpc, digest))
+            fetched.append(fetch_checkpoint(client, digest))
         except RpcError as exc:
             if exc.reason != "artifact-not-found":
                 raise
@@ -51,7 +52,7 @@ def wait_for_checkpoint(client: ChainClient, stop, timeout: float = 600.0):
 
 
 class InferenceMiner:
-    def __init__(self, client: ChainClient, keys: RoleKeys, job: JobParams, kind: str = "honest",
+    def __init__(self, client: NodeClient, keys: RoleKeys, job: JobParams, kind: str = "honest",
                  host: str = "127.0.0.1", port: int = 0, poll_s: float = 2.0):
         self.client, self.keys, self.job, self.kind = client, keys, job, kind
         self.host, self.port, self.poll_s = host, port, poll_s
@@ -86,7 +87,7 @@ class InferenceMiner:
                 self.port = port
                 self.bound.set()
 
-            follow = asyncio.create_task(_follow(args, server, self.client.rpc, checkpoint, digest))
+            follow = asyncio.create_task(_follow(args, server, self.client, checkpoint, digest))
             try:
                 await serve_forever(server, self.host, self.port, on_started)
             finally:
@@ -95,14 +96,14 @@ class InferenceMiner:
         asyncio.run(run())
 
 
-async def _follow(args, server, rpc, checkpoint, digest) -> None:
+async def _follow(args, server, client, checkpoint, digest) -> None:
     from hashgrad.cli.serve_cmd import follow_chain
 
-    await follow_chain(args, server, rpc, checkpoint, digest)
+    await follow_chain(args, server, client, checkpoint, digest)
 
 
 class InferenceValidator:
-    def __init__(self, client: ChainClient, keys: RoleKeys, job: JobParams, dataset, stake: int,
+    def __init__(self, client: NodeClient, keys: RoleKeys, job: JobParams, dataset, stake: int,
                  challenges: int = 3, poll_s: float = 0.5):
         self.client, self.keys, self.job, self.dataset = client, keys, job, dataset
         self.stake, self.challenges, self.poll_s = stake, challenges, poll_s
@@ -131,15 +132,15 @@ class InferenceValidator:
         from hashgrad.serve.engine import Engine
         from hashgrad.serve.validator import MinerEndpoint, get_heldout_texts, run_validation_round_blocking
 
-        me = self.keys.hotkey.pubkey.hex()
-        miners = [MinerEndpoint(u["uid"], f"http://{u['endpoint']}", bytes.fromhex(u["hotkey"]))
-                  for u in self.client.get_metagraph(self.job.job_id)["uids"] if u.get("endpoint") and u["hotkey"] != me]
-        seed_hex = self.client.get_epoch(self.job.job_id, epoch)["seed"]
-        if not miners or not seed_hex:
+        me = self.keys.hotkey.pubkey
+        miners = [MinerEndpoint(u.uid, f"http://{u.endpoint}", u.hotkey)
+                  for u in self.client.get_metagraph(self.job.job_id).uids if u.endpoint and u.hotkey != me]
+        seed = self.client.get_epoch(self.job.job_id, epoch).seed
+        if not miners or seed is None:
             return
         checkpoint, digest = wait_for_checkpoint(self.client, lambda: False)
         report = run_validation_round_blocking(miners, Engine(checkpoint, digest), self.keys.hotkey,
-                                               bytes.fromhex(seed_hex), get_heldout_texts(self.dataset), self.challenges)
+                                               seed, get_heldout_texts(self.dataset), self.challenges)
         verdicts = {uid: [o.verdict for o in outcomes] for uid, outcomes in report.outcomes.items()}
         log.info("epoch %d: inference scores %s verdicts %s", epoch, report.scores, verdicts)
         if not report.weights:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from hashgrad.chain.coordination_make import make_commit_work, make_reveal_work
 from hashgrad.chain.jobs import JobParams
 from hashgrad.errors import HashgradError, RpcError
-from hashgrad.roles.chain_client import ChainClient, RoleKeys
+from hashgrad.node.client import NodeClient
+from hashgrad.roles.keys import RoleKeys
 from hashgrad.roles.common import EpochClock, run_epoch_loop, ensure_registered, log, submit_quietly
 from hashgrad.work.adversaries import MinerContext, compute_output
 from hashgrad.work.data import Dataset
@@ -31,7 +32,7 @@ class PendingReveal:
 
 
 class TrainingMiner:
-    def __init__(self, client: ChainClient, keys: RoleKeys, job: JobParams, params: WorkParams, dataset: Dataset,
+    def __init__(self, client: NodeClient, keys: RoleKeys, job: JobParams, params: WorkParams, dataset: Dataset,
                  kind: str = "honest", poll_s: float = 0.5):
         self.client, self.keys, self.job, self.params, self.dataset = client, keys, job, params, dataset
         self.kind = kind
@@ -61,24 +62,24 @@ class TrainingMiner:
     def get_previous_artifacts(self, epoch: int) -> tuple[bytes, ...]:
         if epoch == 0:
             return ()
-        reveals = self.client.get_epoch(self.job.job_id, epoch - 1)["work_reveals"]
+        reveals = self.client.get_epoch(self.job.job_id, epoch - 1).work_reveals
         artifacts = []
         for reveal in reveals:
             try:
-                artifacts.append(self.client.get_artifact(bytes.fromhex(reveal["artifact_id"])))
+                artifacts.append(self.client.get_artifact(reveal.artifact_id))
             except (HashgradError, RpcError):
                 continue
         return tuple(artifacts)
 
     def work(self, epoch: int) -> None:
         info = self.client.get_epoch(self.job.job_id, epoch)
-        if not info["checkpoint"] or not info["seed"]:
+        if info.checkpoint is None or info.seed is None:
             return  # the base of this epoch is not recorded yet: poll again
-        base = bytes.fromhex(info["checkpoint"])
+        base = info.checkpoint
         checkpoint = self.get_checkpoint(base)  # may fail while the checkpoint propagates: retried next poll
         self.last_epoch = epoch
         copied = self.get_previous_artifacts(epoch) if self.kind in ("copycat", "replay") else ()
-        ctx = MinerContext(checkpoint, base, self.dataset, bytes.fromhex(info["seed"]),
+        ctx = MinerContext(checkpoint, base, self.dataset, info.seed,
                            self.keys.hotkey.pubkey, epoch, self.params, self.ef, others=copied, past=copied)
         output = compute_output(self.kind, ctx)
         if output is None:

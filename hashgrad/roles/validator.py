@@ -19,7 +19,9 @@ from hashgrad.chain.coordination_make import make_attest_checkpoint, make_commit
 from hashgrad.chain.hashes import tagged_hash
 from hashgrad.chain.jobs import JobParams, compute_epoch_start_height
 from hashgrad.errors import HashgradError, RpcError
-from hashgrad.roles.chain_client import ChainClient, RoleKeys
+from hashgrad.node.client import NodeClient
+from hashgrad.node.replies import EpochInfo
+from hashgrad.roles.keys import RoleKeys
 from hashgrad.roles.common import EpochClock, run_epoch_loop, ensure_registered, ensure_stake, log, submit_quietly
 from hashgrad.work.aggregate import WeightedUpdate, compute_next_checkpoint
 from hashgrad.work.compress import compute_layout, decompress
@@ -49,7 +51,7 @@ class ValidatorMemory:
 
 
 class TrainingValidator:
-    def __init__(self, client: ChainClient, keys: RoleKeys, job: JobParams, params: WorkParams, dataset: Dataset,
+    def __init__(self, client: NodeClient, keys: RoleKeys, job: JobParams, params: WorkParams, dataset: Dataset,
                  initial_checkpoint: bytes, stake: int, poll_s: float = 0.5):
         self.client, self.keys, self.job, self.params, self.dataset = client, keys, job, params, dataset
         self.initial = initial_checkpoint
@@ -91,7 +93,7 @@ class TrainingValidator:
     def ensure_base_attested(self, epoch: int) -> None:
         if epoch in self.memory.attested:
             return
-        if self.client.get_epoch(self.job.job_id, epoch)["checkpoint"]:
+        if self.client.get_epoch(self.job.job_id, epoch).checkpoint is not None:
             self.memory.attested.add(epoch)
             return
         base_bytes = self.compute_base(epoch)
@@ -104,17 +106,17 @@ class TrainingValidator:
     def compute_base(self, epoch: int) -> bytes:
         """The checkpoint every honest validator computes as the base of `epoch`."""
         previous = self.client.get_epoch(self.job.job_id, epoch - 1) if epoch > 0 else None
-        if previous is None or not previous["checkpoint"]:
+        if previous is None or previous.checkpoint is None:
             return self.initial
-        prev_hash = bytes.fromhex(previous["checkpoint"])
+        prev_hash = previous.checkpoint
         incentive = self.get_consensus_incentive(epoch - 1)
         updates = []
-        for reveal in previous["work_reveals"]:
-            weight = incentive.get(reveal["uid"], 0)
-            if weight <= 0 or reveal["base_checkpoint"] != previous["checkpoint"]:
+        for reveal in previous.work_reveals:
+            weight = incentive.get(reveal.uid, 0)
+            if weight <= 0 or reveal.base_checkpoint != prev_hash:
                 continue
             try:
-                artifact_id = bytes.fromhex(reveal["artifact_id"])
+                artifact_id = reveal.artifact_id
                 _, payload = decode_update(self.client.get_artifact(artifact_id), self.params, self.layout)
             except (HashgradError, RpcError):
                 continue
@@ -125,15 +127,15 @@ class TrainingValidator:
 
     def get_consensus_incentive(self, epoch: int) -> dict[int, int]:
         """uid -> incentive (u16) that the chain's consensus gave in `epoch` (empty if it paid nothing)."""
-        uids = self.client.get_metagraph(self.job.job_id)["uids"]
-        return {u["uid"]: round(u["incentive"] * U16) for u in uids if u["epoch"] == epoch}
+        uids = self.client.get_metagraph(self.job.job_id).uids
+        return {u.uid: round(u.incentive * U16) for u in uids if u.epoch == epoch}
 
     # ------------------------------------------------------------ scoring
     def score_and_commit(self, epoch: int) -> None:
         info = self.client.get_epoch(self.job.job_id, epoch)
-        if not info["checkpoint"] or not info["work_commits"]:
+        if info.checkpoint is None or not info.work_commits:
             return
-        base = bytes.fromhex(info["checkpoint"])
+        base = info.checkpoint
         report = compute_scores(self.build_inputs(epoch, info, base), self.memory.state)
         self.memory.state = report.state
         self.memory.history = (self.memory.history + list(report.updates.values()))[-4 * self.params.history_epochs * 8:]
@@ -153,21 +155,21 @@ class TrainingValidator:
                           self.job.job_id, epoch, weights, salt):
             self.memory.committed[epoch] = CommittedWeights(weights, salt)
 
-    def build_inputs(self, epoch: int, info: dict, base: bytes) -> ScoringInputs:
-        hotkeys = {u["uid"]: bytes.fromhex(u["hotkey"]) for u in self.client.get_metagraph(self.job.job_id)["uids"]}
-        reveals = {r["uid"]: bytes.fromhex(r["artifact_id"]) for r in info["work_reveals"]}
-        commits = sorted(info["work_commits"], key=lambda c: (c["height"], c["uid"]))
+    def build_inputs(self, epoch: int, info: EpochInfo, base: bytes) -> ScoringInputs:
+        hotkeys = {u.uid: u.hotkey for u in self.client.get_metagraph(self.job.job_id).uids}
+        reveals = {r.uid: r.artifact_id for r in info.work_reveals}
+        commits = sorted(info.work_commits, key=lambda c: (c.height, c.uid))
         submissions = []
         for order, commit in enumerate(commits):
-            uid = commit["uid"]
+            uid = commit.uid
             artifact = None
             if uid in reveals:
                 try:
                     artifact = self.client.get_artifact(reveals[uid])
                 except (HashgradError, RpcError):
                     artifact = None
-            submissions.append(Submission(uid, hotkeys[uid], bytes.fromhex(commit["commitment"]), order, artifact))
+            submissions.append(Submission(uid, hotkeys[uid], commit.commitment, order, artifact))
         salt_block = compute_epoch_start_height(epoch, self.job.tempo) + self.job.work_reveal_end - 1
         salt = tagged_hash("hashgrad/validator-salt", self.client.get_block_hash(salt_block) + self.keys.hotkey.pubkey)
-        return ScoringInputs(self.params, epoch, bytes.fromhex(info["seed"]), salt, self.get_checkpoint(base), base,
+        return ScoringInputs(self.params, epoch, info.seed, salt, self.get_checkpoint(base), base,
                              self.dataset, tuple(submissions), tuple(self.memory.history))

@@ -7,11 +7,10 @@ job 0 recorded on chain — the one job 1 serves.
 """
 from __future__ import annotations
 
-import base64
-import binascii
 from pathlib import Path
 
-from hashgrad.errors import RpcError, WorkError
+from hashgrad.errors import WorkError
+from hashgrad.node.client import NodeClient
 from hashgrad.work.model import MAX_CHECKPOINT_BYTES, Checkpoint, checkpoint_hash, decode_checkpoint
 
 TRAIN_JOB = 0
@@ -35,25 +34,12 @@ def load_checkpoint_file(path: Path, expected_hash: bytes | None = None) -> tupl
     return check_checkpoint_bytes(data, expected_hash)
 
 
-def fetch_checkpoint(rpc, expected_hash: bytes) -> tuple[Checkpoint, bytes]:
+def fetch_checkpoint(client: NodeClient, expected_hash: bytes) -> tuple[Checkpoint, bytes]:
     """(checkpoint, hash) fetched by hash from a node's artifact store (`getartifact`)."""
-    reply = rpc.call("getartifact", expected_hash.hex())
-    try:
-        data = base64.b64decode(reply["data"], validate=True)
-    except (KeyError, TypeError, binascii.Error, ValueError):
-        raise RpcError("bad-response", "getartifact did not return base64 data") from None
-    return check_checkpoint_bytes(data, expected_hash)
+    return check_checkpoint_bytes(client.get_artifact(expected_hash), expected_hash)
 
 
-def get_chain_checkpoint_hash(rpc, job: int = TRAIN_JOB) -> bytes | None:
+def get_chain_checkpoint_hash(client: NodeClient, job: int = TRAIN_JOB) -> bytes | None:
     """The latest checkpoint hash the training job recorded on chain (None before the first)."""
-    recorded = rpc.call("getjob", job).get("checkpoint")
-    if not recorded:
-        return None
-    try:
-        digest = bytes.fromhex(recorded["hash"])
-    except (KeyError, TypeError, ValueError):
-        raise RpcError("bad-response", "getjob returned a malformed checkpoint") from None
-    if len(digest) != 32:
-        raise RpcError("bad-response", "checkpoint hash is not 32 bytes")
-    return digest
+    recorded = client.get_job(job).checkpoint
+    return None if recorded is None else recorded.hash

@@ -17,40 +17,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hashgrad.chain.bech32 import encode_address
 from hashgrad.chain.coordination_make import make_commit_weights, make_register, make_reveal_weights, make_stake
 from hashgrad.chain.keys import SigningKey
 from hashgrad.chain.params import ChainParams
 from hashgrad.errors import RpcError, WalletError
+from hashgrad.node.client import NodeClient
+from hashgrad.node.replies import Account
 from hashgrad.wallet.amounts import format_amount
-from hashgrad.wallet.queries import AccountSummary, get_account_summary
 from hashgrad.wallet.transfer import compute_default_fee, submit_transaction
 from hashgrad.wallet.weights import SaltRecord, Weights, compute_new_salt, write_salt_file
-
-JOB_INT_FIELDS = ("job", "burn", "n_uids", "max_uids", "tempo", "height", "next_block_epoch", "next_block_offset")
-
-
-@dataclass(frozen=True)
-class JobInfo:
-    """The fields of `getjob` a wallet acts on."""
-
-    job: int
-    burn: int
-    n_uids: int
-    max_uids: int
-    tempo: int
-    height: int
-    next_block_epoch: int
-    next_block_offset: int
-
-
-@dataclass(frozen=True)
-class KeyStake:
-    """A key's stake (as a hotkey) and its registrations, job -> uid, as `getaccount` reports them."""
-
-    stake: int
-    registrations: dict[int, int]
-
 
 @dataclass(frozen=True)
 class SentCoordination:
@@ -72,53 +47,21 @@ def check_epoch(epoch: int | None) -> int | None:
     return epoch
 
 
-def get_job_info(client, job_id: int) -> JobInfo:
-    reply = client.call("getjob", job_id)
-    if not isinstance(reply, dict):
-        raise RpcError("bad-response", "getjob did not return an object")
-    values = {}
-    for field in JOB_INT_FIELDS:
-        value = reply.get(field)
-        if type(value) is not int or value < (-1 if field == "next_block_epoch" else 0):
-            raise RpcError("bad-response", f"getjob field {field!r} is not an integer")
-        values[field] = value
-    return JobInfo(**values)
-
-
-def get_key_stake(client, address: str) -> KeyStake:
-    reply = client.call("getaccount", address)
-    stake = reply.get("stake") if isinstance(reply, dict) else None
-    registrations = reply.get("registrations") if isinstance(reply, dict) else None
-    if type(stake) is not int or stake < 0 or not isinstance(registrations, list):
-        raise RpcError("bad-response", "getaccount has no stake and registrations (is the node's incentive RPC on?)")
-    by_job = {}
-    for entry in registrations:
-        job, uid = (entry.get("job"), entry.get("uid")) if isinstance(entry, dict) else (None, None)
-        if type(job) is not int or type(uid) is not int:
-            raise RpcError("bad-response", "getaccount registrations are {job, uid} objects")
-        by_job[job] = uid
-    return KeyStake(stake, by_job)
-
-
-def get_address(params: ChainParams, pubkey: bytes) -> str:
-    return encode_address(params.hrp, pubkey)
-
-
 # ---------------------------------------------------------------- shared steps
 def compute_fee(build) -> int:
     """The minimum relay fee of the transaction `build(fee)` makes (its size does not depend on the fee)."""
     return compute_default_fee(build(0).size)
 
 
-def check_funds(account: AccountSummary, needed: int, what: str, hint: str = "") -> None:
+def check_funds(account: Account, needed: int, what: str, hint: str = "") -> None:
     if needed > account.pending_balance:
         raise WalletError("insufficient-funds", f"{what} needs {format_amount(needed)}, {account.address} can spend "
                           f"{format_amount(account.pending_balance)}{hint}")
 
 
-def sign_and_submit(client, params: ChainParams, signer: SigningKey, build) -> SentCoordination:
+def sign_and_submit(client: NodeClient, signer: SigningKey, build) -> SentCoordination:
     """`build(nonce, fee)` at the signer's next pending nonce and minimum fee, submitted."""
-    nonce = get_account_summary(client, get_address(params, signer.pubkey)).pending_nonce
+    nonce = client.get_next_nonce(signer.pubkey)
     fee = compute_fee(lambda f: build(nonce, f))
     tx = build(nonce, fee)
     return SentCoordination(submit_transaction(client, tx), nonce, fee)
@@ -132,11 +75,11 @@ class RegistrationPlan:
     max_burn: int
 
 
-def prepare_registration(client, params: ChainParams, coldkey: bytes, hotkey: bytes, job_id: int,
+def prepare_registration(client: NodeClient, coldkey: bytes, hotkey: bytes, job_id: int,
                          max_burn: int | None = None) -> RegistrationPlan:
     """Check that `coldkey` can register `hotkey` on the job now; max_burn defaults to twice the burn."""
-    job = get_job_info(client, check_job_id(job_id))
-    hotkey_stake = get_key_stake(client, get_address(params, hotkey))
+    job = client.get_job(check_job_id(job_id))
+    hotkey_stake = client.get_account_of(hotkey)
     if job_id in hotkey_stake.registrations:
         raise WalletError("hotkey-already-registered",
                           f"uid {hotkey_stake.registrations[job_id]} on job {job_id} already holds this hotkey")
@@ -144,17 +87,17 @@ def prepare_registration(client, params: ChainParams, coldkey: bytes, hotkey: by
     if job.burn > max_burn:
         raise WalletError("burn-too-high", f"job {job_id} burns {format_amount(job.burn)} now, "
                           f"above --max-burn {format_amount(max_burn)}")
-    fee = compute_default_fee(_registration_size(params))
-    check_funds(get_account_summary(client, get_address(params, coldkey)), job.burn + fee,
+    fee = compute_default_fee(_registration_size(client.params))
+    check_funds(client.get_account_of(coldkey), job.burn + fee,
                 f"registration (burn {format_amount(job.burn)} + fee {format_amount(fee)})")
     return RegistrationPlan(job_id, job.burn, max_burn)
 
 
-def send_registration(client, params: ChainParams, coldkey: SigningKey, hotkey: SigningKey,
+def send_registration(client: NodeClient, coldkey: SigningKey, hotkey: SigningKey,
                       plan: RegistrationPlan) -> SentCoordination:
     """The coldkey registers the hotkey (which signs its consent), paying at most plan.max_burn."""
-    return sign_and_submit(client, params, coldkey, lambda nonce, fee: make_register(
-        coldkey, hotkey, params.magic, nonce, plan.job_id, plan.max_burn, fee))
+    return sign_and_submit(client, coldkey, lambda nonce, fee: make_register(
+        coldkey, hotkey, client.params.magic, nonce, plan.job_id, plan.max_burn, fee))
 
 
 def _registration_size(params: ChainParams) -> int:
@@ -171,12 +114,11 @@ class StakePlan:
     staked: int
 
 
-def prepare_stake_change(client, params: ChainParams, coldkey: bytes, hotkey: bytes, amount: int,
-                         add: bool) -> StakePlan:
+def prepare_stake_change(client: NodeClient, coldkey: bytes, hotkey: bytes, amount: int, add: bool) -> StakePlan:
     """Check that `coldkey` can move `amount` to (add) or from (remove) the hotkey's stake."""
-    staked = get_key_stake(client, get_address(params, hotkey)).stake
-    fee = compute_default_fee(make_stake(SigningKey(b"\x01" * 32), params.magic, 0, hotkey, amount, add, 0).size)
-    account = get_account_summary(client, get_address(params, coldkey))
+    staked = client.get_account_of(hotkey).stake
+    fee = compute_default_fee(make_stake(SigningKey(b"\x01" * 32), client.params.magic, 0, hotkey, amount, add, 0).size)
+    account = client.get_account_of(coldkey)
     if add:
         check_funds(account, amount + fee, f"staking {format_amount(amount)} (+ fee {format_amount(fee)})")
     else:
@@ -187,9 +129,9 @@ def prepare_stake_change(client, params: ChainParams, coldkey: bytes, hotkey: by
     return StakePlan(hotkey, amount, add, staked)
 
 
-def send_stake_change(client, params: ChainParams, coldkey: SigningKey, plan: StakePlan) -> SentCoordination:
-    return sign_and_submit(client, params, coldkey, lambda nonce, fee: make_stake(
-        coldkey, params.magic, nonce, plan.hotkey, plan.amount, plan.add, fee))
+def send_stake_change(client: NodeClient, coldkey: SigningKey, plan: StakePlan) -> SentCoordination:
+    return sign_and_submit(client, coldkey, lambda nonce, fee: make_stake(
+        coldkey, client.params.magic, nonce, plan.hotkey, plan.amount, plan.add, fee))
 
 
 # ---------------------------------------------------------------- weights
@@ -200,32 +142,34 @@ class WeightsPlan:
     weights: Weights
 
 
-def prepare_weights(client, params: ChainParams, hotkey: bytes, job_id: int, epoch: int | None,
+def prepare_weights(client: NodeClient, hotkey: bytes, job_id: int, epoch: int | None,
                     weights: Weights, *, commit: bool) -> WeightsPlan:
     """Check that the hotkey can commit (or reveal) these weights; epoch defaults to the next block's."""
-    job = get_job_info(client, check_job_id(job_id))
+    job = client.get_job(check_job_id(job_id))
     check_epoch(epoch)
-    address = get_address(params, hotkey)
-    hotkey_stake = get_key_stake(client, address)
+    address = client.get_address(hotkey)
+    hotkey_stake = client.get_account(address)
     if job_id not in hotkey_stake.registrations:
         raise WalletError("hotkey-not-registered", f"hotkey {address} is not registered on job {job_id}")
     if commit and hotkey_stake.stake == 0:
         raise WalletError("no-validator-stake", "only a staked hotkey sets weights: `hashgrad stake add` first")
     if weights and weights[-1][0] >= job.n_uids:
         raise WalletError("bad-weights", f"uid {weights[-1][0]} is not registered (job {job_id} has {job.n_uids} uids)")
-    size = make_reveal_weights(SigningKey(b"\x01" * 32), params.magic, 0, job_id, 0, weights, b"\0" * 32, 0).size
-    check_funds(get_account_summary(client, address), compute_default_fee(size), "the weights fee",
+    size = make_reveal_weights(SigningKey(b"\x01" * 32), client.params.magic, 0, job_id, 0, weights, b"\0" * 32,
+                               0).size
+    check_funds(hotkey_stake, compute_default_fee(size), "the weights fee",
                 " (hotkey transactions pay fees from the hotkey: `hashgrad wallet send` it some coins)")
     return WeightsPlan(job_id, job.next_block_epoch if epoch is None else epoch, weights)
 
 
-def send_weights_commit(client, params: ChainParams, hotkey: SigningKey, plan: WeightsPlan,
+def send_weights_commit(client: NodeClient, hotkey: SigningKey, plan: WeightsPlan,
                         salt_path: Path) -> tuple[SentCoordination, SaltRecord]:
     """Write a fresh salt file, then commit; the file is removed if the node refuses the commit."""
+    params = client.params
     record = SaltRecord(params.name, plan.job_id, plan.epoch, hotkey.pubkey, compute_new_salt(), plan.weights)
     write_salt_file(salt_path, record)
     try:
-        sent = sign_and_submit(client, params, hotkey, lambda nonce, fee: make_commit_weights(
+        sent = sign_and_submit(client, hotkey, lambda nonce, fee: make_commit_weights(
             hotkey, params.magic, nonce, plan.job_id, plan.epoch, plan.weights, record.salt, fee))
     except (RpcError, WalletError) as exc:
         if exc.reason != "node-unreachable":  # unreachable: the commit may have been accepted; keep the salt
@@ -234,6 +178,6 @@ def send_weights_commit(client, params: ChainParams, hotkey: SigningKey, plan: W
     return sent, record
 
 
-def send_weights_reveal(client, params: ChainParams, hotkey: SigningKey, record: SaltRecord) -> SentCoordination:
-    return sign_and_submit(client, params, hotkey, lambda nonce, fee: make_reveal_weights(
-        hotkey, params.magic, nonce, record.job_id, record.epoch, record.weights, record.salt, fee))
+def send_weights_reveal(client: NodeClient, hotkey: SigningKey, record: SaltRecord) -> SentCoordination:
+    return sign_and_submit(client, hotkey, lambda nonce, fee: make_reveal_weights(
+        hotkey, client.params.magic, nonce, record.job_id, record.epoch, record.weights, record.salt, fee))

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hashgrad.chain.bech32 import decode_address, encode_address
-from hashgrad.chain.hashes import hash_to_display
+from hashgrad.chain.bech32 import decode_address
 from hashgrad.chain.keys import SigningKey, is_valid_pubkey
 from hashgrad.chain.params import ChainParams
 from hashgrad.chain.tx import TX_VERSION, Transaction, TransferPayload, TxKind, make_transfer
 from hashgrad.errors import DecodeError, RpcError, WalletError
+from hashgrad.node.client import NodeClient
 from hashgrad.node.mempool import DEFAULT_MIN_FEE_RATE
+from hashgrad.node.replies import Account
 from hashgrad.wallet.amounts import format_amount
-from hashgrad.wallet.queries import AccountSummary, get_account_summary
 
 # Node rejections that mean "not enough money" although the wallet's own check passed (a race).
 INSUFFICIENT_FUNDS_REASONS = ("bad-txns-balance",)
@@ -57,7 +57,7 @@ def compute_transfer_fee(fee: int | None) -> int:
     return compute_default_fee(compute_transfer_size()) if fee is None else fee
 
 
-def check_sufficient_funds(account: AccountSummary, amount: int, fee: int) -> None:
+def check_sufficient_funds(account: Account, amount: int, fee: int) -> None:
     """insufficient-funds unless amount + fee fits in the balance left after pending transactions."""
     needed = amount + fee
     if needed > account.pending_balance:
@@ -68,31 +68,29 @@ def check_sufficient_funds(account: AccountSummary, amount: int, fee: int) -> No
                           f"(balance {format_amount(account.balance)}, pending out {format_amount(pending)})")
 
 
-def build_transfer(key: SigningKey, params: ChainParams, account: AccountSummary, recipient: bytes,
+def build_transfer(key: SigningKey, params: ChainParams, account: Account, recipient: bytes,
                    amount: int, fee: int) -> Transaction:
     """A signed transfer at the account's next nonce, after checking funds."""
     check_sufficient_funds(account, amount, fee)
     return make_transfer(key, params.magic, account.pending_nonce, recipient, amount, fee)
 
 
-def send_transfer(client, params: ChainParams, key: SigningKey, to_address: str, amount: int,
+def send_transfer(client: NodeClient, key: SigningKey, to_address: str, amount: int,
                   fee: int | None = None) -> SentTransfer:
     """Build, sign and submit a transfer from `key`; the node's txid, which must be the transaction's."""
+    params = client.params
     recipient = parse_recipient(params, to_address)
     fee = compute_transfer_fee(fee)
-    account = get_account_summary(client, encode_address(params.hrp, key.pubkey))
+    account = client.get_account_of(key.pubkey)
     tx = build_transfer(key, params, account, recipient, amount, fee)
     return SentTransfer(submit_transaction(client, tx), tx.nonce, amount, fee)
 
 
-def submit_transaction(client, tx: Transaction) -> str:
-    """Send a signed transaction; the node's txid, checked to be the transaction's own."""
+def submit_transaction(client: NodeClient, tx: Transaction) -> str:
+    """Send a signed transaction; the node's txid (checked to be the transaction's own by the client)."""
     try:
-        txid = client.call("sendrawtransaction", tx.serialize().hex())
+        return client.submit(tx)
     except RpcError as exc:
         if exc.reason in INSUFFICIENT_FUNDS_REASONS:
             raise WalletError("insufficient-funds", exc.detail) from None
         raise
-    if txid != hash_to_display(tx.txid):
-        raise RpcError("bad-response", f"the node answered txid {txid!r} for transaction {hash_to_display(tx.txid)}")
-    return txid

@@ -1,7 +1,8 @@
-"""The explorer's way to its node: blocking RpcClient calls run on a small thread pool, off the event loop.
+"""The explorer's way to its node: blocking `NodeClient` calls run on a small thread pool, off the event loop.
 
-Each worker thread keeps its own kept-alive `RpcClient` (a client serializes its calls), made from the
-cookie in the node's datadir when first needed. A node that restarts writes a new cookie: on
+Each worker thread keeps its own `NodeClient` (a client serializes its calls on one kept-alive
+connection), made by the `connect` factory it is given (`hashgrad.node.client.connect_node`, reading
+the cookie in the node's datadir) when first needed. A node that restarts writes a new cookie: on
 `unauthorized` or `node-unreachable` the thread drops its client, so the next call reads the cookie
 again, and an `unauthorized` call is retried once at once with the fresh cookie.
 """
@@ -9,13 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from hashgrad.errors import RpcError
-from hashgrad.node.rpc_client import RpcClient
+from hashgrad.node.client import NodeClient
 
-RPC_TIMEOUT_S = 15.0
 WORKERS = 4
 RECONNECT_REASONS = ("unauthorized", "node-unreachable")
 
@@ -23,10 +23,8 @@ RECONNECT_REASONS = ("unauthorized", "node-unreachable")
 class NodeGateway:
     """`await gateway.run(fn, *args)` calls `fn(client, *args)` in a worker thread with that thread's client."""
 
-    def __init__(self, datadir: Path, rpc_port: int, host: str = "127.0.0.1", workers: int = WORKERS):
-        self.datadir = Path(datadir)
-        self.rpc_port = rpc_port
-        self.host = host
+    def __init__(self, connect: Callable[[], NodeClient], workers: int = WORKERS):
+        self.connect = connect
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="explorer-rpc")
         self._local = threading.local()
 
@@ -45,10 +43,10 @@ class NodeGateway:
                 raise
         return fn(self._get_client(), *args)  # once more, with the cookie the node has now
 
-    def _get_client(self) -> RpcClient:
+    def _get_client(self) -> NodeClient:
         client = getattr(self._local, "client", None)
         if client is None:
-            client = RpcClient.from_datadir(self.datadir, self.rpc_port, self.host, RPC_TIMEOUT_S)
+            client = self.connect()
             self._local.client = client
         return client
 

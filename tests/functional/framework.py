@@ -25,6 +25,7 @@ from hashgrad.chain.pow import compute_target
 from hashgrad.errors import ProtocolError, RpcError
 from hashgrad.mining.grind import grind_block
 from hashgrad.mining.template import BlockTemplate
+from hashgrad.node.client import NodeClient, connect_node
 from hashgrad.node.rpc_client import RpcClient
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -104,7 +105,7 @@ class TestNode:
             if self.process.poll() is not None:
                 raise AssertionError(f"{self} exited with {self.process.returncode} while starting:\n{self.read_log()}")
             try:
-                rpc = RpcClient.from_datadir(self.datadir, self.rpc_port, timeout=30)
+                rpc = self.connect(timeout=30).rpc
                 rpc.call("getblockcount")
             except RpcError:
                 return False
@@ -164,9 +165,14 @@ class TestNode:
     # ------------------------------------------------------------ RPC
     @property
     def rpc(self) -> RpcClient:
+        """The raw transport, for any method by name (`node.getblockcount()`)."""
         if self._rpc is None:
-            self._rpc = RpcClient.from_datadir(self.datadir, self.rpc_port, timeout=120)
+            self._rpc = self.connect(timeout=120).rpc
         return self._rpc
+
+    def connect(self, timeout: float = 120.0) -> NodeClient:
+        """A typed client of this node, made as every hashgrad process makes one."""
+        return connect_node(self.params.name, self.datadir, self.rpc_port, timeout=timeout)
 
     def __getattr__(self, method: str):
         if method.startswith("_"):

@@ -14,7 +14,6 @@ from hashgrad.chain.coordination_make import make_attest_checkpoint
 from hashgrad.chain.tx import make_transfer
 from hashgrad.errors import RpcError
 from hashgrad.chain.params import COIN
-from hashgrad.roles.chain_client import ChainClient
 from hashgrad.roles.inference import wait_for_checkpoint
 from hashgrad.work.model import MODEL_PRESETS, Checkpoint, checkpoint_hash, compute_initial_state, encode_checkpoint
 
@@ -44,7 +43,7 @@ def test_recorded_checkpoint_is_awaited_until_its_bytes_arrive(tmp_path):
             assert exc.reason == "artifact-not-found"
 
         result, done = [], threading.Event()
-        client = ChainClient(node.rpc, node.params)
+        client = node.connect()
         waiter = threading.Thread(target=lambda: (result.append(wait_for_checkpoint(client, done.is_set, 60)),
                                                   done.set()), daemon=True)
         waiter.start()

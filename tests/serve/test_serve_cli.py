@@ -11,7 +11,7 @@ import pytest
 
 from hashgrad.chain.keys import SigningKey
 from hashgrad.cli import main as cli_main
-from hashgrad.roles.chain_client import RoleKeys
+from hashgrad.roles.keys import RoleKeys
 from hashgrad.serve.engine import SamplingParams, encode_text
 from hashgrad.work.data import save_dataset
 

@@ -14,7 +14,7 @@ from hashgrad.chain.state import get_account
 from hashgrad.chain.tx import decode_payload, is_valid_signature, make_transfer, parse_transaction
 from hashgrad.errors import MempoolError, WalletError
 from hashgrad.node.ledger import Ledger
-from hashgrad.wallet.queries import AccountSummary
+from hashgrad.node.replies import Account
 from hashgrad.wallet.transfer import (
     build_transfer,
     check_sufficient_funds,
@@ -28,8 +28,8 @@ PARAMS = HASHGRAD_REGTEST
 
 
 def _summary(balance: int, pending_balance: int | None = None, nonce: int = 0, pending_nonce: int | None = None):
-    return AccountSummary("rhg1x", balance, nonce, nonce if pending_nonce is None else pending_nonce,
-                          balance if pending_balance is None else pending_balance, 0, 1)
+    return Account("rhg1x", balance, nonce, nonce if pending_nonce is None else pending_nonce,
+                   balance if pending_balance is None else pending_balance, 0, 1, stake=0, registrations={}, json={})
 
 
 def test_parse_recipient_of_this_network():
