@@ -16,10 +16,8 @@ from hashgrad.chain.coordination_rules import (compute_job_stake, credit, get_bo
 from hashgrad.chain.jobs import JobParams, compute_epoch, is_epoch_end
 from hashgrad.chain.state import StateOverlay, get_pool, put_pool
 from hashgrad.incentive.emission import compute_emission_split
-from hashgrad.incentive.fixed import ONE
+from hashgrad.incentive.fixed import ONE, U16_MAX
 from hashgrad.incentive.yuma import YumaParams, compute_yuma_epoch
-
-U16_MAX = 65535
 
 
 def process_epochs(params, state: StateOverlay, height: int) -> None:
