@@ -28,15 +28,16 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from hashgrad.chain.coordination import (JobState, Neuron, NeuronStats, Stake, encode_sparse_row, job_state_key,
-                                         neuron_key, stake_key, stats_key, uid_key, weights_commit_key,
-                                         weights_reveal_key, work_commit_key, work_reveal_key)
+from hashgrad.chain.coordination import (JobState, Neuron, NeuronStats, SparseRow, Stake, UidRecord, WeightsCommit,
+                                         WorkCommit, WorkReveal, job_state_key, neuron_key, stake_key, stats_key,
+                                         uid_key, weights_commit_key, weights_reveal_key, work_commit_key,
+                                         work_reveal_key)
 from hashgrad.chain.coordination_rules import get_stats
 from hashgrad.chain.epoch import process_epoch
 from hashgrad.chain.jobs import JOB_TRAIN, JobParams
 from hashgrad.chain.keys import SigningKey
 from hashgrad.chain.params import COIN, HASHGRAD_REGTEST, ChainParams
-from hashgrad.chain.state import StateOverlay, get_pool, pool_key
+from hashgrad.chain.state import PoolBalance, StateOverlay, get_pool, pool_key
 from hashgrad.chain.tx import make_transfer
 from hashgrad.mining.grind import grind_block
 from hashgrad.node.ledger import Ledger
@@ -58,7 +59,7 @@ def build_registry(job: JobParams, n: int, validators: int, rng: random.Random) 
     records = {job_state_key(job.job_id): JobState(n, job.initial_burn, 0, EPOCH - 1).serialize()}
     for uid in range(n):
         hotkey, coldkey = _hash(b"hot", uid.to_bytes(2, "little")), _hash(b"cold", uid.to_bytes(2, "little"))
-        records[uid_key(job.job_id, hotkey)] = uid.to_bytes(2, "little")
+        records[uid_key(job.job_id, hotkey)] = UidRecord(uid).serialize()
         records[neuron_key(job.job_id, uid)] = Neuron(hotkey, coldkey, 1).serialize()
         records[stats_key(job.job_id, uid)] = NeuronStats(last_update=1).serialize()
         amount = rng.randrange(COIN, 1_000 * COIN) if uid < validators else 0
@@ -71,14 +72,14 @@ def build_epoch_records(job: JobParams, n: int, validators: int, rng: random.Ran
     records = {}
     for uid in range(validators, n):
         commitment = _hash(b"commit", uid.to_bytes(2, "little"))
-        records[work_commit_key(job.job_id, EPOCH, uid)] = commitment + (5).to_bytes(4, "little")
+        records[work_commit_key(job.job_id, EPOCH, uid)] = WorkCommit(commitment, 5).serialize()
         if rng.random() < 0.95:
             artifact = _hash(b"artifact", uid.to_bytes(2, "little"))
-            records[work_reveal_key(job.job_id, EPOCH, uid)] = artifact + _hash(b"base")
+            records[work_reveal_key(job.job_id, EPOCH, uid)] = WorkReveal(artifact, _hash(b"base")).serialize()
     for uid in range(validators):
         row = tuple((target, rng.randrange(1, 65536)) for target in range(validators, n) if rng.random() >= 0.25)
-        records[weights_commit_key(job.job_id, EPOCH, uid)] = _hash(b"weights", bytes([uid]))
-        records[weights_reveal_key(job.job_id, EPOCH, uid)] = encode_sparse_row(row)
+        records[weights_commit_key(job.job_id, EPOCH, uid)] = WeightsCommit(_hash(b"weights", bytes([uid]))).serialize()
+        records[weights_reveal_key(job.job_id, EPOCH, uid)] = SparseRow(row).serialize()
     return records
 
 
@@ -87,14 +88,14 @@ def build_epoch_state(job: JobParams, n: int, validators: int, seed: int = 7) ->
     rng = random.Random(seed)
     registry = build_registry(job, n, validators, rng)
     warmup = StateOverlay({**registry, **build_epoch_records(job, n, validators, rng)})
-    warmup.put(pool_key(job.job_id), (1_000 * COIN).to_bytes(8, "little"))
+    warmup.put(pool_key(job.job_id), PoolBalance(1_000 * COIN).serialize())
     process_epoch(warmup, job, EPOCH, 30)
     bonds = {k: v for k, v in warmup.changes.items() if k[:1] == b"B" and v is not None}
     return {**registry, **bonds, **build_epoch_records(job, n, validators, rng)}
 
 
 def time_epoch_over_dict(job: JobParams, records: dict[bytes, bytes], repeat: int) -> tuple[float, int]:
-    base = {**records, pool_key(job.job_id): (1_000 * COIN).to_bytes(8, "little")}
+    base = {**records, pool_key(job.job_id): PoolBalance(1_000 * COIN).serialize()}
     seconds, writes = [], 0
     for _ in range(repeat):
         overlay = StateOverlay(base)

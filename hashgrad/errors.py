@@ -19,7 +19,11 @@ class HashgradError(Exception):
 
 
 class DecodeError(HashgradError):
-    """Bytes that do not parse into the object they claim to be (truncated, oversized, trailing)."""
+    """Bytes that do not parse into the object they claim to be (truncated, oversized, trailing).
+
+    `bad-encoding` for wire and block objects; `bad-state-record` for a state value whose length is
+    not its record's (chain/state.py, chain/coordination.py).
+    """
 
     reason = "bad-encoding"
 

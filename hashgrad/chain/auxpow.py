@@ -51,7 +51,8 @@ from dataclasses import dataclass
 from hashgrad.chain.btc_tx import BitcoinTx, TxIn, TxOut, read_bitcoin_tx
 from hashgrad.chain.encoding import ByteReader, encode_compact_size
 from hashgrad.chain.header import HEADER_SIZE, VERSION_CHAIN_START, BlockHeader
-from hashgrad.chain.merkle import ZERO_HASH, compute_merkle_branch, compute_merkle_root, compute_root_from_branch
+from hashgrad.chain.hashes import ZERO_HASH
+from hashgrad.chain.merkle import compute_merkle_branch, compute_merkle_root, compute_root_from_branch
 from hashgrad.chain.params import ChainParams
 from hashgrad.chain.pow import check_proof_of_work
 from hashgrad.errors import DecodeError, HeaderError

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hashgrad.chain.encoding import ByteReader, encode_compact_size, encode_var_bytes
-from hashgrad.chain.hashes import sha256d
+from hashgrad.chain.hashes import ZERO_HASH, sha256d
 from hashgrad.chain.header import HEADER_SIZE, BlockHeader
 from hashgrad.chain.merkle import compute_merkle_root
 from hashgrad.errors import BlockError, DecodeError
@@ -153,7 +153,7 @@ def check_witness_commitment(block: BitcoinBlock) -> None:
     witness = coinbase.inputs[0].witness if coinbase.inputs else ()
     if len(witness) != 1 or len(witness[0]) != 32:
         raise BlockError("bad-witness-nonce-size", "coinbase witness reserved value must be one 32-byte item")
-    wtxids = [b"\x00" * 32] + [tx.wtxid for tx in block.txs[1:]]
+    wtxids = [ZERO_HASH] + [tx.wtxid for tx in block.txs[1:]]
     witness_root, _ = compute_merkle_root(wtxids)
     expected = sha256d(witness_root + witness[0])
     if coinbase.outputs[index].script_pubkey[6:38] != expected:

@@ -2,28 +2,36 @@
 
 State records (all keys start with one letter, distinct from the ledger's `A` accounts, `P` pools and
 `S` supply, so a prefix scan of one kind never meets another; integers big-endian in keys so they sort):
-    U job hotkey          → uid (u16)                     the hotkey's slot in the job
+    U job hotkey          → UidRecord                      the hotkey's slot in the job (u16)
     N job uid             → Neuron                         who holds the slot, since when
     M job                 → JobState                       uid count, burn price, registrations, checkpoint
     K hotkey              → Stake                          the owning coldkey and the amount staked
     W job epoch uid       → WorkCommit                     commitment hash and height
     R job epoch uid       → WorkReveal                     artifact id and base checkpoint hash
-    C job epoch uid       → weights commitment hash
-    V job epoch uid       → revealed weights ((uid, u16)...)
-    B job uid             → bond row ((uid, u16)...)
+    C job epoch uid       → WeightsCommit                  weights commitment hash
+    V job epoch uid       → SparseRow                      revealed weights ((uid, u16)...)
+    B job uid             → SparseRow                      bond row ((uid, u16)...)
     E job uid             → NeuronStats                    last epoch's consensus outputs and earnings
-    T job epoch uid       → attested checkpoint hash
-    Y job epoch hash      → current stake of the uids that attested this hash (recounted at each attestation)
-    Z job epoch           → checkpoint recorded for the epoch (a stake majority attested it)
+    T job epoch uid       → Attestation                    attested checkpoint hash
+    Y job epoch hash      → AttestedStake                  current stake of the uids that attested this hash
+                                                           (recounted at each attestation)
+    Z job epoch           → CheckpointRecord               checkpoint recorded for the epoch (a stake majority
+                                                           attested it) and the height it was recorded at
     X job uid             → Endpoint                       where the uid serves (Bittensor's axon info)
+
+Every record is a frozen dataclass with one `serialize` and one strict `deserialize` (a wrong length
+raises `DecodeError("bad-state-record")`), used by the rules, the epoch processing and the RPC alike.
+Proportions (weights, bonds, consensus outputs) stay u16 integers here, as subtensor stores them.
 """
 from __future__ import annotations
 
+import ipaddress
 import struct
 from dataclasses import dataclass
 
 from hashgrad.chain.encoding import ByteReader
 from hashgrad.chain.hashes import tagged_hash
+from hashgrad.chain.state import FixedRecord
 from hashgrad.errors import DecodeError, TxError
 
 MAX_WEIGHTS = 4096
@@ -106,52 +114,37 @@ def endpoint_key(job_id: int, uid: int) -> bytes:
 
 # --------------------------------------------------------------------------- records
 @dataclass(frozen=True)
-class Neuron:
+class UidRecord(FixedRecord):
+    uid: int
+    _fmt = struct.Struct("<H")
+
+
+@dataclass(frozen=True)
+class Neuron(FixedRecord):
     hotkey: bytes
     coldkey: bytes
     registered_height: int
     _fmt = struct.Struct("<32s32sI")
 
-    def serialize(self) -> bytes:
-        return self._fmt.pack(self.hotkey, self.coldkey, self.registered_height)
-
-    @classmethod
-    def deserialize(cls, data: bytes) -> "Neuron":
-        return cls(*cls._fmt.unpack(data))
-
 
 @dataclass(frozen=True)
-class JobState:
+class JobState(FixedRecord):
     n_uids: int = 0
     burn: int = 0
     registrations_this_epoch: int = 0
     last_epoch_processed: int = -1
     _fmt = struct.Struct("<HQHi")
 
-    def serialize(self) -> bytes:
-        return self._fmt.pack(self.n_uids, self.burn, self.registrations_this_epoch, self.last_epoch_processed)
-
-    @classmethod
-    def deserialize(cls, data: bytes) -> "JobState":
-        return cls(*cls._fmt.unpack(data))
-
 
 @dataclass(frozen=True)
-class Stake:
+class Stake(FixedRecord):
     coldkey: bytes
     amount: int
     _fmt = struct.Struct("<32sQ")
 
-    def serialize(self) -> bytes:
-        return self._fmt.pack(self.coldkey, self.amount)
-
-    @classmethod
-    def deserialize(cls, data: bytes) -> "Stake":
-        return cls(*cls._fmt.unpack(data))
-
 
 @dataclass(frozen=True)
-class NeuronStats:
+class NeuronStats(FixedRecord):
     """Last epoch's outputs for a uid (u16 proportions) and its earnings (base units)."""
 
     epoch: int = -1
@@ -166,18 +159,9 @@ class NeuronStats:
     last_update: int = 0
     _fmt = struct.Struct("<iHHHHH?QQI")
 
-    def serialize(self) -> bytes:
-        return self._fmt.pack(self.epoch, self.consensus, self.incentive, self.dividends, self.trust,
-                              self.validator_trust, self.validator_permit, self.emission, self.total_earned,
-                              self.last_update)
-
-    @classmethod
-    def deserialize(cls, data: bytes) -> "NeuronStats":
-        return cls(*cls._fmt.unpack(data))
-
 
 @dataclass(frozen=True)
-class Endpoint:
+class Endpoint(FixedRecord):
     """An IPv6 (or IPv4-mapped) address and TCP port a uid serves on, announced at `height`."""
 
     ip: bytes
@@ -185,35 +169,81 @@ class Endpoint:
     height: int
     _fmt = struct.Struct("<16sHI")
 
-    def serialize(self) -> bytes:
-        return self._fmt.pack(self.ip, self.port, self.height)
-
-    @classmethod
-    def deserialize(cls, data: bytes) -> "Endpoint":
-        return cls(*cls._fmt.unpack(data))
-
     def to_host_port(self) -> str:
-        import ipaddress
-
         address = ipaddress.IPv6Address(self.ip)
         host = str(address.ipv4_mapped) if address.ipv4_mapped else f"[{address}]"
         return f"{host}:{self.port}"
 
 
-def encode_sparse_row(row: tuple[tuple[int, int], ...]) -> bytes:
-    return struct.pack("<H", len(row)) + b"".join(struct.pack("<HH", uid, value) for uid, value in row)
+@dataclass(frozen=True)
+class WorkCommit(FixedRecord):
+    """A miner's work commitment for an epoch and the height of the block that carried it."""
+
+    commitment: bytes
+    height: int
+    _fmt = struct.Struct("<32sI")
 
 
-def decode_sparse_row(data: bytes) -> tuple[tuple[int, int], ...]:
-    """u16 count, then count (uid u16, value u16) pairs, nothing after. One `struct` call for the
-    pairs: epoch processing decodes every validator's weights and bond rows (64 x 192 pairs at 256 uids)."""
-    count = ByteReader(data).read_u16()
-    if count > MAX_WEIGHTS:
-        raise TxError("bad-weights", f"{count} entries")
-    if len(data) != 2 + 4 * count:
-        raise DecodeError("bad-encoding", f"{count} pairs need {2 + 4 * count} bytes, got {len(data)}")
-    flat = struct.unpack_from(f"<{2 * count}H", data, 2)
-    return tuple(zip(flat[0::2], flat[1::2]))
+@dataclass(frozen=True)
+class WorkReveal(FixedRecord):
+    """The revealed artifact and the checkpoint it was trained from."""
+
+    artifact_id: bytes
+    base_checkpoint: bytes
+    _fmt = struct.Struct("<32s32s")
+
+
+@dataclass(frozen=True)
+class WeightsCommit(FixedRecord):
+    commitment: bytes
+    _fmt = struct.Struct("<32s")
+
+
+@dataclass(frozen=True)
+class Attestation(FixedRecord):
+    """The checkpoint a validator attested as the base of an epoch."""
+
+    checkpoint: bytes
+    _fmt = struct.Struct("<32s")
+
+
+@dataclass(frozen=True)
+class AttestedStake(FixedRecord):
+    amount: int
+    _fmt = struct.Struct("<Q")
+
+
+@dataclass(frozen=True)
+class CheckpointRecord(FixedRecord):
+    """The checkpoint a stake majority attested for an epoch, and the height it was recorded at."""
+
+    checkpoint: bytes
+    height: int
+    _fmt = struct.Struct("<32sI")
+
+
+@dataclass(frozen=True)
+class SparseRow:
+    """A row of u16 values by uid: revealed weights and bond rows. u16 count, then count
+    (uid u16, value u16) pairs, nothing after."""
+
+    entries: tuple[tuple[int, int], ...] = ()
+
+    def serialize(self) -> bytes:
+        flat = [x for pair in self.entries for x in pair]
+        return struct.pack(f"<H{len(flat)}H", len(self.entries), *flat)
+
+    @classmethod
+    def deserialize(cls, data: bytes) -> "SparseRow":
+        """One `struct` call for the pairs: epoch processing decodes every validator's weights and
+        bond rows (64 x 192 pairs at 256 uids)."""
+        count = ByteReader(data).read_u16()
+        if count > MAX_WEIGHTS:
+            raise TxError("bad-weights", f"{count} entries")
+        if len(data) != 2 + 4 * count:
+            raise DecodeError("bad-state-record", f"{count} pairs need {2 + 4 * count} bytes, got {len(data)}")
+        flat = struct.unpack_from(f"<{2 * count}H", data, 2)
+        return cls(tuple(zip(flat[0::2], flat[1::2])))
 
 
 # --------------------------------------------------------------------------- commitments
@@ -226,7 +256,7 @@ def compute_work_commitment(artifact_id: bytes, hotkey: bytes, epoch: int, job_i
 def compute_weights_commitment(weights: tuple[tuple[int, int], ...], salt: bytes, hotkey: bytes, epoch: int,
                                job_id: int) -> bytes:
     return tagged_hash("hashgrad/weights-commit",
-                       encode_sparse_row(weights) + salt + hotkey + struct.pack("<IH", epoch, job_id))
+                       SparseRow(weights).serialize() + salt + hotkey + struct.pack("<IH", epoch, job_id))
 
 
 def compute_register_message(magic: bytes, job_id: int, coldkey: bytes, hotkey: bytes) -> bytes:

@@ -5,11 +5,14 @@ every previous value). Reason codes name the broken rule (`hotkey-not-registered
 """
 from __future__ import annotations
 
-from hashgrad.chain.coordination import (Endpoint, JobState, endpoint_key, Neuron, NeuronStats, Stake, attest_key, attest_total_key,
-                                         bonds_key, checkpoint_key, compute_register_message,
-                                         compute_weights_commitment, compute_work_commitment, decode_sparse_row,
-                                         encode_sparse_row, job_state_key, neuron_key, stake_key, stats_key,
-                                         uid_key, weights_commit_key, weights_reveal_key, work_commit_key,
+import ipaddress
+
+from hashgrad.chain.coordination import (Attestation, AttestedStake, CheckpointRecord, Endpoint, JobState, Neuron,
+                                         NeuronStats, SparseRow, Stake, UidRecord, WeightsCommit, WorkCommit,
+                                         WorkReveal, attest_key, attest_total_key, bonds_key, checkpoint_key,
+                                         compute_register_message, compute_weights_commitment,
+                                         compute_work_commitment, endpoint_key, job_state_key, neuron_key, stake_key,
+                                         stats_key, uid_key, weights_commit_key, weights_reveal_key, work_commit_key,
                                          work_reveal_key)
 from hashgrad.chain.coordination_tx import (CheckpointAttestPayload, CoordKind, EndpointPayload, RegisterPayload,
                                             StakePayload,
@@ -36,7 +39,7 @@ def get_job_state(state: StateView, job: JobParams) -> JobState:
 
 def get_uid(state: StateView, job_id: int, hotkey: bytes) -> int | None:
     raw = state.get(uid_key(job_id, hotkey))
-    return int.from_bytes(raw, "little") if raw else None
+    return UidRecord.deserialize(raw).uid if raw else None
 
 
 def get_neuron(state: StateView, job_id: int, uid: int) -> Neuron | None:
@@ -56,7 +59,44 @@ def get_stats(state: StateView, job_id: int, uid: int) -> NeuronStats:
 
 def get_bonds_row(state: StateView, job_id: int, uid: int) -> tuple[tuple[int, int], ...]:
     raw = state.get(bonds_key(job_id, uid))
-    return decode_sparse_row(raw) if raw else ()
+    return SparseRow.deserialize(raw).entries if raw else ()
+
+
+def get_revealed_weights(state: StateView, job_id: int, epoch: int, uid: int) -> tuple[tuple[int, int], ...] | None:
+    """The (uid, u16 weight) row a validator revealed for `epoch`, None if it revealed none."""
+    raw = state.get(weights_reveal_key(job_id, epoch, uid))
+    return SparseRow.deserialize(raw).entries if raw else None
+
+
+def get_work_commit(state: StateView, job_id: int, epoch: int, uid: int) -> WorkCommit | None:
+    raw = state.get(work_commit_key(job_id, epoch, uid))
+    return WorkCommit.deserialize(raw) if raw else None
+
+
+def get_work_reveal(state: StateView, job_id: int, epoch: int, uid: int) -> WorkReveal | None:
+    raw = state.get(work_reveal_key(job_id, epoch, uid))
+    return WorkReveal.deserialize(raw) if raw else None
+
+
+def get_weights_commit(state: StateView, job_id: int, epoch: int, uid: int) -> WeightsCommit | None:
+    raw = state.get(weights_commit_key(job_id, epoch, uid))
+    return WeightsCommit.deserialize(raw) if raw else None
+
+
+def get_attestation(state: StateView, job_id: int, epoch: int, uid: int) -> Attestation | None:
+    raw = state.get(attest_key(job_id, epoch, uid))
+    return Attestation.deserialize(raw) if raw else None
+
+
+def get_checkpoint_record(state: StateView, job_id: int, epoch: int) -> CheckpointRecord | None:
+    """The checkpoint recorded as the base of `epoch` (a stake majority attested it), if any."""
+    raw = state.get(checkpoint_key(job_id, epoch))
+    return CheckpointRecord.deserialize(raw) if raw else None
+
+
+def get_endpoint(state: StateView, job_id: int, uid: int) -> Endpoint | None:
+    raw = state.get(endpoint_key(job_id, uid))
+    return Endpoint.deserialize(raw) if raw else None
 
 
 def compute_job_stake(state: StateView, job: JobParams) -> list[int]:
@@ -123,7 +163,7 @@ def apply_register(params, state: StateOverlay, tx, payload: RegisterPayload, he
         uid, n_uids = find_replaceable_uid(state, job, height), job_state.n_uids
         clear_uid(state, job, uid, n_uids, compute_epoch(height, job.tempo))
     state.put(neuron_key(job.job_id, uid), Neuron(payload.hotkey, tx.sender, height).serialize())
-    state.put(uid_key(job.job_id, payload.hotkey), uid.to_bytes(2, "little"))
+    state.put(uid_key(job.job_id, payload.hotkey), UidRecord(uid).serialize())
     state.put(stats_key(job.job_id, uid), NeuronStats(last_update=height).serialize())
     if owner is None:
         state.put(stake_key(payload.hotkey), Stake(tx.sender, 0).serialize())
@@ -158,7 +198,7 @@ def clear_uid(state: StateOverlay, job: JobParams, uid: int, n_uids: int, epoch:
         row = get_bonds_row(state, job.job_id, holder)
         if any(target == uid for target, _ in row):
             kept = tuple((t, v) for t, v in row if t != uid)
-            state.put(bonds_key(job.job_id, holder), encode_sparse_row(kept) if kept else None)
+            state.put(bonds_key(job.job_id, holder), SparseRow(kept).serialize() if kept else None)
 
 
 # ----------------------------------------------------------------------------- stake
@@ -190,14 +230,14 @@ def apply_commit_work(params, state: StateOverlay, tx, payload: WorkCommitPayloa
     key = work_commit_key(job.job_id, payload.epoch, uid)
     if state.get(key) is not None:
         raise TxError("duplicate-work-commit", "this uid already committed work this epoch")
-    state.put(key, payload.commitment + height.to_bytes(4, "little"))
+    state.put(key, WorkCommit(payload.commitment, height).serialize())
 
 
 def apply_reveal_work(params, state: StateOverlay, tx, payload: WorkRevealPayload, height: int) -> None:
     job = get_job_params(params, payload.job_id)
     uid = require_uid(state, job, tx.sender)
     require_window(job, height, payload.epoch, job.work_commit_end, job.work_reveal_end, "work-reveal")
-    committed = state.get(work_commit_key(job.job_id, payload.epoch, uid))
+    committed = get_work_commit(state, job.job_id, payload.epoch, uid)
     if committed is None:
         raise TxError("no-work-commit", "nothing committed to reveal")
     key = work_reveal_key(job.job_id, payload.epoch, uid)
@@ -205,9 +245,9 @@ def apply_reveal_work(params, state: StateOverlay, tx, payload: WorkRevealPayloa
         raise TxError("duplicate-work-reveal", "already revealed")
     expected = compute_work_commitment(payload.artifact_id, tx.sender, payload.epoch, job.job_id,
                                        payload.base_checkpoint)
-    if committed[:32] != expected:
+    if committed.commitment != expected:
         raise TxError("work-reveal-mismatch", "artifact, hotkey, epoch or base do not match the commitment")
-    state.put(key, payload.artifact_id + payload.base_checkpoint)
+    state.put(key, WorkReveal(payload.artifact_id, payload.base_checkpoint).serialize())
 
 
 # ----------------------------------------------------------------------------- weights commit-reveal
@@ -221,14 +261,14 @@ def apply_commit_weights(params, state: StateOverlay, tx, payload: WeightsCommit
     key = weights_commit_key(job.job_id, payload.epoch, uid)
     if state.get(key) is not None:
         raise TxError("duplicate-weights-commit", "already committed weights this epoch")
-    state.put(key, payload.commitment)
+    state.put(key, WeightsCommit(payload.commitment).serialize())
 
 
 def apply_reveal_weights(params, state: StateOverlay, tx, payload: WeightsRevealPayload, height: int) -> None:
     job = get_job_params(params, payload.job_id)
     uid = require_uid(state, job, tx.sender)
     require_window(job, height, payload.epoch, job.weights_commit_end, job.tempo, "weights-reveal")
-    committed = state.get(weights_commit_key(job.job_id, payload.epoch, uid))
+    committed = get_weights_commit(state, job.job_id, payload.epoch, uid)
     if committed is None:
         raise TxError("no-weights-commit", "nothing committed to reveal")
     key = weights_reveal_key(job.job_id, payload.epoch, uid)
@@ -239,9 +279,9 @@ def apply_reveal_weights(params, state: StateOverlay, tx, payload: WeightsReveal
     if targets != sorted(set(targets)) or (targets and targets[-1] >= n_uids):
         raise TxError("bad-weights", "uids must be increasing, unique and registered")
     expected = compute_weights_commitment(payload.weights, payload.salt, tx.sender, payload.epoch, job.job_id)
-    if committed != expected:
+    if committed.commitment != expected:
         raise TxError("weights-reveal-mismatch", "weights or salt do not match the commitment")
-    state.put(key, encode_sparse_row(payload.weights))
+    state.put(key, SparseRow(payload.weights).serialize())
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -256,13 +296,13 @@ def apply_attest_checkpoint(params, state: StateOverlay, tx, payload: Checkpoint
         raise TxError("bad-epoch", f"attest the base of epoch {current} or {current + 1}")
     if state.get(attest_key(job.job_id, payload.epoch, uid)) is not None:
         raise TxError("duplicate-attestation", "this uid already attested this epoch")
-    state.put(attest_key(job.job_id, payload.epoch, uid), payload.checkpoint)
+    state.put(attest_key(job.job_id, payload.epoch, uid), Attestation(payload.checkpoint).serialize())
     stakes = compute_job_stake(state, job)
     attested = compute_attested_stake(state, job, payload.epoch, payload.checkpoint, stakes)
-    state.put(attest_total_key(job.job_id, payload.epoch, payload.checkpoint), attested.to_bytes(8, "little"))
+    state.put(attest_total_key(job.job_id, payload.epoch, payload.checkpoint), AttestedStake(attested).serialize())
     record = checkpoint_key(job.job_id, payload.epoch)
     if state.get(record) is None and attested * 10_000 > sum(stakes) * job.checkpoint_quorum_bps:
-        state.put(record, payload.checkpoint + height.to_bytes(4, "little"))
+        state.put(record, CheckpointRecord(payload.checkpoint, height).serialize())
 
 
 def compute_attested_stake(state: StateView, job: JobParams, epoch: int, checkpoint: bytes, stakes: list[int]) -> int:
@@ -270,14 +310,12 @@ def compute_attested_stake(state: StateView, job: JobParams, epoch: int, checkpo
     attestation, never accumulated: stake moved from an attesting hotkey to another one that then
     attests counts once, on the hotkey that holds it now."""
     return sum(stake for uid, stake in enumerate(stakes)
-               if stake and state.get(attest_key(job.job_id, epoch, uid)) == checkpoint)
+               if stake and get_attestation(state, job.job_id, epoch, uid) == Attestation(checkpoint))
 
 
 # ----------------------------------------------------------------------------- endpoints
 def apply_announce_endpoint(params, state: StateOverlay, tx, payload: EndpointPayload, height: int) -> None:
     """Where a registered uid serves (an inference miner's API): validators and gateways read it from chain."""
-    import ipaddress
-
     job = get_job_params(params, payload.job_id)
     uid = require_uid(state, job, tx.sender)
     address = ipaddress.IPv6Address(payload.ip)

@@ -16,7 +16,7 @@ import struct
 from dataclasses import astuple, dataclass
 from enum import IntEnum
 
-from hashgrad.chain.coordination import decode_sparse_row, encode_sparse_row
+from hashgrad.chain.coordination import SparseRow
 from hashgrad.errors import TxError
 
 
@@ -113,7 +113,7 @@ class WeightsRevealPayload:
     _head = struct.Struct("<HI32s")
 
     def serialize(self) -> bytes:
-        return self._head.pack(self.job_id, self.epoch, self.salt) + encode_sparse_row(self.weights)
+        return self._head.pack(self.job_id, self.epoch, self.salt) + SparseRow(self.weights).serialize()
 
     @classmethod
     def deserialize(cls, data: bytes) -> "WeightsRevealPayload":
@@ -121,7 +121,7 @@ class WeightsRevealPayload:
             raise TxError("bad-txns-payload", "weights reveal too short")
         job_id, epoch, salt = cls._head.unpack(data[:cls._head.size])
         try:
-            weights = decode_sparse_row(data[cls._head.size:])
+            weights = SparseRow.deserialize(data[cls._head.size:]).entries
         except Exception as exc:
             raise TxError("bad-txns-payload", "malformed weights") from exc
         return cls(job_id, epoch, salt, weights)

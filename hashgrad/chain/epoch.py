@@ -9,17 +9,15 @@ as zero, so a miner that commits and never reveals earns nothing.
 """
 from __future__ import annotations
 
-from hashgrad.chain.coordination import (JobState, NeuronStats, bonds_key, decode_sparse_row, encode_sparse_row,
-                                         job_state_key, stats_key, weights_reveal_key, work_reveal_key)
+from hashgrad.chain.coordination import (JobState, NeuronStats, SparseRow, bonds_key, job_state_key, stats_key,
+                                         work_reveal_key)
 from hashgrad.chain.coordination_rules import (compute_job_stake, credit, get_bonds_row, get_job_state, get_neuron,
-                                               get_stats)
+                                               get_revealed_weights, get_stats)
 from hashgrad.chain.jobs import JobParams, compute_epoch, is_epoch_end
 from hashgrad.chain.state import StateOverlay, get_pool, put_pool
 from hashgrad.incentive.emission import compute_emission_split
-from hashgrad.incentive.fixed import ONE
+from hashgrad.incentive.fixed import fx_to_u16_floor
 from hashgrad.incentive.yuma import YumaParams, compute_yuma_epoch
-
-U16_MAX = 65535
 
 
 def process_epochs(params, state: StateOverlay, height: int) -> None:
@@ -46,15 +44,11 @@ def get_weights_matrix(state, job: JobParams, epoch: int, n: int, permits: list[
                      for uid in range(n)]
     matrix = [[0] * n for _ in range(n)]
     for uid in range(n):
-        raw = state.get(weights_reveal_key(job.job_id, epoch, uid)) if permits[uid] else None
-        for target, value in decode_sparse_row(raw) if raw else ():
+        row = get_revealed_weights(state, job.job_id, epoch, uid) if permits[uid] else None
+        for target, value in row or ():
             if target < n and revealed_work[target]:
                 matrix[uid][target] = value
     return matrix
-
-
-def to_u16(value: int) -> int:
-    return min(U16_MAX, value * U16_MAX // ONE)
 
 
 def process_epoch(state: StateOverlay, job: JobParams, epoch: int, height: int) -> None:
@@ -89,13 +83,13 @@ def pay_epoch(state: StateOverlay, job: JobParams, epoch: int, height: int, stak
             credit(state, neuron.hotkey, emission)
             paid += emission
         previous = get_stats(state, job.job_id, uid)
-        stats = NeuronStats(epoch, to_u16(result.consensus[uid]), to_u16(result.incentive[uid]),
-                            to_u16(result.dividends[uid]), to_u16(result.trust[uid]),
-                            to_u16(result.validator_trust[uid]), permits[uid], emission,
+        stats = NeuronStats(epoch, fx_to_u16_floor(result.consensus[uid]), fx_to_u16_floor(result.incentive[uid]),
+                            fx_to_u16_floor(result.dividends[uid]), fx_to_u16_floor(result.trust[uid]),
+                            fx_to_u16_floor(result.validator_trust[uid]), permits[uid], emission,
                             previous.total_earned + emission, height if any(weights[uid]) else previous.last_update)
         state.put(stats_key(job.job_id, uid), stats.serialize())
         row = tuple((target, value) for target, value in enumerate(result.bonds[uid]) if value)
-        state.put(bonds_key(job.job_id, uid), encode_sparse_row(row) if row else None)
+        state.put(bonds_key(job.job_id, uid), SparseRow(row).serialize() if row else None)
     put_pool(state, job.job_id, pool - paid)
 
 

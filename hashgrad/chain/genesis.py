@@ -10,8 +10,9 @@ from functools import lru_cache
 
 from hashgrad.chain.block import Block
 from hashgrad.chain.header import BlockHeader
+from hashgrad.chain.hashes import ZERO_HASH
 from hashgrad.chain.jobs import compute_jobs_hash
-from hashgrad.chain.merkle import ZERO_HASH, compute_merkle_root
+from hashgrad.chain.merkle import compute_merkle_root
 from hashgrad.chain.params import ChainParams
 from hashgrad.chain.tx import ZERO_KEY, make_coinbase
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 
+ZERO_HASH = b"\x00" * 32  # the null hash: genesis parent, empty Merkle root, coinbase wtxid, "no stop"
+
 
 def sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()

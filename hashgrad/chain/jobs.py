@@ -17,10 +17,12 @@ import struct
 from dataclasses import asdict, dataclass
 
 from hashgrad.chain.hashes import sha256, tagged_hash
+from hashgrad.incentive.fixed import U16_MAX
+from hashgrad.units import COIN
 
 JOB_TRAIN = "train"
 JOB_INFER = "infer"
-COIN = 100_000_000
+MAX_JOB_ID = 0xFFFF  # job ids are u16 (big-endian in state keys)
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class JobParams:
     miner_share_bps: int = 5_000  # of the job's pool: miners by incentive, the rest validators by dividends
     checkpoint_quorum_bps: int = 5_000  # attested stake above this share records a checkpoint
     kappa_u16: int = 32767
-    bonds_penalty_u16: int = 65535
+    bonds_penalty_u16: int = U16_MAX
     bond_alpha_ppm: int = 100_000
     yuma3: bool = True
     liquid_alpha: bool = True

@@ -6,9 +6,7 @@ duplicate their last hash. Branches are what AuxPoW and SPV proofs carry.
 """
 from __future__ import annotations
 
-from hashgrad.chain.hashes import sha256d
-
-ZERO_HASH = b"\x00" * 32
+from hashgrad.chain.hashes import ZERO_HASH, sha256d
 
 
 def compute_merkle_root(hashes: list[bytes]) -> tuple[bytes, bool]:

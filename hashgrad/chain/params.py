@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hashgrad.chain.jobs import JOB_INFER, JOB_TRAIN, JobParams
+from hashgrad.units import COIN
 
-COIN = 100_000_000
+__all__ = ["COIN"]  # re-exported: the wallet, CLI and devnet take the money unit from the chain's params
 MAX_MONEY = 21_000_000 * COIN
 MAX_FUTURE_BLOCK_TIME = 2 * 60 * 60
 MEDIAN_TIME_SPAN = 11

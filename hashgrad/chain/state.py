@@ -2,53 +2,72 @@
 
 Keeping every state record under a typed key (`A` accounts, `P` job pools, `S` supply, more kinds
 from the incentive layer) makes undo exact by construction: the undo of a block is the previous
-value of every key it touched. Rules read and write through a `StateOverlay` over any base view
+value of every key it touched. Each value is a typed record (a frozen dataclass) with one
+`serialize` and one strict `deserialize`: a stored value of the wrong length raises
+`DecodeError("bad-state-record")`, for the rules, the store and the RPC alike. Rules read and write through a `StateOverlay` over any base view
 (the SQLite chainstate, or a plain dict in tests) and never touch storage themselves.
 """
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, fields
+from functools import lru_cache
+from typing import ClassVar, Protocol
 
 from hashgrad.chain.encoding import ByteReader, encode_compact_size, encode_var_bytes
+from hashgrad.errors import DecodeError
 
 ACCOUNT_PREFIX = b"A"
 POOL_PREFIX = b"P"
 SUPPLY_KEY = b"S"
-_TWO_U64 = struct.Struct("<QQ")
 
 
 class StateView(Protocol):
     def get(self, key: bytes) -> bytes | None: ...
 
 
-@dataclass(frozen=True)
-class Account:
-    balance: int = 0
-    nonce: int = 0
+class FixedRecord:
+    """A state record whose bytes are exactly `_fmt` packed over its dataclass fields in order."""
+
+    _fmt: ClassVar[struct.Struct]
 
     def serialize(self) -> bytes:
-        return _TWO_U64.pack(self.balance, self.nonce)
+        return self._fmt.pack(*(getattr(self, name) for name in _field_names(type(self))))
 
     @classmethod
-    def deserialize(cls, data: bytes) -> "Account":
-        return cls(*_TWO_U64.unpack(data))
+    def deserialize(cls, data: bytes):
+        if len(data) != cls._fmt.size:
+            raise DecodeError("bad-state-record", f"{cls.__name__} is {cls._fmt.size} bytes, got {len(data)}")
+        return cls(*cls._fmt.unpack(data))
+
+
+@lru_cache(maxsize=None)
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
 
 
 @dataclass(frozen=True)
-class Supply:
+class Account(FixedRecord):
+    balance: int = 0
+    nonce: int = 0
+    _fmt = struct.Struct("<QQ")
+
+
+@dataclass(frozen=True)
+class Supply(FixedRecord):
     """Money issued so far and money destroyed (burned registration fees, unclaimed emission)."""
 
     issued: int = 0
     burned: int = 0
+    _fmt = struct.Struct("<QQ")
 
-    def serialize(self) -> bytes:
-        return struct.pack("<QQ", self.issued, self.burned)
 
-    @classmethod
-    def deserialize(cls, data: bytes) -> "Supply":
-        return cls(*struct.unpack("<QQ", data))
+@dataclass(frozen=True)
+class PoolBalance(FixedRecord):
+    """What a job's pool holds, accrued from block subsidies and paid out at its epochs."""
+
+    amount: int = 0
+    _fmt = struct.Struct("<Q")
 
 
 def account_key(pubkey: bytes) -> bytes:
@@ -111,11 +130,11 @@ def put_account(state: StateOverlay, pubkey: bytes, account: Account) -> None:
 
 def get_pool(state: StateView, job_id: int) -> int:
     raw = state.get(pool_key(job_id))
-    return struct.unpack("<Q", raw)[0] if raw else 0
+    return PoolBalance.deserialize(raw).amount if raw else 0
 
 
 def put_pool(state: StateOverlay, job_id: int, amount: int) -> None:
-    state.put(pool_key(job_id), struct.pack("<Q", amount) if amount else None)
+    state.put(pool_key(job_id), PoolBalance(amount).serialize() if amount else None)
 
 
 def get_supply(state: StateView) -> Supply:

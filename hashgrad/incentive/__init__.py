@@ -3,29 +3,21 @@
 Layer 2 of hashgrad (see DESIGN.md): no I/O, no clocks, no floats on the consensus path.
 
 * `yuma.py`     one epoch: (weights, stake, bonds, params) -> consensus, incentive, dividends, bonds
-* `emission.py` block subsidy split, epoch payout to miners/validators, issuance halving
+* `emission.py` the epoch payout to miners (by incentive) and validators (by dividends)
 * `fixed.py`    I32F32 fixed point (the rounding rules), `linalg.py` / `median.py` / `bonds.py`
   the steps of the epoch; `convert.py` float <-> integer helpers for the CLI and tests.
 """
 from hashgrad.incentive.emission import (
-    BlockRewardSplit,
     EmissionSplit,
-    EmissionSplitParams,
-    compute_block_emission_for_issuance,
-    compute_block_reward_split,
     compute_emission_split,
     compute_ratio_split,
 )
 from hashgrad.incentive.yuma import YumaParams, YumaResult, compute_yuma_epoch
 
 __all__ = [
-    "BlockRewardSplit",
     "EmissionSplit",
-    "EmissionSplitParams",
     "YumaParams",
     "YumaResult",
-    "compute_block_emission_for_issuance",
-    "compute_block_reward_split",
     "compute_emission_split",
     "compute_ratio_split",
     "compute_yuma_epoch",

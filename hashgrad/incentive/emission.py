@@ -1,11 +1,10 @@
-"""Emission in integer base units (1 coin = 10**8): the block split, the epoch payout, halving.
+"""The epoch payout in integer base units: a job's pool paid to miners and validators.
 
-* `compute_block_reward_split`: a block's subsidy into block maker / miners / validators. Subtensor
-  pays 18% to the subnet owner and splits the rest 41/41; hashgrad pays the owner's share to the
-  block maker (hash security), so the three shares are chain parameters (`EmissionSplitParams`).
 * `compute_emission_split`: a job's pool accrued over an epoch, paid to miners by Yuma incentive
   and to validators by Yuma dividends, with subtensor's fallbacks.
-* `compute_block_emission_for_issuance`: subtensor's issuance-based halving.
+
+The block subsidy itself (its halving and its split between the block maker and the job pools) is
+the chain's rule, `chain/subsidy.py`; subtensor's issuance-based halving and owner cut are not used.
 
 Every split is exact: the parts always add up to the amount split. Remainders go by the
 largest-remainder rule (`compute_ratio_split`): each part first gets floor(amount * w_i / W), then
@@ -18,29 +17,6 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from hashgrad.errors import IncentiveError
-from hashgrad.incentive.fixed import U16_MAX
-
-COIN = 10**8
-SUBTENSOR_TOTAL_SUPPLY = 21_000_000 * 10**9  # rao; subtensor's TAO cap
-SUBTENSOR_BLOCK_EMISSION = 10**9  # 1 TAO per block before the first halving
-
-
-@dataclass(frozen=True)
-class EmissionSplitParams:
-    """How a block's subsidy is shared; subtensor's defaults (owner cut 11796/65535 = 18%, 41/41)."""
-
-    block_maker_cut_u16: int = 11796  # the block maker's share, as a u16 proportion of 65535
-    miner_ratio: int = 1  # the rest is split miners : validators in this ratio
-    validator_ratio: int = 1
-
-
-@dataclass(frozen=True)
-class BlockRewardSplit:
-    """A block's subsidy in base units; block_maker + miners + validators == subsidy."""
-
-    block_maker: int
-    miners: int
-    validators: int
 
 
 @dataclass(frozen=True)
@@ -90,18 +66,6 @@ def compute_ratio_split(amount: int, weights: Sequence[int]) -> tuple[int, ...]:
     return tuple(parts)
 
 
-def compute_block_reward_split(subsidy: int, params: EmissionSplitParams) -> BlockRewardSplit:
-    """The block maker's cut is floor(subsidy * cut / 65535); the rest splits miners:validators."""
-    check_amount(subsidy, "subsidy")
-    if type(params.block_maker_cut_u16) is not int or not 0 <= params.block_maker_cut_u16 <= U16_MAX:
-        raise IncentiveError("bad-emission-params", "block_maker_cut_u16 must be a u16")
-    check_split_ratio(params.miner_ratio, params.validator_ratio)
-    block_maker = subsidy * params.block_maker_cut_u16 // U16_MAX
-    ratio = (params.miner_ratio, params.validator_ratio)
-    miners, validators = compute_ratio_split(subsidy - block_maker, ratio)
-    return BlockRewardSplit(block_maker=block_maker, miners=miners, validators=validators)
-
-
 def compute_emission_split(
     pool: int,
     incentive: Sequence[int],
@@ -142,20 +106,3 @@ def compute_emission_split(
         unpaid=unpaid,
     )
 
-
-def compute_block_emission_for_issuance(
-    issuance: int, total_supply: int = SUBTENSOR_TOTAL_SUPPLY, base_emission: int = SUBTENSOR_BLOCK_EMISSION
-) -> int:
-    """base / 2**floor(log2(S / (S - issuance))), 0 once issuance reaches S (exact in integers).
-
-    The halving count k is the largest k with 2**k * (S - issuance) <= S, i.e. the emission
-    halves each time the unissued supply halves.
-    """
-    check_amount(issuance, "issuance")
-    if issuance >= total_supply:
-        return 0
-    remaining = total_supply - issuance
-    halvings = 0
-    while remaining << (halvings + 1) <= total_supply:
-        halvings += 1
-    return base_emission >> halvings

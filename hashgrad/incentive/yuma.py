@@ -64,7 +64,7 @@ class YumaParams:
     """Per-job Yuma parameters, in subtensor's integer units (its defaults)."""
 
     kappa_u16: int = 32767  # majority for consensus: kappa = kappa_u16 / 65535 (about 0.5)
-    bonds_penalty_u16: int = 65535  # 1.0: bonds follow clipped weights; 0: raw weights
+    bonds_penalty_u16: int = U16_MAX  # 1.0: bonds follow clipped weights; 0: raw weights
     bond_alpha_ppm: int = 100_000  # EMA rate alpha = 0.1 (subtensor: 1 - BondsMovingAverage/1e6)
     yuma3: bool = False
     liquid_alpha: bool = False  # Yuma 3 only: per-bond alpha in [alpha_low, alpha_high]

@@ -15,7 +15,7 @@ from hashgrad.chain.block import Block
 from hashgrad.chain.coordination import STAKE_PREFIX, Stake
 from hashgrad.chain.header import HEADER_SIZE
 from hashgrad.chain.params import ChainParams
-from hashgrad.chain.state import ACCOUNT_PREFIX, POOL_PREFIX, Account, StateOverlay, get_supply
+from hashgrad.chain.state import ACCOUNT_PREFIX, POOL_PREFIX, Account, PoolBalance, StateOverlay, get_supply
 from hashgrad.chain.validation import apply_transaction
 from hashgrad.chain.tx import Transaction
 from hashgrad.mining.grind import grind_block
@@ -116,7 +116,7 @@ class Ledger:
         with self.lock:
             supply = get_supply(self.chainstate)
             accounts = sum(Account.deserialize(v).balance for _, v in self.chainstate.iter_state(ACCOUNT_PREFIX))
-            pools = sum(int.from_bytes(v, "little") for _, v in self.chainstate.iter_state(POOL_PREFIX))
+            pools = sum(PoolBalance.deserialize(v).amount for _, v in self.chainstate.iter_state(POOL_PREFIX))
             staked = sum(Stake.deserialize(v).amount for _, v in self.chainstate.iter_state(STAKE_PREFIX))
             return SupplyAudit(supply.issued, accounts, pools, supply.burned, (("staked", staked),))
 

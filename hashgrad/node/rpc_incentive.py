@@ -1,28 +1,28 @@
 """JSON-RPC methods of the incentive layer: jobs, the metagraph, epochs (commitments, reveals,
 attestations, the epoch seed), and the stake and registrations shown by `getaccount`.
 
-Reads go through `node.run_blocking` like every chainstate access. Proportions stored on chain as
-u16 are shown as floats in [0, 1]; amounts in base units.
+Reads go through `node.run_blocking` like every chainstate access, and every record is read through
+the chain's typed getters (`coordination_rules.get_*`), never sliced here. Proportions stored on chain
+as u16 are shown as floats in [0, 1] (u16 / 65535, for display); revealed weights as the stored u16
+integers; amounts in base units.
 """
 from __future__ import annotations
 
 from hashgrad.chain.bech32 import encode_address
-from hashgrad.chain.coordination import (Endpoint, attest_key, checkpoint_key, decode_sparse_row, endpoint_key,
-                                         weights_commit_key, weights_reveal_key, work_commit_key, work_reveal_key)
-from hashgrad.chain.coordination_rules import (get_job_params, get_job_state, get_neuron, get_stake, get_stats,
-                                               get_uid)
-from hashgrad.chain.jobs import (compute_epoch, compute_epoch_offset, compute_epoch_phase, compute_epoch_seed,
-                                 compute_epoch_start_height)
+from hashgrad.chain.coordination_rules import (get_attestation, get_checkpoint_record, get_endpoint, get_job_params,
+                                               get_job_state, get_neuron, get_revealed_weights, get_stake, get_stats,
+                                               get_uid, get_weights_commit, get_work_commit, get_work_reveal)
+from hashgrad.chain.jobs import (MAX_JOB_ID, compute_epoch, compute_epoch_offset, compute_epoch_phase,
+                                 compute_epoch_seed, compute_epoch_start_height)
 from hashgrad.chain.state import get_pool
 from hashgrad.errors import HashgradError, RpcError
+from hashgrad.incentive.fixed import U16_MAX
 from hashgrad.node.rpc_chain import ACCOUNT_EXTENSIONS
 from hashgrad.node.rpc_params import RPC_INVALID_PARAMETER, check_param_count, get_param, parse_int
 
-U16 = 65535
-
 
 def _job(node, params, index: int = 0):
-    job_id = parse_int(get_param(params, index), "job", 0, 65535)
+    job_id = parse_int(get_param(params, index), "job", 0, MAX_JOB_ID)
     try:
         return get_job_params(node.params, job_id)
     except HashgradError as exc:
@@ -31,9 +31,9 @@ def _job(node, params, index: int = 0):
 
 def _latest_checkpoint(chainstate, job, epoch: int):
     for e in range(epoch + 1, max(epoch - 64, -1), -1):
-        raw = chainstate.get(checkpoint_key(job.job_id, e))
-        if raw:
-            return {"epoch": e, "hash": raw[:32].hex(), "height": int.from_bytes(raw[32:36], "little")}
+        record = get_checkpoint_record(chainstate, job.job_id, e)
+        if record:
+            return {"epoch": e, "hash": record.checkpoint.hex(), "height": record.height}
     return None
 
 
@@ -70,15 +70,15 @@ def _metagraph(node, job) -> dict:
         neuron = get_neuron(chainstate, job.job_id, uid)
         stake = get_stake(chainstate, neuron.hotkey)
         stats = get_stats(chainstate, job.job_id, uid)
-        endpoint = chainstate.get(endpoint_key(job.job_id, uid))
+        endpoint = get_endpoint(chainstate, job.job_id, uid)
         uids.append({"uid": uid, "hotkey": neuron.hotkey.hex(), "address": encode_address(hrp, neuron.hotkey),
                      "coldkey": encode_address(hrp, neuron.coldkey), "stake": stake.amount if stake else 0,
-                     "validator_permit": stats.validator_permit, "consensus": stats.consensus / U16,
-                     "incentive": stats.incentive / U16, "dividends": stats.dividends / U16,
-                     "trust": stats.trust / U16, "validator_trust": stats.validator_trust / U16,
+                     "validator_permit": stats.validator_permit, "consensus": stats.consensus / U16_MAX,
+                     "incentive": stats.incentive / U16_MAX, "dividends": stats.dividends / U16_MAX,
+                     "trust": stats.trust / U16_MAX, "validator_trust": stats.validator_trust / U16_MAX,
                      "emission": stats.emission, "total_earned": stats.total_earned, "epoch": stats.epoch,
                      "last_update": stats.last_update, "registration_height": neuron.registered_height,
-                     "endpoint": Endpoint.deserialize(endpoint).to_host_port() if endpoint else None})
+                     "endpoint": endpoint.to_host_port() if endpoint else None})
     return {"job": job.job_id, "height": chainstate.height, "uids": uids}
 
 
@@ -97,25 +97,25 @@ def _epoch(node, job, epoch: int) -> dict:
     seed_block = chainstate.get_block_hash(start - 1)
     rows = {"work_commits": [], "work_reveals": [], "weight_commits": [], "weight_reveals": [], "attestations": []}
     for uid in range(n):
-        commit = chainstate.get(work_commit_key(job.job_id, epoch, uid))
+        commit = get_work_commit(chainstate, job.job_id, epoch, uid)
         if commit:
-            rows["work_commits"].append({"uid": uid, "commitment": commit[:32].hex(),
-                                         "height": int.from_bytes(commit[32:36], "little")})
-        reveal = chainstate.get(work_reveal_key(job.job_id, epoch, uid))
+            rows["work_commits"].append({"uid": uid, "commitment": commit.commitment.hex(), "height": commit.height})
+        reveal = get_work_reveal(chainstate, job.job_id, epoch, uid)
         if reveal:
-            rows["work_reveals"].append({"uid": uid, "artifact_id": reveal[:32].hex(), "base_checkpoint": reveal[32:].hex()})
-        if chainstate.get(weights_commit_key(job.job_id, epoch, uid)):
+            rows["work_reveals"].append({"uid": uid, "artifact_id": reveal.artifact_id.hex(),
+                                         "base_checkpoint": reveal.base_checkpoint.hex()})
+        if get_weights_commit(chainstate, job.job_id, epoch, uid):
             rows["weight_commits"].append({"uid": uid})
-        weights = chainstate.get(weights_reveal_key(job.job_id, epoch, uid))
-        if weights:
-            rows["weight_reveals"].append({"uid": uid, "weights": [list(w) for w in decode_sparse_row(weights)]})
-        attested = chainstate.get(attest_key(job.job_id, epoch, uid))
+        weights = get_revealed_weights(chainstate, job.job_id, epoch, uid)
+        if weights is not None:
+            rows["weight_reveals"].append({"uid": uid, "weights": [list(w) for w in weights]})
+        attested = get_attestation(chainstate, job.job_id, epoch, uid)
         if attested:
-            rows["attestations"].append({"uid": uid, "checkpoint": attested.hex()})
-    recorded = chainstate.get(checkpoint_key(job.job_id, epoch))
+            rows["attestations"].append({"uid": uid, "checkpoint": attested.checkpoint.hex()})
+    recorded = get_checkpoint_record(chainstate, job.job_id, epoch)
     return {"job": job.job_id, "epoch": epoch, "start_height": start, "end_height": start + job.tempo - 1,
             "seed": compute_epoch_seed(seed_block, job.job_id, epoch).hex() if seed_block else None,
-            "checkpoint": recorded[:32].hex() if recorded else None, "height": chainstate.height, **rows}
+            "checkpoint": recorded.checkpoint.hex() if recorded else None, "height": chainstate.height, **rows}
 
 
 async def rpc_getepoch(node, params):

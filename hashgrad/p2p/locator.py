@@ -8,10 +8,9 @@ node's `run_blocking`, serialized with every other ledger call.
 """
 from __future__ import annotations
 
+from hashgrad.chain.hashes import ZERO_HASH
 from hashgrad.chain.header import HEADER_SIZE
 from hashgrad.p2p.wire import MAX_HEADERS_PER_MESSAGE, MAX_LOCATOR_HASHES
-
-ZERO_HASH = b"\x00" * 32
 
 
 def compute_locator_heights(height: int) -> list[int]:

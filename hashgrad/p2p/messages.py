@@ -17,6 +17,7 @@ from typing import ClassVar
 
 from hashgrad.chain.block import Block, parse_block
 from hashgrad.chain.encoding import ByteReader, encode_compact_size, encode_var_bytes
+from hashgrad.chain.hashes import ZERO_HASH
 from hashgrad.chain.header import BlockHeader
 from hashgrad.chain.tx import Transaction, parse_transaction
 from hashgrad.errors import HashgradError, ProtocolError
@@ -28,7 +29,6 @@ PROTOCOL_VERSION = 1
 MIN_PROTOCOL_VERSION = 1
 SERVICE_NETWORK = 1  # serves the full chain
 SERVICE_ARTIFACTS = 2  # serves work artifacts (reserved for the work layer)
-ZERO_HASH = b"\x00" * 32
 
 
 class InvType(IntEnum):

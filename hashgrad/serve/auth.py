@@ -26,7 +26,7 @@ import os
 import struct
 from dataclasses import dataclass
 
-from hashgrad.chain.hashes import tagged_hash
+from hashgrad.chain.hashes import ZERO_HASH, tagged_hash
 from hashgrad.chain.keys import SigningKey, is_valid_schnorr
 from hashgrad.errors import ProtocolError
 
@@ -37,7 +37,7 @@ HEADER_TIME = "X-Hashgrad-Time"
 HEADER_TARGET = "X-Hashgrad-Target"
 HEADER_SIGNATURE = "X-Hashgrad-Signature"
 NONCE_SIZE = 16
-NO_TARGET = bytes(32)
+NO_TARGET = ZERO_HASH
 DEFAULT_WINDOW = 60
 MAX_REPLAY_ENTRIES = 1_000_000
 

@@ -27,13 +27,13 @@ import aiohttp
 
 from hashgrad.chain.keys import SigningKey
 from hashgrad.errors import ProtocolError
+from hashgrad.incentive.fixed import U16_MAX
 from hashgrad.serve.client import Exchange, MinerClient, parse_claim
 from hashgrad.serve.engine import SamplingParams, decode_text, encode_text
 from hashgrad.serve.protocol import compute_model_id
 from hashgrad.serve.verify import Verdict, verify_completion
 from hashgrad.work.hashing import HashStream, compute_seed
 
-U16_MAX = 65535
 SPEED_BASE = 0.25  # share of the score a verified, available miner gets whatever its speed
 MIN_PROMPT = 8
 MAX_CHALLENGE_TOKENS = 48

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hashgrad.chain.coordination_make import make_commit_weights, make_register, make_reveal_weights, make_stake
+from hashgrad.chain.jobs import MAX_JOB_ID
 from hashgrad.chain.keys import SigningKey
 from hashgrad.chain.params import ChainParams
 from hashgrad.errors import RpcError, WalletError
@@ -36,8 +37,8 @@ class SentCoordination:
 
 # ---------------------------------------------------------------- reads
 def check_job_id(job_id: int) -> int:
-    if type(job_id) is not int or not 0 <= job_id <= 0xFFFF:
-        raise WalletError("bad-job", f"a job id is 0-65535, got {job_id}")
+    if type(job_id) is not int or not 0 <= job_id <= MAX_JOB_ID:
+        raise WalletError("bad-job", f"a job id is 0-{MAX_JOB_ID}, got {job_id}")
     return job_id
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from hashgrad.chain.bech32 import decode_address
 from hashgrad.chain.keys import SigningKey, is_valid_pubkey
 from hashgrad.chain.params import ChainParams
-from hashgrad.chain.tx import TX_VERSION, Transaction, TransferPayload, TxKind, make_transfer
+from hashgrad.chain.tx import TX_VERSION, ZERO_KEY, Transaction, TransferPayload, TxKind, make_transfer
 from hashgrad.errors import DecodeError, RpcError, WalletError
 from hashgrad.node.client import NodeClient
 from hashgrad.node.mempool import DEFAULT_MIN_FEE_RATE
@@ -44,8 +44,8 @@ def parse_recipient(params: ChainParams, address: str) -> bytes:
 
 def compute_transfer_size() -> int:
     """Bytes of a signed transfer (fixed: every field has a fixed width, the signature is 64 bytes)."""
-    payload = TransferPayload(b"\x00" * 32, 0).serialize()
-    return Transaction(TX_VERSION, TxKind.TRANSFER, b"\x00" * 32, 0, 0, payload).size
+    payload = TransferPayload(ZERO_KEY, 0).serialize()
+    return Transaction(TX_VERSION, TxKind.TRANSFER, ZERO_KEY, 0, 0, payload).size
 
 
 def compute_default_fee(size: int, fee_rate: int = DEFAULT_MIN_FEE_RATE) -> int:

@@ -27,9 +27,9 @@ from pathlib import Path
 
 from hashgrad.chain.coordination import MAX_WEIGHTS
 from hashgrad.errors import WalletError
+from hashgrad.incentive.fixed import U16_MAX
 from hashgrad.wallet import files
 
-U16_MAX = 65535
 SALT_SIZE = 32
 MAX_WEIGHTS_TEXT = MAX_WEIGHTS * 32
 MAX_SALT_FILE_BYTES = 256 * 1024

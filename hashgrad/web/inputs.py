@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from hashgrad.chain.bech32 import decode_address
+from hashgrad.chain.jobs import MAX_JOB_ID
 from hashgrad.chain.keys import is_valid_pubkey
 from hashgrad.chain.params import ChainParams
 from hashgrad.errors import HashgradError
@@ -74,7 +75,7 @@ def parse_address(text: str, params: ChainParams) -> str:
 
 def parse_job(text: str, params: ChainParams) -> int:
     """The id of one of this network's jobs."""
-    job_id = parse_uint(text, "job", 0, 65535, "bad-job")
+    job_id = parse_uint(text, "job", 0, MAX_JOB_ID, "bad-job")
     if job_id not in {job.job_id for job in params.jobs}:
         raise HashgradError("bad-job", f"{params.name} has no job {job_id}")
     return job_id

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 import torch
 
 from hashgrad.errors import WorkError
+from hashgrad.incentive.fixed import U16_MAX
 from hashgrad.work.compress import Layout, compute_layout, decompress
 from hashgrad.work.data import Dataset
 from hashgrad.work.evaluate import (LossTest, compute_audit_steps, compute_batched_loss, compute_loss_test,
@@ -36,7 +37,6 @@ from hashgrad.work.params import WorkParams
 from hashgrad.work.update import UpdateHeader, compute_artifact_id, decode_update
 
 TAG_SALT = "hashgrad/work/salt"
-U16_MAX = 65535
 
 
 @dataclass(frozen=True)

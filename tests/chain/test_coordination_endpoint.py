@@ -3,7 +3,7 @@ gateways read it from the metagraph. The record follows the uid: a new hotkey in
 without one."""
 from __future__ import annotations
 
-from hashgrad.chain import coordination
+from hashgrad.chain import coordination_rules
 from hashgrad.chain.coordination import Endpoint
 from hashgrad.chain.coordination_make import make_announce_endpoint
 
@@ -11,8 +11,7 @@ from support.coordination import COIN, Member, Net, with_job
 
 
 def get_endpoint(net: Net, member: Member, job_id: int = 0) -> Endpoint | None:
-    raw = net.chainstate.get(coordination.endpoint_key(job_id, net.uid(member, job_id)))
-    return Endpoint.deserialize(raw) if raw else None
+    return coordination_rules.get_endpoint(net.chainstate, job_id, net.uid(member, job_id))
 
 
 def test_apply_announce_endpoint_records_where_the_uid_serves(team):

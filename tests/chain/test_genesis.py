@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hashgrad.chain.genesis import build_genesis_block, compute_block_version
-from hashgrad.chain.merkle import ZERO_HASH
+from hashgrad.chain.hashes import ZERO_HASH
 from hashgrad.chain.params import NETWORKS
 from hashgrad.chain.pow import compute_target, encode_compact, is_valid_proof_of_work
 from hashgrad.chain.state import get_supply

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from hashgrad.chain.encoding import ByteReader
 from hashgrad.chain.hashes import hash_to_display, sha256d
 from hashgrad.chain.header import BlockHeader
-from hashgrad.chain.merkle import ZERO_HASH, compute_merkle_branch, compute_merkle_root, compute_root_from_branch
+from hashgrad.chain.hashes import ZERO_HASH
+from hashgrad.chain.merkle import compute_merkle_branch, compute_merkle_root, compute_root_from_branch
 
 
 def leaves(n: int, salt: int = 0) -> list[bytes]:

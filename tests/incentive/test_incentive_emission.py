@@ -1,4 +1,4 @@
-"""hashgrad.incentive.emission: exact splits in base units, fallbacks, halving edges, bad inputs."""
+"""hashgrad.incentive.emission: exact splits in base units, fallbacks, bad inputs."""
 from __future__ import annotations
 
 import pytest
@@ -7,10 +7,6 @@ from hypothesis import strategies as st
 
 from hashgrad.errors import IncentiveError
 from hashgrad.incentive.emission import (
-    COIN,
-    EmissionSplitParams,
-    compute_block_emission_for_issuance,
-    compute_block_reward_split,
     compute_emission_split,
     compute_ratio_split,
 )
@@ -22,13 +18,6 @@ def test_compute_ratio_split_largest_remainder_ties_to_lower_index():
     assert compute_ratio_split(5, (0, 3, 0, 3)) == (0, 3, 0, 2)
     assert compute_ratio_split(7, (0, 0)) == (0, 0)
     assert compute_ratio_split(0, (5, 1)) == (0, 0)
-
-
-def test_compute_block_reward_split_default_is_subtensor_18_41_41():
-    split = compute_block_reward_split(COIN, EmissionSplitParams())
-    assert (split.block_maker, split.miners, split.validators) == (17_999_542, 41_000_229, 41_000_229)
-    odd = compute_block_reward_split(3, EmissionSplitParams(block_maker_cut_u16=0))
-    assert (odd.block_maker, odd.miners, odd.validators) == (0, 2, 1)
 
 
 def test_compute_emission_split_pays_by_incentive_and_dividends():
@@ -66,22 +55,12 @@ def test_compute_emission_split_uneven_ratio():
         (lambda: compute_ratio_split(10, (1, -2)), "bad-split-weights"),
         (lambda: compute_emission_split(10, (1,), (1, 2), (1,)), "bad-split-weights"),
         (lambda: compute_emission_split(10, (1,), (1,), (1,), 0, 0), "bad-emission-params"),
-        (lambda: compute_block_reward_split(10, EmissionSplitParams(block_maker_cut_u16=70000)), "bad-emission-params"),
-        (lambda: compute_block_emission_for_issuance(-5), "bad-amount"),
     ],
 )
 def test_emission_invalid_inputs(call, reason):
     with pytest.raises(IncentiveError) as info:
         call()
     assert info.value.reason == reason
-
-
-def test_block_emission_halves_as_unissued_supply_halves():
-    supply = 21_000_000 * 10**9
-    assert compute_block_emission_for_issuance(supply // 2 - 1) == 10**9
-    assert compute_block_emission_for_issuance(supply // 2) == 5 * 10**8
-    assert compute_block_emission_for_issuance(supply - 1) == 10**9 >> 54
-    assert compute_block_emission_for_issuance(supply + 1) == 0
 
 
 weights_lists = st.lists(st.integers(min_value=0, max_value=10**12), min_size=1, max_size=12)
