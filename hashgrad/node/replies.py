@@ -222,7 +222,7 @@ class Neuron:
     trust: float
     emission: int
     total_earned: int
-    epoch: int  # the epoch `consensus`..`emission` come from
+    epoch: int  # the epoch `consensus`..`emission` come from; -1 before its first
     last_update: int
     registration_height: int
     endpoint: str | None  # HOST:PORT an inference miner announced
@@ -236,7 +236,7 @@ class Metagraph:
     json: dict = field(repr=False, compare=False)
 
 
-NEURON_INT_FIELDS = ("stake", "emission", "total_earned", "epoch", "last_update", "registration_height")
+NEURON_INT_FIELDS = ("stake", "emission", "total_earned", "last_update", "registration_height")
 NEURON_SHARE_FIELDS = ("consensus", "incentive", "dividends", "trust")
 
 
@@ -249,7 +249,8 @@ def parse_neuron(row: dict, uid: int) -> Neuron:
         endpoint = get_str(row, "endpoint", m, 300)
     return Neuron(uid=uid, hotkey=get_hash(row, "hotkey", m), address=get_str(row, "address", m, 90),
                   coldkey=get_str(row, "coldkey", m, 90), validator_permit=get_bool(row, "validator_permit", m),
-                  endpoint=endpoint, **{name: get_int(row, name, m) for name in NEURON_INT_FIELDS},
+                  endpoint=endpoint, epoch=get_int(row, "epoch", m, -1, U32_MAX),
+                  **{name: get_int(row, name, m) for name in NEURON_INT_FIELDS},
                   **{name: get_share(row, name, m) for name in NEURON_SHARE_FIELDS})
 
 
