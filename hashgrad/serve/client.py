@@ -146,8 +146,8 @@ def parse_claim(prompt: tuple[int, ...], max_tokens: int, params: SamplingParams
             raise ValueError("token_ids must be a list of bytes")
         if choice.get("text") != decode_text(tokens):
             raise ValueError("text is not the decoding of token_ids")
-        fingerprint = parse_hex(response["system_fingerprint"], "system_fingerprint", max_size=64, reason="bad-response",
-                                error=ProtocolError)
+        fingerprint = parse_hex(response["system_fingerprint"], "system_fingerprint", max_size=64,
+                                reason="bad-response", error=ProtocolError)
         seed = response.get("seed")
         if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
             raise ValueError("seed must be an integer")

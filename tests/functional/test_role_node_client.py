@@ -72,8 +72,8 @@ def test_role_registers_stakes_and_commits_through_the_typed_client(tmp_path):
         node.generate(1)
         epoch = client.get_epoch(0, clock.epoch)
         assert [c.uid for c in epoch.work_commits] == [0]
-        assert epoch.work_commits[0].commitment == compute_work_commitment(artifact_id, keys.hotkey.pubkey, clock.epoch, 0,
-                                                                      base)
+        expected = compute_work_commitment(artifact_id, keys.hotkey.pubkey, clock.epoch, 0, base)
+        assert epoch.work_commits[0].commitment == expected
         assert epoch.seed is not None and len(epoch.seed) == 32
 
         other = connect_node("devnet", node.datadir, node.rpc_port)
