@@ -132,12 +132,12 @@ ACCOUNT_INT_FIELDS = ("balance", "nonce", "pending_nonce", "pending_balance", "p
 def parse_account(reply, address: str) -> Account:
     m = "getaccount"
     obj = get_object(reply, m)
-    if obj.get("address") != address:
+    if get_str(obj, "address", m, 90).lower() != address.lower():  # bech32m: either case names the same key
         raise bad_response(m, f"asked for {address}, the reply is for another address")
     values = {name: get_int(obj, name, m) for name in ACCOUNT_INT_FIELDS}
     registrations = {get_int(r, "job", m, 0, U16_MAX): get_int(r, "uid", m, 0, U16_MAX)
                      for r in get_rows(obj, "registrations", m)}
-    return Account(address=address, registrations=registrations, json=obj, **values)
+    return Account(address=obj["address"], registrations=registrations, json=obj, **values)
 
 
 # ---------------------------------------------------------------- getjob
