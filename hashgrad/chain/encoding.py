@@ -3,6 +3,7 @@
 Integers are little-endian as in Bitcoin; variable lengths use Bitcoin's CompactSize, and decoding
 rejects non-canonical CompactSize as Bitcoin Core does. A `ByteReader` never reads past its buffer:
 every short read raises `DecodeError("bad-encoding")`, so untrusted bytes cannot raise anything else.
+`parse_hex` is the one way hex text from outside (RPC, files, headers, the command line) becomes bytes.
 """
 from __future__ import annotations
 
@@ -16,19 +17,27 @@ MAX_COMPACT_SIZE = 0x02000000  # Bitcoin Core's MAX_SIZE: 32 MiB
 HEX_TEXT = re.compile(r"[0-9a-fA-F]*")  # bytes.fromhex alone would also let spaces through
 
 
+def is_hex(text) -> bool:
+    """Whether `text` is an even-length string of hex digits (what `parse_hex` accepts)."""
+    return isinstance(text, str) and len(text) % 2 == 0 and HEX_TEXT.fullmatch(text) is not None
+
+
 def parse_hex(text, what: str = "value", *, size: int | None = None, max_size: int | None = None,
-              reason: str = "bad-hex", error: Callable[[str, str], HashgradError] = DecodeError) -> bytes:
-    """Bytes from an even-length hex string: exactly `size` bytes, or at most `max_size`; anything else
-    (not a string, odd length, a non-hex character, whitespace, wrong length) raises `error(reason)`.
-    The length is checked before decoding, so oversized text is refused without being decoded.
-    `error` is the caller's layer's error type (or a factory taking reason and detail)."""
+              reason: str = "bad-hex", length_reason: str | None = None,
+              error: Callable[[str, str], HashgradError] = DecodeError) -> bytes:
+    """Bytes from an even-length hex string: exactly `size` bytes, or at most `max_size`.
+
+    Anything else raises `error(reason, detail)`: not a string, odd length, a character that is not
+    a hex digit (whitespace included, which bytes.fromhex would skip); a wrong length raises
+    `length_reason` where one is given. Lengths are checked before decoding, so oversized text is
+    refused without being decoded. `error` is the caller's layer's error type (or a factory)."""
     if not isinstance(text, str):
         raise error(reason, f"{what} must be a hex string")
     if size is not None and len(text) != 2 * size:
-        raise error(reason, f"{what} must be {size} bytes ({2 * size} hex characters)")
+        raise error(length_reason or reason, f"{what} must be {size} bytes ({2 * size} hex characters)")
     if max_size is not None and len(text) > 2 * max_size:
-        raise error(reason, f"{what} is {len(text) // 2} bytes, at most {max_size}")
-    if len(text) % 2 or not HEX_TEXT.fullmatch(text):
+        raise error(length_reason or reason, f"{what} is {len(text) // 2} bytes, at most {max_size}")
+    if not is_hex(text):
         raise error(reason, f"{what} is not an even-length hex string")
     return bytes.fromhex(text)
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 
+from hashgrad.chain.encoding import parse_hex
+
 ZERO_HASH = b"\x00" * 32  # the null hash: genesis parent, empty Merkle root, coinbase wtxid, "no stop"
 
 
@@ -34,15 +36,8 @@ def hash_to_display(digest: bytes) -> str:
 
 
 def display_to_hash(text: str) -> bytes:
-    from hashgrad.errors import DecodeError
-
-    try:
-        raw = bytes.fromhex(text)
-    except ValueError as exc:
-        raise DecodeError("bad-hash", f"not hex: {text[:80]!r}") from exc
-    if len(raw) != 32:
-        raise DecodeError("bad-hash", f"hash must be 32 bytes, got {len(raw)}")
-    return raw[::-1]
+    """The internal-order bytes of a hash written in display order (64 hex digits); DecodeError bad-hash."""
+    return parse_hex(text, "hash", size=32, reason="bad-hash")[::-1]
 
 
 def hash_to_int(digest: bytes) -> int:

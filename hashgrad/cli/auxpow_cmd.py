@@ -14,22 +14,21 @@ id, null without an auxpow). Exit codes: 0 all valid, 1 some invalid, 2 the file
 from __future__ import annotations
 
 import json
-import re
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hashgrad.chain.auxpow import MAX_AUXPOW_SIZE, PARENT_POW_ALGOS, AuxPow, check_block_proof, parse_auxpow
+from hashgrad.chain.encoding import parse_hex
 from hashgrad.chain.header import HEADER_SIZE, BlockHeader
 from hashgrad.chain.params import HASHGRAD_MAIN, ChainParams, PowParams
-from hashgrad.errors import DecodeError, HashgradError
+from hashgrad.errors import HashgradError
 
 MAX_CHECK_FILE = 16 * 1024 * 1024
 MAX_ITEMS = 100_000
 MAX_CHAIN_ID = 0x7FFF  # the high 16 bits of a positive int32 version
 MAX_COMPACT_TARGET = (1 << 256) - 1  # every non-overflowing compact value is at most this
 ITEM_KEYS = {"header", "auxpow", "chain_id", "parent_pow"}
-HEX_TEXT = re.compile(r"[0-9a-fA-F]*")  # bytes.fromhex alone would also let spaces through
 EXIT_ALL_VALID, EXIT_SOME_INVALID, EXIT_BAD_FILE = 0, 1, 2
 
 
@@ -105,15 +104,6 @@ def read_item(index: int, raw) -> CheckItem:
     return CheckItem(header_hex, auxpow_hex, chain_id, parent_pow)
 
 
-def decode_hex(text: str, limit: int, too_long_reason: str) -> bytes:
-    """Hex to bytes, refusing oversized text before decoding it."""
-    if len(text) > 2 * limit:
-        raise DecodeError(too_long_reason, f"{len(text) // 2} bytes, at most {limit}")
-    if len(text) % 2 or not HEX_TEXT.fullmatch(text):
-        raise DecodeError("bad-hex", "not an even-length hex string")
-    return bytes.fromhex(text)
-
-
 def compute_checker_params(chain_id: int) -> ChainParams:
     """Parameters for judging another chain's block: its chain ID, auxpow always active, any target."""
     return replace(HASHGRAD_MAIN, name="auxpow-check", chain_id=chain_id,
@@ -123,11 +113,13 @@ def compute_checker_params(chain_id: int) -> ChainParams:
 def check_item(item: CheckItem) -> dict:
     verdict = {"hash": None, "parent_hash": None, "valid": False, "reason": None}
     try:
-        header = BlockHeader.deserialize(decode_hex(item.header_hex, HEADER_SIZE, "bad-header-length"))
+        header = BlockHeader.deserialize(parse_hex(item.header_hex, "header", max_size=HEADER_SIZE,
+                                                    length_reason="bad-header-length"))
         verdict["hash"] = header.hash_hex
         auxpow: AuxPow | None = None
         if item.auxpow_hex is not None:
-            auxpow = parse_auxpow(decode_hex(item.auxpow_hex, MAX_AUXPOW_SIZE, "bad-auxpow-length"))
+            auxpow = parse_auxpow(parse_hex(item.auxpow_hex, "auxpow", max_size=MAX_AUXPOW_SIZE,
+                                           length_reason="bad-auxpow-length"))
             verdict["parent_hash"] = auxpow.parent_header.hash_hex
         check_block_proof(header, auxpow, compute_checker_params(item.chain_id), 0, item.parent_pow)
     except HashgradError as exc:

@@ -21,6 +21,7 @@ import os
 import sys
 from pathlib import Path
 
+from hashgrad.chain.encoding import parse_hex
 from hashgrad.cli.node_options import add_node_arguments, connect_from_args
 
 if "torch" not in sys.modules:
@@ -74,9 +75,7 @@ def resolve_checkpoint(args, client):
     else the latest checkpoint on chain."""
     from hashgrad.errors import WorkError
     from hashgrad.serve.checkpoints import fetch_checkpoint, get_chain_checkpoint_hash, load_checkpoint_file
-    from hashgrad.work.hashing import parse_hex32
-
-    expected = parse_hex32(args.checkpoint_hash, "checkpoint hash") if args.checkpoint_hash else None
+    expected = parse_hex(args.checkpoint_hash, "--checkpoint-hash", size=32) if args.checkpoint_hash else None
     if args.checkpoint is not None:
         return load_checkpoint_file(args.checkpoint, expected)
     if client is None:
@@ -113,7 +112,7 @@ def run_miner(args) -> int:
     checkpoint, digest = resolve_checkpoint(args, client)
     older = load_older(args)
     hotkey = load_hotkey(args.keyfile).pubkey if args.keyfile else None
-    allowed = frozenset(bytes.fromhex(h) for h in args.allow.split(",") if h) or None
+    allowed = frozenset(parse_hex(h, "--allow hotkey", size=32) for h in args.allow.split(",") if h) or None
     config = ServerConfig(open_access=args.open, max_body_bytes=args.max_body_bytes,
                           max_tokens_cap=args.max_tokens_cap, rate=args.rate, burst=args.burst, hotkey=hotkey,
                           allowed=allowed)
@@ -181,7 +180,6 @@ def run_validate(args) -> int:
     from hashgrad.serve.engine import Engine
     from hashgrad.serve.gateway import Gateway, RoutedMiner
     from hashgrad.serve.validator import MinerEndpoint, get_heldout_texts, run_validation_round_blocking
-    from hashgrad.work.hashing import parse_hex32
     from hashgrad.work.miner import set_determinism_pins
 
     set_determinism_pins(threads=1)
@@ -191,7 +189,7 @@ def run_validate(args) -> int:
     routed = [RoutedMiner(url) for url in urls]
     asyncio.run(discover(Gateway(routed, engine)))
     miners = [MinerEndpoint(uid, m.url, m.hotkey or bytes(32)) for uid, m in enumerate(routed)]
-    seed = parse_hex32(args.seed, "seed") if args.seed else os.urandom(32)
+    seed = parse_hex(args.seed, "--seed", size=32) if args.seed else os.urandom(32)
     texts = get_heldout_texts(load_challenge_dataset(args.dataset, checkpoint.config.block_size))
     report = run_validation_round_blocking(miners, engine, load_hotkey(args.keyfile), seed, texts, args.challenges)
     for uid, url in enumerate(urls):

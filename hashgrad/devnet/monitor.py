@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hashgrad.chain.encoding import parse_hex
 from hashgrad.node.client import NodeClient
 from hashgrad.node.replies import Metagraph
 
@@ -70,7 +71,7 @@ class DevnetMonitor:
         from hashgrad.work.model import decode_checkpoint
 
         if checkpoint_hex not in self.losses:
-            data = self.client.get_artifact(bytes.fromhex(checkpoint_hex))
+            data = self.client.get_artifact(parse_hex(checkpoint_hex, "checkpoint", size=32))
             self.losses[checkpoint_hex] = compute_heldout_loss(decode_checkpoint(data), self.dataset)
         return self.losses[checkpoint_hex]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hashgrad.chain.encoding import parse_hex
 from hashgrad.devnet.monitor import DevnetMonitor
 
 
@@ -31,7 +32,7 @@ def write_final_checkpoint(out: Path, monitor: DevnetMonitor) -> Path | None:
         return None
     from hashgrad.work.model import decode_checkpoint
 
-    data = monitor.client.get_artifact(bytes.fromhex(monitor.results[-1].checkpoint))
+    data = monitor.client.get_artifact(parse_hex(monitor.results[-1].checkpoint, "checkpoint", size=32))
     folder = out / "final"
     folder.mkdir(exist_ok=True)
     (folder / "checkpoint.safetensors").write_bytes(data)

@@ -55,7 +55,8 @@ class NodeClient:
         """The node's chain info; network-mismatch when it runs another network than this client's."""
         info = self.get_chain_info()
         if info.chain != self.params.name:
-            raise HashgradError("network-mismatch", f"the node runs {info.chain}, this client is for {self.params.name}")
+            raise HashgradError("network-mismatch",
+                                f"the node runs {info.chain}, this client is for {self.params.name}")
         return info
 
     def get_block_count(self) -> int:
@@ -139,7 +140,7 @@ def connect_node(network: str, datadir: Path | str | None, rpcport: int | None =
         raise RpcError("bad-arguments", f"RPC port out of range: {port}", -8)
     if cookie_file is None:
         if datadir is None:
-            raise RpcError("bad-arguments", "give the node's datadir (or its cookie file) so the cookie can be read", -8)
+            raise RpcError("bad-arguments", "give the node's datadir (or its cookie file) to read the cookie", -8)
         cookie_file = Path(datadir) / COOKIE_FILE
     return NodeClient(RpcClient.from_cookie_file(cookie_file, port, rpcconnect, timeout), params)
 

@@ -66,17 +66,19 @@ def get_bool(obj: dict, name: str, method: str) -> bool:
 
 def get_share(obj: dict, name: str, method: str) -> float:
     value = obj.get(name)
-    if type(value) not in (int, float) or not math.isfinite(value) or not 0 <= value <= 1:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) \
+            or not 0 <= value <= 1:
         raise bad_response(method, f"{name!r} is not a share in [0, 1]")
     return float(value)
 
 
-def get_hash(obj: dict, name: str, method: str, optional: bool = False) -> bytes | None:
-    """32 bytes from 64 hex characters, in the order the node prints them; None allowed if optional."""
-    value = obj.get(name)
-    if value is None and optional:
-        return None
-    return parse_hex(value, f"{method}: {name!r}", size=HASH_SIZE, reason="bad-response", error=RpcError)
+def get_hash(obj: dict, name: str, method: str) -> bytes:
+    """32 bytes from 64 hex characters, in the order the node prints them."""
+    return parse_hex(obj.get(name), f"{method}: {name!r}", size=HASH_SIZE, reason="bad-response", error=RpcError)
+
+
+def get_optional_hash(obj: dict, name: str, method: str) -> bytes | None:
+    return None if obj.get(name) is None else get_hash(obj, name, method)
 
 
 def get_rows(obj: dict, name: str, method: str) -> list[dict]:
@@ -130,12 +132,12 @@ ACCOUNT_INT_FIELDS = ("balance", "nonce", "pending_nonce", "pending_balance", "p
 def parse_account(reply, address: str) -> Account:
     m = "getaccount"
     obj = get_object(reply, m)
-    if obj.get("address") != address:
+    if get_str(obj, "address", m, 90).lower() != address.lower():  # bech32m: either case names the same key
         raise bad_response(m, f"asked for {address}, the reply is for another address")
     values = {name: get_int(obj, name, m) for name in ACCOUNT_INT_FIELDS}
     registrations = {get_int(r, "job", m, 0, U16_MAX): get_int(r, "uid", m, 0, U16_MAX)
                      for r in get_rows(obj, "registrations", m)}
-    return Account(address=address, registrations=registrations, json=obj, **values)
+    return Account(address=obj["address"], registrations=registrations, json=obj, **values)
 
 
 # ---------------------------------------------------------------- getjob
@@ -222,7 +224,7 @@ class Neuron:
     trust: float
     emission: int
     total_earned: int
-    epoch: int  # the epoch `consensus`..`emission` come from
+    epoch: int  # the epoch `consensus`..`emission` come from; -1 before its first
     last_update: int
     registration_height: int
     endpoint: str | None  # HOST:PORT an inference miner announced
@@ -236,8 +238,6 @@ class Metagraph:
     json: dict = field(repr=False, compare=False)
 
 
-NEURON_INT_FIELDS = ("stake", "emission", "total_earned", "epoch", "last_update", "registration_height")
-NEURON_SHARE_FIELDS = ("consensus", "incentive", "dividends", "trust")
 
 
 def parse_neuron(row: dict, uid: int) -> Neuron:
@@ -249,8 +249,12 @@ def parse_neuron(row: dict, uid: int) -> Neuron:
         endpoint = get_str(row, "endpoint", m, 300)
     return Neuron(uid=uid, hotkey=get_hash(row, "hotkey", m), address=get_str(row, "address", m, 90),
                   coldkey=get_str(row, "coldkey", m, 90), validator_permit=get_bool(row, "validator_permit", m),
-                  endpoint=endpoint, **{name: get_int(row, name, m) for name in NEURON_INT_FIELDS},
-                  **{name: get_share(row, name, m) for name in NEURON_SHARE_FIELDS})
+                  endpoint=endpoint, epoch=get_int(row, "epoch", m, -1, U32_MAX), stake=get_int(row, "stake", m),
+                  consensus=get_share(row, "consensus", m), incentive=get_share(row, "incentive", m),
+                  dividends=get_share(row, "dividends", m), trust=get_share(row, "trust", m),
+                  emission=get_int(row, "emission", m), total_earned=get_int(row, "total_earned", m),
+                  last_update=get_int(row, "last_update", m),
+                  registration_height=get_int(row, "registration_height", m))
 
 
 def parse_metagraph(reply, job_id: int) -> Metagraph:
@@ -322,8 +326,8 @@ def parse_epoch(reply, job_id: int, epoch: int) -> EpochInfo:
 
     return EpochInfo(
         job=job_id, epoch=epoch, start_height=get_int(obj, "start_height", m),
-        end_height=get_int(obj, "end_height", m), seed=get_hash(obj, "seed", m, optional=True),
-        checkpoint=get_hash(obj, "checkpoint", m, optional=True), height=get_int(obj, "height", m),
+        end_height=get_int(obj, "end_height", m), seed=get_optional_hash(obj, "seed", m),
+        checkpoint=get_optional_hash(obj, "checkpoint", m), height=get_int(obj, "height", m),
         work_commits=tuple(WorkCommit(uid(r), get_hash(r, "commitment", m), get_int(r, "height", m))
                            for r in get_rows(obj, "work_commits", m)),
         work_reveals=tuple(WorkReveal(uid(r), get_hash(r, "artifact_id", m), get_hash(r, "base_checkpoint", m))

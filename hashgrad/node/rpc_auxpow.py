@@ -24,7 +24,6 @@ Namecoin). A block the chain refuses is `false`, with its reason in the node's l
 from __future__ import annotations
 
 import logging
-import re
 import time
 import weakref
 from collections import OrderedDict
@@ -33,6 +32,7 @@ from dataclasses import dataclass
 from hashgrad.chain.auxpow import MAX_AUXPOW_SIZE, parse_auxpow
 from hashgrad.chain.bech32 import decode_address
 from hashgrad.chain.block import Block
+from hashgrad.chain.encoding import parse_hex
 from hashgrad.chain.hashes import hash_to_display
 from hashgrad.chain.params import ChainParams
 from hashgrad.chain.pow import compute_target
@@ -47,7 +47,6 @@ IBD_MAX_TIP_AGE_S = 24 * 60 * 60
 RPC_WALLET_NOT_FOUND = -18
 RPC_CLIENT_NOT_CONNECTED = -9
 RPC_CLIENT_IN_INITIAL_DOWNLOAD = -10
-HEX_TEXT = re.compile(r"[0-9a-fA-F]*")
 
 log = logging.getLogger("hashgrad.auxpow")
 
@@ -160,15 +159,10 @@ def parse_payout(value, hrp: str) -> bytes:
 
 def parse_auxpow_hex(value):
     """The CAuxPow in `value` (hex), size-limited before it is decoded."""
-    if not isinstance(value, str):
-        raise RpcError("bad-hex", "auxpow must be a hex string", RPC_DESERIALIZATION_ERROR)
-    if len(value) > 2 * MAX_AUXPOW_SIZE:
-        raise RpcError("bad-auxpow-length", f"{len(value) // 2} bytes, at most {MAX_AUXPOW_SIZE}",
-                       RPC_DESERIALIZATION_ERROR)
-    if len(value) % 2 or not HEX_TEXT.fullmatch(value):
-        raise RpcError("bad-hex", "auxpow is not an even-length hex string", RPC_DESERIALIZATION_ERROR)
+    data = parse_hex(value, "auxpow", max_size=MAX_AUXPOW_SIZE, length_reason="bad-auxpow-length",
+                     error=lambda reason, detail: RpcError(reason, detail, RPC_DESERIALIZATION_ERROR))
     try:
-        return parse_auxpow(bytes.fromhex(value))
+        return parse_auxpow(data)
     except HashgradError as exc:
         raise RpcError("auxpow-decode-failed", str(exc), RPC_DESERIALIZATION_ERROR) from None
 

@@ -1,10 +1,10 @@
-"""A small blocking JSON-RPC client for a hashgrad node, the way bitcoin-cli talks to bitcoind.
+"""The transport of the node client: a small blocking JSON-RPC client, the way bitcoin-cli talks to bitcoind.
 
-Used by `hashgrad rpc`, the wallet, the role processes and the functional tests. Standard library
-only (http.client): one HTTP POST per call on a kept-alive connection, Basic auth from the node's
-cookie file (`DIR/.cookie`, `__cookie__:<hex>`); a client made by `from_datadir` re-reads the cookie
-once when refused (the node restarted with a new one). Hashgrad code builds it through
-`hashgrad.node.client.connect_node`, which wraps it in the typed `NodeClient`.
+Hashgrad code never builds one itself: `hashgrad.node.client.connect_node` makes it and wraps it in
+the typed `NodeClient` (whose `call` is the raw method `hashgrad rpc` uses). Standard library only
+(http.client): one HTTP POST per call on a kept-alive connection, Basic auth from the node's cookie
+file (`DIR/.cookie`, `__cookie__:<hex>`); a client made by `from_cookie_file`/`from_datadir` re-reads
+the cookie once when refused (the node restarted with a new one).
 An RPC error comes back as `RpcError(reason, detail, code)` with the node's reason code; a node that
 cannot be reached (refused, timed out, cookie missing) as `RpcError("node-unreachable", ...)`.
 """

@@ -7,6 +7,7 @@ for hex that does not decode into the object it claims to be.
 """
 from __future__ import annotations
 
+from hashgrad.chain import encoding
 from hashgrad.chain.bech32 import decode_address
 from hashgrad.chain.hashes import display_to_hash
 from hashgrad.errors import HashgradError, RpcError
@@ -65,11 +66,9 @@ def parse_hash(value, name: str) -> bytes:
 
 
 def parse_hex(value, name: str, max_chars: int = MAX_HEX_CHARS) -> bytes:
-    text = parse_str(value, name, max_chars)
-    try:
-        return bytes.fromhex(text)
-    except ValueError:
-        raise RpcError("invalid-parameter", f"{name} must be hex", RPC_INVALID_PARAMETER) from None
+    """The bytes of a hex string parameter (at most max_chars characters), by the one hex rule."""
+    return encoding.parse_hex(parse_str(value, name, max_chars), name,
+                     error=lambda reason, detail: RpcError("invalid-parameter", detail, RPC_INVALID_PARAMETER))
 
 
 def parse_address(value, name: str, hrp: str) -> bytes:

@@ -1,2 +1,3 @@
-"""Long-running participants of a job, as thin shells over the chain's RPC and the work library:
-the training miner and the training validator. Each is one OS process talking to one node."""
+"""Long-running participants of a job, as thin shells over the node client and the work library:
+the training miner and validator, the inference miner and validator. Each is one OS process talking
+to one node through `hashgrad.node.client.NodeClient` (typed replies); `keys` holds their key file."""

@@ -26,9 +26,10 @@ import os
 import struct
 from dataclasses import dataclass
 
+from hashgrad.chain.encoding import parse_hex
 from hashgrad.chain.hashes import ZERO_HASH, tagged_hash
 from hashgrad.chain.keys import SigningKey, is_valid_schnorr
-from hashgrad.errors import ProtocolError
+from hashgrad.errors import DecodeError, ProtocolError
 
 TAG_REQUEST = "hashgrad/serve/request"
 HEADER_HOTKEY = "X-Hashgrad-Hotkey"
@@ -77,22 +78,16 @@ def parse_signed_fields(headers) -> SignedFields:
     if headers.get(HEADER_HOTKEY) is None or headers.get(HEADER_SIGNATURE) is None:
         raise ProtocolError("unsigned-request", f"{HEADER_HOTKEY} and {HEADER_SIGNATURE} headers are required")
     try:
-        hotkey = parse_hex(headers.get(HEADER_HOTKEY), 32)
-        nonce = parse_hex(headers.get(HEADER_NONCE), NONCE_SIZE)
-        target = parse_hex(headers.get(HEADER_TARGET) or NO_TARGET.hex(), 32)
-        signature = parse_hex(headers.get(HEADER_SIGNATURE), 64)
+        hotkey = parse_hex(headers.get(HEADER_HOTKEY), HEADER_HOTKEY, size=32)
+        nonce = parse_hex(headers.get(HEADER_NONCE), HEADER_NONCE, size=NONCE_SIZE)
+        target = parse_hex(headers.get(HEADER_TARGET) or NO_TARGET.hex(), HEADER_TARGET, size=32)
+        signature = parse_hex(headers.get(HEADER_SIGNATURE), HEADER_SIGNATURE, size=64)
         time_text = headers.get(HEADER_TIME) or ""
         if not (time_text.isascii() and time_text.isdigit() and len(time_text) <= 19):
             raise ValueError("time must be decimal unix seconds")
-    except (ValueError, TypeError) as exc:
+    except (DecodeError, ValueError) as exc:
         raise ProtocolError("bad-request-signature", f"malformed signature header: {exc}") from None
     return SignedFields(hotkey, nonce, int(time_text), target, signature)
-
-
-def parse_hex(text, size: int) -> bytes:
-    if not isinstance(text, str) or len(text) != 2 * size:
-        raise ValueError(f"expected {2 * size} hex characters")
-    return bytes.fromhex(text)
 
 
 class RequestVerifier:

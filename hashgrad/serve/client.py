@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from hashgrad.chain.encoding import parse_hex
 from hashgrad.chain.keys import SigningKey
 from hashgrad.errors import ProtocolError
 from hashgrad.serve.auth import NO_TARGET, sign_request
@@ -145,7 +146,8 @@ def parse_claim(prompt: tuple[int, ...], max_tokens: int, params: SamplingParams
             raise ValueError("token_ids must be a list of bytes")
         if choice.get("text") != decode_text(tokens):
             raise ValueError("text is not the decoding of token_ids")
-        fingerprint = bytes.fromhex(response["system_fingerprint"])
+        fingerprint = parse_hex(response["system_fingerprint"], "system_fingerprint", max_size=64,
+                                reason="bad-response", error=ProtocolError)
         seed = response.get("seed")
         if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
             raise ValueError("seed must be an integer")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
+from hashgrad.chain.encoding import parse_hex
 from hashgrad.chain.keys import SigningKey
 from hashgrad.errors import HashgradError, ProtocolError
 from hashgrad.serve.client import MinerClient, parse_claim
@@ -72,7 +73,7 @@ class Gateway:
             try:
                 entry = (await client.get_models(miner.url))["data"][0]
                 miner.model, miner.fingerprint = entry["id"], entry.get("checkpoint")
-                miner.hotkey = bytes.fromhex(entry["hotkey"]) if entry.get("hotkey") else miner.hotkey
+                miner.hotkey = parse_hex(entry["hotkey"], "hotkey", size=32) if entry.get("hotkey") else miner.hotkey
             except (HashgradError, aiohttp.ClientError, OSError, KeyError, IndexError, TypeError, ValueError) as exc:
                 miner.set_aside = f"error: discovery failed ({type(exc).__name__})"
             if self.engine is not None and miner.fingerprint not in (None, self.engine.fingerprint.hex()):

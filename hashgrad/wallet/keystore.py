@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from hashgrad.chain.encoding import parse_hex
 from hashgrad.errors import WalletError
 
 KDF_NAME = "scrypt"
@@ -100,19 +101,7 @@ def parse_record(record: dict) -> tuple[KdfParams, bytes, bytes, bytes]:
     if not isinstance(record, dict) or record.get("kdf") != KDF_NAME or record.get("cipher") != CIPHER_NAME:
         raise WalletError("corrupt-wallet", f"a key record must use {KDF_NAME} and {CIPHER_NAME}")
     kdf = KdfParams(record.get("n"), record.get("r"), record.get("p")).check()
-    salt = _parse_hex(record.get("salt"), SALT_SIZE, "salt")
-    nonce = _parse_hex(record.get("nonce"), NONCE_SIZE, "nonce")
-    ciphertext = _parse_hex(record.get("ciphertext"), SECRET_SIZE + TAG_SIZE, "ciphertext")
+    salt, nonce, ciphertext = (parse_hex(record.get(name), name, size=size, reason="corrupt-wallet", error=WalletError)
+                               for name, size in (("salt", SALT_SIZE), ("nonce", NONCE_SIZE),
+                                                  ("ciphertext", SECRET_SIZE + TAG_SIZE)))
     return kdf, salt, nonce, ciphertext
-
-
-def _parse_hex(value, size: int, field: str) -> bytes:
-    if not isinstance(value, str) or len(value) != 2 * size:
-        raise WalletError("corrupt-wallet", f"{field} must be {size} bytes of hex")
-    try:
-        data = bytes.fromhex(value)
-    except ValueError:
-        raise WalletError("corrupt-wallet", f"{field} is not hex") from None
-    if len(data) != size:  # fromhex skips whitespace
-        raise WalletError("corrupt-wallet", f"{field} must be {size} bytes of hex")
-    return data

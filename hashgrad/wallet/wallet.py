@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hashgrad.chain.bech32 import encode_address
+from hashgrad.chain.encoding import parse_hex
 from hashgrad.chain.keys import SigningKey
 from hashgrad.chain.params import get_network
 from hashgrad.errors import WalletError
@@ -99,13 +100,8 @@ def check_new_password(password: str) -> str:
 
 def parse_secret_hex(text: str) -> bytes:
     """A 32-byte secret from 64 hex characters (surrounding whitespace allowed). Never echoes the input."""
-    cleaned = text.strip() if isinstance(text, str) else ""
-    if len(cleaned) != 64 or not cleaned.isascii():
-        raise WalletError("bad-secret-key", "a secret key is 64 hexadecimal characters")
-    try:
-        return bytes.fromhex(cleaned)
-    except ValueError:
-        raise WalletError("bad-secret-key", "a secret key is 64 hexadecimal characters") from None
+    cleaned = text.strip() if isinstance(text, str) else None
+    return parse_hex(cleaned, "a secret key", size=32, reason="bad-secret-key", error=WalletError)
 
 
 def seal_key(key: SigningKey, password: str, network: str, role: str, kdf: KdfParams) -> KeyEntry:
@@ -163,12 +159,7 @@ def parse_wallet(name: str, data: bytes) -> Wallet:
 def _parse_entry(doc, hrp: str) -> KeyEntry:
     if not isinstance(doc, dict) or not isinstance(doc.get("pubkey"), str) or not isinstance(doc.get("keystore"), dict):
         raise WalletError("corrupt-wallet", "a key entry has pubkey and keystore")
-    try:
-        pubkey = bytes.fromhex(doc["pubkey"])
-    except ValueError:
-        raise WalletError("corrupt-wallet", "pubkey is not hex") from None
-    if len(pubkey) != 32:
-        raise WalletError("corrupt-wallet", "pubkey is 32 bytes")
+    pubkey = parse_hex(doc["pubkey"], "pubkey", size=32, reason="corrupt-wallet", error=WalletError)
     if doc.get("address") != encode_address(hrp, pubkey):
         raise WalletError("corrupt-wallet", "stored address does not match the public key")
     return KeyEntry(pubkey, doc["keystore"])

@@ -26,6 +26,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from hashgrad.chain.coordination import MAX_WEIGHTS
+from hashgrad.chain.encoding import parse_hex
 from hashgrad.errors import WalletError
 from hashgrad.incentive.fixed import U16_MAX
 from hashgrad.wallet import files
@@ -155,8 +156,8 @@ def parse_salt_record(doc, where: str = "salt file") -> SaltRecord:
     network, job_id, epoch = doc.get("network"), doc.get("job"), doc.get("epoch")
     if not isinstance(network, str) or not _is_int(job_id, U16_MAX) or not _is_int(epoch, 2**32 - 1):
         raise WalletError("bad-salt-file", f"{where}: network, job or epoch malformed")
-    hotkey = _parse_hex(doc.get("hotkey"), 32, "hotkey", where)
-    salt = _parse_hex(doc.get("salt"), SALT_SIZE, "salt", where)
+    hotkey = parse_hex(doc.get("hotkey"), f"{where}: hotkey", size=32, reason="bad-salt-file", error=WalletError)
+    salt = parse_hex(doc.get("salt"), f"{where}: salt", size=SALT_SIZE, reason="bad-salt-file", error=WalletError)
     return SaltRecord(network, job_id, epoch, hotkey, salt, _parse_stored_weights(doc.get("weights"), where))
 
 
@@ -184,18 +185,6 @@ def _parse_stored_weights(value, where: str) -> Weights:
 
 def _is_int(value, maximum: int) -> bool:
     return type(value) is int and 0 <= value <= maximum
-
-
-def _parse_hex(value, size: int, field: str, where: str) -> bytes:
-    if not isinstance(value, str) or len(value) != 2 * size or not value.isascii():
-        raise WalletError("bad-salt-file", f"{where}: {field} must be {size} bytes of hex")
-    try:
-        data = bytes.fromhex(value)
-    except ValueError:
-        raise WalletError("bad-salt-file", f"{where}: {field} is not hex") from None
-    if len(data) != size:  # fromhex skips whitespace
-        raise WalletError("bad-salt-file", f"{where}: {field} must be {size} bytes of hex")
-    return data
 
 
 def compute_new_salt() -> bytes:

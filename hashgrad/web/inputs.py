@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from hashgrad.chain.bech32 import decode_address
+from hashgrad.chain.encoding import is_hex, parse_hex
 from hashgrad.chain.jobs import MAX_JOB_ID
 from hashgrad.chain.keys import is_valid_pubkey
 from hashgrad.chain.params import ChainParams
@@ -20,15 +21,12 @@ MAX_BLOCKS_PER_PAGE = 50
 MAX_ADDRESS_CHARS = 90
 MAX_QUERY_CHARS = 100
 
-_HASH_RE = re.compile(r"[0-9a-fA-F]{64}")
 _UINT_RE = re.compile(r"[0-9]{1,10}")
 
 
 def parse_hash(text: str, what: str = "hash") -> str:
     """A 64-hex-digit hash (display order), lower-cased."""
-    if not isinstance(text, str) or not _HASH_RE.fullmatch(text):
-        raise HashgradError("bad-hash", f"{what} must be 64 hex digits")
-    return text.lower()
+    return parse_hex(text, what, size=32, reason="bad-hash", error=HashgradError).hex()
 
 
 def parse_uint(text: str, what: str, low: int, high: int, reason: str) -> int:
@@ -93,7 +91,7 @@ def classify_query(text: str, params: ChainParams) -> tuple[str, str | int]:
     text = text.strip()
     if _UINT_RE.fullmatch(text):
         return "height", parse_height(text)
-    if _HASH_RE.fullmatch(text):
+    if len(text) == 64 and is_hex(text):
         return "hash", text.lower()
     if text.lower().startswith(params.hrp + "1"):
         return "address", parse_address(text, params)

@@ -16,6 +16,7 @@ import json
 import math
 from pathlib import Path
 
+from hashgrad.chain.encoding import is_hex
 from hashgrad.errors import HashgradError
 
 MAX_LIVE_FILE_SIZE = 4 * 1024 * 1024
@@ -105,6 +106,5 @@ def _number(value, name: str) -> float:
 
 
 def _hex(value, name: str) -> str:
-    _expect(isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value),
-            f"{name} must be 64 lower-case hex digits")
+    _expect(is_hex(value) and len(value) == 64 and value == value.lower(), f"{name} must be 64 lower-case hex digits")
     return value

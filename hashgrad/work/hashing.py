@@ -41,16 +41,6 @@ def check_bytes32(value: bytes, name: str) -> bytes:
     return bytes(value)
 
 
-def parse_hex32(text: str, name: str) -> bytes:
-    """32 bytes from 64 hex characters (as they appear in JSON headers and on the command line)."""
-    if not isinstance(text, str) or len(text) != 2 * HASH_SIZE:
-        raise WorkError("bad-hex", f"{name} must be 64 hex characters")
-    try:
-        return bytes.fromhex(text)
-    except ValueError as exc:
-        raise WorkError("bad-hex", f"{name}: {exc}") from None
-
-
 def compute_commitment(
     artifact_id: bytes, hotkey: bytes, epoch: int, job_id: int, base_checkpoint_hash: bytes
 ) -> bytes:

@@ -21,10 +21,11 @@ import numpy as np
 import torch
 from safetensors.torch import save as safetensors_save
 
+from hashgrad.chain.encoding import parse_hex
 from hashgrad.errors import WorkError
 from hashgrad.work.compress import (Layout, Payload, check_payload, compute_code_bits, compute_index_bits, pack_bits,
                                     unpack_bits)
-from hashgrad.work.hashing import compute_sha256, parse_hex32
+from hashgrad.work.hashing import compute_sha256
 from hashgrad.work.model import compute_header_json, decode_safetensors
 from hashgrad.work.params import WorkParams
 
@@ -84,15 +85,13 @@ def parse_update_header(raw: dict) -> UpdateHeader:
     if not isinstance(milestones, list) or len(milestones) > MAX_MILESTONES or not all(
             isinstance(m, str) and len(m) == 2 * MILESTONE_BYTES for m in milestones):
         raise WorkError("bad-header", f"milestones must be a list of {MILESTONE_BYTES}-byte hex hashes")
-    try:
-        parsed = tuple(bytes.fromhex(m) for m in milestones)
-    except ValueError as exc:
-        raise WorkError("bad-hex", f"milestones: {exc}") from None
+    parsed = tuple(parse_hex(m, "milestone", size=MILESTONE_BYTES, error=WorkError) for m in milestones)
     return UpdateHeader(
         job_id=raw["job_id"], epoch=raw["epoch"], kernel=raw["kernel"], num_params=raw["num_params"],
         chunk_size=raw["chunk_size"], topk=raw["topk"], quant_bins=raw["quant_bins"],
-        base_checkpoint=parse_hex32(raw["base_checkpoint"], "base_checkpoint"),
-        hotkey=parse_hex32(raw["hotkey"], "hotkey"), delta_hash=parse_hex32(raw["delta_hash"], "delta_hash"),
+        base_checkpoint=parse_hex(raw["base_checkpoint"], "base_checkpoint", size=32, error=WorkError),
+        hotkey=parse_hex(raw["hotkey"], "hotkey", size=32, error=WorkError),
+        delta_hash=parse_hex(raw["delta_hash"], "delta_hash", size=32, error=WorkError),
         milestones=parsed,
     )
 

@@ -136,6 +136,25 @@ def test_rpc_cli_and_rest(node):
     assert get(node, "/rest/account/nonsense.json")[0] == 400
 
 
+def test_rpc_cli_cookie_file_and_one_default_network(node, tmp_path):
+    cookie = tmp_path / "any-name.txt"
+    cookie.write_text((node.datadir / ".cookie").read_text())
+    command = [sys.executable, "-m", "hashgrad", "rpc", "--rpccookiefile", str(cookie), "--rpcport", str(node.rpc_port)]
+    done = subprocess.run([*command, "getblockcount"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and int(done.stdout) >= 0, done.stderr
+    cookie.write_text("no-colon")
+    refused = subprocess.run([*command, "getblockcount"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "node-unreachable" in refused.stderr
+    # every command's --network defaults to regtest: `hashgrad job` reaches this regtest node by its datadir alone
+    job = subprocess.run([sys.executable, "-m", "hashgrad", "job", "0", "--json", "--datadir", str(node.datadir),
+                          "--rpcport", str(node.rpc_port)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert job.returncode == 0 and json.loads(job.stdout)["job"] == 0, job.stderr
+    devnet = subprocess.run([sys.executable, "-m", "hashgrad", "job", "0", "--network", "devnet", "--datadir",
+                             str(node.datadir), "--rpcport", str(node.rpc_port)], cwd=REPO_ROOT, capture_output=True,
+                            text=True, timeout=60)
+    assert devnet.returncode == 1 and devnet.stderr.startswith("error: network-mismatch"), devnet.stderr
+
+
 def test_rpc_stop_removes_cookie_and_restart_resumes(node):
     node.generate(5)
     tip = node.getbestblockhash()

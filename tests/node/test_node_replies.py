@@ -92,7 +92,8 @@ def test_malformed_account_replies_are_refused(reply):
 
 
 @pytest.mark.parametrize("reply", [
-    _broken(EPOCH, epoch=2), _broken(EPOCH, seed="5e"), _broken(EPOCH, work_reveals=[{"uid": 1, "artifact_id": "a1" * 32}]),
+    _broken(EPOCH, epoch=2), _broken(EPOCH, seed="5e"),
+    _broken(EPOCH, work_reveals=[{"uid": 1, "artifact_id": "a1" * 32}]),
     _broken(EPOCH, weight_reveals=[{"uid": 0, "weights": [[1, 65536]]}]), _broken(EPOCH, attestations={}),
     _broken(EPOCH, work_commits=[{"uid": 70000, "commitment": "c0" * 32, "height": 1}]),
 ])
