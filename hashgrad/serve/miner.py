@@ -44,10 +44,10 @@ async def follow_chain(server: InferenceServer, follow: ChainFollow, checkpoint:
     while True:
         await asyncio.sleep(follow.poll_seconds)
         try:
-            latest = await asyncio.to_thread(get_chain_checkpoint_hash, follow.rpc)
-            if latest is None or latest == digest:
+            recorded = await asyncio.to_thread(get_chain_checkpoint_hash, follow.rpc)
+            if recorded is None or recorded == digest:
                 continue
-            fetched, latest = await asyncio.to_thread(fetch_checkpoint, follow.rpc, latest)
+            fetched, latest = await asyncio.to_thread(fetch_checkpoint, follow.rpc, recorded)
         except HashgradError as exc:
             log.warning("checkpoint poll failed: %s", exc)
             continue
