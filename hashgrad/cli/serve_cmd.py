@@ -99,6 +99,8 @@ def setup_logging() -> None:
 
 # ----------------------------------------------------------------------------- miner
 def run_miner(args) -> int:
+    # Function-local: torch loads only when this command runs, not for every `hashgrad` command.
+    from hashgrad.serve.miner import ChainFollow, build_miner_backend, serve_miner
     from hashgrad.serve.server import InferenceServer, ServerConfig
     from hashgrad.work.miner import set_determinism_pins
 
@@ -117,8 +119,16 @@ def run_miner(args) -> int:
                           max_tokens_cap=args.max_tokens_cap, rate=args.rate, burst=args.burst, hotkey=hotkey,
                           allowed=allowed)
     server = InferenceServer(build_miner_backend(args.adversary, checkpoint, older), config)
+
+    def on_started(port: int) -> None:
+        mode = "open" if args.open else "signed requests"
+        log.info("serving %s (checkpoint %s, %s) on http://%s:%d", server.model_id, digest.hex(), mode, args.host, port)
+        if args.port_file:
+            args.port_file.write_text(f"{port}\n")
+
+    follow = ChainFollow(client, args.adversary, args.poll_seconds) if args.follow else None
     try:
-        asyncio.run(serve_miner(args, server, client, checkpoint, digest))
+        asyncio.run(serve_miner(server, args.host, args.port, on_started, checkpoint, digest, follow))
     except KeyboardInterrupt:
         pass
     return 0
@@ -130,49 +140,6 @@ def load_older(args):
     from hashgrad.serve.checkpoints import load_checkpoint_file
 
     return load_checkpoint_file(args.stale_checkpoint)[0]
-
-
-def build_miner_backend(kind: str, checkpoint, older):
-    from hashgrad.serve.adversaries import build_backend
-
-    if kind == "stale" and older is None:
-        kind = "honest"  # nothing older yet: the stale miner serves the only checkpoint there is
-    return build_backend(kind, checkpoint, older)
-
-
-async def serve_miner(args, server, client, checkpoint, digest) -> None:
-    from hashgrad.serve.server import serve_forever
-
-    def on_started(port: int) -> None:
-        mode = "open" if args.open else "signed requests"
-        log.info("serving %s (checkpoint %s, %s) on http://%s:%d", server.model_id, digest.hex(), mode, args.host, port)
-        if args.port_file:
-            args.port_file.write_text(f"{port}\n")
-
-    tasks = [asyncio.create_task(serve_forever(server, args.host, args.port, on_started))]
-    if args.follow and client is not None:
-        tasks.append(asyncio.create_task(follow_chain(args, server, client, checkpoint, digest)))
-    await asyncio.gather(*tasks)
-
-
-async def follow_chain(args, server, client, checkpoint, digest) -> None:
-    """Poll the node; when job 0 records a new checkpoint, fetch it, check it and serve it."""
-    from hashgrad.errors import HashgradError
-    from hashgrad.serve.checkpoints import fetch_checkpoint, get_chain_checkpoint_hash
-
-    while True:
-        await asyncio.sleep(args.poll_seconds)
-        try:
-            latest = await asyncio.to_thread(get_chain_checkpoint_hash, client)
-            if latest is None or latest == digest:
-                continue
-            fetched, latest = await asyncio.to_thread(fetch_checkpoint, client, latest)
-        except HashgradError as exc:
-            log.warning("checkpoint poll failed: %s", exc)
-            continue
-        previous, checkpoint, digest = checkpoint, fetched, latest
-        server.set_backend(build_miner_backend(args.adversary, checkpoint, previous))
-        log.info("now serving checkpoint %s", digest.hex())
 
 
 # ----------------------------------------------------------------------------- validate

@@ -1,11 +1,13 @@
-"""Conversions between human floats and the integer units of Yuma consensus (CLI and tests only).
+"""Conversions between human floats and the integer units of Yuma consensus, in one place: for
+validators turning scores into weights, the wallet, the CLI and tests.
 
 Consensus never sees a float: these helpers turn floats into the ints the chain stores, exactly
-(every float is a dyadic rational, so `fractions.Fraction` reads it without error), and turn
-fixed-point results back into floats for display.
+(every float is a dyadic rational, so `fractions.Fraction` reads it without error; a `Decimal`
+too), and turn fixed-point results back into floats for display.
 
 * a weight row becomes u16 the way subtensor's `set_weights` stores it: scaled so its maximum is
-  65535, each entry rounded half up;
+  65535, each entry rounded half up (`compute_u16_row_from_floats`; by uid, zeros dropped:
+  `compute_weights_from_scores`, what a validator commits);
 * a fraction in [0, 1] (a Yuma 3 bond, kappa, a penalty) becomes round_half_up(x * 65535);
 * stake floats become integers in the exact ratio of the floats (a common power-of-two scale).
 """
@@ -13,7 +15,8 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from typing import Any, Sequence
+from decimal import Decimal
+from typing import Any, Mapping, Sequence
 
 from hashgrad.errors import IncentiveError
 from hashgrad.incentive.fixed import ONE, U16_MAX, fx_to_float
@@ -30,13 +33,22 @@ def is_finite_non_negative(value: object) -> bool:
     return type(value) in (int, float) and math.isfinite(value) and value >= 0
 
 
-def compute_u16_row_from_floats(row: Sequence[float]) -> tuple[int, ...]:
-    """A weight row max-upscaled to u16 (largest entry 65535); an all-zero row stays zero."""
+def compute_u16_row_from_floats(row: Sequence[float | Decimal]) -> tuple[int, ...]:
+    """A weight row of non-negative numbers max-upscaled to u16 (largest entry 65535, halves up);
+    an all-zero row stays zero."""
     top = max(row, default=0)
     if top == 0:
         return (0,) * len(row)
     scale = Fraction(U16_MAX) / Fraction(top)
     return tuple(round_half_up(Fraction(value) * scale) for value in row)
+
+
+def compute_weights_from_scores(scores: Mapping[int, float]) -> tuple[tuple[int, int], ...]:
+    """Non-negative scores by uid as the sparse u16 row a validator sets: max-upscaled (the best
+    gets 65535), zeros dropped, sorted by uid; all zero (or none): empty."""
+    uids = sorted(scores)
+    row = compute_u16_row_from_floats([scores[uid] for uid in uids])
+    return tuple((uid, value) for uid, value in zip(uids, row) if value > 0)
 
 
 def compute_u16_from_fraction(value: float) -> int:

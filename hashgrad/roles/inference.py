@@ -13,7 +13,6 @@ import asyncio
 import os
 import threading
 import time
-from types import SimpleNamespace
 
 from hashgrad.chain.coordination_make import make_announce_endpoint, make_commit_weights, make_reveal_weights
 from hashgrad.chain.jobs import JobParams
@@ -72,34 +71,19 @@ class InferenceMiner:
             time.sleep(self.poll_s)
 
     def serve(self, checkpoint, digest) -> None:
-        from hashgrad.cli.serve_cmd import build_miner_backend
+        # Function-local: torch loads only in the process that serves, not for every role.
+        from hashgrad.serve.miner import ChainFollow, build_miner_backend, serve_miner
         from hashgrad.serve.server import InferenceServer, ServerConfig
 
         config = ServerConfig(open_access=False, hotkey=self.keys.hotkey.pubkey)
         server = InferenceServer(build_miner_backend(self.kind, checkpoint, None), config)
-        args = SimpleNamespace(open=False, host=self.host, port=self.port, port_file=None, follow=True,
-                               poll_seconds=self.poll_s, adversary=self.kind)
 
-        async def run() -> None:
-            from hashgrad.serve.server import serve_forever
+        def on_started(port: int) -> None:
+            self.port = port
+            self.bound.set()
 
-            def on_started(port: int) -> None:
-                self.port = port
-                self.bound.set()
-
-            follow = asyncio.create_task(_follow(args, server, self.client, checkpoint, digest))
-            try:
-                await serve_forever(server, self.host, self.port, on_started)
-            finally:
-                follow.cancel()
-
-        asyncio.run(run())
-
-
-async def _follow(args, server, client, checkpoint, digest) -> None:
-    from hashgrad.cli.serve_cmd import follow_chain
-
-    await follow_chain(args, server, client, checkpoint, digest)
+        follow = ChainFollow(self.client, self.kind, self.poll_s)
+        asyncio.run(serve_miner(server, self.host, self.port, on_started, checkpoint, digest, follow))
 
 
 class InferenceValidator:

@@ -8,12 +8,21 @@ job 0 recorded on chain — the one job 1 serves.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
 
 from hashgrad.errors import WorkError
-from hashgrad.node.client import NodeClient
 from hashgrad.work.model import MAX_CHECKPOINT_BYTES, Checkpoint, checkpoint_hash, decode_checkpoint
 
 TRAIN_JOB = 0
+
+
+class CheckpointSource(Protocol):
+    """What fetching a checkpoint needs from a node: `node.client.NodeClient` is one (the serving layer
+    sits below the node's, so it names the two calls it uses rather than the class)."""
+
+    def get_artifact(self, artifact_id: bytes) -> bytes: ...
+
+    def get_job(self, job_id: int): ...
 
 
 def check_checkpoint_bytes(data: bytes, expected_hash: bytes | None) -> tuple[Checkpoint, bytes]:
@@ -34,12 +43,12 @@ def load_checkpoint_file(path: Path, expected_hash: bytes | None = None) -> tupl
     return check_checkpoint_bytes(data, expected_hash)
 
 
-def fetch_checkpoint(client: NodeClient, expected_hash: bytes) -> tuple[Checkpoint, bytes]:
+def fetch_checkpoint(client: CheckpointSource, expected_hash: bytes) -> tuple[Checkpoint, bytes]:
     """(checkpoint, hash) fetched by hash from a node's artifact store (`getartifact`)."""
     return check_checkpoint_bytes(client.get_artifact(expected_hash), expected_hash)
 
 
-def get_chain_checkpoint_hash(client: NodeClient, job: int = TRAIN_JOB) -> bytes | None:
+def get_chain_checkpoint_hash(client: CheckpointSource, job: int = TRAIN_JOB) -> bytes | None:
     """The latest checkpoint hash the training job recorded on chain (None before the first)."""
     recorded = client.get_job(job).checkpoint
     return None if recorded is None else recorded.hash

@@ -10,8 +10,8 @@
                 availability × (¼ + ¾ × (½ latency term + ½ throughput term)), each term relative
                 to the round's best miner; the ¼ base keeps timing noise from swinging the
                 weights of equally honest miners too far.
-    weights     compute_weights: scores → u16, max-upscaled, sorted by uid, ready for
-                chain.coordination_make.make_commit_weights / make_reveal_weights.
+    weights     incentive.convert.compute_weights_from_scores: scores → u16, max-upscaled, sorted by
+                uid, ready for chain.coordination_make.make_commit_weights / make_reveal_weights.
 
 The scoring and weights are pure; `run_validation_round` is the thin async shell the validator
 process (or the devnet) calls once per epoch.
@@ -27,7 +27,7 @@ import aiohttp
 
 from hashgrad.chain.keys import SigningKey
 from hashgrad.errors import ProtocolError
-from hashgrad.incentive.fixed import U16_MAX
+from hashgrad.incentive.convert import compute_weights_from_scores
 from hashgrad.serve.client import Exchange, MinerClient, parse_claim
 from hashgrad.serve.engine import SamplingParams, decode_text, encode_text
 from hashgrad.serve.protocol import compute_model_id
@@ -147,15 +147,6 @@ def compute_scores(outcomes: dict[int, list[Outcome]]) -> dict[int, float]:
     return scores
 
 
-def compute_weights(scores: dict[int, float]) -> tuple[tuple[int, int], ...]:
-    """u16 weights max-upscaled (the best miner gets 65535), zeros dropped, sorted by uid."""
-    best = max(scores.values(), default=0.0)
-    if best <= 0:
-        return ()
-    weights = ((uid, round(U16_MAX * score / best)) for uid, score in sorted(scores.items()))
-    return tuple((uid, w) for uid, w in weights if w > 0)
-
-
 # ----------------------------------------------------------------------------- the round (shell)
 @dataclass(frozen=True)
 class MinerEndpoint:
@@ -203,7 +194,7 @@ async def run_validation_round(miners: list[MinerEndpoint], engine, signer: Sign
         answers = await asyncio.gather(*(query_miner(client, m, plans[m.uid], model) for m in miners))
     outcomes = await asyncio.to_thread(verify_answers, engine, fingerprint, miners, plans, answers)
     scores = compute_scores(outcomes)
-    return RoundReport(compute_weights(scores), scores, outcomes)
+    return RoundReport(compute_weights_from_scores(scores), scores, outcomes)
 
 
 def verify_answers(engine, fingerprint, miners, plans, answers) -> dict[int, list[Outcome]]:

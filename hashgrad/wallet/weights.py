@@ -22,12 +22,12 @@ import os
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from fractions import Fraction
 from pathlib import Path
 
 from hashgrad.chain.coordination import MAX_WEIGHTS
 from hashgrad.chain.encoding import parse_hex
 from hashgrad.errors import WalletError
+from hashgrad.incentive.convert import compute_u16_row_from_floats
 from hashgrad.incentive.fixed import U16_MAX
 from hashgrad.wallet import files
 
@@ -56,19 +56,14 @@ def parse_weights(text: str) -> Weights:
         duplicate = next(uid for uid in uids if uids.count(uid) > 1)
         raise WalletError("bad-weights", f"uid {duplicate} is listed twice")
     is_decimal = any(not value.isdigit() for _, value in pairs)
-    values = compute_u16_weights([Decimal(v) for _, v in pairs]) if is_decimal else [_parse_u16(v) for _, v in pairs]
+    if is_decimal:
+        values = compute_u16_row_from_floats([Decimal(v) for _, v in pairs])
+    else:
+        values = tuple(_parse_u16(v) for _, v in pairs)
     weights = tuple(sorted((uid, value) for uid, value in zip(uids, values) if value > 0))
     if not weights:
         raise WalletError("bad-weights", "at least one weight must be positive")
     return weights
-
-
-def compute_u16_weights(values: list[Decimal]) -> list[int]:
-    """Exact max-upscaling of non-negative decimals: the largest becomes 65535 (all zero: all 0)."""
-    largest = max(values)
-    if largest == 0:
-        return [0] * len(values)
-    return [int(Fraction(v) / Fraction(largest) * U16_MAX + Fraction(1, 2)) for v in values]
 
 
 def _parse_pair(item: str) -> tuple[int, str]:

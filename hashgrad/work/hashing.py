@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import struct
 
+from hashgrad.chain.coordination import compute_work_commitment
+from hashgrad.chain.jobs import MAX_JOB_ID
 from hashgrad.errors import WorkError
 
 HASH_SIZE = 32
@@ -49,9 +51,7 @@ def compute_commitment(
     It is the chain's own rule (`hashgrad.chain.coordination.compute_work_commitment`), so what a
     validator checks here is exactly what block connect checks at the reveal.
     """
-    from hashgrad.chain.coordination import compute_work_commitment
-
-    if not 0 <= job_id < 2**16 or not 0 <= epoch < 2**32:
+    if not 0 <= job_id <= MAX_JOB_ID or not 0 <= epoch < 2**32:
         raise WorkError("bad-commitment-field", "job_id must fit u16 and epoch u32")
     return compute_work_commitment(check_bytes32(artifact_id, "artifact_id"), check_bytes32(hotkey, "hotkey"),
                                    epoch, job_id, check_bytes32(base_checkpoint_hash, "base_checkpoint_hash"))

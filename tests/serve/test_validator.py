@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from hashgrad.chain.keys import SigningKey
+from hashgrad.incentive.convert import compute_weights_from_scores
 from hashgrad.serve.adversaries import ADVERSARY_KINDS, build_backend
 from hashgrad.serve.server import BackgroundServer, InferenceServer, ServerConfig
-from hashgrad.serve.validator import (MinerEndpoint, Outcome, compute_challenges, compute_scores, compute_weights,
+from hashgrad.serve.validator import (MinerEndpoint, Outcome, compute_challenges, compute_scores,
                                       get_heldout_texts, run_validation_round_blocking)
 
 VALIDATOR = SigningKey(bytes.fromhex("66" * 32))
@@ -39,8 +40,8 @@ def test_scores_gate_on_correctness_then_reward_speed():
     assert scores[1] == pytest.approx(0.25 + 0.75 * 0.5)
     assert scores[2] == pytest.approx(0.5)
     assert scores[3] == 0.0 and scores[4] == 0.0
-    assert compute_weights(scores) == ((0, 65535), (1, 40959), (2, 32768))
-    assert compute_weights({0: 0.0}) == ()
+    assert compute_weights_from_scores(scores) == ((0, 65535), (1, 40959), (2, 32768))
+    assert compute_weights_from_scores({0: 0.0}) == ()
 
 
 def test_round_pays_honest_miners_and_zero_to_every_cheat(current, older, serve_dataset):

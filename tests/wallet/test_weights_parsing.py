@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 
 from hashgrad.errors import WalletError
-from hashgrad.wallet.weights import (MAX_SALT_FILE_BYTES, SaltRecord, check_salt_record, compute_u16_weights,
+from hashgrad.incentive.convert import compute_u16_row_from_floats
+from hashgrad.wallet.weights import (MAX_SALT_FILE_BYTES, SaltRecord, check_salt_record,
                                      format_weights, get_default_salt_path, parse_weights, read_salt_file,
                                      write_salt_file)
 
@@ -39,7 +40,7 @@ def test_parse_weights_mixes_integers_into_decimal_scaling_when_one_weight_is_de
 def test_parse_weights_is_exact_where_floats_are_not():
     # 0.1 + 0.2 style inputs: Decimal arithmetic gives 0.3/0.6 = exactly one half
     assert parse_weights("0:0.3,1:0.6") == ((0, 32768), (1, 65535))
-    assert compute_u16_weights([Decimal("1"), Decimal("0.1")]) == [65535, 6554]  # 6553.5 → 6554
+    assert compute_u16_row_from_floats([Decimal("1"), Decimal("0.1")]) == (65535, 6554)  # 6553.5 → 6554
 
 
 def test_parse_weights_drops_zeros():
