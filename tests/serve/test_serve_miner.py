@@ -76,7 +76,7 @@ def test_follow_chain_serves_the_checkpoint_job_0_records(node, older, current):
     current_digest = record_checkpoint(node, current.to_bytes(), 1)
     assert node.getjob(0)["checkpoint"]["hash"] == current_digest.hex()
 
-    asyncio.run(follow_until(server, ChainFollow(node.rpc, "honest", 0.05), older, older_digest, current_digest))
+    asyncio.run(follow_until(server, ChainFollow(node.connect(), "honest", 0.05), older, older_digest, current_digest))
     assert server.backend.checkpoint.to_bytes() == current.to_bytes()
-    asyncio.run(follow_until(stale, ChainFollow(node.rpc, "stale", 0.05), older, older_digest, current_digest))
+    asyncio.run(follow_until(stale, ChainFollow(node.connect(), "stale", 0.05), older, older_digest, current_digest))
     assert stale.backend.checkpoint.to_bytes() == older.to_bytes()  # claims the new hash, serves the old one
