@@ -13,10 +13,10 @@ import math
 from dataclasses import dataclass, field
 
 from hashgrad.chain.encoding import parse_hex
+from hashgrad.incentive.fixed import U16_MAX
 from hashgrad.errors import RpcError
 
 HASH_SIZE = 32
-U16_MAX = 65535
 U32_MAX = 2**32 - 1
 MAX_INT = 2**63 - 1  # amounts, heights, counters: a 64-bit signed integer at most
 
