@@ -112,6 +112,22 @@ async def rpc_listbanned(node, params):
     return _require_peers(node).list_banned()
 
 
+async def rpc_getnettotals(node, params):
+    """getnettotals: bytes received and sent over P2P since start, and the time in milliseconds."""
+    check_param_count(params, 0, 0)
+    received, sent = _require_peers(node).get_net_totals()
+    return {"totalbytesrecv": received, "totalbytessent": sent, "timemillis": int(time.time() * 1000),
+            "uploadtarget": {"timeframe": 86400, "target": 0, "target_reached": False,
+                             "serve_historical_blocks": True, "bytes_left_in_cycle": 0, "time_left_in_cycle": 0}}
+
+
+async def rpc_getzmqnotifications(node, params):
+    """getzmqnotifications: the active ZMQ publishers [{type: "pubhashblock", address, hwm}, ...]."""
+    check_param_count(params, 0, 0)
+    zmq = node.notifier.zmq if node.notifier is not None else None
+    return zmq.describe() if zmq is not None else []
+
+
 async def rpc_uptime(node, params):
     """uptime: seconds since the node started."""
     check_param_count(params, 0, 0)

@@ -50,10 +50,43 @@ def block_to_json(chainstate, params: ChainParams, entry, block: Block, verbosit
     out = header_to_json(chainstate, params, entry, block.header)
     out["nTx"] = len(block.txs)
     out["size"] = block.size
+    out["strippedsize"] = block.size
+    out["weight"] = 4 * block.size
+    if block.auxpow is not None:
+        out["auxpow"] = auxpow_to_json(block.auxpow, verbosity >= 2)
+    else:
+        del out["auxpow"]  # Namecoin's getblock has the member only on merge-mined blocks
     if verbosity >= 2:
         out["tx"] = [tx_to_json(params, tx) for tx in block.txs]
     else:
         out["tx"] = [hash_to_display(tx.txid) for tx in block.txs]
+    return out
+
+
+def auxpow_to_json(auxpow, verbose: bool) -> dict:
+    """Namecoin's AuxpowToJSON: the parent coinbase, its branch and index, the chain branch, the parent header."""
+    coinbase = auxpow.coinbase_tx
+    parent = auxpow.parent_header
+    out = {
+        "tx": {"hex": coinbase.serialize().hex(), "txid": hash_to_display(coinbase.txid),
+               "hash": hash_to_display(coinbase.wtxid), "version": coinbase.version, "locktime": coinbase.locktime,
+               "vin": [{"coinbase": txin.script_sig.hex(), "sequence": txin.sequence} for txin in coinbase.inputs],
+               "vout": [{"value": txout.value, "n": n, "scriptPubKey": {"hex": txout.script_pubkey.hex()}}
+                        for n, txout in enumerate(coinbase.outputs)],
+               "blockhash": hash_to_display(parent.hash)},
+        "index": auxpow.coinbase_index,
+        "chainindex": auxpow.chain_index,
+        "merklebranch": [hash_to_display(h) for h in auxpow.coinbase_branch],
+        "chainmerklebranch": [hash_to_display(h) for h in auxpow.chain_branch],
+    }
+    if verbose:
+        out["parentblock"] = {"hash": hash_to_display(parent.hash), "version": parent.version,
+                              "versionHex": f"{parent.version & 0xFFFFFFFF:08x}",
+                              "previousblockhash": hash_to_display(parent.prev_hash),
+                              "merkleroot": hash_to_display(parent.merkle_root), "time": parent.time,
+                              "bits": f"{parent.bits:08x}", "nonce": parent.nonce}
+    else:
+        out["parentblock"] = parent.serialize().hex()
     return out
 
 
