@@ -36,7 +36,7 @@ def _block_not_found() -> RpcError:
 async def rpc_getdifficulty(node, params):
     """getdifficulty: the tip's proof-of-work difficulty as a multiple of the minimum."""
     check_param_count(params, 0, 0)
-    return compute_difficulty(node.ledger.chainstate.tip.bits, node.params.pow.pow_limit)
+    return compute_difficulty(node.ledger.chainstate.tip.bits)
 
 
 async def rpc_getchaintips(node, params):

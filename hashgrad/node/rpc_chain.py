@@ -70,7 +70,7 @@ def _get_blockchain_info(node, best_header: int) -> dict:
         "blocks": tip.height,
         "headers": headers,
         "bestblockhash": hash_to_display(tip.hash),
-        "difficulty": compute_difficulty(tip.bits, node.params.pow.pow_limit),
+        "difficulty": compute_difficulty(tip.bits),
         "time": tip.time,
         "mediantime": chainstate.compute_median_time_past(tip),
         "chainwork": f"{tip.chainwork:064x}",

@@ -10,6 +10,7 @@ other RPC calls keep going between blocks.
 from __future__ import annotations
 
 import inspect
+import logging
 import time
 
 from hashgrad.chain.block import parse_block
@@ -33,6 +34,8 @@ DEFAULT_HASHPS_BLOCKS = 120
 LONGPOLL_MEMPOOL_DELAY_S = 60.0  # Core looks at the mempool after a minute of long polling...
 LONGPOLL_MEMPOOL_STEP_S = 10.0  # ...then every 10 seconds
 RPC_CLIENT_NOT_CONNECTED = -9
+
+log = logging.getLogger("hashgrad.mining")
 
 
 async def rpc_sendrawtransaction(node, params):
@@ -154,6 +157,7 @@ async def wait_long_poll(node, watched: tuple[bytes, int]) -> None:
     the mempool has admitted transactions since the long poll id was made."""
     tip_hash, tx_updates = watched
     notifier = node.notifier
+    log.info("getblocktemplate: long poll on %s", hash_to_display(tip_hash))
     check_at = time.monotonic() + LONGPOLL_MEMPOOL_DELAY_S
     while notifier.tip_hash == tip_hash:
         await notifier.wait_for(lambda: notifier.tip_hash != tip_hash, max(0.0, check_at - time.monotonic()))
@@ -206,7 +210,7 @@ def _get_mining_info(node) -> dict:
     with node.ledger.lock:
         tip = chainstate.tip
         return {"blocks": tip.height, "bits": f"{tip.bits:08x}",
-                "difficulty": compute_difficulty(tip.bits, node.params.pow.pow_limit),
+                "difficulty": compute_difficulty(tip.bits),
                 "target": f"{compute_target(tip.bits, node.params.pow.pow_limit):064x}",
                 "networkhashps": compute_network_hash_ps(chainstate, node.params, tip, DEFAULT_HASHPS_BLOCKS),
                 "pooledtx": len(node.ledger.mempool), "chain": node.params.name, "warnings": []}

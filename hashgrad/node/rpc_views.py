@@ -10,15 +10,25 @@ from hashgrad.chain.bech32 import encode_address
 from hashgrad.chain.block import Block
 from hashgrad.chain.hashes import hash_to_display
 from hashgrad.chain.params import ChainParams
-from hashgrad.chain.pow import decode_compact
 from hashgrad.chain.tx import ZERO_KEY, Transaction, TxKind, decode_payload
 from hashgrad.errors import HashgradError
 
 
-def compute_difficulty(bits: int, pow_limit: int) -> float:
-    """How many times harder than the network's minimum difficulty (1.0 on regtest/devnet)."""
-    target = decode_compact(bits).value
-    return pow_limit / target if target else 0.0
+def compute_difficulty(bits: int) -> float:
+    """Bitcoin Core's GetDifficulty: how many times Bitcoin's difficulty-1 target (0x1d00ffff) the target
+    of `bits` is, so a merge-mining pool compares our difficulty with Bitcoin's directly (regtest: 4.66e-10)."""
+    mantissa = bits & 0x00FFFFFF
+    if not mantissa:
+        return 0.0
+    shift = (bits >> 24) & 0xFF
+    difficulty = 0x0000FFFF / mantissa
+    while shift < 29:
+        difficulty *= 256.0
+        shift += 1
+    while shift > 29:
+        difficulty /= 256.0
+        shift -= 1
+    return difficulty
 
 
 def header_to_json(chainstate, params: ChainParams, entry, header) -> dict:
@@ -35,7 +45,7 @@ def header_to_json(chainstate, params: ChainParams, entry, header) -> dict:
         "mediantime": chainstate.compute_median_time_past(entry),
         "nonce": header.nonce,
         "bits": f"{header.bits:08x}",
-        "difficulty": compute_difficulty(header.bits, params.pow.pow_limit),
+        "difficulty": compute_difficulty(header.bits),
         "chainwork": f"{entry.chainwork:064x}",
         "auxpow": header.is_auxpow(),
     }
