@@ -102,6 +102,7 @@ class PeerManager:
             self.ledger.listeners.remove(self._on_ledger_result)
         if self._server is not None:
             self._server.close()
+        self.sync.cancel_tasks()
         if self._maintenance is not None:
             self._maintenance.cancel()
             await asyncio.gather(self._maintenance, return_exceptions=True)
@@ -300,6 +301,7 @@ class PeerManager:
     def announce_transaction(self, tx) -> None:
         """Announce a transaction the node accepted (RPC) by inv to every peer not known to have it."""
         self.sync.relay_inventory(InvType.TX, [tx.txid])
+        self.sync.on_transaction_accepted(tx)
 
     # ------------------------------------------------------------ work artifacts
     @property
