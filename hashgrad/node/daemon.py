@@ -175,7 +175,7 @@ class Node:
         if self._stop_event is not None:
             self._stop_event.set()
         log.info("stopping")
-        for part in (self.rpc, self.notifier, self.peers):
+        for part in (self.notifier, self.rpc, self.peers):  # the notifier first: it wakes long polls
             if part is not None:
                 try:
                     await part.stop()

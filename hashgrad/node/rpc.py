@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import secrets
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -170,6 +171,9 @@ class RpcServer:
         self.rest = rest
         self.methods = collect_methods(*METHOD_MODULES)
         self.methods["help"] = self.rpc_help
+        self.methods["getrpcinfo"] = self.rpc_getrpcinfo
+        self.active: dict[int, tuple[str, float]] = {}  # running calls, for getrpcinfo
+        self._next_call = 0
         self.credentials = credentials or RpcCredentials()
         self.cookie: str | None = None
         self._runner: web.AppRunner | None = None
@@ -256,6 +260,9 @@ class RpcServer:
         if call.method not in self.methods:
             return build_reply(None, RpcError("method-not-found", "Method not found", RPC_METHOD_NOT_FOUND),
                                call.id, call.is_v2, call.has_id)
+        self._next_call += 1
+        key = self._next_call
+        self.active[key] = (call.method, time.monotonic())
         try:
             log.debug("RPC %s %s", call.method, json.dumps(call.params)[:200])
             result = await self.methods[call.method](self.node, call.params)
@@ -267,7 +274,17 @@ class RpcServer:
             log.exception("RPC %s failed", call.method)
             return build_reply(None, RpcError("internal-error", type(exc).__name__, RPC_MISC_ERROR), call.id,
                                call.is_v2, call.has_id)
+        finally:
+            del self.active[key]
         return build_reply(result, None, call.id, call.is_v2, call.has_id)
+
+    async def rpc_getrpcinfo(self, node, params):
+        """getrpcinfo: the calls running now ({method, duration in microseconds}) and the log file."""
+        check_param_count(params, 0, 0)
+        now = time.monotonic()
+        return {"active_commands": [{"method": method, "duration": int((now - started) * 1_000_000)}
+                                    for method, started in self.active.values()],
+                "logpath": str(self.node.datadir / "node.log")}
 
     async def rpc_help(self, node, params):
         """help [COMMAND]: list the methods, or describe one."""

@@ -157,7 +157,7 @@ async def wait_long_poll(node, watched: tuple[bytes, int]) -> None:
     the mempool has admitted transactions since the long poll id was made."""
     tip_hash, tx_updates = watched
     notifier = node.notifier
-    log.info("getblocktemplate: long poll on %s", hash_to_display(tip_hash))
+    log.debug("getblocktemplate: long poll on %s", hash_to_display(tip_hash))
     check_at = time.monotonic() + LONGPOLL_MEMPOOL_DELAY_S
     while notifier.tip_hash == tip_hash:
         await notifier.wait_for(lambda: notifier.tip_hash != tip_hash, max(0.0, check_at - time.monotonic()))

@@ -12,6 +12,7 @@ import json
 import stat
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
 
@@ -174,6 +175,15 @@ def test_rpc_auth_rpcuser_rpcpassword_writes_no_cookie(node_factory):
     with pytest.raises(RpcError) as refused:
         RpcClient(f"http://127.0.0.1:{node.rpc_port}/", "alice", "wrong").call("getblockcount")
     assert refused.value.reason == "unauthorized"
+    waiting = {}  # a waitfornewblock without a time limit must not hold the stop back
+    waiter = threading.Thread(target=lambda: waiting.update(
+        RpcClient(f"http://127.0.0.1:{node.rpc_port}/", "alice", "s3cret:with-colon").call("waitfornewblock")))
+    waiter.start()
+    wait_until(lambda: any(c["method"] == "waitfornewblock" for c in client.call("getrpcinfo")["active_commands"]),
+               30, "waitfornewblock running")
+    genesis = client.call("getblockhash", 0)
     client.call("stop")
     assert node.wait_for_exit(30) == 0
+    waiter.join(30)
+    assert waiting == {"hash": genesis, "height": 0}
     client.close()

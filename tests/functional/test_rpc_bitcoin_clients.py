@@ -265,7 +265,8 @@ def test_pool_getblocktemplate_submitblock_and_long_poll(env):
     waiter = threading.Thread(target=lambda: woken.update(AuthServiceProxy(env["url"], timeout=60).getblocktemplate(
         {"longpollid": gbt["longpollid"]})))
     waiter.start()
-    wait_until(lambda: "long poll on" in node.read_log(), 30, "the long poll to reach the node")
+    wait_until(lambda: any(c["method"] == "getblocktemplate" for c in node.getrpcinfo()["active_commands"]), 30,
+               "the long poll waiting at the node")
     raw = build_block_from_template(gbt, new_address(node.params)[0].pubkey, b"/bitcoinlib-pool/")
     assert proxy.call("getblocktemplate", {"mode": "proposal", "data": raw.hex()}) is None
     bad = bytearray(raw)
