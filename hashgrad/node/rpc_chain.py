@@ -75,10 +75,19 @@ def _get_blockchain_info(node, best_header: int) -> dict:
         "mediantime": chainstate.compute_median_time_past(tip),
         "chainwork": f"{tip.chainwork:064x}",
         "initialblockdownload": tip.time < time.time() - IBD_MAX_TIP_AGE,
+        "verificationprogress": min(1.0, tip.height / headers) if headers else 1.0,
         "orphans": len(chainstate.orphans),
+        "size_on_disk": _get_size_on_disk(node.datadir),
         "pruned": False,
         "warnings": "",
     }
+
+
+def _get_size_on_disk(datadir) -> int:
+    try:
+        return sum(path.stat().st_size for path in datadir.glob("chain.sqlite*"))
+    except OSError:
+        return 0
 
 
 async def rpc_getblock(node, params):
@@ -160,10 +169,20 @@ def mempool_entry_to_json(params, entry, chain: list, height: int) -> dict:
 
 
 async def rpc_getmempoolinfo(node, params):
-    """getmempoolinfo: transaction count, bytes, limits."""
+    """getmempoolinfo: transaction count, bytes, fees, limits (fee rates in base units per 1000 bytes)."""
     check_param_count(params, 0, 0)
-    info = await node.run_blocking(node.ledger.mempool.get_info)
-    info["loaded"] = True
+    return await node.run_blocking(_get_mempool_info, node)
+
+
+def _get_mempool_info(node) -> dict:
+    mempool = node.ledger.mempool
+    with mempool.lock:
+        info = mempool.get_info()
+        total_fee = sum(entry.tx.fee for entry in mempool.entries.values())
+    rate_per_kb = mempool.min_fee_rate * 1000
+    info.update({"loaded": True, "usage": info["bytes"], "total_fee": total_fee, "mempoolminfee": rate_per_kb,
+                 "minrelaytxfee": rate_per_kb, "incrementalrelayfee": rate_per_kb, "unbroadcastcount": 0,
+                 "fullrbf": True})
     return info
 
 

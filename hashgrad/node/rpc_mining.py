@@ -21,6 +21,7 @@ from hashgrad.chain.state import StateOverlay
 from hashgrad.chain.tx import parse_transaction
 from hashgrad.chain.validation import apply_block, check_block_body, check_header_context
 from hashgrad.errors import ConsensusError, DecodeError, HashgradError, MempoolError, RpcError
+from hashgrad.node.rpc_auxpow import check_can_mine
 from hashgrad.node.rpc_params import (RPC_DESERIALIZATION_ERROR, RPC_INVALID_PARAMETER, check_param_count, get_param,
                                       parse_address, parse_hash, parse_hex, parse_int, parse_str)
 from hashgrad.node.rpc_views import compute_difficulty
@@ -97,6 +98,7 @@ async def rpc_getblocktemplate(node, params):
         return await _check_proposal(node, request.get("data"))
     if mode != "template":
         raise RpcError("invalid-parameter", "Invalid mode", RPC_INVALID_PARAMETER)
+    check_can_mine(node)  # outside regtest/devnet: peers needed, no initial block download (as Core)
     longpollid = request.get("longpollid")
     if longpollid is not None:
         await wait_long_poll(node, parse_longpollid(longpollid))

@@ -39,9 +39,13 @@ async def rpc_getnetworkinfo(node, params):
     """getnetworkinfo: user agent, protocol version, connection count, whether networking is active."""
     check_param_count(params, 0, 0)
     peers = _require_peers(node)
+    inbound = sum(1 for info in peers.get_peer_info() if info.get("inbound"))
+    connections = peers.connection_count()
     return {"version": getattr(peers, "protocol_version", None), "subversion": node.user_agent,
-            "connections": peers.connection_count(), "networkactive": node.network_active,
-            "localport": node.p2p_port, "relayfee": node.ledger.mempool.min_fee_rate}
+            "protocolversion": getattr(peers, "protocol_version", None), "localrelay": True, "timeoffset": 0,
+            "connections": connections, "connections_in": inbound, "connections_out": connections - inbound,
+            "networkactive": node.network_active, "localport": node.p2p_port,
+            "relayfee": node.ledger.mempool.min_fee_rate, "warnings": ""}
 
 
 async def rpc_addnode(node, params):

@@ -333,3 +333,15 @@ def test_zmq_and_blocknotify_see_every_block_and_transaction_in_order(env):
     notified = env["root"] / "notified.txt"
     wait_until(lambda: notified.exists() and sorted(notified.read_text().split()) == sorted(expected_blocks), 30,
                "blocknotify for every new tip")
+
+
+def test_getblocktemplate_refused_while_alone_outside_regtest(node_factory):
+    """As Core's "Bitcoin Core is not connected!": on test/main a node with no peers hands out no work."""
+    node = node_factory(1, network="test")[0]
+    proxy = AuthServiceProxy(f"http://{(node.datadir / '.cookie').read_text()}@127.0.0.1:{node.rpc_port}/")
+    with pytest.raises(JSONRPCException) as refused:
+        proxy.getblocktemplate({"rules": ["segwit"]})
+    assert refused.value.code == -9
+    info = proxy.getblockchaininfo()
+    assert info["chain"] == "test" and info["size_on_disk"] > 0 and 0 <= info["verificationprogress"] <= 1
+    assert proxy.getnetworkinfo()["connections_in"] == 0 and proxy.getmempoolinfo()["total_fee"] == 0
