@@ -12,7 +12,8 @@
 - Bodies over MAX_BODY_SIZE get 413 before they are read whole. HTTP/1.1 keep-alive.
 - Errors: `{"code": <Bitcoin Core code>, "message": "<reason>: <detail>", "reason": "<reason>"}`
   (`reason` is hashgrad's kebab-case code, an extra member Core's clients ignore).
-- Methods are the `rpc_<name>` coroutines of METHOD_MODULES (plus `help`).
+- Parameters by position (an array) or by name (an object, placed as Core does: `rpc_named.py`).
+- Methods are the `rpc_<name>` coroutines of METHOD_MODULES (plus `help` and `getrpcinfo`).
 - Optionally the unauthenticated read-only REST view of `rest.py` on the same port.
 """
 from __future__ import annotations
@@ -29,11 +30,11 @@ from pathlib import Path
 from aiohttp import web
 
 from hashgrad.errors import HashgradError, RpcError
-from hashgrad.node import (rpc_artifacts, rpc_auxpow, rpc_blockchain, rpc_chain, rpc_incentive, rpc_mining,
-                           rpc_net)
+from hashgrad.node import rpc_artifacts, rpc_auxpow, rpc_blockchain, rpc_chain, rpc_incentive, rpc_mining, rpc_net
 from hashgrad.node.rpc_auth import RpcCredentials
 from hashgrad.node.rpc_client import COOKIE_FILE
-from hashgrad.node.rpc_params import RPC_INVALID_PARAMS, check_param_count, get_param, parse_str
+from hashgrad.node.rpc_named import compute_positional
+from hashgrad.node.rpc_params import check_param_count, get_param, parse_str
 
 MAX_BODY_SIZE = 16 * 1024 * 1024  # room for an 8 MiB artifact in base64 (putartifact)
 MAX_BATCH = 1000
@@ -91,6 +92,7 @@ class Call:
     id: object = None
     has_id: bool = False
     is_v2: bool = False
+    named: dict | None = None  # named parameters, placed by the method's argument names when it runs
     error: RpcError | None = None  # a request that could not be parsed: answered with this error
 
     @property
@@ -126,8 +128,7 @@ def parse_call(request) -> Call:
     if params is None:
         params = []
     if isinstance(params, dict):
-        call.error = call.error or RpcError("invalid-params", "named parameters are not supported; pass an array",
-                                            RPC_INVALID_PARAMS)
+        call.named = params
     elif not isinstance(params, list):
         call.error = call.error or RpcError("invalid-request", "Params must be an array or object",
                                             RPC_INVALID_REQUEST)
@@ -264,6 +265,8 @@ class RpcServer:
         key = self._next_call
         self.active[key] = (call.method, time.monotonic())
         try:
+            if call.named is not None:
+                call.params = compute_positional(call.method, self.methods[call.method], call.named)
             log.debug("RPC %s %s", call.method, json.dumps(call.params)[:200])
             result = await self.methods[call.method](self.node, call.params)
         except RpcError as exc:

@@ -114,6 +114,11 @@ def test_rpc_http_and_jsonrpc_as_core(env):
     assert status == 400 and json.loads(data)["error"]["code"] == -32600
     status, _, data = call({"method": "getblockcount", "params": "x", "id": 6})
     assert status == 400 and json.loads(data)["error"]["code"] == -32600
+    status, _, data = call({"method": "getblock", "params": {"blockhash": node.getblockhash(0), "verbosity": 0},
+                            "id": 7})  # named parameters, as bitcoin-cli -named sends them
+    assert status == 200 and json.loads(data)["result"] == node.getblock(node.getblockhash(0), 0)
+    status, _, data = call({"method": "getblock", "params": {"block": "00"}, "id": 8})
+    assert status == 500 and json.loads(data)["error"]["code"] == -8
     status, _, data = call(b"{nope")
     assert status == 500 and json.loads(data) == {"result": None, "error": {
         "code": -32700, "message": "parse-error: Parse error", "reason": "parse-error"}, "id": None}

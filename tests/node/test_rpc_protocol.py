@@ -8,6 +8,8 @@ import pytest
 from hashgrad.errors import HashgradError, RpcError
 from hashgrad.node.rpc import build_reply, legacy_http_status, parse_call
 from hashgrad.node.rpc_auth import RpcCredentials, compute_rpcauth, parse_rpcauth
+from hashgrad.node.rpc_chain import rpc_getaddresshistory, rpc_getblock
+from hashgrad.node.rpc_named import compute_positional
 from hashgrad.node.rpc_views import compute_difficulty
 from hashgrad.node.zmq_pub import check_zmq_address, encode_sequence
 
@@ -33,7 +35,8 @@ def test_parse_call_versions_and_ids():
                          ({"method": "x", "params": 3, "id": 1}, "Params must be an array or object")):
         call = parse_call(bad)
         assert call.error.code == -32600 and call.error.detail == message and call.id == 1
-    assert parse_call({"method": "x", "params": {"a": 1}}).error.code == -32602
+    named = parse_call({"method": "x", "params": {"a": 1}})
+    assert named.error is None and named.named == {"a": 1}
     assert parse_call(5).error.code == -32600
 
 
@@ -95,3 +98,12 @@ def test_rpcauth_command_prints_a_line_the_node_accepts(capsys):
     printed = capsys.readouterr().out.splitlines()
     line = next(text for text in printed if text.startswith("rpcauth="))[len("rpcauth="):]
     assert RpcCredentials(rpcauth=[parse_rpcauth(line)]).is_authorized(basic("bob", "hunter2"))
+
+
+def test_named_parameters_as_core():
+    assert compute_positional("getblock", rpc_getblock, {"verbosity": 2, "blockhash": "ab"}) == ["ab", 2]
+    assert compute_positional("getblock", rpc_getblock, {"verbosity": 0}) == [None, 0]
+    assert compute_positional("getaddresshistory", rpc_getaddresshistory, {"limit": 5}) == [None, 5]  # help line
+    with pytest.raises(RpcError) as error:
+        compute_positional("getblock", rpc_getblock, {"hash": "ab"})
+    assert (error.value.code, error.value.detail) == (-8, "Unknown named parameter hash")
