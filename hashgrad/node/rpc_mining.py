@@ -104,11 +104,18 @@ async def rpc_getblocktemplate(node, params):
         await wait_long_poll(node, parse_longpollid(longpollid))
     notifier = node.notifier
     tx_updates = notifier.tx_updates  # read before the template: a later admission ends the next long poll
-    template = await node.run_blocking(node.ledger.build_template)
-    return template_to_json(node.params, template, f"{hash_to_display(template.prev_hash)}{tx_updates}")
+    template, min_time = await node.run_blocking(_build_template, node.ledger)
+    return template_to_json(node.params, template, min_time, f"{hash_to_display(template.prev_hash)}{tx_updates}")
 
 
-def template_to_json(params, template, longpollid: str) -> dict:
+def _build_template(ledger) -> tuple:
+    """The template and its `mintime` (the tip's median time past + 1), read under one lock."""
+    with ledger.lock:
+        template = ledger.build_template()
+        return template, ledger.chainstate.compute_median_time_past(ledger.chainstate.tip) + 1
+
+
+def template_to_json(params, template, min_time: int, longpollid: str) -> dict:
     """BIP22/BIP23 members as Bitcoin Core 28 prints them, plus hashgrad's chainid and auxpow flag."""
     target = compute_target(template.bits, params.pow.pow_limit)
     position: dict[tuple[bytes, int], int] = {}
@@ -131,7 +138,7 @@ def template_to_json(params, template, longpollid: str) -> dict:
         "coinbasevalue": template.coinbase_value,
         "longpollid": longpollid,
         "target": f"{target:064x}",
-        "mintime": template.time,
+        "mintime": min_time,
         "mutable": ["time", "transactions", "prevblock"],
         "noncerange": "00000000ffffffff",
         "sigoplimit": 0,

@@ -279,7 +279,8 @@ class ChainSync:
         txids = message.get_hashes(InvType.TX)
         for txid in txids:
             peer.known_inventory.add(txid)
-        wanted = [t for t in txids if t not in self.recent_rejects and t not in self.ledger.mempool]
+        wanted = [t for t in txids if t not in self.recent_rejects and t not in self.ledger.mempool
+                  and t not in self.orphans]
         if wanted:
             peer.send(GetDataMessage(tuple(InvEntry(InvType.TX, t) for t in wanted)))
 

@@ -264,6 +264,7 @@ def test_pool_getblocktemplate_submitblock_and_long_poll(env):
     assert gbt["capabilities"] == ["proposal"] and gbt["mutable"] == ["time", "transactions", "prevblock"]
     assert gbt["previousblockhash"] == node.getbestblockhash() and gbt["noncerange"] == "00000000ffffffff"
     assert [t["depends"] for t in gbt["transactions"]] == [[], [1]]
+    assert gbt["mintime"] == node.getblockheader(gbt["previousblockhash"])["mediantime"] + 1 <= gbt["curtime"]
     assert gbt["longpollid"].startswith(gbt["previousblockhash"])
 
     woken = {}
