@@ -258,23 +258,24 @@ class RpcServer:
         """Run one parsed call; its reply object (Core's 1.0 or 2.0 form)."""
         if call.error is not None:
             return build_reply(None, call.error, call.id, call.is_v2, call.has_id)
-        if call.method not in self.methods:
+        method = call.method
+        if method is None or method not in self.methods:
             return build_reply(None, RpcError("method-not-found", "Method not found", RPC_METHOD_NOT_FOUND),
                                call.id, call.is_v2, call.has_id)
         self._next_call += 1
         key = self._next_call
-        self.active[key] = (call.method, time.monotonic())
+        self.active[key] = (method, time.monotonic())
         try:
             if call.named is not None:
-                call.params = compute_positional(call.method, self.methods[call.method], call.named)
-            log.debug("RPC %s %s", call.method, json.dumps(call.params)[:200])
-            result = await self.methods[call.method](self.node, call.params)
+                call.params = compute_positional(method, self.methods[method], call.named)
+            log.debug("RPC %s %s", method, json.dumps(call.params)[:200])
+            result = await self.methods[method](self.node, call.params)
         except RpcError as exc:
             return build_reply(None, exc, call.id, call.is_v2, call.has_id)
         except HashgradError as exc:
             return build_reply(None, RpcError(exc.reason, exc.detail, RPC_MISC_ERROR), call.id, call.is_v2, call.has_id)
         except Exception as exc:  # a bug must not kill the server; it is logged with its traceback
-            log.exception("RPC %s failed", call.method)
+            log.exception("RPC %s failed", method)
             return build_reply(None, RpcError("internal-error", type(exc).__name__, RPC_MISC_ERROR), call.id,
                                call.is_v2, call.has_id)
         finally:
