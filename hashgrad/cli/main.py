@@ -21,6 +21,7 @@ SUBCOMMANDS: list[tuple[str, str]] = [
     ("auxpow", "hashgrad.cli.auxpow_cmd"),
     ("node", "hashgrad.cli.node_cmd"),
     ("rpc", "hashgrad.cli.rpc_cmd"),
+    ("rpcauth", "hashgrad.cli.rpcauth_cmd"),
     ("wallet", "hashgrad.cli.wallet_cmd"),
     ("stake", "hashgrad.cli.stake_cmd"),
     ("weights", "hashgrad.cli.weights_cmd"),

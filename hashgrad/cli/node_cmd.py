@@ -3,6 +3,10 @@
     hashgrad node --network regtest --datadir DIR [--port P] [--bind HOST] [--rpcport R]
                   [--rpcbind HOST] [--connect HOST:PORT ...] [--maxconnections N]
                   [--mine-interval S --payout ADDRESS] [--[no-]autoconnect] [--rest] [--debug]
+                  [--rpcuser U --rpcpassword P] [--rpcauth USER:SALT$HASH ...] [--blocknotify CMD]
+                  [--zmqpubhashblock|--zmqpubhashtx|--zmqpubrawblock|--zmqpubrawtx tcp://HOST:PORT]
+
+Bitcoin Core's spellings `-rpcuser=U`, `-blocknotify=CMD`, `-zmqpubhashblock=tcp://...` work too.
 
 DIR is the network's own data directory: `DIR/chain.sqlite`, `DIR/.cookie` (RPC credentials),
 `DIR/node.log`. P2P listens on all interfaces by default (`--bind` to narrow it); RPC on 127.0.0.1
@@ -21,6 +25,8 @@ from hashgrad.chain.bech32 import decode_address
 from hashgrad.chain.params import get_network
 from hashgrad.cli.node_options import add_network_argument
 from hashgrad.errors import HashgradError
+from hashgrad.node.rpc_auth import parse_rpcauth
+from hashgrad.node.zmq_pub import ZMQ_TOPICS, check_zmq_address
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -41,6 +47,15 @@ def register(subparsers) -> None:
     parser.add_argument("--autoconnect", action=argparse.BooleanOptionalAction, default=None,
                         help="connect to gossiped addresses to fill outbound slots (default: on, off on regtest)")
     parser.add_argument("--rest", action="store_true", help="serve the read-only REST view on the RPC port")
+    parser.add_argument("--rpcuser", "-rpcuser", help="JSON-RPC user name (with --rpcpassword; no cookie then)")
+    parser.add_argument("--rpcpassword", "-rpcpassword", help="JSON-RPC password")
+    parser.add_argument("--rpcauth", "-rpcauth", action="append", default=[], metavar="USER:SALT$HASH",
+                        help="a line printed by Bitcoin Core's rpcauth.py (or `hashgrad rpcauth`); repeatable")
+    parser.add_argument("--blocknotify", "-blocknotify", metavar="CMD",
+                        help="run CMD (a shell command) on every new best block, %%s replaced by its hash")
+    for topic in ZMQ_TOPICS:
+        parser.add_argument(f"--zmqpub{topic}", f"-zmqpub{topic}", metavar="ADDRESS",
+                            help=f"publish {topic} notifications on ADDRESS (tcp://HOST:PORT), as bitcoind")
     parser.add_argument("--debug", action="store_true", help="log at DEBUG level")
     parser.set_defaults(func=run_node)
 
@@ -67,10 +82,19 @@ def build_config(args, params):
     if not 0 <= args.maxconnections <= 1000:
         raise HashgradError("bad-arguments", "--maxconnections out of range [0, 1000]")
     payout = decode_address(params.hrp, args.payout) if args.payout else None
+    if (args.rpcuser is None) != (args.rpcpassword is None):
+        raise HashgradError("bad-arguments", "--rpcuser and --rpcpassword go together")
+    for line in args.rpcauth:
+        parse_rpcauth(line)  # refuse a malformed line at start, not at the first call
+    zmq_pub = {topic: getattr(args, f"zmqpub{topic}") for topic in ZMQ_TOPICS if getattr(args, f"zmqpub{topic}")}
+    for address in zmq_pub.values():
+        check_zmq_address(address)
     return NodeConfig(p2p_host=args.bind, p2p_port=args.port, rpc_host=args.rpcbind, rpc_port=args.rpcport,
                       connect=[parse_peer(c, params.p2p_port) for c in args.connect], max_peers=args.maxconnections,
                       mine_interval_s=args.mine_interval, payout=payout, rest=args.rest,
-                      auto_connect=args.autoconnect if args.autoconnect is not None else params.name != "regtest")
+                      auto_connect=args.autoconnect if args.autoconnect is not None else params.name != "regtest",
+                      rpc_user=args.rpcuser, rpc_password=args.rpcpassword, rpc_auth=list(args.rpcauth),
+                      block_notify=args.blocknotify, zmq_pub=zmq_pub)
 
 
 def setup_logging(datadir: Path, debug: bool) -> None:

@@ -42,6 +42,11 @@ class NodeConfig:
     payout: bytes | None = None
     rest: bool = False
     auto_connect: bool = False  # fill outbound slots from gossiped addresses (off on regtest, as in tests)
+    rpc_user: str | None = None
+    rpc_password: str | None = None  # set: no cookie is written (as bitcoind)
+    rpc_auth: list[str] = field(default_factory=list)  # USER:SALT$HASH lines from Core's rpcauth.py
+    block_notify: str | None = None  # shell command run on every new tip, %s = its hash
+    zmq_pub: dict[str, str] = field(default_factory=dict)  # topic (hashblock, rawtx...) -> tcp://address
 
 
 class Node:
@@ -56,6 +61,7 @@ class Node:
         self.artifacts = None
         self.peers = None
         self.rpc = None
+        self.notifier = None
         self.network_active = True
         self.added_nodes: set[tuple[str, int]] = set(self.config.connect)
         self.started_at = time.monotonic()
@@ -106,7 +112,9 @@ class Node:
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         from hashgrad.node.ledger import Ledger
+        from hashgrad.node.notify import ChainNotifier
         from hashgrad.node.rpc import RpcServer
+        from hashgrad.node.rpc_auth import RpcCredentials, parse_rpcauth
         from hashgrad.p2p.manager import PeerManager
         from hashgrad.store.artifacts import LocalArtifactStore
 
@@ -123,7 +131,11 @@ class Node:
                                  auto_connect=self.config.auto_connect)
         await self._listen("P2P", self.peers.start())
         self.p2p_port = self.peers.port
-        self.rpc = RpcServer(self, self.config.rpc_host, self.rpc_port, rest=self.config.rest)
+        self.notifier = ChainNotifier(self)
+        self.notifier.attach()
+        credentials = RpcCredentials(user=self.config.rpc_user, password=self.config.rpc_password,
+                                     rpcauth=[parse_rpcauth(line) for line in self.config.rpc_auth])
+        self.rpc = RpcServer(self, self.config.rpc_host, self.rpc_port, rest=self.config.rest, credentials=credentials)
         await self._listen("RPC", self.rpc.start())
         self.rpc_port = self.rpc.port
         self.started_at = time.monotonic()
@@ -163,7 +175,7 @@ class Node:
         if self._stop_event is not None:
             self._stop_event.set()
         log.info("stopping")
-        for part in (self.rpc, self.peers):
+        for part in (self.notifier, self.rpc, self.peers):  # the notifier first: it wakes long polls
             if part is not None:
                 try:
                     await part.stop()

@@ -52,6 +52,7 @@ class Ledger:
         self.lock = threading.RLock()
         self.clock = clock
         self.listeners: list = []  # callables(AcceptResult) told after every tip change
+        self.tx_listeners: list = []  # callables(Transaction) told after every mempool admission
 
     def now(self) -> int:
         return int(self.clock())
@@ -69,6 +70,8 @@ class Ledger:
     def submit_transaction(self, tx: Transaction) -> bytes:
         with self.lock:
             self.mempool.add(tx)
+        for listener in list(self.tx_listeners):
+            listener(tx)
         return tx.txid
 
     def build_template(self) -> BlockTemplate:

@@ -70,15 +70,24 @@ def _get_blockchain_info(node, best_header: int) -> dict:
         "blocks": tip.height,
         "headers": headers,
         "bestblockhash": hash_to_display(tip.hash),
-        "difficulty": compute_difficulty(tip.bits, node.params.pow.pow_limit),
+        "difficulty": compute_difficulty(tip.bits),
         "time": tip.time,
         "mediantime": chainstate.compute_median_time_past(tip),
         "chainwork": f"{tip.chainwork:064x}",
         "initialblockdownload": tip.time < time.time() - IBD_MAX_TIP_AGE,
+        "verificationprogress": min(1.0, tip.height / headers) if headers else 1.0,
         "orphans": len(chainstate.orphans),
+        "size_on_disk": _get_size_on_disk(node.datadir),
         "pruned": False,
         "warnings": "",
     }
+
+
+def _get_size_on_disk(datadir) -> int:
+    try:
+        return sum(path.stat().st_size for path in datadir.glob("chain.sqlite*"))
+    except OSError:
+        return 0
 
 
 async def rpc_getblock(node, params):
@@ -134,26 +143,55 @@ def _get_raw_mempool(node, verbose: bool):
     mempool = node.ledger.mempool
     with mempool.lock:
         entries = list(mempool.entries.values())
-    if not verbose:
-        return [hash_to_display(e.tx.txid) for e in entries]
-    return {hash_to_display(e.tx.txid): {"size": e.tx.size, "fee": e.tx.fee, "time": int(e.added_at),
-                                         "sender": encode_address(node.params.hrp, e.tx.sender),
-                                         "nonce": e.tx.nonce} for e in entries}
+        if not verbose:
+            return [hash_to_display(e.tx.txid) for e in entries]
+        chains = {sender: mempool.get_sender_chain(sender) for sender in mempool.by_sender}
+    height = node.ledger.chainstate.height
+    return {hash_to_display(e.tx.txid): mempool_entry_to_json(node.params, e, chains[e.tx.sender], height)
+            for e in entries}
+
+
+def mempool_entry_to_json(params, entry, chain: list, height: int) -> dict:
+    """Core's verbose mempool entry; a sender's earlier nonces are the ancestors, later ones descendants."""
+    tx = entry.tx
+    position = next(i for i, pending in enumerate(chain) if pending.txid == tx.txid)
+    ancestors, descendants = chain[:position + 1], chain[position:]
+    return {"vsize": tx.size, "weight": 4 * tx.size, "time": int(entry.added_at), "height": height,
+            "descendantcount": len(descendants), "descendantsize": sum(t.size for t in descendants),
+            "ancestorcount": len(ancestors), "ancestorsize": sum(t.size for t in ancestors),
+            "wtxid": hash_to_display(tx.txid),
+            "fees": {"base": tx.fee, "modified": tx.fee, "ancestor": sum(t.fee for t in ancestors),
+                     "descendant": sum(t.fee for t in descendants)},
+            "depends": [hash_to_display(chain[position - 1].txid)] if position else [],
+            "spentby": [hash_to_display(chain[position + 1].txid)] if position + 1 < len(chain) else [],
+            "bip125-replaceable": True, "unbroadcast": False,
+            "size": tx.size, "fee": tx.fee, "sender": encode_address(params.hrp, tx.sender), "nonce": tx.nonce}
 
 
 async def rpc_getmempoolinfo(node, params):
-    """getmempoolinfo: transaction count, bytes, limits."""
+    """getmempoolinfo: transaction count, bytes, fees, limits (fee rates in base units per 1000 bytes)."""
     check_param_count(params, 0, 0)
-    info = await node.run_blocking(node.ledger.mempool.get_info)
-    info["loaded"] = True
+    return await node.run_blocking(_get_mempool_info, node)
+
+
+def _get_mempool_info(node) -> dict:
+    mempool = node.ledger.mempool
+    with mempool.lock:
+        info = mempool.get_info()
+        total_fee = sum(entry.tx.fee for entry in mempool.entries.values())
+    rate_per_kb = mempool.min_fee_rate * 1000
+    info.update({"loaded": True, "usage": info["bytes"], "total_fee": total_fee, "mempoolminfee": rate_per_kb,
+                 "minrelaytxfee": rate_per_kb, "incrementalrelayfee": rate_per_kb, "unbroadcastcount": 0,
+                 "fullrbf": True})
     return info
 
 
 async def rpc_getrawtransaction(node, params):
-    """getrawtransaction TXID [VERBOSE=false]: hex of a mined or pending transaction, or its JSON."""
-    check_param_count(params, 1, 2)
+    """getrawtransaction TXID [VERBOSITY=0]: hex of a mined or pending transaction, or (1, 2 or true) its JSON."""
+    check_param_count(params, 1, 3)  # Core's third parameter (blockhash) is accepted: txids are indexed
     txid = parse_hash(params[0], "txid")
-    verbose = parse_bool(get_param(params, 1, False), "verbose")
+    verbosity = get_param(params, 1, 0)
+    verbose = bool(verbosity) if isinstance(verbosity, bool) else bool(parse_int(verbosity, "verbosity", 0, 2))
     found = await node.run_blocking(_get_transaction, node, txid)
     return found if verbose else found["hex"]
 

@@ -39,9 +39,13 @@ async def rpc_getnetworkinfo(node, params):
     """getnetworkinfo: user agent, protocol version, connection count, whether networking is active."""
     check_param_count(params, 0, 0)
     peers = _require_peers(node)
+    inbound = sum(1 for info in peers.get_peer_info() if info.get("inbound"))
+    connections = peers.connection_count()
     return {"version": getattr(peers, "protocol_version", None), "subversion": node.user_agent,
-            "connections": peers.connection_count(), "networkactive": node.network_active,
-            "localport": node.p2p_port, "relayfee": node.ledger.mempool.min_fee_rate}
+            "protocolversion": getattr(peers, "protocol_version", None), "localrelay": True, "timeoffset": 0,
+            "connections": connections, "connections_in": inbound, "connections_out": connections - inbound,
+            "networkactive": node.network_active, "localport": node.p2p_port,
+            "relayfee": node.ledger.mempool.min_fee_rate, "warnings": ""}
 
 
 async def rpc_addnode(node, params):
@@ -110,6 +114,22 @@ async def rpc_listbanned(node, params):
     """listbanned: the banned peer addresses."""
     check_param_count(params, 0, 0)
     return _require_peers(node).list_banned()
+
+
+async def rpc_getnettotals(node, params):
+    """getnettotals: bytes received and sent over P2P since start, and the time in milliseconds."""
+    check_param_count(params, 0, 0)
+    received, sent = _require_peers(node).get_net_totals()
+    return {"totalbytesrecv": received, "totalbytessent": sent, "timemillis": int(time.time() * 1000),
+            "uploadtarget": {"timeframe": 86400, "target": 0, "target_reached": False,
+                             "serve_historical_blocks": True, "bytes_left_in_cycle": 0, "time_left_in_cycle": 0}}
+
+
+async def rpc_getzmqnotifications(node, params):
+    """getzmqnotifications: the active ZMQ publishers [{type: "pubhashblock", address, hwm}, ...]."""
+    check_param_count(params, 0, 0)
+    zmq = node.notifier.zmq if node.notifier is not None else None
+    return zmq.describe() if zmq is not None else []
 
 
 async def rpc_uptime(node, params):

@@ -10,15 +10,25 @@ from hashgrad.chain.bech32 import encode_address
 from hashgrad.chain.block import Block
 from hashgrad.chain.hashes import hash_to_display
 from hashgrad.chain.params import ChainParams
-from hashgrad.chain.pow import decode_compact
 from hashgrad.chain.tx import ZERO_KEY, Transaction, TxKind, decode_payload
 from hashgrad.errors import HashgradError
 
 
-def compute_difficulty(bits: int, pow_limit: int) -> float:
-    """How many times harder than the network's minimum difficulty (1.0 on regtest/devnet)."""
-    target = decode_compact(bits).value
-    return pow_limit / target if target else 0.0
+def compute_difficulty(bits: int) -> float:
+    """Bitcoin Core's GetDifficulty: how many times Bitcoin's difficulty-1 target (0x1d00ffff) the target
+    of `bits` is, so a merge-mining pool compares our difficulty with Bitcoin's directly (regtest: 4.66e-10)."""
+    mantissa = bits & 0x00FFFFFF
+    if not mantissa:
+        return 0.0
+    shift = (bits >> 24) & 0xFF
+    difficulty = 0x0000FFFF / mantissa
+    while shift < 29:
+        difficulty *= 256.0
+        shift += 1
+    while shift > 29:
+        difficulty /= 256.0
+        shift -= 1
+    return difficulty
 
 
 def header_to_json(chainstate, params: ChainParams, entry, header) -> dict:
@@ -35,7 +45,7 @@ def header_to_json(chainstate, params: ChainParams, entry, header) -> dict:
         "mediantime": chainstate.compute_median_time_past(entry),
         "nonce": header.nonce,
         "bits": f"{header.bits:08x}",
-        "difficulty": compute_difficulty(header.bits, params.pow.pow_limit),
+        "difficulty": compute_difficulty(header.bits),
         "chainwork": f"{entry.chainwork:064x}",
         "auxpow": header.is_auxpow(),
     }
@@ -50,10 +60,43 @@ def block_to_json(chainstate, params: ChainParams, entry, block: Block, verbosit
     out = header_to_json(chainstate, params, entry, block.header)
     out["nTx"] = len(block.txs)
     out["size"] = block.size
+    out["strippedsize"] = block.size
+    out["weight"] = 4 * block.size
+    if block.auxpow is not None:
+        out["auxpow"] = auxpow_to_json(block.auxpow, verbosity >= 2)
+    else:
+        del out["auxpow"]  # Namecoin's getblock has the member only on merge-mined blocks
     if verbosity >= 2:
         out["tx"] = [tx_to_json(params, tx) for tx in block.txs]
     else:
         out["tx"] = [hash_to_display(tx.txid) for tx in block.txs]
+    return out
+
+
+def auxpow_to_json(auxpow, verbose: bool) -> dict:
+    """Namecoin's AuxpowToJSON: the parent coinbase, its branch and index, the chain branch, the parent header."""
+    coinbase = auxpow.coinbase_tx
+    parent = auxpow.parent_header
+    out = {
+        "tx": {"hex": coinbase.serialize().hex(), "txid": hash_to_display(coinbase.txid),
+               "hash": hash_to_display(coinbase.wtxid), "version": coinbase.version, "locktime": coinbase.locktime,
+               "vin": [{"coinbase": txin.script_sig.hex(), "sequence": txin.sequence} for txin in coinbase.inputs],
+               "vout": [{"value": txout.value, "n": n, "scriptPubKey": {"hex": txout.script_pubkey.hex()}}
+                        for n, txout in enumerate(coinbase.outputs)],
+               "blockhash": hash_to_display(parent.hash)},
+        "index": auxpow.coinbase_index,
+        "chainindex": auxpow.chain_index,
+        "merklebranch": [hash_to_display(h) for h in auxpow.coinbase_branch],
+        "chainmerklebranch": [hash_to_display(h) for h in auxpow.chain_branch],
+    }
+    if verbose:
+        out["parentblock"] = {"hash": hash_to_display(parent.hash), "version": parent.version,
+                              "versionHex": f"{parent.version & 0xFFFFFFFF:08x}",
+                              "previousblockhash": hash_to_display(parent.prev_hash),
+                              "merkleroot": hash_to_display(parent.merkle_root), "time": parent.time,
+                              "bits": f"{parent.bits:08x}", "nonce": parent.nonce}
+    else:
+        out["parentblock"] = parent.serialize().hex()
     return out
 
 

@@ -74,6 +74,7 @@ class PeerManager:
         self.sync = ChainSync(params, ledger, run_blocking, self.get_ready_peers, block_timeout_s=block_timeout_s)
         self.artifacts = ArtifactExchange(self.get_ready_peers, max_artifact_size, artifact_provider)
         self.network_active = True
+        self.closed_bytes_sent = self.closed_bytes_recv = 0
         self._next_peer_id = 1
         self._nonces: set[int] = set()
         self._answered_getaddr: set[int] = set()
@@ -101,6 +102,7 @@ class PeerManager:
             self.ledger.listeners.remove(self._on_ledger_result)
         if self._server is not None:
             self._server.close()
+        self.sync.cancel_tasks()
         if self._maintenance is not None:
             self._maintenance.cancel()
             await asyncio.gather(self._maintenance, return_exceptions=True)
@@ -243,7 +245,9 @@ class PeerManager:
         self.banlist.ban(peer.remote_ip, BAN_DURATION_S, reason)
 
     def on_peer_closed(self, peer: Peer) -> None:
-        self.peers.pop(peer.id, None)
+        if self.peers.pop(peer.id, None) is not None:  # getnettotals counts closed peers' traffic too
+            self.closed_bytes_sent += peer.bytes_sent
+            self.closed_bytes_recv += peer.bytes_recv
         self._answered_getaddr.discard(peer.id)
         if peer.local_version is not None:
             self._nonces.discard(peer.local_version.nonce)
@@ -297,6 +301,7 @@ class PeerManager:
     def announce_transaction(self, tx) -> None:
         """Announce a transaction the node accepted (RPC) by inv to every peer not known to have it."""
         self.sync.relay_inventory(InvType.TX, [tx.txid])
+        self.sync.on_transaction_accepted(tx)
 
     # ------------------------------------------------------------ work artifacts
     @property
@@ -340,6 +345,12 @@ class PeerManager:
 
     def count_outbound(self) -> int:
         return sum(1 for p in self.peers.values() if not p.inbound)
+
+    def get_net_totals(self) -> tuple[int, int]:
+        """(bytes received, bytes sent) since start, over every peer, closed ones included."""
+        peers = list(self.peers.values())
+        return (self.closed_bytes_recv + sum(p.bytes_recv for p in peers),
+                self.closed_bytes_sent + sum(p.bytes_sent for p in peers))
 
     def get_peer_info(self) -> list[dict]:
         """One dict per connection, with Bitcoin Core's getpeerinfo keys."""

@@ -11,6 +11,9 @@ knows more than we do. Blocks may arrive out of order: the chainstate keeps orph
 Relay: a tip change (the ledger's listeners) is announced by inv to every peer not known to have
 the block; a peer that sends inv for a block we do not know gets a getheaders; transactions are
 announced by inv, fetched by getdata, submitted to the mempool and, once accepted, relayed on.
+One refused only because its parent (the sender's previous nonce, or the transfer funding it) has
+not arrived yet is kept in the bounded orphan pool (`orphans.py`) and submitted again when a
+transaction of or to its sender is admitted, or the tip moves.
 A rejected block or transaction is answered with a reject carrying the ledger's reason code and
 scores misbehaviour points by `misbehaviour.py` (never for an orphan or a duplicate).
 
@@ -19,6 +22,7 @@ event loop; everything that touches SQLite or changes state goes through `run_bl
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
@@ -33,6 +37,7 @@ from hashgrad.p2p.locator import get_block_locator, find_headers_after_locator
 from hashgrad.p2p.messages import (GetDataMessage, GetHeadersMessage, InvEntry, InvMessage, InvType,
                                    NotFoundMessage, RejectMessage, TxMessage)
 from hashgrad.p2p.misbehaviour import compute_block_score, compute_tx_score
+from hashgrad.p2p.orphans import OrphanPool, is_missing_parent
 from hashgrad.p2p.wire import MAX_HEADERS_PER_MESSAGE, MAX_INV_ENTRIES
 
 log = logging.getLogger("hashgrad.p2p")
@@ -82,6 +87,8 @@ class ChainSync:
         self.downloader = BlockDownloader(window)
         self.header_heights: BoundedMap = BoundedMap(MAX_HEADER_HEIGHTS)  # headers heard of, not yet stored
         self.recent_rejects: BoundedMap = BoundedMap(MAX_RECENT_REJECTS)
+        self.orphans = OrphanPool()
+        self._tasks: set[asyncio.Task] = set()
 
     # ------------------------------------------------------------ what we have
     def get_our_height(self) -> int:
@@ -108,6 +115,7 @@ class ChainSync:
 
     def on_peer_closed(self, peer) -> None:
         self.downloader.remove_peer(peer.id)
+        self.orphans.remove_peer(peer.id)
 
     # ------------------------------------------------------------ headers
     async def request_headers(self, peer, from_hash: bytes | None = None) -> None:
@@ -271,7 +279,8 @@ class ChainSync:
         txids = message.get_hashes(InvType.TX)
         for txid in txids:
             peer.known_inventory.add(txid)
-        wanted = [t for t in txids if t not in self.recent_rejects and t not in self.ledger.mempool]
+        wanted = [t for t in txids if t not in self.recent_rejects and t not in self.ledger.mempool
+                  and t not in self.orphans]
         if wanted:
             peer.send(GetDataMessage(tuple(InvEntry(InvType.TX, t) for t in wanted)))
 
@@ -279,17 +288,54 @@ class ChainSync:
         tx = message.tx
         txid = tx.txid
         peer.known_inventory.add(txid)
-        if txid in self.recent_rejects or txid in self.ledger.mempool:
+        if txid in self.recent_rejects or txid in self.ledger.mempool or txid in self.orphans:
             return
         try:
             await self.run_blocking(self.ledger.submit_transaction, tx)
         except HashgradError as exc:
+            if is_missing_parent(exc) and self.orphans.add(tx, peer.id, time.monotonic()):
+                log.debug("tx %s from peer %d kept as an orphan (%s)", txid[::-1].hex(), peer.id, exc.reason)
+                return
             self.recent_rejects[txid] = exc.reason
             if not exc.reason.startswith("txn-already"):
                 peer.send(RejectMessage("tx", exc.reason, txid))
             peer.misbehave(compute_tx_score(exc), exc.reason)
             return
         self.relay_inventory(InvType.TX, [txid])
+        await self.retry_orphans(self.orphans.take_children(tx))
+
+    async def retry_orphans(self, orphans: list) -> None:
+        """Submit orphans again; each one admitted is relayed and may cure orphans of its own."""
+        queue = list(orphans)
+        while queue:
+            orphan = queue.pop(0)
+            tx = orphan.tx
+            if tx.txid in self.ledger.mempool:
+                continue
+            try:
+                await self.run_blocking(self.ledger.submit_transaction, tx)
+            except HashgradError as exc:
+                if is_missing_parent(exc):
+                    self.orphans.add(tx, orphan.peer_id, time.monotonic())  # still waiting
+                else:
+                    self.recent_rejects[tx.txid] = exc.reason
+                continue
+            log.debug("orphan tx %s admitted", tx.txid[::-1].hex())
+            self.relay_inventory(InvType.TX, [tx.txid])
+            queue += self.orphans.take_children(tx)
+
+    def on_transaction_accepted(self, tx) -> None:
+        """A transaction the node took by other means (RPC) may be an orphan's parent."""
+        self._start(self.retry_orphans(self.orphans.take_children(tx)))
+
+    def cancel_tasks(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
+    def _start(self, coroutine) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # ------------------------------------------------------------ announcing
     def relay_inventory(self, inv_type: InvType, hashes: list[bytes]) -> None:
@@ -304,6 +350,8 @@ class ChainSync:
     def on_tip_changed(self, result) -> None:
         """The ledger's tip moved (any source): announce the newest connected blocks."""
         self.recent_rejects.clear()  # a transaction refused against the old tip may fit the new one
+        if self.orphans:  # the new blocks may hold their parents
+            self._start(self.retry_orphans(self.orphans.take_all()))
         hashes = [block.hash for block in result.connected[-MAX_ANNOUNCED_BLOCKS:]]
         for block_hash in hashes:
             self.header_heights.pop(block_hash, None)

@@ -49,6 +49,8 @@ def get_recent_blocks(client: NodeClient, start: int | None, count: int) -> dict
     found = [h for h in hashes if not isinstance(h, RpcError)]  # a reorg may shorten the chain meanwhile
     blocks = client.batch([("getblock", h, 1) for h in found])
     summaries = [{k: b.get(k) for k in BLOCK_SUMMARY_FIELDS} for b in blocks if isinstance(b, dict)]
+    for summary in summaries:  # getblock decodes a merge-mined block's proof (Namecoin's form); a flag here
+        summary["auxpow"] = bool(summary["auxpow"])
     return {"tip": tip, "blocks": summaries}
 
 

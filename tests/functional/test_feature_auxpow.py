@@ -137,7 +137,13 @@ def test_merge_mining_from_a_bitcoin_pool(node_factory):
     assert node0.getbestblockhash() == work["hash"]
     assert sync_blocks([node0, node1]) == work["hash"]
     shown = node1.getblock(work["hash"], 2)
-    assert shown["auxpow"] is True and shown["tx"][0]["recipient"] == address
+    assert shown["tx"][0]["recipient"] == address
+    parsed = parse_auxpow(bytes.fromhex(auxpow_hex))  # decoded as Namecoin's getblock shows it
+    assert shown["auxpow"]["parentblock"]["hash"] == parsed.parent_header.hash_hex
+    assert shown["auxpow"]["tx"]["txid"] == parsed.coinbase_tx.txid[::-1].hex()
+    assert shown["auxpow"]["chainindex"] == parsed.chain_index and shown["auxpow"]["index"] == 0
+    assert node1.getblock(work["hash"], 1)["auxpow"]["parentblock"] == parsed.parent_header.serialize().hex()
+    assert "auxpow" not in node1.getblock(node1.getblockhash(1), 1)
     stored = parse_block(bytes.fromhex(node1.getblock(work["hash"], 0)), 4_000_000)
     assert stored.auxpow == parse_auxpow(bytes.fromhex(auxpow_hex))
     assert node0.submitauxblock(work["hash"], auxpow_hex) is True  # a duplicate, as ProcessNewBlock says
@@ -203,5 +209,5 @@ def test_auxpow_and_own_pow_branches_follow_chainwork(node_factory):
     assert node1.getblockcount() == 5 and node1.getblock(losing_own)["confirmations"] == -1
     for aux in aux_hashes:  # node1 stored and connected them after checking each auxpow itself
         shown = node1.getblock(aux)
-        assert shown["auxpow"] is True and shown["confirmations"] > 0
+        assert shown["auxpow"]["parentblock"] and shown["confirmations"] > 0
     assert node1.getblockchaininfo()["chainwork"] == node0.getblockchaininfo()["chainwork"]

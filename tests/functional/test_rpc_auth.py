@@ -12,12 +12,13 @@ import json
 import stat
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
 
 import pytest
 
-from functional.framework import REPO_ROOT, new_address
+from functional.framework import REPO_ROOT, new_address, wait_until
 from hashgrad.errors import RpcError
 from hashgrad.node.rpc import MAX_BODY_SIZE
 from hashgrad.node.rpc_client import RpcClient
@@ -172,3 +173,36 @@ def test_rpc_stop_removes_cookie_and_restart_resumes(node):
     assert node.terminate() == 0  # SIGTERM is a clean stop too
     assert not (node.datadir / ".cookie").exists()
     assert "stopped" in node.read_log()
+
+
+def test_rpc_auth_rpcuser_rpcpassword_writes_no_cookie(node_factory):
+    """As bitcoind: with -rpcpassword the node writes no cookie and takes only those credentials."""
+    node = node_factory(1, start=False)[0]
+    node.start("-rpcuser=alice", "-rpcpassword=s3cret:with-colon", wait=False)
+    client = RpcClient(f"http://127.0.0.1:{node.rpc_port}/", "alice", "s3cret:with-colon")
+
+    def answers() -> bool:
+        assert node.is_running(), node.read_log()
+        try:
+            return client.call("getblockcount") == 0
+        except RpcError as exc:
+            assert exc.reason == "node-unreachable", exc
+            return False
+
+    wait_until(answers, 30, "RPC with rpcuser/rpcpassword")
+    assert not (node.datadir / ".cookie").exists()
+    with pytest.raises(RpcError) as refused:
+        RpcClient(f"http://127.0.0.1:{node.rpc_port}/", "alice", "wrong").call("getblockcount")
+    assert refused.value.reason == "unauthorized"
+    waiting = {}  # a waitfornewblock without a time limit must not hold the stop back
+    waiter = threading.Thread(target=lambda: waiting.update(
+        RpcClient(f"http://127.0.0.1:{node.rpc_port}/", "alice", "s3cret:with-colon").call("waitfornewblock")))
+    waiter.start()
+    wait_until(lambda: any(c["method"] == "waitfornewblock" for c in client.call("getrpcinfo")["active_commands"]),
+               30, "waitfornewblock running")
+    genesis = client.call("getblockhash", 0)
+    client.call("stop")
+    assert node.wait_for_exit(30) == 0
+    waiter.join(30)
+    assert waiting == {"hash": genesis, "height": 0}
+    client.close()
