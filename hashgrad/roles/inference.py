@@ -103,9 +103,10 @@ async def _follow(args, server, rpc, checkpoint, digest) -> None:
 
 class InferenceValidator:
     def __init__(self, client: ChainClient, keys: RoleKeys, job: JobParams, dataset, stake: int,
-                 challenges: int = 3, poll_s: float = 0.5):
+                 challenges: int = 3, poll_s: float = 0.5, checkpoint_wait_s: float = 5.0):
         self.client, self.keys, self.job, self.dataset = client, keys, job, dataset
         self.stake, self.challenges, self.poll_s = stake, challenges, poll_s
+        self.checkpoint_wait_s = checkpoint_wait_s
         self.committed: dict[int, tuple] = {}
         self.scored: set[int] = set()
         self.revealed: set[int] = set()
@@ -127,6 +128,17 @@ class InferenceValidator:
             submit_quietly("weights reveal", self.client.submit_built, make_reveal_weights, self.keys.hotkey,
                            job.job_id, e, weights, salt)
 
+    def get_round_checkpoint(self):
+        """(checkpoint, hash) if this node can serve job 0's latest checkpoint within a few seconds, else
+        None: the epoch step must not block (it used to wait up to 600 s), the loop polls again."""
+        try:
+            return wait_for_checkpoint(self.client, lambda: False, self.checkpoint_wait_s)
+        except HashgradError as exc:
+            if exc.reason != "no-checkpoint":
+                raise
+            log.info("no servable checkpoint yet; scoring waits for the next poll")
+            return None
+
     def score_and_commit(self, epoch: int) -> None:
         from hashgrad.serve.engine import Engine
         from hashgrad.serve.validator import MinerEndpoint, get_heldout_texts, run_validation_round_blocking
@@ -137,7 +149,11 @@ class InferenceValidator:
         seed_hex = self.client.get_epoch(self.job.job_id, epoch)["seed"]
         if not miners or not seed_hex:
             return
-        checkpoint, digest = wait_for_checkpoint(self.client, lambda: False)
+        fetched = self.get_round_checkpoint()
+        if fetched is None:
+            self.scored.discard(epoch)  # try again on the next poll, while the window is open
+            return
+        checkpoint, digest = fetched
         report = run_validation_round_blocking(miners, Engine(checkpoint, digest), self.keys.hotkey,
                                                bytes.fromhex(seed_hex), get_heldout_texts(self.dataset), self.challenges)
         verdicts = {uid: [o.verdict for o in outcomes] for uid, outcomes in report.outcomes.items()}
