@@ -17,6 +17,7 @@ import logging
 import os
 import random
 import time
+from collections import OrderedDict
 from pathlib import Path
 
 from hashgrad.chain.genesis import build_genesis_block
@@ -43,6 +44,13 @@ ADDR_RELAY_MAX = 10  # small addr messages (fresh self-announcements) are passed
 ADDR_RELAY_FANOUT = 2
 RETRY_FAILED_AFTER_S = 60.0
 STOP_TIMEOUT_S = 5.0
+MAX_FAILED_HANDSHAKES = 8
+FAILED_HANDSHAKE_BAN_S = 60 * 60
+MAX_TRACKED_FAILURES = 10_000
+# closes before a handshake that do not show the peer misbehaving (ours, or a clean refusal)
+NOT_THE_PEERS_FAULT = frozenset({"peer-banned", "too-many-connections", "network-inactive", "network-disabled",
+                                 "shutdown", "disconnect-requested", "wrong-network", "wrong-genesis",
+                                 "obsolete-version", "self-connection", "duplicate-connection", "evicted"})
 
 
 class PeerManager:
@@ -78,6 +86,7 @@ class PeerManager:
         self._nonces: set[int] = set()
         self._answered_getaddr: set[int] = set()
         self._failed_until: dict[tuple[str, int], float] = {}
+        self._failed_handshakes: OrderedDict[str, int] = OrderedDict()  # remote ip -> failures in a row
         self._tasks: set[asyncio.Task] = set()
         self._server: asyncio.AbstractServer | None = None
         self._maintenance: asyncio.Task | None = None
@@ -225,6 +234,7 @@ class PeerManager:
             self.addrbook.add(peer.remote_ip, message.listen_port, message.services)
 
     async def on_peer_ready(self, peer: Peer) -> None:
+        self._failed_handshakes.pop(peer.remote_ip, None)
         if not peer.inbound:
             if is_ip_address(peer.host):
                 self.addrbook.add(peer.host, peer.port, peer.version.services)
@@ -244,12 +254,28 @@ class PeerManager:
 
     def on_peer_closed(self, peer: Peer) -> None:
         self.peers.pop(peer.id, None)
+        self._count_failed_handshake(peer)
         self._answered_getaddr.discard(peer.id)
         if peer.local_version is not None:
             self._nonces.discard(peer.local_version.nonce)
         self.sync.on_peer_closed(peer)
         self.artifacts.on_peer_closed(peer)
         log.info("peer %d (%s): closed (%s)", peer.id, peer.addr, peer.close_reason)
+
+    def _count_failed_handshake(self, peer: Peer) -> None:
+        """An inbound connection that ended before its handshake completed, for a reason the peer
+        caused, counts against its address; MAX_FAILED_HANDSHAKES of them in a row earn a ban (a
+        connect-and-stall flood costs it its address, a single slow start does not)."""
+        if not peer.inbound or peer.ready.is_set() or peer.close_reason in NOT_THE_PEERS_FAULT:
+            return
+        failures = self._failed_handshakes.pop(peer.remote_ip, 0) + 1
+        self._failed_handshakes[peer.remote_ip] = failures
+        while len(self._failed_handshakes) > MAX_TRACKED_FAILURES:
+            self._failed_handshakes.popitem(last=False)
+        if failures >= MAX_FAILED_HANDSHAKES and not self.banlist.is_banned(peer.remote_ip):
+            log.warning("banning %s: %d failed handshakes", peer.remote_ip, failures)
+            self.banlist.ban(peer.remote_ip, FAILED_HANDSHAKE_BAN_S, "failed-handshakes")
+            del self._failed_handshakes[peer.remote_ip]
 
     # ------------------------------------------------------------ address gossip and rejects
     async def on_getaddr(self, peer: Peer, message) -> None:
