@@ -50,3 +50,65 @@ def test_user_agents_are_sanitised_for_logs():
     assert sanitize_text("/evil:1.0/\n2026-01-01 INFO forged line\x1b[31m") == \
         "/evil:1.0/?2026-01-01 INFO forged line?[31m"
     assert len(sanitize_text("x" * 500)) == 80
+
+
+def make_fake_auxpow_headers(count: int, prev_hash: bytes, version: int | None = None):
+    """Chained headers that carry the merge-mining flag: their proof would come with the block, never."""
+    from hashgrad.chain.genesis import compute_block_version
+    from hashgrad.chain.header import BlockHeader
+
+    headers = []
+    version = compute_block_version(REGTEST, auxpow=True) if version is None else version
+    for i in range(count):
+        header = BlockHeader(version, prev_hash, bytes(32), REGTEST.genesis_time + 60 * (i + 1), REGTEST.genesis_bits, i)
+        headers.append(header)
+        prev_hash = header.hash
+    return headers
+
+
+def test_a_flood_of_unproven_auxpow_headers_is_banned(tmp_path):
+    """Before the fix 900k such headers were queued without a ban; now four messages' worth is the cap."""
+    from hashgrad.chain.genesis import build_genesis_block
+    from hashgrad.p2p.messages import HeadersMessage
+    from hashgrad.p2p.sync import MAX_QUEUED_PER_PEER
+
+    async def scenario():
+        (a,) = await start_nodes(tmp_path, 1)
+        raw = None
+        try:
+            raw = await RawPeer.connect(a.port, "127.0.0.4")
+            await raw.handshake()
+            headers = make_fake_auxpow_headers(MAX_QUEUED_PER_PEER + 2000, build_genesis_block(REGTEST).hash)
+            for start in range(0, len(headers), 2000):
+                raw.send(HeadersMessage(tuple(headers[start:start + 2000])))
+            assert await raw.wait_closed(10.0)
+            await wait_until(lambda: a.manager.is_banned("127.0.0.4"), 3.0)
+            assert a.manager.list_banned()[0]["ban_reason"] == "headers-flood"
+            assert len(a.manager.sync.header_heights) <= MAX_QUEUED_PER_PEER
+        finally:
+            if raw is not None:
+                raw.close()
+            await stop_nodes([a])
+    run(scenario(), 60)
+
+
+def test_headers_of_another_chain_id_are_banned_before_being_queued(tmp_path):
+    from hashgrad.chain.genesis import build_genesis_block
+    from hashgrad.p2p.messages import HeadersMessage
+
+    async def scenario():
+        (a,) = await start_nodes(tmp_path, 1)
+        raw = None
+        try:
+            raw = await RawPeer.connect(a.port, "127.0.0.5")
+            await raw.handshake()
+            other_chain = ((REGTEST.chain_id + 1) << 16) | 0x100 | 1
+            raw.send(HeadersMessage(tuple(make_fake_auxpow_headers(5, build_genesis_block(REGTEST).hash, other_chain))))
+            assert await raw.wait_closed()
+            assert a.manager.list_banned()[0]["ban_reason"] == "bad-headers-pow"
+            assert len(a.manager.sync.header_heights) == 0
+        finally:
+            if raw is not None:
+                raw.close()
+            await stop_nodes([a])
+    run(scenario())
