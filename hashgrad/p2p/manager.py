@@ -22,7 +22,7 @@ from pathlib import Path
 
 from hashgrad.chain.genesis import build_genesis_block
 from hashgrad.errors import ProtocolError
-from hashgrad.p2p.addrbook import AddrBook
+from hashgrad.p2p.addrman import AddrMan
 from hashgrad.p2p.artifacts import ArtifactExchange
 from hashgrad.p2p.banlist import BanList
 from hashgrad.p2p.messages import (MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, SERVICE_ARTIFACTS, SERVICE_NETWORK,
@@ -77,7 +77,7 @@ class PeerManager:
         self.genesis_hash = build_genesis_block(params).hash
         datadir = Path(datadir) if datadir is not None else Path(ledger.chainstate.datadir)
         self.banlist = BanList(datadir / "banlist.json", clock)
-        self.addrbook = AddrBook(datadir / "peers.json", clock)
+        self.addrbook = AddrMan(datadir / "peers.json", clock)  # Core's new/tried buckets
         self.peers: dict[int, Peer] = {}
         self.sync = ChainSync(params, ledger, run_blocking, self.get_ready_peers, block_timeout_s=block_timeout_s)
         self.artifacts = ArtifactExchange(self.get_ready_peers, max_artifact_size, artifact_provider)
@@ -231,13 +231,13 @@ class PeerManager:
         if message.nonce in self._nonces:
             raise ProtocolError("self-connection", "connected to ourselves")
         if peer.inbound and message.listen_port:
-            self.addrbook.add(peer.remote_ip, message.listen_port, message.services)
+            self.addrbook.add(peer.remote_ip, message.listen_port, message.services, source=peer.remote_ip)
 
     async def on_peer_ready(self, peer: Peer) -> None:
         self._failed_handshakes.pop(peer.remote_ip, None)
         if not peer.inbound:
             if is_ip_address(peer.host):
-                self.addrbook.add(peer.host, peer.port, peer.version.services)
+                self.addrbook.mark_good(peer.host, peer.port, peer.version.services)
             peer.send(GetAddrMessage())
         await self.sync.on_peer_ready(peer)
 
@@ -290,7 +290,7 @@ class PeerManager:
         fresh = []
         for entry in message.entries:
             is_new = (entry.host, entry.port) not in self.addrbook
-            if self.addrbook.add(entry.host, entry.port, entry.services, entry.time) and is_new:
+            if self.addrbook.add(entry.host, entry.port, entry.services, entry.time, source=peer.remote_ip) and is_new:
                 fresh.append(entry)
         if fresh and len(message.entries) <= ADDR_RELAY_MAX:
             others = [p for p in self.get_ready_peers() if p.id != peer.id]
