@@ -22,13 +22,14 @@ from pathlib import Path
 
 from hashgrad.chain.genesis import build_genesis_block
 from hashgrad.errors import ProtocolError
-from hashgrad.p2p.addrman import AddrMan
+from hashgrad.p2p.addrman import AddrMan, compute_netgroup
 from hashgrad.p2p.artifacts import ArtifactExchange
 from hashgrad.p2p.banlist import BanList
 from hashgrad.p2p.messages import (MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, SERVICE_ARTIFACTS, SERVICE_NETWORK,
                                    AddrMessage, GetAddrMessage, InvType, VersionMessage)
 from hashgrad.p2p.misbehaviour import BAN_DURATION_S
 from hashgrad.p2p.netaddr import format_address, is_ip_address, normalize_host
+from hashgrad.p2p.eviction import select_eviction
 from hashgrad.p2p.peer import Peer, PeerConfig
 from hashgrad.p2p.sync import BLOCK_DOWNLOAD_TIMEOUT_S, ChainSync
 from hashgrad.p2p.wire import DEFAULT_MAX_ARTIFACT_SIZE, MAX_ADDR_ENTRIES, compute_message_limits
@@ -45,6 +46,8 @@ ADDR_RELAY_FANOUT = 2
 RETRY_FAILED_AFTER_S = 60.0
 STOP_TIMEOUT_S = 5.0
 MAX_FAILED_HANDSHAKES = 8
+DEFAULT_MAX_INBOUND_PER_GROUP = 4
+LOCAL_HOSTS = frozenset({"127.0.0.1", "::1"})  # the operator's own machine (devnets run all nodes there)
 FAILED_HANDSHAKE_BAN_S = 60 * 60
 MAX_TRACKED_FAILURES = 10_000
 # closes before a handshake that do not show the peer misbehaving (ours, or a clean refusal)
@@ -60,7 +63,8 @@ class PeerManager:
                  max_peers: int = 32, user_agent: str = DEFAULT_USER_AGENT, datadir: Path | None = None,
                  max_outbound: int = DEFAULT_MAX_OUTBOUND, config: PeerConfig | None = None,
                  artifact_provider=None, max_artifact_size: int = DEFAULT_MAX_ARTIFACT_SIZE,
-                 auto_connect: bool = False, block_timeout_s: float = BLOCK_DOWNLOAD_TIMEOUT_S, clock=time.time):
+                 auto_connect: bool = False, block_timeout_s: float = BLOCK_DOWNLOAD_TIMEOUT_S, clock=time.time,
+                 max_inbound_per_group: int = DEFAULT_MAX_INBOUND_PER_GROUP):
         self.params = params
         self.ledger = ledger
         self.run_blocking = run_blocking
@@ -69,6 +73,7 @@ class PeerManager:
         self.max_peers = max_peers
         self.max_outbound = min(max_outbound, max_peers)
         self.max_inbound = max_peers - min(self.max_outbound, max_peers // 2)
+        self.max_inbound_per_group = max_inbound_per_group
         self.user_agent = user_agent
         self.config = config or PeerConfig()
         self.auto_connect = auto_connect
@@ -179,13 +184,23 @@ class PeerManager:
         self._start_peer(reader, writer, inbound=True, host=host, port=port)
 
     def _get_inbound_refusal(self, host: str) -> str | None:
+        """Why an inbound connection from `host` is refused, or None. A full set of inbound slots
+        makes room by evicting one peer (`select_eviction`), as Core does; one subnet (IPv4 /16,
+        IPv6 /32) may hold at most max_inbound_per_group inbound slots (the local host excepted)."""
         if not self.network_active:
             return "network-inactive"
         if self.banlist.is_banned(host):
             return "peer-banned"
-        inbound = len(self.peers) - self.count_outbound()
+        group = compute_netgroup(host)
+        if host not in LOCAL_HOSTS and sum(1 for p in self.peers.values() if p.inbound and p.close_reason is None
+                                           and compute_netgroup(p.remote_ip) == group) >= self.max_inbound_per_group:
+            return "too-many-from-subnet"
+        inbound = sum(1 for p in self.peers.values() if p.inbound and p.close_reason is None)
         if inbound >= self.max_inbound or len(self.peers) >= self.max_peers:
-            return "too-many-connections"
+            victim = select_eviction([p for p in self.peers.values() if p.inbound and p.close_reason is None])
+            if victim is None:
+                return "too-many-connections"
+            victim.close("evicted")
         return None
 
     def _start_peer(self, reader, writer, *, inbound: bool, host: str, port: int) -> Peer:
@@ -348,7 +363,7 @@ class PeerManager:
         """Ban a host (RPC setban) and drop its connections."""
         self.banlist.ban(host, duration_s, reason)
         for peer in list(self.peers.values()):
-            if peer.remote_ip == normalize_host(host):
+            if self.banlist.is_banned(peer.remote_ip):
                 peer.close("peer-banned")
 
     def unban(self, host: str) -> bool:

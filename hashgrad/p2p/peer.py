@@ -92,6 +92,7 @@ class Peer:
         self.last_send = self.last_recv = 0
         self.bytes_sent = self.bytes_recv = 0
         self.ban_score = 0
+        self.last_block_time = 0.0  # when it last gave us a block that connected (eviction protects those)
         self.ping_nonce: int | None = None
         self.ping_sent_at = 0.0
         self.ping_time: float | None = None

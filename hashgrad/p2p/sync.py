@@ -232,6 +232,8 @@ class ChainSync:
         else:
             self.header_heights.pop(block_hash, None)
             self._note_peer_has(peer, block_hash)
+            if result.connected:
+                peer.last_block_time = time.monotonic()
             if result.status == "orphan" and not requested:
                 await self.request_headers(peer)  # an announcement past a gap: fetch what lies between
         if peer.close_reason is None:

@@ -112,3 +112,55 @@ def test_headers_of_another_chain_id_are_banned_before_being_queued(tmp_path):
                 raw.close()
             await stop_nodes([a])
     run(scenario())
+
+
+def test_inbound_slots_evict_the_newest_of_the_biggest_group_and_cap_each_subnet(tmp_path):
+    """Before the fix a full node refused every newcomer (so attackers holding the slots kept them) and
+    one subnet could take every inbound slot."""
+    async def scenario():
+        (a,) = await start_nodes(tmp_path, 1, max_peers=8, max_outbound=2, max_inbound_per_group=2)
+        raws = []
+        try:
+            assert a.manager.max_inbound == 6
+            for source in ("127.6.0.2", "127.7.0.2", "127.3.0.2", "127.5.0.2", "127.5.0.3", "127.4.0.2"):
+                raw = await RawPeer.connect(a.port, source)
+                await raw.handshake()
+                raws.append(raw)
+            await wait_until(lambda: len(a.manager.get_ready_peers()) == 6)
+            third = await RawPeer.connect(a.port, "127.5.0.4")
+            raws.append(third)
+            assert await third.wait_closed(), "a third connection from the same /16 must be refused"
+            newcomer = await RawPeer.connect(a.port, "127.8.0.2")  # slots full: someone is evicted
+            await newcomer.handshake()
+            raws.append(newcomer)
+            await wait_until(lambda: any(p.remote_ip == "127.8.0.2" for p in a.manager.get_ready_peers()))
+            await wait_until(lambda: len(a.manager.get_ready_peers()) == 6)
+            remaining = sorted(p.remote_ip for p in a.manager.get_ready_peers())
+            # the older half is protected; of the rest, the biggest group (127.5/16) loses its newest
+            # member, although 127.4.0.2 is younger
+            assert remaining == ["127.3.0.2", "127.4.0.2", "127.5.0.2", "127.6.0.2", "127.7.0.2", "127.8.0.2"]
+            assert not a.manager.list_banned()
+        finally:
+            for raw in raws:
+                raw.close()
+            await stop_nodes([a])
+    run(scenario())
+
+
+def test_subnet_bans_cover_every_host_in_them(tmp_path):
+    async def scenario():
+        (a,) = await start_nodes(tmp_path, 1)
+        raw = None
+        try:
+            a.manager.ban("127.9.0.0/16", 3600)
+            assert a.manager.is_banned("127.9.44.5") and a.manager.is_banned("127.9.0.0/16")
+            assert not a.manager.is_banned("127.10.0.1") and not a.manager.is_banned("127.0.0.1")
+            raw = await RawPeer.connect(a.port, "127.9.3.3")
+            assert await raw.wait_closed()
+            assert a.manager.list_banned()[0]["address"] == "127.9.0.0/16"
+            assert a.manager.unban("127.9.0.0/16") and not a.manager.is_banned("127.9.44.5")
+        finally:
+            if raw is not None:
+                raw.close()
+            await stop_nodes([a])
+    run(scenario())
