@@ -22,6 +22,7 @@ from hashgrad.roles.chain_client import ChainClient, RoleKeys, wait_until
 from hashgrad.roles.common import EpochClock, run_epoch_loop, ensure_registered, ensure_stake, log, submit_quietly
 
 TRAIN_JOB = 0
+LOCAL_NETWORKS = ("regtest", "devnet")
 
 
 def wait_for_checkpoint(client: ChainClient, stop, timeout: float = 600.0):
@@ -103,10 +104,13 @@ async def _follow(args, server, rpc, checkpoint, digest) -> None:
 
 class InferenceValidator:
     def __init__(self, client: ChainClient, keys: RoleKeys, job: JobParams, dataset, stake: int,
-                 challenges: int = 3, poll_s: float = 0.5, checkpoint_wait_s: float = 5.0):
+                 challenges: int = 3, poll_s: float = 0.5, checkpoint_wait_s: float = 5.0,
+                 allow_private: bool | None = None):
         self.client, self.keys, self.job, self.dataset = client, keys, job, dataset
         self.stake, self.challenges, self.poll_s = stake, challenges, poll_s
         self.checkpoint_wait_s = checkpoint_wait_s
+        # loopback and private endpoints are queried only where the whole network is local
+        self.allow_private = allow_private if allow_private is not None else client.params.name in LOCAL_NETWORKS
         self.committed: dict[int, tuple] = {}
         self.scored: set[int] = set()
         self.revealed: set[int] = set()
@@ -141,11 +145,16 @@ class InferenceValidator:
 
     def score_and_commit(self, epoch: int) -> None:
         from hashgrad.serve.engine import Engine
-        from hashgrad.serve.validator import MinerEndpoint, get_heldout_texts, run_validation_round_blocking
+        from hashgrad.serve.validator import (MinerEndpoint, get_heldout_texts, is_endpoint_allowed,
+                                              run_validation_round_blocking)
 
         me = self.keys.hotkey.pubkey.hex()
+        uids = [u for u in self.client.get_metagraph(self.job.job_id)["uids"] if u.get("endpoint") and u["hotkey"] != me]
+        refused = [u["uid"] for u in uids if not is_endpoint_allowed(u["endpoint"], self.allow_private)]
+        if refused:
+            log.info("epoch %d: not querying uids %s: their endpoints are not public addresses", epoch, refused)
         miners = [MinerEndpoint(u["uid"], f"http://{u['endpoint']}", bytes.fromhex(u["hotkey"]))
-                  for u in self.client.get_metagraph(self.job.job_id)["uids"] if u.get("endpoint") and u["hotkey"] != me]
+                  for u in uids if u["uid"] not in refused]
         seed_hex = self.client.get_epoch(self.job.job_id, epoch)["seed"]
         if not miners or not seed_hex:
             return

@@ -124,3 +124,15 @@ def test_deeply_nested_request_body_is_a_400_not_a_500(engine):
     with BackgroundServer(InferenceServer(engine, ServerConfig(open_access=True))) as running:
         status, reply = post(running.url, b"[" * 100_000 + b"]" * 100_000 + b"", {})
     assert (status, reply["error"]["code"]) == (400, "bad-json")
+
+
+def test_private_and_loopback_endpoints_are_refused_unless_the_network_is_local():
+    from hashgrad.serve.validator import is_endpoint_allowed
+
+    for endpoint in ("127.0.0.1:8000", "10.1.2.3:80", "192.168.1.1:8080", "169.254.169.254:80", "[::1]:80",
+                     "[::ffff:127.0.0.1]:80", "[fd00::1]:80"):
+        assert not is_endpoint_allowed(endpoint, allow_private=False), endpoint
+        assert is_endpoint_allowed(endpoint, allow_private=True), endpoint
+    assert is_endpoint_allowed("8.8.8.8:8000", False) and is_endpoint_allowed("[2001:4860::8888]:443", False)
+    for bad in ("0.0.0.0:80", "224.0.0.1:80", "8.8.8.8:0", "8.8.8.8:70000", "8.8.8.8:８０", "example.com:80", "x" * 80):
+        assert not is_endpoint_allowed(bad, True), bad
