@@ -164,3 +164,44 @@ def test_subnet_bans_cover_every_host_in_them(tmp_path):
                 raw.close()
             await stop_nodes([a])
     run(scenario())
+
+
+def test_artifact_fetch_asks_in_parallel_and_penalises_silent_peers(tmp_path):
+    """Two peers that never answer getartifact and one that serves: the fetch does not wait for the
+    silent ones in turn, and each silent one scores points. Before the fix peers were asked one after
+    another (60 s each) and silence cost nothing."""
+    import hashlib
+
+    from hashgrad.p2p import artifacts as artifacts_module
+    from p2p_helpers import LocalNode
+
+    async def scenario():
+        data = b"checkpoint bytes " * 1000
+        artifact_id = hashlib.sha256(data).digest()
+        server = await LocalNode(tmp_path, "server", artifact_provider={artifact_id: data}.get).start()
+        client = await LocalNode(tmp_path, "client").start()
+        silent = []
+        try:
+            for source in ("127.11.0.2", "127.12.0.2"):
+                raw = await RawPeer.connect(client.port, source)
+                await raw.handshake()
+                silent.append(raw)
+            await client.connect_to(server)
+            await wait_until(lambda: len(client.manager.get_ready_peers()) == 3)
+            for _ in range(3):  # whatever order the peers are asked in, the server is among the first 3
+                got = await client.manager.artifacts.fetch(artifact_id, 1 << 20, timeout_s=1.0)
+                assert got == data
+            scores = {p.remote_ip: p.ban_score for p in client.manager.get_ready_peers()}
+            missing = hashlib.sha256(b"nobody").digest()
+            with __import__("pytest").raises(Exception) as err:
+                await client.manager.artifacts.fetch(missing, 1 << 20, timeout_s=1.0)
+            assert getattr(err.value, "reason", None) == "artifact-not-found"
+            after = {p.remote_ip: p.ban_score for p in client.manager.get_ready_peers()}
+            assert after["127.11.0.2"] > scores["127.11.0.2"] and after["127.12.0.2"] > scores["127.12.0.2"]
+            assert after["127.0.0.1"] == 0  # the server said notfound: no penalty
+            assert artifacts_module.FETCH_PARALLEL >= 3
+        finally:
+            for raw in silent:
+                raw.close()
+            await stop_nodes([server, client])
+    run(scenario(), 60)
