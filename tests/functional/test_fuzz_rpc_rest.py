@@ -25,7 +25,7 @@ METHODS = ["getartifact", "hasartifact", "putartifact", "createauxblock", "submi
            "getmempoolinfo", "getrawtransaction", "gettransaction", "getaccount", "getsupply", "getaddresshistory",
            "getjob", "getmetagraph", "getepoch", "sendrawtransaction", "submitblock", "getblocktemplate",
            "getpeerinfo", "getconnectioncount", "getnetworkinfo", "getaddednodeinfo", "listbanned", "uptime"]
-SETTINGS = settings(max_examples=60, deadline=None, derandomize=True, database=None,
+SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, database=None,
                     suppress_health_check=list(HealthCheck))
 JSON = st.recursive(st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False)
                     | st.text(max_size=80) | st.sampled_from(["00" * 32, "ff" * 80, "rhg1qqqq", "-1", "1e400"]),

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from tools.fuzz_targets import TARGETS, build_seeds, mutate, run_target
 
 SEEDS = build_seeds()
-FAST = settings(max_examples=40, deadline=None, derandomize=True, database=None,
+FAST = settings(max_examples=25, deadline=None, derandomize=True, database=None,
                 suppress_health_check=list(HealthCheck))
 
 
