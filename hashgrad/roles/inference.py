@@ -51,11 +51,26 @@ def wait_for_checkpoint(client: ChainClient, stop, timeout: float = 600.0):
     return fetched[-1]
 
 
+def compute_validator_allow_list(metagraph: dict) -> frozenset[bytes]:
+    """The hotkeys of a job's metagraph that hold a validator permit: who may query a miner that
+    serves validators only."""
+    allowed = set()
+    for entry in metagraph.get("uids", []):
+        hotkey = entry.get("hotkey")
+        if entry.get("validator_permit") and isinstance(hotkey, str) and len(hotkey) == 64:
+            try:
+                allowed.add(bytes.fromhex(hotkey))
+            except ValueError:
+                continue
+    return frozenset(allowed)
+
+
 class InferenceMiner:
     def __init__(self, client: ChainClient, keys: RoleKeys, job: JobParams, kind: str = "honest",
-                 host: str = "127.0.0.1", port: int = 0, poll_s: float = 2.0):
+                 host: str = "127.0.0.1", port: int = 0, poll_s: float = 2.0, validators_only: bool = False):
         self.client, self.keys, self.job, self.kind = client, keys, job, kind
         self.host, self.port, self.poll_s = host, port, poll_s
+        self.validators_only = validators_only  # an allow-list of the job's permitted validators, kept fresh
         self.bound = threading.Event()
 
     def run(self, stop) -> None:
@@ -88,12 +103,26 @@ class InferenceMiner:
                 self.bound.set()
 
             follow = asyncio.create_task(_follow(args, server, self.client.rpc, checkpoint, digest))
+            allow = asyncio.create_task(self.follow_validators(server)) if self.validators_only else None
             try:
                 await serve_forever(server, self.host, self.port, on_started)
             finally:
                 follow.cancel()
+                if allow is not None:
+                    allow.cancel()
 
         asyncio.run(run())
+
+
+    async def follow_validators(self, server) -> None:
+        """Keep the server's allow-list equal to the job's permitted validators (polled from the chain)."""
+        while True:
+            try:
+                metagraph = await asyncio.to_thread(self.client.get_metagraph, self.job.job_id)
+                server.verifier.set_allowed(compute_validator_allow_list(metagraph))
+            except HashgradError as exc:
+                log.warning("validator list poll failed: %s", exc)
+            await asyncio.sleep(self.poll_s)
 
 
 async def _follow(args, server, rpc, checkpoint, digest) -> None:

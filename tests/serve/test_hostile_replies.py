@@ -136,3 +136,14 @@ def test_private_and_loopback_endpoints_are_refused_unless_the_network_is_local(
     assert is_endpoint_allowed("8.8.8.8:8000", False) and is_endpoint_allowed("[2001:4860::8888]:443", False)
     for bad in ("0.0.0.0:80", "224.0.0.1:80", "8.8.8.8:0", "8.8.8.8:70000", "8.8.8.8:８０", "example.com:80", "x" * 80):
         assert not is_endpoint_allowed(bad, True), bad
+
+
+def test_validator_allow_list_holds_permitted_validators_only():
+    from hashgrad.roles.inference import compute_validator_allow_list
+
+    metagraph = {"uids": [{"uid": 0, "hotkey": "aa" * 32, "validator_permit": True},
+                          {"uid": 1, "hotkey": "bb" * 32, "validator_permit": False},
+                          {"uid": 2, "hotkey": "cc" * 32},
+                          {"uid": 3, "hotkey": "zz", "validator_permit": True},
+                          {"uid": 4, "hotkey": "zz" * 32, "validator_permit": True}]}
+    assert compute_validator_allow_list(metagraph) == frozenset({bytes.fromhex("aa" * 32)})
