@@ -79,6 +79,8 @@ class Mempool:
                 raise MempoolError("txn-already-in-mempool")
             if tx.is_coinbase():
                 raise TxError("coinbase", "a coinbase is only valid in a block")
+            if self.chainstate.get_transaction(tx.txid) is not None:
+                raise MempoolError("txn-already-known", "already in the chain")
             check_transaction(self.params, tx)
             if tx.fee < self.min_fee_rate * tx.size:
                 raise MempoolError("min-relay-fee-not-met", f"fee {tx.fee} < {self.min_fee_rate * tx.size}")
