@@ -283,6 +283,8 @@ class PeerManager:
         connect-and-stall flood costs it its address, a single slow start does not)."""
         if not peer.inbound or peer.ready.is_set() or peer.close_reason in NOT_THE_PEERS_FAULT:
             return
+        if peer.remote_ip in LOCAL_HOSTS:
+            return  # a devnet's nodes all share 127.0.0.1: a few slow starts there must not partition it
         failures = self._failed_handshakes.pop(peer.remote_ip, 0) + 1
         self._failed_handshakes[peer.remote_ip] = failures
         while len(self._failed_handshakes) > MAX_TRACKED_FAILURES:
