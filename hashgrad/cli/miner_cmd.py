@@ -13,6 +13,8 @@ def register(subparsers) -> None:
                              "replay")
     parser.add_argument("--serve-host", default="127.0.0.1", help="inference jobs: address to serve on")
     parser.add_argument("--serve-port", type=int, default=0, help="inference jobs: port (0 picks a free one)")
+    parser.add_argument("--validators-only", action="store_true",
+                        help="inference jobs: answer only requests signed by the job's permitted validators")
     parser.set_defaults(func=run_miner)
 
 
@@ -29,7 +31,8 @@ def run_miner(args) -> int:
     if job.kind == JOB_INFER:
         from hashgrad.roles.inference import InferenceMiner
 
-        InferenceMiner(client, keys, job, args.adversary, args.serve_host, args.serve_port).run(stop)
+        InferenceMiner(client, keys, job, args.adversary, args.serve_host, args.serve_port,
+                       validators_only=args.validators_only).run(stop)
     else:
         from hashgrad.roles.miner import TrainingMiner
 

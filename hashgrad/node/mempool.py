@@ -4,7 +4,9 @@ Admission runs the consensus checks (signature, kind, payload) and applies the s
 chain plus the new transaction on an overlay of the tip state, so nonce and balance are checked
 exactly as a block would. Policy on top: a minimum fee rate, replacement of a pending nonce only at a
 higher fee, and a byte limit that evicts the lowest fee-rate tail. Templates take sender heads
-greedily by fee rate. After a reorg the disconnected blocks' transactions are re-admitted.
+greedily by fee rate. On each tip change only the senders the connected and disconnected blocks
+touched are re-checked (plus a small round-robin sweep), and a reorg's disconnected transactions
+are re-admitted: block connect costs the same with a full mempool as with an empty one.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from hashgrad.errors import HashgradError, MempoolError, TxError
 DEFAULT_MAX_BYTES = 50_000_000
 DEFAULT_MIN_FEE_RATE = 1  # base units per byte
 MAX_PENDING_PER_SENDER = 256
+SWEEP_SENDERS = 8  # untouched senders re-checked per tip change (height-only invalidity)
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,8 @@ class Mempool:
         self.by_sender: dict[bytes, dict[int, bytes]] = {}
         self.total_bytes = 0
         self.lock = threading.RLock()
+        self.revalidated = 0  # transactions re-applied by the last tip change (what incremental bounds)
+        self.sweep_cursor = b""
 
     def __contains__(self, txid: bytes) -> bool:
         return txid in self.entries
@@ -123,7 +128,7 @@ class Mempool:
             del self.by_sender[entry.tx.sender]
         self.total_bytes -= entry.tx.size
 
-    def _trim_to_size(self, new_txid: bytes) -> None:
+    def _trim_to_size(self, new_txid: bytes | None) -> None:
         while self.total_bytes > self.max_bytes:
             tails = [self.entries[p[max(p)]] for p in self.by_sender.values()]
             victim = min(tails, key=lambda e: (e.fee_rate, -e.added_at))
@@ -133,23 +138,73 @@ class Mempool:
 
     # ------------------------------------------------------------ chain updates
     def update_for_chain_change(self, disconnected: list[Block], connected: list[Block]) -> None:
-        """After the tip moved: re-admit disconnected transactions, drop mined and now-invalid ones."""
+        """After the tip moved: drop mined transactions, re-admit the disconnected ones, and re-check the
+        pending chains of the senders those blocks touched — only those (Core's removeForBlock /
+        removeForReorg). Work is linear in the blocks' transactions plus the touched senders' pending
+        chains, not in the mempool's size: a full mempool does not slow block connect down.
+
+        Signatures are not checked again: `check_transaction` is context-free, and every candidate
+        passed it (in a block or at admission). Transactions of untouched senders may have become
+        invalid through height alone (a closed window); templates skip those (`select_applicable`), and
+        a small round-robin sweep re-checks a few untouched senders per tip change so none linger."""
         if not disconnected and not connected:
             return
         with self.lock:
-            mined = {tx.txid for block in connected for tx in block.txs}
-            candidates = [tx for block in reversed(disconnected) for tx in block.txs[1:]]
-            candidates += [entry.tx for entry in self.entries.values()]
-            self.entries.clear()
-            self.by_sender.clear()
-            self.total_bytes = 0
-            for tx in sorted(candidates, key=lambda t: (t.sender, t.nonce)):
-                if tx.txid in mined or tx.txid in self.entries:
-                    continue
-                try:
-                    self.add(tx)
-                except HashgradError:
-                    continue
+            mined = {tx.txid for block in connected for tx in block.txs[1:]}
+            returning = [tx for block in reversed(disconnected) for tx in block.txs[1:] if tx.txid not in mined]
+            touched = {tx.sender for block in (*disconnected, *connected) for tx in block.txs[1:]}
+            for txid in mined & self.entries.keys():
+                self._remove(txid)
+            extra: dict[bytes, list[Transaction]] = {}
+            for tx in returning:
+                extra.setdefault(tx.sender, []).append(tx)
+            self.revalidated = 0
+            for sender in sorted(touched):
+                self._revalidate_sender(sender, extra.get(sender, []))
+            for sender in self._next_sweep(touched):
+                self._revalidate_sender(sender, [])
+            self._trim_to_size(None)
+
+    def _next_sweep(self, touched: set[bytes]) -> list[bytes]:
+        """Up to SWEEP_SENDERS untouched senders, continuing where the last sweep stopped."""
+        senders = sorted(s for s in self.by_sender if s not in touched)
+        after = [s for s in senders if s > self.sweep_cursor] + [s for s in senders if s <= self.sweep_cursor]
+        chosen = after[:SWEEP_SENDERS]
+        if chosen:
+            self.sweep_cursor = chosen[-1]
+        return chosen
+
+    def _revalidate_sender(self, sender: bytes, returning: list[Transaction]) -> None:
+        """Rebuild one sender's pending chain on the tip: returning transactions (from disconnected
+        blocks) and pending ones in nonce order, kept while they apply one after another."""
+        pending = self.get_sender_chain(sender)
+        candidates: dict[int, Transaction] = {}
+        for tx in [*returning, *pending]:
+            if tx.nonce not in candidates or tx.fee > candidates[tx.nonce].fee:
+                candidates[tx.nonce] = tx
+        overlay = StateOverlay(self.chainstate)
+        height = self.chainstate.height + 1
+        expected = get_account(overlay, sender).nonce
+        kept: list[Transaction] = []
+        for nonce in sorted(candidates):
+            if nonce < expected:
+                continue  # this nonce is mined already
+            if nonce != expected or len(kept) >= MAX_PENDING_PER_SENDER:
+                break
+            self.revalidated += 1
+            try:
+                apply_transaction(self.params, overlay, candidates[nonce], height)
+            except HashgradError:
+                break  # a later nonce cannot follow a failed one
+            kept.append(candidates[nonce])
+            expected += 1
+        keep = {tx.txid for tx in kept}
+        for tx in pending:
+            if tx.txid not in keep:
+                self._remove(tx.txid)
+        for tx in kept:
+            if tx.txid not in self.entries:
+                self._insert(tx)
 
     # ------------------------------------------------------------ templates
     def select_for_block(self, max_bytes: int) -> list[Transaction]:

@@ -51,7 +51,7 @@ def add_rest_routes(app: web.Application, node) -> None:
 
 async def _blockhash_by_height(node, params):
     text = params[0]
-    if not text.isdigit() or len(text) > 10:
+    if not (text.isascii() and text.isdigit()) or len(text) > 10:  # "²".isdigit() is True, int("²") fails
         raise RpcError("invalid-parameter", f"invalid height {text[:20]!r}", -8)
     block_hash = node.ledger.chainstate.get_block_hash(int(text))
     if block_hash is None:

@@ -6,7 +6,7 @@
     manager       PeerManager: listening, connecting, limits, bans, address gossip, public API
     sync          headers-first block sync and inv/getdata relay of blocks and transactions
     artifacts     the getartifact/artifact family for content-addressed work artifacts
-    locator, download, banlist, addrbook, misbehaviour, netaddr, jsonfile   the small pieces those use
+    locator, download, banlist, addrbook, addrman, misbehaviour, netaddr, jsonfile   the small pieces those use
 
 Misbehaving peers are banned per IP address; tests that play bad peers connect from other loopback
 addresses (127.0.0.2, ...) so the honest nodes on 127.0.0.1 are never caught by those bans.

@@ -2,15 +2,19 @@
 
 Artifacts (pseudo-gradients, checkpoints, data shards) are immutable blobs named by their SHA-256.
 A node serves them through a pluggable `provider(artifact_id) -> bytes | None` (run in a worker
-thread: it may read disk) and fetches them with `fetch(artifact_id, max_size)`, asking ready peers
-one at a time. What comes back is checked before use: its SHA-256 must be the id asked for
-(a peer sending other bytes scores 100 misbehaviour points) and its size within the limit asked.
+thread: it may read disk) and fetches them with `fetch(artifact_id, max_size)`, asking up to
+FETCH_PARALLEL ready peers at once (peers that stayed silent lately last), each with a short
+timeout: a peer that neither answers nor says notfound in time scores SILENT_POINTS misbehaviour
+points and is asked last for a while. What comes back is checked before use: its SHA-256 must be the
+id asked for (a peer sending other bytes scores 100 points) and its size within the limit asked.
 """
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import logging
+import random
+import time
 from typing import Callable
 
 from hashgrad.errors import ProtocolError
@@ -19,7 +23,10 @@ from hashgrad.p2p.messages import ArtifactMessage, GetArtifactMessage, InvEntry,
 log = logging.getLogger("hashgrad.p2p")
 
 ArtifactProvider = Callable[[bytes], "bytes | None"]
-DEFAULT_FETCH_TIMEOUT_S = 60.0
+DEFAULT_FETCH_TIMEOUT_S = 15.0  # per peer (was 60 s, one peer after another)
+FETCH_PARALLEL = 3
+SILENT_POINTS = 5  # twenty silences in one connection earn a ban
+SILENT_FOR_S = 600.0
 
 
 def is_artifact_data(artifact_id: bytes, data: bytes) -> bool:
@@ -34,6 +41,7 @@ class ArtifactExchange:
         self.provider = provider
         # (artifact id, peer id) -> (future answered with the bytes or None, the size limit asked)
         self.pending: dict[tuple[bytes, int], tuple[asyncio.Future, int]] = {}
+        self.silent_until: dict[int, float] = {}  # peer id -> asked last until (monotonic time)
 
     # ------------------------------------------------------------ serving
     async def on_getartifact(self, peer, message) -> None:
@@ -52,15 +60,34 @@ class ArtifactExchange:
 
     # ------------------------------------------------------------ fetching
     async def fetch(self, artifact_id: bytes, max_size: int, timeout_s: float = DEFAULT_FETCH_TIMEOUT_S) -> bytes:
-        """The artifact's bytes from the first peer that has it; ProtocolError `artifact-not-found` if none."""
+        """The artifact's bytes from the first peer that has it; ProtocolError `artifact-not-found` if none.
+        Up to FETCH_PARALLEL peers are asked at once; each gets `timeout_s` to answer."""
         if len(artifact_id) != 32:
             raise ValueError("an artifact id is a 32-byte SHA-256")
         max_size = min(max_size, self.max_artifact_size)
-        for peer in list(self.get_peers()):
-            data = await self._ask(peer, artifact_id, max_size, timeout_s)
-            if data is not None:
-                return data
+        queue = self._order_peers(list(self.get_peers()))
+        asking: dict[asyncio.Task, object] = {}
+        try:
+            while queue or asking:
+                while queue and len(asking) < FETCH_PARALLEL:
+                    peer = queue.pop(0)
+                    asking[asyncio.ensure_future(self._ask(peer, artifact_id, max_size, timeout_s))] = peer
+                done, _ = await asyncio.wait(asking, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    asking.pop(task)
+                    data = task.result()
+                    if data is not None:
+                        return data
+        finally:
+            for task in asking:
+                task.cancel()
         raise ProtocolError("artifact-not-found", f"no peer served {artifact_id.hex()}")
+
+    def _order_peers(self, peers: list) -> list:
+        """Peers not silent lately first, each group in random order (no peer is always asked first)."""
+        now = time.monotonic()
+        random.shuffle(peers)
+        return sorted(peers, key=lambda p: self.silent_until.get(p.id, 0.0) > now)
 
     async def _ask(self, peer, artifact_id: bytes, max_size: int, timeout_s: float) -> bytes | None:
         key = (artifact_id, peer.id)
@@ -73,13 +100,18 @@ class ArtifactExchange:
             return await self._await_answer(future, peer, artifact_id, timeout_s)
         finally:
             self.pending.pop(key, None)
+            if not future.done():  # we stopped asking (another peer answered): callers sharing it move on
+                future.set_result(None)
 
-    @staticmethod
-    async def _await_answer(future, peer, artifact_id: bytes, timeout_s: float) -> bytes | None:
+    async def _await_answer(self, future, peer, artifact_id: bytes, timeout_s: float) -> bytes | None:
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout_s)
         except (TimeoutError, asyncio.TimeoutError):
             log.info("peer %d: no answer for artifact %s", peer.id, artifact_id.hex())
+            self.silent_until[peer.id] = time.monotonic() + SILENT_FOR_S
+            while len(self.silent_until) > 10_000:
+                self.silent_until.pop(next(iter(self.silent_until)))
+            peer.misbehave(SILENT_POINTS, "artifact-timeout")
             return None
 
     def _answer(self, artifact_id: bytes, peer_id: int, data: bytes | None) -> None:

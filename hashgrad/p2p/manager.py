@@ -17,17 +17,19 @@ import logging
 import os
 import random
 import time
+from collections import OrderedDict
 from pathlib import Path
 
 from hashgrad.chain.genesis import build_genesis_block
 from hashgrad.errors import ProtocolError
-from hashgrad.p2p.addrbook import AddrBook
+from hashgrad.p2p.addrman import AddrMan, compute_netgroup
 from hashgrad.p2p.artifacts import ArtifactExchange
 from hashgrad.p2p.banlist import BanList
 from hashgrad.p2p.messages import (MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, SERVICE_ARTIFACTS, SERVICE_NETWORK,
                                    AddrMessage, GetAddrMessage, InvType, VersionMessage)
 from hashgrad.p2p.misbehaviour import BAN_DURATION_S
 from hashgrad.p2p.netaddr import format_address, is_ip_address, normalize_host
+from hashgrad.p2p.eviction import select_eviction
 from hashgrad.p2p.peer import Peer, PeerConfig
 from hashgrad.p2p.sync import BLOCK_DOWNLOAD_TIMEOUT_S, ChainSync
 from hashgrad.p2p.wire import DEFAULT_MAX_ARTIFACT_SIZE, MAX_ADDR_ENTRIES, compute_message_limits
@@ -43,6 +45,15 @@ ADDR_RELAY_MAX = 10  # small addr messages (fresh self-announcements) are passed
 ADDR_RELAY_FANOUT = 2
 RETRY_FAILED_AFTER_S = 60.0
 STOP_TIMEOUT_S = 5.0
+MAX_FAILED_HANDSHAKES = 8
+DEFAULT_MAX_INBOUND_PER_GROUP = 4
+LOCAL_HOSTS = frozenset({"127.0.0.1", "::1"})  # the operator's own machine (devnets run all nodes there)
+FAILED_HANDSHAKE_BAN_S = 60 * 60
+MAX_TRACKED_FAILURES = 10_000
+# closes before a handshake that do not show the peer misbehaving (ours, or a clean refusal)
+NOT_THE_PEERS_FAULT = frozenset({"peer-banned", "too-many-connections", "network-inactive", "network-disabled",
+                                 "shutdown", "disconnect-requested", "wrong-network", "wrong-genesis",
+                                 "obsolete-version", "self-connection", "duplicate-connection", "evicted"})
 
 
 class PeerManager:
@@ -52,7 +63,8 @@ class PeerManager:
                  max_peers: int = 32, user_agent: str = DEFAULT_USER_AGENT, datadir: Path | None = None,
                  max_outbound: int = DEFAULT_MAX_OUTBOUND, config: PeerConfig | None = None,
                  artifact_provider=None, max_artifact_size: int = DEFAULT_MAX_ARTIFACT_SIZE,
-                 auto_connect: bool = False, block_timeout_s: float = BLOCK_DOWNLOAD_TIMEOUT_S, clock=time.time):
+                 auto_connect: bool = False, block_timeout_s: float = BLOCK_DOWNLOAD_TIMEOUT_S, clock=time.time,
+                 max_inbound_per_group: int = DEFAULT_MAX_INBOUND_PER_GROUP):
         self.params = params
         self.ledger = ledger
         self.run_blocking = run_blocking
@@ -61,6 +73,7 @@ class PeerManager:
         self.max_peers = max_peers
         self.max_outbound = min(max_outbound, max_peers)
         self.max_inbound = max_peers - min(self.max_outbound, max_peers // 2)
+        self.max_inbound_per_group = max_inbound_per_group
         self.user_agent = user_agent
         self.config = config or PeerConfig()
         self.auto_connect = auto_connect
@@ -69,7 +82,7 @@ class PeerManager:
         self.genesis_hash = build_genesis_block(params).hash
         datadir = Path(datadir) if datadir is not None else Path(ledger.chainstate.datadir)
         self.banlist = BanList(datadir / "banlist.json", clock)
-        self.addrbook = AddrBook(datadir / "peers.json", clock)
+        self.addrbook = AddrMan(datadir / "peers.json", clock)  # Core's new/tried buckets
         self.peers: dict[int, Peer] = {}
         self.sync = ChainSync(params, ledger, run_blocking, self.get_ready_peers, block_timeout_s=block_timeout_s)
         self.artifacts = ArtifactExchange(self.get_ready_peers, max_artifact_size, artifact_provider)
@@ -79,6 +92,7 @@ class PeerManager:
         self._nonces: set[int] = set()
         self._answered_getaddr: set[int] = set()
         self._failed_until: dict[tuple[str, int], float] = {}
+        self._failed_handshakes: OrderedDict[str, int] = OrderedDict()  # remote ip -> failures in a row
         self._tasks: set[asyncio.Task] = set()
         self._server: asyncio.AbstractServer | None = None
         self._maintenance: asyncio.Task | None = None
@@ -172,13 +186,23 @@ class PeerManager:
         self._start_peer(reader, writer, inbound=True, host=host, port=port)
 
     def _get_inbound_refusal(self, host: str) -> str | None:
+        """Why an inbound connection from `host` is refused, or None. A full set of inbound slots
+        makes room by evicting one peer (`select_eviction`), as Core does; one subnet (IPv4 /16,
+        IPv6 /32) may hold at most max_inbound_per_group inbound slots (the local host excepted)."""
         if not self.network_active:
             return "network-inactive"
         if self.banlist.is_banned(host):
             return "peer-banned"
-        inbound = len(self.peers) - self.count_outbound()
+        group = compute_netgroup(host)
+        if host not in LOCAL_HOSTS and sum(1 for p in self.peers.values() if p.inbound and p.close_reason is None
+                                           and compute_netgroup(p.remote_ip) == group) >= self.max_inbound_per_group:
+            return "too-many-from-subnet"
+        inbound = sum(1 for p in self.peers.values() if p.inbound and p.close_reason is None)
         if inbound >= self.max_inbound or len(self.peers) >= self.max_peers:
-            return "too-many-connections"
+            victim = select_eviction([p for p in self.peers.values() if p.inbound and p.close_reason is None])
+            if victim is None:
+                return "too-many-connections"
+            victim.close("evicted")
         return None
 
     def _start_peer(self, reader, writer, *, inbound: bool, host: str, port: int) -> Peer:
@@ -224,12 +248,13 @@ class PeerManager:
         if message.nonce in self._nonces:
             raise ProtocolError("self-connection", "connected to ourselves")
         if peer.inbound and message.listen_port:
-            self.addrbook.add(peer.remote_ip, message.listen_port, message.services)
+            self.addrbook.add(peer.remote_ip, message.listen_port, message.services, source=peer.remote_ip)
 
     async def on_peer_ready(self, peer: Peer) -> None:
+        self._failed_handshakes.pop(peer.remote_ip, None)
         if not peer.inbound:
             if is_ip_address(peer.host):
-                self.addrbook.add(peer.host, peer.port, peer.version.services)
+                self.addrbook.mark_good(peer.host, peer.port, peer.version.services)
             peer.send(GetAddrMessage())
         await self.sync.on_peer_ready(peer)
 
@@ -248,12 +273,30 @@ class PeerManager:
         if self.peers.pop(peer.id, None) is not None:  # getnettotals counts closed peers' traffic too
             self.closed_bytes_sent += peer.bytes_sent
             self.closed_bytes_recv += peer.bytes_recv
+        self._count_failed_handshake(peer)
         self._answered_getaddr.discard(peer.id)
         if peer.local_version is not None:
             self._nonces.discard(peer.local_version.nonce)
         self.sync.on_peer_closed(peer)
         self.artifacts.on_peer_closed(peer)
         log.info("peer %d (%s): closed (%s)", peer.id, peer.addr, peer.close_reason)
+
+    def _count_failed_handshake(self, peer: Peer) -> None:
+        """An inbound connection that ended before its handshake completed, for a reason the peer
+        caused, counts against its address; MAX_FAILED_HANDSHAKES of them in a row earn a ban (a
+        connect-and-stall flood costs it its address, a single slow start does not)."""
+        if not peer.inbound or peer.ready.is_set() or peer.close_reason in NOT_THE_PEERS_FAULT:
+            return
+        if peer.remote_ip in LOCAL_HOSTS:
+            return  # a devnet's nodes all share 127.0.0.1: a few slow starts there must not partition it
+        failures = self._failed_handshakes.pop(peer.remote_ip, 0) + 1
+        self._failed_handshakes[peer.remote_ip] = failures
+        while len(self._failed_handshakes) > MAX_TRACKED_FAILURES:
+            self._failed_handshakes.popitem(last=False)
+        if failures >= MAX_FAILED_HANDSHAKES and not self.banlist.is_banned(peer.remote_ip):
+            log.warning("banning %s: %d failed handshakes", peer.remote_ip, failures)
+            self.banlist.ban(peer.remote_ip, FAILED_HANDSHAKE_BAN_S, "failed-handshakes")
+            del self._failed_handshakes[peer.remote_ip]
 
     # ------------------------------------------------------------ address gossip and rejects
     async def on_getaddr(self, peer: Peer, message) -> None:
@@ -268,7 +311,7 @@ class PeerManager:
         fresh = []
         for entry in message.entries:
             is_new = (entry.host, entry.port) not in self.addrbook
-            if self.addrbook.add(entry.host, entry.port, entry.services, entry.time) and is_new:
+            if self.addrbook.add(entry.host, entry.port, entry.services, entry.time, source=peer.remote_ip) and is_new:
                 fresh.append(entry)
         if fresh and len(message.entries) <= ADDR_RELAY_MAX:
             others = [p for p in self.get_ready_peers() if p.id != peer.id]
@@ -327,7 +370,7 @@ class PeerManager:
         """Ban a host (RPC setban) and drop its connections."""
         self.banlist.ban(host, duration_s, reason)
         for peer in list(self.peers.values()):
-            if peer.remote_ip == normalize_host(host):
+            if self.banlist.is_banned(peer.remote_ip):
                 peer.close("peer-banned")
 
     def unban(self, host: str) -> bool:

@@ -21,6 +21,7 @@ PROTOCOL_SCORES = {
     "bad-payload": 100,
     "bad-artifact-hash": 100,
     "bad-headers-pow": 100,
+    "headers-flood": 100,
     "bad-headers-noncontinuous": 20,
     "unconnecting-headers": 20,
     "unexpected-version": 1,

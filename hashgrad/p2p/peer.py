@@ -33,6 +33,7 @@ log = logging.getLogger("hashgrad.p2p")
 FATAL_REASONS = frozenset({"bad-magic", "bad-command", "oversized-message", "bad-checksum", "bad-payload",
                            "connection-closed"})
 MAX_KNOWN_INVENTORY = 50_000
+PRE_HANDSHAKE_FRAME_CAP = 1024  # a version message is at most ~350 bytes
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,12 @@ class PeerConfig:
     ping_timeout_s: float = 20.0
     max_send_buffer: int = 96 << 20  # queued bytes beyond this: the peer reads too slowly, drop it
     close_flush_s: float = 1.0  # how long a closing connection may spend sending what is queued
+
+
+def sanitize_text(text: str, limit: int = 80) -> str:
+    """A peer-chosen string made safe to log: printable ASCII only, others as '?', cut at `limit`
+    (a raw user agent could forge log lines with newlines or terminal escapes)."""
+    return "".join(c if " " <= c <= "~" else "?" for c in text[:limit])
 
 
 class KnownInventory:
@@ -77,6 +84,7 @@ class Peer:
         self.remote_ip = normalize_host(peername[0]) if peername else normalize_host(host)  # what bans key on
         self.magic = magic
         self.limits = limits
+        self.pre_handshake_limits = MessageLimits(limits.sizes, PRE_HANDSHAKE_FRAME_CAP)
         self.config = config
         self.local_version: VersionMessage | None = None
         self.version: VersionMessage | None = None
@@ -84,6 +92,7 @@ class Peer:
         self.last_send = self.last_recv = 0
         self.bytes_sent = self.bytes_recv = 0
         self.ban_score = 0
+        self.last_block_time = 0.0  # when it last gave us a block that connected (eviction protects those)
         self.ping_nonce: int | None = None
         self.ping_sent_at = 0.0
         self.ping_time: float | None = None
@@ -157,7 +166,8 @@ class Peer:
             return
         self.ready.set()
         log.info("peer %d (%s): connected (%s, %s, height %d)", self.id, self.addr,
-                 "inbound" if self.inbound else "outbound", self.version.user_agent, self.version.best_height)
+                 "inbound" if self.inbound else "outbound", sanitize_text(self.version.user_agent),
+                 self.version.best_height)
         group.create_task(self._ping_loop())
         try:
             await self.owner.on_peer_ready(self)
@@ -181,7 +191,9 @@ class Peer:
 
     # ------------------------------------------------------------ reading
     async def _read_message(self):
-        command, payload = await read_frame(self.reader, self.magic, self.limits)
+        # before the handshake only version and verack are due: a frame over 1 KiB is refused unread
+        limits = self.limits if self.ready.is_set() else self.pre_handshake_limits
+        command, payload = await read_frame(self.reader, self.magic, limits)
         self.bytes_recv += FRAME_HEADER_SIZE + len(payload)
         self.last_recv = int(time.time())
         return decode_message(command, payload)

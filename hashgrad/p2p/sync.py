@@ -2,7 +2,9 @@
 
 Sync: after the handshake, if a peer claims at least our height, we send getheaders with a locator
 of our active chain; the peer answers with up to 2000 headers after the fork point. We check that
-they link up (and the proof of work of those not merge-mined), remember their heights, queue the
+they link up, carry our chain ID and usable bits, and meet their proof of work (merge-mined ones: their
+proof comes with the block, so a peer may leave at most MAX_QUEUED_PER_PEER blocks announced and
+unsent, else `headers-flood` bans it), remember their heights, queue the
 blocks we lack and fetch them by getdata, at most 16 in flight per peer, feeding each block to
 `ledger.submit_block` through `run_blocking`. A full headers message is followed by another
 getheaders from its last header; a once-a-second tick restarts whatever stalled, until no peer
@@ -30,8 +32,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 from hashgrad.chain.encoding import encode_compact_size
+from hashgrad.chain.pow import compute_target
 from hashgrad.chain.validation import check_header_proof
-from hashgrad.errors import HashgradError, ProtocolError
+from hashgrad.errors import HashgradError, HeaderError, ProtocolError
 from hashgrad.p2p.download import DEFAULT_WINDOW, BlockDownloader
 from hashgrad.p2p.locator import get_block_locator, find_headers_after_locator
 from hashgrad.p2p.messages import (GetDataMessage, GetHeadersMessage, InvEntry, InvMessage, InvType,
@@ -46,6 +49,9 @@ HEADERS_RESPONSE_TIMEOUT_S = 30.0
 BLOCK_DOWNLOAD_TIMEOUT_S = 60.0
 MAX_ANNOUNCED_BLOCKS = 8  # a tip change announces at most the newest 8 blocks; peers fill gaps by headers
 MAX_HEADER_HEIGHTS = 200_000
+# blocks a peer announced by headers and we have not received yet: an honest peer is asked for more
+# headers only below one message's worth, so four messages' worth is a flood (or unproven auxpow headers)
+MAX_QUEUED_PER_PEER = 4 * MAX_HEADERS_PER_MESSAGE
 MAX_RECENT_REJECTS = 50_000
 SERVE_BATCH = 16  # blocks read from disk per executor call when serving getdata
 SERVE_BUFFER = 8 << 20  # stop reading blocks for a peer while this much is queued to it
@@ -154,17 +160,19 @@ class ChainSync:
         if not headers:
             state.idle = state.continuation is None
             return
-        self._check_headers(headers)
         parent_height = self.get_known_height(headers[0].prev_hash)
+        self._check_headers(headers, parent_height)
         if parent_height is None:
             await self._on_unconnecting_headers(peer)
             return
         state.unconnecting_headers = 0
+        wanted = [h.hash for h in headers if not self.has_block(h.hash)]
+        if self.downloader.count_queued(peer.id) + len(wanted) > MAX_QUEUED_PER_PEER:
+            raise ProtocolError("headers-flood", f"more than {MAX_QUEUED_PER_PEER} blocks announced and not sent")
         for offset, header in enumerate(headers, start=1):
             if header.hash not in self.chainstate.index:
                 self.header_heights[header.hash] = parent_height + offset
         self._note_peer_has(peer, headers[-1].hash)
-        wanted = [h.hash for h in headers if not self.has_block(h.hash)]
         self.downloader.add_wanted(peer.id, wanted)
         full = len(headers) == MAX_HEADERS_PER_MESSAGE
         state.continuation = headers[-1].hash if full else None
@@ -172,15 +180,28 @@ class ChainSync:
         self.request_blocks(peer)
         await self._continue_headers(peer)
 
-    def _check_headers(self, headers) -> None:
-        """Headers must chain, and those not merge-mined must meet their own proof of work."""
+    def _check_headers(self, headers, parent_height: int | None) -> None:
+        """Before anything is stored or queued: headers must chain, carry our chain ID and usable bits,
+        and each must be of a kind its height allows; those not merge-mined must meet their own proof
+        of work. A merge-mined header's proof travels with its block (checked on arrival), so how many
+        of those a peer may leave unproven is bounded instead (MAX_QUEUED_PER_PEER, `headers-flood`)."""
         for previous, header in zip(headers, headers[1:]):
             if header.prev_hash != previous.hash:
                 raise ProtocolError("bad-headers-noncontinuous", "headers do not link up")
-        for header in headers:
-            if header.is_auxpow():
-                continue  # the proof travels with the block; it is checked when the block arrives
+        pow_limit = self.params.pow.pow_limit
+        start = self.params.auxpow_start_height
+        for offset, header in enumerate(headers, start=1):
             try:
+                if header.chain_id != self.params.chain_id:
+                    raise HeaderError("bad-chain-id", f"chain ID {header.chain_id}")
+                compute_target(header.bits, pow_limit)
+                if header.is_auxpow():
+                    height = None if parent_height is None else parent_height + offset
+                    if start is None or (height is not None and height < start):
+                        raise HeaderError("auxpow-before-start", "merged mining not allowed at this height")
+                    continue
+                if not self.params.allow_own_pow:
+                    raise HeaderError("own-pow-not-allowed", "this network takes merge-mined blocks only")
                 check_header_proof(self.params, header, None)
             except HashgradError as exc:
                 raise ProtocolError("bad-headers-pow", f"{exc.reason}: {header.hash_hex}") from None
@@ -219,6 +240,8 @@ class ChainSync:
         else:
             self.header_heights.pop(block_hash, None)
             self._note_peer_has(peer, block_hash)
+            if result.connected:
+                peer.last_block_time = time.monotonic()
             if result.status == "orphan" and not requested:
                 await self.request_headers(peer)  # an announcement past a gap: fetch what lies between
         if peer.close_reason is None:

@@ -77,12 +77,20 @@ def submit_quietly(action: str, fn, *args) -> bool:
 
 
 def run_epoch_loop(client: NodeClient, job: JobParams, step, stop, poll_s: float) -> None:
-    """Call step(clock) on every poll until stop(); a failed node call is logged and retried."""
+    """Call step(clock) on every poll until stop(); a failed node call is logged and retried.
+
+    Whatever one input does, the loop goes on: a bad artifact, reply or checkpoint raises the project's
+    error (its sender is zeroed by the scoring that met it); anything else is a bug, logged with its
+    traceback, and must still not stop a validator that every miner depends on."""
     while not stop():
         try:
             step(EpochClock.read(client, job))
         except RpcError as exc:
             log.warning("node call failed: %s", exc)
+        except HashgradError as exc:
+            log.warning("epoch step failed: %s", exc)
+        except Exception:  # noqa: BLE001 - see the docstring
+            log.exception("epoch step failed unexpectedly")
         time.sleep(poll_s)
 
 

@@ -18,10 +18,12 @@ from hashgrad.chain.coordination_make import make_announce_endpoint, make_commit
 from hashgrad.chain.jobs import JobParams
 from hashgrad.errors import HashgradError, RpcError
 from hashgrad.node.client import NodeClient, wait_until
+from hashgrad.node.replies import Metagraph
 from hashgrad.roles.keys import RoleKeys
 from hashgrad.roles.common import EpochClock, run_epoch_loop, ensure_registered, ensure_stake, log, submit_quietly
 
 TRAIN_JOB = 0
+LOCAL_NETWORKS = ("regtest", "devnet")
 
 
 def wait_for_checkpoint(client: NodeClient, stop, timeout: float = 600.0):
@@ -50,11 +52,18 @@ def wait_for_checkpoint(client: NodeClient, stop, timeout: float = 600.0):
     return fetched[-1]
 
 
+def compute_validator_allow_list(metagraph: Metagraph) -> frozenset[bytes]:
+    """The hotkeys of a job's metagraph that hold a validator permit: who may query a miner that
+    serves validators only."""
+    return frozenset(neuron.hotkey for neuron in metagraph.uids if neuron.validator_permit)
+
+
 class InferenceMiner:
     def __init__(self, client: NodeClient, keys: RoleKeys, job: JobParams, kind: str = "honest",
-                 host: str = "127.0.0.1", port: int = 0, poll_s: float = 2.0):
+                 host: str = "127.0.0.1", port: int = 0, poll_s: float = 2.0, validators_only: bool = False):
         self.client, self.keys, self.job, self.kind = client, keys, job, kind
         self.host, self.port, self.poll_s = host, port, poll_s
+        self.validators_only = validators_only  # an allow-list of the job's permitted validators, kept fresh
         self.bound = threading.Event()
 
     def run(self, stop) -> None:
@@ -83,14 +92,37 @@ class InferenceMiner:
             self.bound.set()
 
         follow = ChainFollow(self.client, self.kind, self.poll_s)
-        asyncio.run(serve_miner(server, self.host, self.port, on_started, checkpoint, digest, follow))
+
+        async def run() -> None:
+            allow = asyncio.create_task(self.follow_validators(server)) if self.validators_only else None
+            try:
+                await serve_miner(server, self.host, self.port, on_started, checkpoint, digest, follow)
+            finally:
+                if allow is not None:
+                    allow.cancel()
+
+        asyncio.run(run())
+
+    async def follow_validators(self, server) -> None:
+        """Keep the server's allow-list equal to the job's permitted validators (polled from the chain)."""
+        while True:
+            try:
+                metagraph = await asyncio.to_thread(self.client.get_metagraph, self.job.job_id)
+                server.verifier.set_allowed(compute_validator_allow_list(metagraph))
+            except HashgradError as exc:
+                log.warning("validator list poll failed: %s", exc)
+            await asyncio.sleep(self.poll_s)
 
 
 class InferenceValidator:
     def __init__(self, client: NodeClient, keys: RoleKeys, job: JobParams, dataset, stake: int,
-                 challenges: int = 3, poll_s: float = 0.5):
+                 challenges: int = 3, poll_s: float = 0.5, checkpoint_wait_s: float = 5.0,
+                 allow_private: bool | None = None):
         self.client, self.keys, self.job, self.dataset = client, keys, job, dataset
         self.stake, self.challenges, self.poll_s = stake, challenges, poll_s
+        self.checkpoint_wait_s = checkpoint_wait_s
+        # loopback and private endpoints are queried only where the whole network is local
+        self.allow_private = allow_private if allow_private is not None else client.params.name in LOCAL_NETWORKS
         self.committed: dict[int, tuple] = {}
         self.scored: set[int] = set()
         self.revealed: set[int] = set()
@@ -112,17 +144,36 @@ class InferenceValidator:
             submit_quietly("weights reveal", self.client.submit_built, make_reveal_weights, self.keys.hotkey,
                            job.job_id, e, weights, salt)
 
+    def get_round_checkpoint(self):
+        """(checkpoint, hash) if this node can serve job 0's latest checkpoint within a few seconds, else
+        None: the epoch step must not block (it used to wait up to 600 s), the loop polls again."""
+        try:
+            return wait_for_checkpoint(self.client, lambda: False, self.checkpoint_wait_s)
+        except HashgradError as exc:
+            if exc.reason != "no-checkpoint":
+                raise
+            log.info("no servable checkpoint yet; scoring waits for the next poll")
+            return None
+
     def score_and_commit(self, epoch: int) -> None:
         from hashgrad.serve.engine import Engine
-        from hashgrad.serve.validator import MinerEndpoint, get_heldout_texts, run_validation_round_blocking
+        from hashgrad.serve.validator import (MinerEndpoint, get_heldout_texts, is_endpoint_allowed,
+                                              run_validation_round_blocking)
 
         me = self.keys.hotkey.pubkey
-        miners = [MinerEndpoint(u.uid, f"http://{u.endpoint}", u.hotkey)
-                  for u in self.client.get_metagraph(self.job.job_id).uids if u.endpoint and u.hotkey != me]
+        uids = [u for u in self.client.get_metagraph(self.job.job_id).uids if u.endpoint and u.hotkey != me]
+        refused = [u.uid for u in uids if not is_endpoint_allowed(u.endpoint, self.allow_private)]
+        if refused:
+            log.info("epoch %d: not querying uids %s: their endpoints are not public addresses", epoch, refused)
+        miners = [MinerEndpoint(u.uid, f"http://{u.endpoint}", u.hotkey) for u in uids if u.uid not in refused]
         seed = self.client.get_epoch(self.job.job_id, epoch).seed
         if not miners or seed is None:
             return
-        checkpoint, digest = wait_for_checkpoint(self.client, lambda: False)
+        fetched = self.get_round_checkpoint()
+        if fetched is None:
+            self.scored.discard(epoch)  # try again on the next poll, while the window is open
+            return
+        checkpoint, digest = fetched
         report = run_validation_round_blocking(miners, Engine(checkpoint, digest), self.keys.hotkey,
                                                seed, get_heldout_texts(self.dataset), self.challenges)
         verdicts = {uid: [o.verdict for o in outcomes] for uid, outcomes in report.outcomes.items()}

@@ -19,11 +19,14 @@ import aiohttp
 from hashgrad.chain.encoding import parse_hex
 from hashgrad.chain.keys import SigningKey
 from hashgrad.errors import ProtocolError
+from hashgrad.safejson import parse_json
 from hashgrad.serve.auth import NO_TARGET, sign_request
 from hashgrad.serve.engine import SamplingParams, decode_text
 from hashgrad.serve.verify import Claim
 
 MAX_RESPONSE_BYTES = 4 << 20
+MAX_STREAM_LINES = 1 << 16
+REPLY_MAX_DEPTH = 16  # a chat completion with top log-probabilities nests 9 deep; much deeper is not one
 COMPLETIONS_PATH = "/v1/completions"
 
 
@@ -58,7 +61,7 @@ class MinerClient:
         async with self.session.get(url.rstrip("/") + "/v1/models", timeout=self.timeout) as response:
             if response.status != 200:
                 raise ProtocolError("bad-response", f"/v1/models answered HTTP {response.status}")
-            return json.loads(await response.content.read(MAX_RESPONSE_BYTES))
+            return parse_reply_json(await read_capped_body(response.content))
 
     async def complete(self, url: str, body: dict, target: bytes | None = None) -> Exchange:
         """POST /v1/completions (streamed or not, as body says), timed; errors become Exchange.error."""
@@ -72,35 +75,33 @@ class MinerClient:
                 if response.status != 200:
                     return Exchange(url, body, None, await read_error(response), 0.0, time.perf_counter() - start)
                 if body.get("stream"):
-                    chunks = []
-                    async for line in response.content:
-                        if first is None:
-                            first = time.perf_counter() - start
-                        chunks.append(line)
-                    result = merge_stream(chunks)
+                    def on_first() -> None:
+                        nonlocal first
+                        first = time.perf_counter() - start if first is None else first
+
+                    result = merge_stream(await read_capped_lines(response.content, on_first))
                 else:
-                    raw = await response.content.read(MAX_RESPONSE_BYTES + 1)
-                    if len(raw) > MAX_RESPONSE_BYTES:
-                        raise ProtocolError("bad-response", "response too large")
-                    result = json.loads(raw)
+                    result = parse_reply_json(await read_capped_body(response.content))
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             return Exchange(url, body, None, f"unreachable: {type(exc).__name__}", 0.0, time.perf_counter() - start)
-        except (ProtocolError, ValueError) as exc:
-            return Exchange(url, body, None, f"bad-response: {exc}", 0.0, time.perf_counter() - start)
+        except ProtocolError as exc:
+            return Exchange(url, body, None, f"bad-response: {exc.detail}", 0.0, time.perf_counter() - start)
         total = time.perf_counter() - start
         return Exchange(url, body, result, None, total if first is None else first, total)
 
 
 async def read_error(response: aiohttp.ClientResponse) -> str:
     try:
-        payload = json.loads(await response.content.read(65536))
-        return f"http-{response.status}: {payload['error']['code']}"
-    except (ValueError, KeyError, TypeError):
+        payload = parse_json(await response.content.read(65536), ProtocolError, "bad-response", 65536, 8)
+        return f"http-{response.status}: {str(payload['error']['code'])[:64]}"
+    except (ProtocolError, KeyError, TypeError, IndexError):
         return f"http-{response.status}"
 
 
 def merge_stream(lines: list[bytes]) -> dict:
-    """A streamed completion (server-sent event lines) reassembled as one response dict."""
+    """A streamed completion (server-sent event lines) reassembled as one response dict.
+
+    Every chunk is untrusted: any shape other than the one we send raises ProtocolError bad-response."""
     chunks = []
     for line in lines:
         line = line.strip()
@@ -109,7 +110,7 @@ def merge_stream(lines: list[bytes]) -> dict:
         payload = line[5:].strip()
         if payload == b"[DONE]":
             break
-        chunks.append(json.loads(payload))
+        chunks.append(parse_reply_json(payload))
     if not chunks or not all(isinstance(c, dict) for c in chunks):
         raise ProtocolError("bad-response", "no chunks in the stream")
     head = chunks[0]
@@ -119,18 +120,63 @@ def merge_stream(lines: list[bytes]) -> dict:
             if chunk.get(key) != head.get(key):
                 raise ProtocolError("bad-response", f"{key} changed within the stream")
         usage = chunk.get("usage") or usage
-        for choice in chunk.get("choices") or []:
-            text.append(choice.get("text") or "")
-            token_ids += choice.get("token_ids") or []
+        for choice in get_list(chunk, "choices"):
+            if not isinstance(choice, dict):
+                raise ProtocolError("bad-response", "a choice is not an object")
+            piece = choice.get("text") or ""
+            if not isinstance(piece, str):
+                raise ProtocolError("bad-response", "choice text is not a string")
+            text.append(piece)
+            token_ids += get_list(choice, "token_ids")
             logprobs = choice.get("logprobs")
             if isinstance(logprobs, dict):
-                token_logprobs += logprobs.get("token_logprobs") or []
+                token_logprobs += get_list(logprobs, "token_logprobs")
             finish = choice.get("finish_reason") or finish
     logprobs = {"token_logprobs": token_logprobs} if token_logprobs else None
     return {"id": head.get("id"), "object": "text_completion", "model": head.get("model"),
             "system_fingerprint": head.get("system_fingerprint"), "seed": head.get("seed"),
             "choices": [{"index": 0, "text": "".join(text), "token_ids": token_ids, "logprobs": logprobs,
                          "finish_reason": finish}], "usage": usage}
+
+
+def get_list(obj: dict, key: str) -> list:
+    """obj[key] when it is a list, [] when absent or null; ProtocolError for any other type."""
+    value = obj.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ProtocolError("bad-response", f"{key} is not a list")
+    return value
+
+
+def parse_reply_json(data: bytes) -> object:
+    """A miner's JSON (a body or one stream event): capped, depth-limited, ProtocolError on anything else."""
+    return parse_json(data, ProtocolError, "bad-response", MAX_RESPONSE_BYTES, REPLY_MAX_DEPTH)
+
+
+async def read_capped_body(content: aiohttp.StreamReader, cap: int = MAX_RESPONSE_BYTES) -> bytes:
+    raw = await content.read(cap + 1)
+    if len(raw) > cap:
+        raise ProtocolError("bad-response", "response too large")
+    return raw
+
+
+async def read_capped_lines(content: aiohttp.StreamReader, on_first, cap: int = MAX_RESPONSE_BYTES,
+                            max_lines: int = MAX_STREAM_LINES) -> list[bytes]:
+    """A stream's lines, refusing one that sends more than `cap` bytes or `max_lines` lines in all."""
+    lines, total = [], 0
+    while True:
+        try:
+            line = await content.readline()
+        except ValueError:  # aiohttp: a single line beyond its buffer limit
+            raise ProtocolError("bad-response", "stream line too long") from None
+        if not line:
+            return lines
+        on_first()
+        total += len(line)
+        lines.append(line)
+        if total > cap or len(lines) > max_lines:
+            raise ProtocolError("bad-response", "stream too large")
 
 
 def parse_claim(prompt: tuple[int, ...], max_tokens: int, params: SamplingParams, response: dict) -> Claim:

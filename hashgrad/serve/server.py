@@ -8,7 +8,7 @@
 Requests to the POST routes must be signed by a hotkey (auth.py) unless the server runs open
 (local use by people, e.g. with the `openai` client). Limits: body size (413), prompt length
 (400 prompt-too-long), max_tokens (400 max-tokens-too-large), a per-client token bucket (429
-rate-limited) and a bounded queue of pending generations (503 server-busy). Generation runs on
+rate-limited; per IP address as well, so fresh hotkeys do not bypass it) and a bounded queue of pending generations (503 server-busy). Generation runs on
 one worker thread, away from the event loop; the backend (an Engine, or a cheating one for tests)
 can be swapped while running, when the chain records a new checkpoint.
 """
@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from hashgrad.errors import HashgradError, ProtocolError
+from hashgrad.safejson import parse_json
 from hashgrad.serve.auth import RequestVerifier
 from hashgrad.serve.engine import Engine
 from hashgrad.serve.limits import RateLimiter
@@ -51,6 +52,7 @@ class ServerConfig:
     max_tokens_cap: int | None = None  # default: the context
     rate: float = 20.0  # requests per second per client (0 = no limit)
     burst: float = 40.0
+    ip_factor: float = 2.0  # one IP address may send this many clients' worth (its keys share it)
     max_pending: int = 32  # generations queued or running
     window: int = 60  # signed requests: accepted clock difference, seconds
     hotkey: bytes | None = None  # this server's hotkey: signed requests must target it
@@ -64,6 +66,7 @@ class InferenceServer:
         self.clock = clock
         self.verifier = RequestVerifier(config.window, config.hotkey, config.allowed)
         self.limiter = RateLimiter(config.rate, config.burst)
+        self.ip_limiter = RateLimiter(config.rate * config.ip_factor, config.burst * config.ip_factor)
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate")
         self.pending = 0
         self.served_tokens = 0
@@ -135,20 +138,19 @@ class InferenceServer:
             raise ProtocolError("body-too-large", f"more than {self.config.max_body_bytes} bytes") from None
 
     def check_access(self, request: web.Request, body: bytes) -> None:
-        """Signature (unless open), then the per-client rate limit."""
+        """Per-IP rate limit (before the costly signature check: fresh hotkeys do not buy fresh buckets),
+        then the signature (unless open), then the per-hotkey rate limit."""
         now = self.clock()
+        if not self.ip_limiter.is_allowed(f"ip:{request.remote}", now):
+            raise ProtocolError("rate-limited", "too many requests from this address; slow down")
         if self.config.open_access:
-            client = f"ip:{request.remote}"
-        else:
-            client = "key:" + self.verifier.check(request.headers, request.method, request.path_qs, body, int(now)).hex()
+            return
+        client = "key:" + self.verifier.check(request.headers, request.method, request.path_qs, body, int(now)).hex()
         if not self.limiter.is_allowed(client, now):
             raise ProtocolError("rate-limited", "too many requests; slow down")
 
     def parse(self, body: bytes, kind: str, backend: Engine) -> CompletionRequest:
-        try:
-            decoded = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise ProtocolError("bad-json", "the body is not JSON") from None
+        decoded = parse_json(body, ProtocolError, "bad-json", self.config.max_body_bytes)
         context = backend.context
         parsed = parse_request(decoded, kind, context, self.config.max_tokens_cap or context,
                                self.config.max_prompt_tokens or context - 1, int.from_bytes(os.urandom(8), "little") >> 1)

@@ -19,6 +19,7 @@ process (or the devnet) calls once per epoch.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -145,6 +146,29 @@ def compute_scores(outcomes: dict[int, list[Outcome]]) -> dict[int, float]:
         speed = 0.5 * latency_term + 0.5 * throughput_term
         scores[uid] = s.gate * s.availability * (SPEED_BASE + (1 - SPEED_BASE) * speed)
     return scores
+
+
+# ----------------------------------------------------------------------------- endpoints (pure)
+def is_endpoint_allowed(endpoint: str, allow_private: bool) -> bool:
+    """May a validator connect to this announced "host:port"? Only an IP literal with a port; a
+    loopback, private, link-local or otherwise non-global address only where `allow_private` (regtest
+    and devnet, which run on 127.0.0.1): elsewhere a miner could point validators at their own
+    machine's or network's services."""
+    if not isinstance(endpoint, str) or len(endpoint) > 64:
+        return False
+    host, _, port = endpoint.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+        return False
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_unspecified or ip.is_multicast:
+        return False
+    return allow_private or ip.is_global
 
 
 # ----------------------------------------------------------------------------- the round (shell)

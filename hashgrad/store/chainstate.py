@@ -32,6 +32,7 @@ from hashgrad.store.db import open_database
 STATUS_VALID = 1
 STATUS_FAILED = 2
 MAX_ORPHANS = 256
+MAX_ORPHAN_BYTES = 32 << 20
 MAX_INVALID_REMEMBERED = 10_000
 MAX_VERIFY_THREADS = 8
 MAX_SQL_VARIABLES = 500  # keys per batched read, well under SQLite's variable limit
@@ -89,6 +90,7 @@ class ChainState:
         self.index: dict[bytes, IndexEntry] = {}
         self.active: list[bytes] = []
         self.orphans: OrderedDict[bytes, Block] = OrderedDict()
+        self.orphan_bytes = 0
         self.invalid_headers: _BoundedDict = _BoundedDict(MAX_INVALID_REMEMBERED)
         self.accepted_block: Block | None = None  # the block accept_block is activating (saves a re-parse)
         self.candidates: set[bytes] = set()  # blocks with more work than the tip when stored (setBlockIndexCandidates)
@@ -264,9 +266,14 @@ class ChainState:
         return result
 
     def _add_orphan(self, block: Block) -> None:
+        """Keep an orphan, forgetting the oldest beyond MAX_ORPHANS blocks or MAX_ORPHAN_BYTES bytes
+        (a count alone let 256 full blocks pin half a gigabyte)."""
+        if block.hash in self.orphans:
+            return
         self.orphans[block.hash] = block
-        while len(self.orphans) > MAX_ORPHANS:
-            self.orphans.popitem(last=False)
+        self.orphan_bytes += block.size
+        while len(self.orphans) > MAX_ORPHANS or self.orphan_bytes > MAX_ORPHAN_BYTES:
+            self.orphan_bytes -= self.orphans.popitem(last=False)[1].size
 
     def _accept_orphans_of(self, parent_hash: bytes, now: int | None, result: AcceptResult) -> None:
         queue = [parent_hash]
@@ -275,6 +282,7 @@ class ChainState:
             children = [b for b in self.orphans.values() if b.header.prev_hash == current]
             for child in children:
                 del self.orphans[child.hash]
+                self.orphan_bytes -= child.size
                 try:
                     sub = self._accept_one(child, now)
                 except HashgradError:

@@ -28,6 +28,7 @@ from safetensors.torch import save as safetensors_save
 from torch import nn
 
 from hashgrad.errors import WorkError
+from hashgrad.safejson import parse_json
 from hashgrad.work.hashing import compute_sha256
 
 CHECKPOINT_FORMAT = "hashgrad-checkpoint-v1"  # weights only
@@ -238,10 +239,7 @@ def read_safetensors_header(data: bytes, max_bytes: int) -> dict:
     header_len = int.from_bytes(data[:8], "little")
     if header_len > MAX_HEADER_BYTES or 8 + header_len > len(data):
         raise WorkError("bad-safetensors", "header length out of range (truncated?)")
-    try:
-        header = json.loads(data[8 : 8 + header_len].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WorkError("bad-safetensors", f"header is not JSON: {exc}") from None
+    header = parse_json(data[8 : 8 + header_len], WorkError, "bad-safetensors", MAX_HEADER_BYTES)
     if not isinstance(header, dict):
         raise WorkError("bad-safetensors", "header is not an object")
     return header
@@ -254,10 +252,7 @@ def decode_safetensors(data: bytes, max_bytes: int,
     meta = outer.get("__metadata__")
     if not isinstance(meta, dict) or set(meta) != {"hashgrad"} or not isinstance(meta["hashgrad"], str):
         raise WorkError("bad-header", "metadata must hold exactly one key 'hashgrad'")
-    try:
-        header = json.loads(meta["hashgrad"])
-    except json.JSONDecodeError as exc:
-        raise WorkError("bad-header", f"hashgrad header is not JSON: {exc}") from None
+    header = parse_json(meta["hashgrad"], WorkError, "bad-header", MAX_HEADER_BYTES)
     formats = (expected_format,) if isinstance(expected_format, str) else expected_format
     if not isinstance(header, dict) or header.get("format") not in formats:
         raise WorkError("bad-format", f"expected format {' or '.join(formats)}")

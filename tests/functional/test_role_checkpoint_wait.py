@@ -14,7 +14,7 @@ from hashgrad.chain.coordination_make import make_attest_checkpoint
 from hashgrad.chain.tx import make_transfer
 from hashgrad.errors import RpcError
 from hashgrad.chain.params import COIN
-from hashgrad.roles.inference import wait_for_checkpoint
+from hashgrad.roles.inference import InferenceValidator, wait_for_checkpoint
 from hashgrad.work.model import MODEL_PRESETS, Checkpoint, checkpoint_hash, compute_initial_state, encode_checkpoint
 
 from functional.framework import TestNode, wait_until
@@ -42,8 +42,11 @@ def test_recorded_checkpoint_is_awaited_until_its_bytes_arrive(tmp_path):
         except RpcError as exc:
             assert exc.reason == "artifact-not-found"
 
-        result, done = [], threading.Event()
         client = node.connect()
+        # the inference validator's epoch step does not block on it (it used to wait up to 600 s)
+        validator_role = InferenceValidator(client, None, None, None, 0, checkpoint_wait_s=1.0)
+        assert validator_role.get_round_checkpoint() is None
+        result, done = [], threading.Event()
         waiter = threading.Thread(target=lambda: (result.append(wait_for_checkpoint(client, done.is_set, 60)),
                                                   done.set()), daemon=True)
         waiter.start()
@@ -53,5 +56,6 @@ def test_recorded_checkpoint_is_awaited_until_its_bytes_arrive(tmp_path):
         wait_until(lambda: bool(result), 30, "the checkpoint once its bytes arrived")
         checkpoint, got = result[0]
         assert got == digest and checkpoint.config == MODEL_PRESETS["tiny"]
+        assert validator_role.get_round_checkpoint()[1] == digest
     finally:
         node.cleanup()
