@@ -4,7 +4,8 @@ Each layer may import only the layers below it (and itself); packages that share
 and do not import each other. Function-local imports count like any other. The order is the
 architecture (README, "Layout"):
 
-    errors, units, safejson     the error hierarchy and reason codes; COIN; bounded JSON decoding
+    errors, units               the error hierarchy and reason codes; COIN
+    safejson                    bounded, strict JSON decoding for everything read from outside
     incentive                   pure Yuma consensus and emission math (the chain's epoch step uses it)
     chain                       pure consensus rules over plain data
     store, mining               SQLite chain state and the content-addressed artifact store; block templates
@@ -23,7 +24,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "hashgrad"
 LAYERS: list[set[str]] = [
-    {"errors", "units", "safejson"},
+    {"errors", "units"},
+    {"safejson"},
     {"incentive"},
     {"chain"},
     {"store", "mining"},

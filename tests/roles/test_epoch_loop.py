@@ -5,6 +5,8 @@ scoring one miner's artifact ended the validator process.
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from hashgrad.chain.jobs import JobParams
@@ -15,8 +17,8 @@ from hashgrad.roles.common import run_epoch_loop
 class FixedClock:
     """The one node call the loop makes itself (the step under test makes none)."""
 
-    def get_job(self, job_id: int) -> dict:
-        return {"height": 5, "next_block_epoch": 0, "next_block_offset": 5}
+    def get_job(self, job_id: int) -> SimpleNamespace:
+        return SimpleNamespace(height=5, next_block_epoch=0, next_block_offset=5)
 
 
 @pytest.mark.parametrize("error", [WorkError("bad-header", "hostile artifact"), RecursionError("deep JSON")])
