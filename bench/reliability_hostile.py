@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from hashgrad.chain.genesis import build_genesis_block, compute_block_version  # noqa: E402
 from hashgrad.chain.header import BlockHeader  # noqa: E402
+from hashgrad.errors import RpcError  # noqa: E402
 from hashgrad.p2p.messages import (PROTOCOL_VERSION, AddrEntry, AddrMessage, HeadersMessage, VerackMessage,  # noqa: E402
                                    VersionMessage, encode_message)
 from functional.framework import TestNode, wait_until  # noqa: E402
@@ -153,12 +154,13 @@ def run_hostile_bench(seconds: float = 30.0) -> dict:
             synced = True
             try:
                 wait_until(lambda: target.getbestblockhash() == tip, 15, "target to reach honest's tip")
-            except AssertionError:
-                synced = False
-            outbound = [p for p in target.getpeerinfo() if not p["inbound"]]
+                outbound = [p for p in target.getpeerinfo() if not p["inbound"]]
+                banned = len(target.listbanned())
+            except (AssertionError, RpcError):  # not synced, or blinded: its RPC does not even answer
+                synced, outbound, banned = False, [], -1
             return {"hostile_peers": campaign.opened, "honest_sync_ok": synced and bool(outbound),
                     "honest_height": honest.getblockcount(), "rss_mb": round(read_peak_rss_mb(target.process.pid), 1),
-                    "hostile_banned": len(target.listbanned())}
+                    "hostile_banned": banned}
         finally:
             target.cleanup()
             honest.cleanup()

@@ -7,11 +7,15 @@ mutations of a valid input (so the fuzz reaches deep inside each format). The lo
 """
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tools.fuzz_targets import TARGETS, build_seeds, mutate, run_target
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: tools/ is not a package
+from tools.fuzz_targets import TARGETS, build_seeds, mutate, run_target  # noqa: E402
 
 SEEDS = build_seeds()
 FAST = settings(max_examples=25, deadline=None, derandomize=True, database=None,

@@ -101,12 +101,31 @@ def test_merge_stream_raises_only_protocol_error(lines):
     assert exc.value.reason == "bad-response"
 
 
+def post(url: str, body: bytes, headers: dict) -> tuple[int, dict]:
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        conn.request("POST", "/v1/completions", body=body, headers={"Content-Type": "application/json", **headers})
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        conn.close()
+
+
+def body_for(engine, **fields) -> bytes:
+    from hashgrad.serve.protocol import compute_model_id
+
+    return json.dumps({"model": compute_model_id(engine.fingerprint), "prompt": "from email import ",
+                       "max_tokens": 8, "temperature": 0, **fields}).encode()
+
+
 def test_fresh_hotkeys_do_not_bypass_the_rate_limit(engine):
     """Each request signed by a new key: the per-IP bucket refuses them all the same."""
     miner = SigningKey(bytes.fromhex("55" * 32))
     config = ServerConfig(hotkey=miner.pubkey, rate=0.01, burst=2, ip_factor=1.0)
-    from tests.serve.test_server import body_for, post
-
     codes = []
     with BackgroundServer(InferenceServer(engine, config)) as running:
         for i in range(3):
@@ -119,8 +138,6 @@ def test_fresh_hotkeys_do_not_bypass_the_rate_limit(engine):
 
 
 def test_deeply_nested_request_body_is_a_400_not_a_500(engine):
-    from tests.serve.test_server import post
-
     with BackgroundServer(InferenceServer(engine, ServerConfig(open_access=True))) as running:
         status, reply = post(running.url, b"[" * 100_000 + b"]" * 100_000 + b"", {})
     assert (status, reply["error"]["code"]) == (400, "bad-json")
