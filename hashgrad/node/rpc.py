@@ -29,6 +29,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from hashgrad.safejson import parse_json
 from hashgrad.errors import HashgradError, RpcError
 from hashgrad.node import rpc_artifacts, rpc_auxpow, rpc_blockchain, rpc_chain, rpc_incentive, rpc_mining, rpc_net
 from hashgrad.node.rpc_auth import RpcCredentials
@@ -221,9 +222,9 @@ class RpcServer:
                 await asyncio.sleep(AUTH_FAILURE_DELAY_S)
             return web.Response(status=401, headers={"WWW-Authenticate": WWW_AUTHENTICATE})
         body = await request.read()  # aiohttp answers 413 past client_max_size
-        try:
-            payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        try:  # bounded depth: a deeply nested body is a parse error, not a RecursionError
+            payload = parse_json(body, RpcError, "parse-error", max_bytes=MAX_BODY_SIZE)
+        except RpcError:
             return json_reply(build_reply(None, RpcError("parse-error", "Parse error", RPC_PARSE_ERROR), None, False),
                               500)
         if isinstance(payload, list):

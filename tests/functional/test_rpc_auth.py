@@ -76,6 +76,9 @@ def test_rpc_request_limits_and_errors(node):
     assert status == 413
     status, reply = post(node, b"{not json", cookie)
     assert status == 500 and json.loads(reply)["error"]["code"] == -32700
+    deep = b'{"method": "getblockcount", "params": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    status, reply = post(node, deep, cookie)  # was a RecursionError and a plain-text HTTP 500
+    assert status == 500 and json.loads(reply)["error"]["code"] == -32700
     status, reply = post(node, json.dumps({"method": "nosuch", "id": 7}).encode(), cookie)
     not_found = {"code": -32601, "message": "method-not-found: Method not found", "reason": "method-not-found"}
     assert status == 404 and json.loads(reply)["error"] == not_found
