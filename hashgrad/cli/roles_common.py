@@ -41,8 +41,9 @@ def setup_role(args, role: str):
     job = load_job(params, args.job)
     work_params = get_preset(get_work_preset(job), job_id=job.job_id)
     set_determinism_pins(threads=1)
-    dataset = load_dataset(args.dataset)
+    client = ChainClient(rpc, params)
+    dataset = load_dataset(args.dataset, fetch=client.get_artifact)  # missing token shards come from peers by hash
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
-    return ChainClient(rpc, params), RoleKeys.load(args.keyfile), job, work_params, dataset, stopping.is_set
+    return client, RoleKeys.load(args.keyfile), job, work_params, dataset, stopping.is_set
