@@ -136,3 +136,15 @@ def test_cli_import_then_export(tmp_path):
     bad = subprocess.run(run + ["import", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x")],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "missing-file" in bad.stderr
+
+
+def test_llama_cached_generation_equals_the_reference_loop(tmp_path):
+    from hashgrad.serve.engine import Engine, SamplingParams
+
+    make_llama(tmp_path / "hf")
+    engine = Engine(import_hf(tmp_path / "hf"))
+    prompt = tuple(engine.codec.encode("def main():"))
+    for params in (SamplingParams(), SamplingParams(temperature=0.8, top_k=50, seed=7)):
+        cached, reference = engine.generate(prompt, 12, params), engine.generate(prompt, 12, params, cached=False)
+        assert cached.tokens == reference.tokens
+        assert max(abs(a - b) for a, b in zip(cached.logprobs, reference.logprobs)) < 1e-4
