@@ -102,25 +102,16 @@ def run_tokenizer_train(args) -> int:
 
 
 def run_publish(args) -> int:
-    import base64
     import json
 
+    from hashgrad.chain.params import get_network
     from hashgrad.cli.serve_cmd import connect_node
     from hashgrad.errors import WorkError
-    from hashgrad.work.data import load_dataset
+    from hashgrad.roles.chain_client import ChainClient
+    from hashgrad.roles.shards import publish_shards
 
     rpc = connect_node(args)
     if rpc is None:
         raise WorkError("missing-node", "give --datadir of the node to publish to")
-    dataset = load_dataset(args.manifest)
-    shards = dataset.manifest.get("shards")
-    if shards is None:
-        raise WorkError("bad-manifest", "only a prepared (sharded) dataset can be published")
-    for index, digest in enumerate(shards):
-        dataset.pages.get_shard(index)  # read and hash-checked from disk
-        data = (args.manifest.parent / "shards" / digest).read_bytes()
-        reply = rpc.call("putartifact", base64.b64encode(data).decode())
-        if reply.get("artifact_id") != digest:
-            raise WorkError("bad-response", f"the node stored shard {index} as {reply.get('artifact_id')}")
-    print(json.dumps({"published": len(shards)}))
+    print(json.dumps({"published": publish_shards(ChainClient(rpc, get_network(args.network)), args.manifest)}))
     return 0

@@ -14,6 +14,7 @@ A miner thus fetches only the shards holding the pages it is assigned.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -141,7 +142,7 @@ def save_shard(folder: Path, data: bytes) -> str:
     digest = compute_sha256(data).hex()
     directory = Path(folder) / SHARDS_DIR
     directory.mkdir(parents=True, exist_ok=True)
-    tmp = directory / f".{digest}.tmp"
+    tmp = directory / f".{digest}.{os.getpid()}.tmp"  # several processes may save the same shard
     tmp.write_bytes(data)
     tmp.replace(directory / digest)
     return digest
