@@ -148,3 +148,14 @@ def test_llama_cached_generation_equals_the_reference_loop(tmp_path):
         cached, reference = engine.generate(prompt, 12, params), engine.generate(prompt, 12, params, cached=False)
         assert cached.tokens == reference.tokens
         assert max(abs(a - b) for a, b in zip(cached.logprobs, reference.logprobs)) < 1e-4
+
+
+def test_gpt2_names_are_gpt2lmheadmodel_names(tmp_path):
+    """Our GPT keeps GPT2Model's names (checkpoint hashes depend on them); under `transformer.` they are
+    exactly GPT2LMHeadModel's state dict, less its tied head and causal-mask buffers."""
+    from hashgrad.work.model import GPTConfig, compute_param_shapes
+
+    ours = compute_param_shapes(GPTConfig(vocab_size=VOCAB, block_size=64, n_layer=2, n_head=2, n_embd=32))
+    theirs = make_gpt2(tmp_path / "hf").state_dict()
+    kept = {k: tuple(v.shape) for k, v in theirs.items() if k != "lm_head.weight" and not k.endswith(".attn.bias")}
+    assert {f"transformer.{k}": v for k, v in ours.items()} == kept
