@@ -3,8 +3,6 @@ in the test import as checkpoints with equal logits, and export back bit for bit
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -123,19 +121,18 @@ def test_build_model_picks_family():
     assert info.value.reason == "bad-model-config"
 
 
-def test_cli_import_then_export(tmp_path):
+def test_cli_import_then_export(tmp_path, capsys):
+    from hashgrad.cli.main import main
+
     make_llama(tmp_path / "hf")
-    run = [sys.executable, "-m", "hashgrad", "model"]
-    out = subprocess.run(run + ["import", "--format", "hf", str(tmp_path / "hf"), "--out", str(tmp_path / "g.safetensors")],
-                         capture_output=True, text=True, timeout=120, check=True)
-    summary = json.loads(out.stdout.splitlines()[-1])
+    assert main(["model", "import", "--format", "hf", str(tmp_path / "hf"), "--out", str(tmp_path / "g.safetensors")]) == 0
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert summary["family"] == "llama" and len(summary["tokenizer"]) == 64
-    subprocess.run(run + ["export", "--format", "hf", "--checkpoint", str(tmp_path / "g.safetensors"), str(tmp_path / "out")],
-                   capture_output=True, text=True, timeout=120, check=True)
+    assert main(["model", "export", "--format", "hf", "--checkpoint", str(tmp_path / "g.safetensors"),
+                 str(tmp_path / "out")]) == 0
     assert json.loads((tmp_path / "out" / "config.json").read_text())["num_key_value_heads"] == 2
-    bad = subprocess.run(run + ["import", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x")],
-                         capture_output=True, text=True, timeout=120)
-    assert bad.returncode != 0 and "missing-file" in bad.stderr
+    assert main(["model", "import", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x")]) == 1
+    assert "error: missing-file" in capsys.readouterr().err
 
 
 def test_llama_cached_generation_equals_the_reference_loop(tmp_path):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -105,16 +103,14 @@ def test_missing_shards_fetched_by_hash_and_a_bad_one_refused(tmp_path):
     assert info.value.reason == "missing-shard"
 
 
-def test_cli_tokenizer_train_then_prepare(tmp_path):
+def test_cli_tokenizer_train_then_prepare(tmp_path, capsys):
+    from hashgrad.cli.main import main
+
     write_jsonl(tmp_path / "d.jsonl", make_texts(60))
-    run = [sys.executable, "-m", "hashgrad", "data"]
-    out = subprocess.run(run + ["tokenizer", "train", str(tmp_path / "d.jsonl"), "--vocab-size", "300",
-                                "--out", str(tmp_path / "tok.json")], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    out = subprocess.run(run + ["prepare", str(tmp_path / "d.jsonl"), "--tokenizer", str(tmp_path / "tok.json"),
-                                "--out", str(tmp_path / "ds"), "--page-tokens", "64", "--shard-pages", "4",
-                                "--no-progress"], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    summary = json.loads(out.stdout.splitlines()[-1])
+    assert main(["data", "tokenizer", "train", str(tmp_path / "d.jsonl"), "--vocab-size", "300",
+                 "--out", str(tmp_path / "tok.json")]) == 0
+    assert main(["data", "prepare", str(tmp_path / "d.jsonl"), "--tokenizer", str(tmp_path / "tok.json"),
+                 "--out", str(tmp_path / "ds"), "--page-tokens", "64", "--shard-pages", "4", "--no-progress"]) == 0
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert summary["tokenizer"] == compute_tokenizer_id((tmp_path / "tok.json").read_bytes())
     assert load_dataset(tmp_path / "ds" / "manifest.json").manifest["num_pages"] == summary["pages"]
