@@ -138,8 +138,9 @@ class InferenceValidator:
         if not miners or not seed_hex:
             return
         checkpoint, digest = wait_for_checkpoint(self.client, lambda: False)
-        report = run_validation_round_blocking(miners, Engine(checkpoint, digest), self.keys.hotkey,
-                                               bytes.fromhex(seed_hex), get_heldout_texts(self.dataset), self.challenges)
+        engine = Engine(checkpoint, digest)
+        report = run_validation_round_blocking(miners, engine, self.keys.hotkey, bytes.fromhex(seed_hex),
+                                               get_heldout_texts(self.dataset, engine.codec), self.challenges)
         verdicts = {uid: [o.verdict for o in outcomes] for uid, outcomes in report.outcomes.items()}
         log.info("epoch %d: inference scores %s verdicts %s", epoch, report.scores, verdicts)
         if not report.weights:
