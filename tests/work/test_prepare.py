@@ -114,3 +114,18 @@ def test_cli_tokenizer_train_then_prepare(tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert summary["tokenizer"] == compute_tokenizer_id((tmp_path / "tok.json").read_bytes())
     assert load_dataset(tmp_path / "ds" / "manifest.json").manifest["num_pages"] == summary["pages"]
+
+
+def test_a_dataset_cut_by_another_tokenizer_is_refused(tmp_path, tokenizer, params):
+    from hashgrad.work.job_model import compute_job_params
+    from hashgrad.work.model import Checkpoint, compute_initial_state
+
+    write_jsonl(tmp_path / "d.jsonl", make_texts(40))
+    prepare_dataset(tmp_path / "d.jsonl", tmp_path / "bytes", b"", page_tokens=64, shard_pages=4)
+    byte_level = load_dataset(tmp_path / "bytes" / "manifest.json")
+    checkpoint = Checkpoint(params.model, compute_initial_state(params.model, 0), tokenizer=tokenizer)
+    with pytest.raises(WorkError) as info:
+        compute_job_params(params, checkpoint, byte_level)
+    assert info.value.reason == "wrong-tokenizer"
+    plain = Checkpoint(params.model, compute_initial_state(params.model, 0))
+    assert compute_job_params(params, plain, byte_level).page_tokens == 64
