@@ -32,6 +32,8 @@ def register(subparsers) -> None:
                         help="serve the web explorer from node 0 (default on)")
     parser.add_argument("--port-base", type=int, default=39500, help="first port used on 127.0.0.1 (default 39500)")
     parser.add_argument("--block-interval", type=float, default=2.0, help="seconds between blocks (default 2)")
+    parser.add_argument("--checkpoint", type=Path, help="genesis checkpoint of job 0 (from `hashgrad model import`)")
+    parser.add_argument("--dataset", type=Path, help="manifest of a prepared dataset (from `hashgrad data prepare`)")
     parser.set_defaults(func=run_devnet)
 
 
@@ -75,7 +77,8 @@ def run_devnet(args) -> int:
     config = DevnetConfig(out=args.out, miners=args.miners, validators=args.validators,
                           adversaries=parse_adversaries(args.adversaries), epochs=args.epochs,
                           servers=args.servers, server_adversaries=parse_server_adversaries(args.server_adversaries),
-                          port_base=args.port_base, block_interval=args.block_interval, web=args.web)
+                          port_base=args.port_base, block_interval=args.block_interval, web=args.web,
+                          checkpoint=args.checkpoint, dataset=args.dataset)
     def on_sigterm(signum, frame):
         raise KeyboardInterrupt  # unwinds through Devnet.run's cleanup, which stops every child
 

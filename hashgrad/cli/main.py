@@ -35,6 +35,7 @@ SUBCOMMANDS: list[tuple[str, str]] = [
     ("serve", "hashgrad.cli.serve_cmd"),
     ("generate", "hashgrad.cli.generate_cmd"),
     ("model", "hashgrad.cli.model_cmd"),
+    ("data", "hashgrad.cli.data_cmd"),
 ]
 
 

@@ -1,9 +1,12 @@
-"""`hashgrad model ...`: the trained model for its users.
+"""`hashgrad model ...`: bring a model in, take the trained model out.
 
+    hashgrad model import --format hf HF_DIR --out genesis.safetensors   (a job's genesis checkpoint)
     hashgrad model export --format hf DIR --checkpoint ckpt.safetensors
     hashgrad model export --format hf DIR --datadir NODE_DIR        (job 0's latest checkpoint on chain)
 
-writes a directory that Hugging Face `transformers` loads with `GPT2LMHeadModel.from_pretrained(DIR)`.
+Import reads a Hugging Face folder (config.json, model.safetensors or sharded safetensors with their
+index, tokenizer.json); export writes a directory that `AutoModelForCausalLM.from_pretrained(DIR)`
+(and `AutoTokenizer`, when the checkpoint carries a tokenizer) loads.
 """
 from __future__ import annotations
 
@@ -13,13 +16,18 @@ from pathlib import Path
 def register(subparsers) -> None:
     from hashgrad.cli.serve_cmd import add_checkpoint_arguments
 
-    parser = subparsers.add_parser("model", help="the trained model: export it for other tools")
+    parser = subparsers.add_parser("model", help="the model: import a Hugging Face folder, export a checkpoint")
     sub = parser.add_subparsers(dest="model_command", metavar="ACTION", required=True)
     export = sub.add_parser("export", help="write the checkpoint in another format")
     export.add_argument("dir", type=Path)
-    export.add_argument("--format", choices=["hf"], default="hf", help="hf: a transformers GPT-2 directory")
+    export.add_argument("--format", choices=["hf"], default="hf", help="hf: a transformers directory")
     add_checkpoint_arguments(export)
     export.set_defaults(func=run_export)
+    imp = sub.add_parser("import", help="make a genesis checkpoint from a model folder")
+    imp.add_argument("dir", type=Path, help="a Hugging Face folder: config.json, *.safetensors, tokenizer.json")
+    imp.add_argument("--format", choices=["hf"], default="hf")
+    imp.add_argument("--out", type=Path, required=True, help="the checkpoint file to write")
+    imp.set_defaults(func=run_import)
 
 
 def run_export(args) -> int:
@@ -30,5 +38,23 @@ def run_export(args) -> int:
     checkpoint, digest = resolve_checkpoint(args, connect_from_args(args))
     for path in export_hf(checkpoint, args.dir, digest):
         print(path)
-    print(f"checkpoint {digest.hex()}: load with transformers.GPT2LMHeadModel.from_pretrained({str(args.dir)!r})")
+    print(f"checkpoint {digest.hex()}: load with transformers.AutoModelForCausalLM.from_pretrained({str(args.dir)!r})")
+    return 0
+
+
+def run_import(args) -> int:
+    import json
+
+    from hashgrad.work.hf_import import import_hf
+    from hashgrad.work.model import checkpoint_hash, compute_num_params
+    from hashgrad.work.tokenizer import compute_tokenizer_id
+
+    checkpoint = import_hf(args.dir)
+    data = checkpoint.to_bytes()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_bytes(data)
+    print(json.dumps({"checkpoint": str(args.out), "checkpoint_hash": checkpoint_hash(data).hex(),
+                      "family": getattr(checkpoint.config, "model_type", "gpt2"),
+                      "params": compute_num_params(checkpoint.config),
+                      "tokenizer": compute_tokenizer_id(checkpoint.tokenizer)}))
     return 0

@@ -35,7 +35,7 @@ def setup_role(args, role: str):
     job = load_job(client.params, args.job)
     work_params = get_preset(get_work_preset(job), job_id=job.job_id)
     set_determinism_pins(threads=1)
-    dataset = load_dataset(args.dataset)
+    dataset = load_dataset(args.dataset, fetch=client.get_artifact)  # missing token shards come from peers by hash
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())

@@ -157,7 +157,7 @@ def run_validate(args) -> int:
     asyncio.run(discover(Gateway(routed, engine)))
     miners = [MinerEndpoint(uid, m.url, m.hotkey or bytes(32)) for uid, m in enumerate(routed)]
     seed = parse_hex(args.seed, "--seed", size=32) if args.seed else os.urandom(32)
-    texts = get_heldout_texts(load_challenge_dataset(args.dataset, checkpoint.config.block_size))
+    texts = get_heldout_texts(load_challenge_dataset(args.dataset, checkpoint.config.block_size), engine.codec)
     report = run_validation_round_blocking(miners, engine, load_hotkey(args.keyfile), seed, texts, args.challenges)
     for uid, url in enumerate(urls):
         verdicts = ",".join(o.verdict for o in report.outcomes[uid])

@@ -36,7 +36,10 @@ def run_validator(args) -> int:
 
     if args.initial_checkpoint is None:
         raise HashgradError("missing-checkpoint", "a training validator needs --initial-checkpoint")
+    from hashgrad.work.job_model import compute_job_params
+
     initial = args.initial_checkpoint.read_bytes()
-    decode_checkpoint(initial)  # validated before anything is attested
+    # validated before anything is attested; the job's model family and sizes are the checkpoint's
+    params = compute_job_params(params, decode_checkpoint(initial), dataset)
     TrainingValidator(client, keys, job, params, dataset, initial, stake).run(stop)
     return 0

@@ -117,7 +117,10 @@ def describe_dataset(dataset) -> dict:
 def run_dataset_check(args) -> int:
     from hashgrad.work.data import load_dataset
 
-    print(json.dumps(describe_dataset(load_dataset(args.manifest))))
+    dataset = load_dataset(args.manifest)
+    if hasattr(dataset.pages, "load_all"):  # token shards are read lazily: check every one now
+        dataset.pages.load_all()
+    print(json.dumps(describe_dataset(dataset)))
     return 0
 
 

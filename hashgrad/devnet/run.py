@@ -20,10 +20,11 @@ from hashgrad.chain.params import get_network
 from hashgrad.devnet.monitor import DevnetMonitor
 from hashgrad.devnet.processes import ProcessGroup
 from hashgrad.devnet.report import write_final_checkpoint, write_live, write_plots, write_summary
-from hashgrad.devnet.setup import (Participant, build_dataset, build_initial_checkpoint, fund_participants,
-                                   make_participants, prepare_out_dir)
+from hashgrad.devnet.setup import (Participant, build_dataset, build_initial_checkpoint, copy_checkpoint, copy_manifest,
+                                   fund_participants, make_participants, prepare_out_dir)
 from hashgrad.errors import HashgradError, RpcError
 from hashgrad.node.client import NodeClient, connect_node, wait_until
+from hashgrad.roles.shards import publish_shards
 
 STALL_TIMEOUT_S = 240  # no epoch finishing for this long means something is broken
 
@@ -42,6 +43,8 @@ class DevnetConfig:
     block_interval: float = 2.0
     web: bool = True
     network: str = "devnet"
+    checkpoint: Path | None = None  # the job's genesis checkpoint (`model import`); default: a fresh demo GPT
+    dataset: Path | None = None  # a prepared dataset's manifest (`data prepare`); default: the stdlib's sources
 
 
 class Devnet:
@@ -159,15 +162,22 @@ class Devnet:
         from hashgrad.work.params import get_preset
 
         work = get_preset("demo")
-        manifest = build_dataset(self.out, work.page_tokens)
-        initial = build_initial_checkpoint(self.out, work.model)
+        if self.config.dataset is None:
+            manifest = local_manifest = build_dataset(self.out, work.page_tokens)
+        else:  # roles get the manifest alone: they fetch the shards by hash through their nodes
+            local_manifest, manifest = self.config.dataset, copy_manifest(self.out, self.config.dataset)
+        initial = (build_initial_checkpoint(self.out, work.model) if self.config.checkpoint is None
+                   else copy_checkpoint(self.out, self.config.checkpoint))
         self.participants = make_participants(self.out, self.config.miners, list(self.config.adversaries),
                                               self.config.validators, self.config.nodes, self.config.servers,
                                               self.config.server_adversaries)
-        dataset = load_dataset(manifest)
+        dataset = load_dataset(local_manifest)
         monitor = None
         try:
             self.start_nodes()
+            if self.config.dataset is not None:
+                count = publish_shards(self.client(0), local_manifest)
+                self.view.message(f"published {count} dataset shards to node 0; the other nodes fetch them by hash")
             monitor = DevnetMonitor(self.client(0), 0, self.participants, dataset)
             if self.config.web:
                 self.start_explorer()

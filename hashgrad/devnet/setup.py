@@ -61,6 +61,27 @@ def build_initial_checkpoint(out: Path, config, seed: int = 0) -> Path:
     return path
 
 
+def copy_checkpoint(out: Path, source: Path) -> Path:
+    """The given genesis checkpoint, checked, as the run's initial checkpoint."""
+    from hashgrad.serve.checkpoints import load_checkpoint_file
+
+    load_checkpoint_file(source)
+    path = out / "initial_checkpoint.safetensors"
+    shutil.copyfile(source, path)
+    return path
+
+
+def copy_manifest(out: Path, source: Path) -> Path:
+    """A prepared dataset's manifest alone (no shards) in the run's folder."""
+    from hashgrad.work.data import load_dataset
+
+    load_dataset(source)  # checked before anything starts
+    path = out / "dataset" / "manifest.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, path)
+    return path
+
+
 def make_participants(out: Path, miners: int, adversaries: list[str], validators: int, nodes: int,
                       servers: int = 0, server_adversaries: tuple[str, ...] = ()) -> list[Participant]:
     """Training validators and miners (job 0), then, if any servers are asked for, one inference

@@ -174,8 +174,9 @@ class InferenceValidator:
             self.scored.discard(epoch)  # try again on the next poll, while the window is open
             return
         checkpoint, digest = fetched
-        report = run_validation_round_blocking(miners, Engine(checkpoint, digest), self.keys.hotkey,
-                                               seed, get_heldout_texts(self.dataset), self.challenges)
+        engine = Engine(checkpoint, digest)
+        report = run_validation_round_blocking(miners, engine, self.keys.hotkey, seed,
+                                               get_heldout_texts(self.dataset, engine.codec), self.challenges)
         verdicts = {uid: [o.verdict for o in outcomes] for uid, outcomes in report.outcomes.items()}
         log.info("epoch %d: inference scores %s verdicts %s", epoch, report.scores, verdicts)
         if not report.weights:

@@ -18,6 +18,7 @@ from hashgrad.roles.keys import RoleKeys
 from hashgrad.roles.common import EpochClock, run_epoch_loop, ensure_registered, log, submit_quietly
 from hashgrad.work.adversaries import MinerContext, compute_output
 from hashgrad.work.data import Dataset
+from hashgrad.work.job_model import compute_job_params
 from hashgrad.work.model import Checkpoint, decode_checkpoint
 from hashgrad.work.params import WorkParams
 
@@ -77,6 +78,7 @@ class TrainingMiner:
             return  # the base of this epoch is not recorded yet: poll again
         base = info.checkpoint
         checkpoint = self.get_checkpoint(base)  # may fail while the checkpoint propagates: retried next poll
+        self.params = compute_job_params(self.params, checkpoint, self.dataset)  # the job's model family and sizes
         self.last_epoch = epoch
         copied = self.get_previous_artifacts(epoch) if self.kind in ("copycat", "replay") else ()
         ctx = MinerContext(checkpoint, base, self.dataset, info.seed,

@@ -21,6 +21,7 @@ from hashgrad.chain.keys import SigningKey
 from hashgrad.errors import ProtocolError
 from hashgrad.safejson import parse_json
 from hashgrad.serve.auth import NO_TARGET, sign_request
+from hashgrad.serve.codec import BYTE_CODEC, ServeCodec
 from hashgrad.serve.engine import SamplingParams, decode_text
 from hashgrad.serve.verify import Claim
 
@@ -179,7 +180,8 @@ async def read_capped_lines(content: aiohttp.StreamReader, on_first, cap: int = 
             raise ProtocolError("bad-response", "stream too large")
 
 
-def parse_claim(prompt: tuple[int, ...], max_tokens: int, params: SamplingParams, response: dict) -> Claim:
+def parse_claim(prompt: tuple[int, ...], max_tokens: int, params: SamplingParams, response: dict,
+                codec: ServeCodec = BYTE_CODEC) -> Claim:
     """The claim a completion response makes, checked for shape (ProtocolError bad-response)."""
     try:
         choices = response["choices"]
@@ -188,9 +190,9 @@ def parse_claim(prompt: tuple[int, ...], max_tokens: int, params: SamplingParams
         choice = choices[0]
         tokens = choice["token_ids"]
         if not isinstance(tokens, list) or len(tokens) > 1 << 16 or not all(
-                isinstance(t, int) and not isinstance(t, bool) and 0 <= t < 256 for t in tokens):
-            raise ValueError("token_ids must be a list of bytes")
-        if choice.get("text") != decode_text(tokens):
+                isinstance(t, int) and not isinstance(t, bool) and 0 <= t < codec.vocab_size for t in tokens):
+            raise ValueError("token_ids must be a list of the model's token ids")
+        if choice.get("text") != codec.decode(tokens):
             raise ValueError("text is not the decoding of token_ids")
         fingerprint = parse_hex(response["system_fingerprint"], "system_fingerprint", max_size=64,
                                 reason="bad-response", error=ProtocolError)

@@ -37,6 +37,7 @@ import torch
 
 from hashgrad.chain.hashes import tagged_hash
 from hashgrad.errors import WorkError
+from hashgrad.serve.codec import build_serve_codec
 from hashgrad.work.model import GPT, Checkpoint, checkpoint_hash
 
 TAG_DRAW = "hashgrad/serve/draw"
@@ -161,12 +162,12 @@ def compute_next_token(logits: np.ndarray, params: SamplingParams, position: int
 
 
 # ----------------------------------------------------------------------------- the engine
-def check_request(tokens: tuple[int, ...], max_tokens: int, context: int) -> None:
-    """Raise WorkError unless the prompt is non-empty bytes and prompt + completion fit the context."""
+def check_request(tokens: tuple[int, ...], max_tokens: int, context: int, vocab_size: int = 256) -> None:
+    """Raise WorkError unless the prompt is non-empty tokens and prompt + completion fit the context."""
     if not tokens:
         raise WorkError("empty-prompt", "the prompt must hold at least one token")
-    if any(not isinstance(t, int) or isinstance(t, bool) or not 0 <= t < 256 for t in tokens):
-        raise WorkError("bad-token", "tokens are bytes: integers in [0, 256)")
+    if any(not isinstance(t, int) or isinstance(t, bool) or not 0 <= t < vocab_size for t in tokens):
+        raise WorkError("bad-token", f"tokens are integers in [0, {vocab_size})")
     if len(tokens) >= context:
         raise WorkError("prompt-too-long", f"{len(tokens)} tokens; the context holds {context}")
     if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
@@ -183,6 +184,7 @@ class Engine:
         self.config = checkpoint.config
         self.fingerprint = fingerprint if fingerprint is not None else checkpoint_hash(checkpoint.to_bytes())
         self.model = (model if model is not None else checkpoint.build_model()).eval()
+        self.codec = build_serve_codec(checkpoint)  # its tokenizer (bytes when it has none) and chat template
 
     @property
     def context(self) -> int:
@@ -197,7 +199,7 @@ class Engine:
     def stream(self, prompt: tuple[int, ...], max_tokens: int, params: SamplingParams,
                top_n: int = 0) -> Iterator[TokenOut]:
         """The reference loop: a full forward pass over the sequence for each new token."""
-        check_request(prompt, max_tokens, self.context)
+        check_request(prompt, max_tokens, self.context, self.config.vocab_size)
         sequence = list(prompt)
         for _ in range(max_tokens):
             out = compute_token_out(self.compute_logits(sequence)[-1], params, len(sequence), top_n)
@@ -207,7 +209,7 @@ class Engine:
     def stream_cached(self, prompt: tuple[int, ...], max_tokens: int, params: SamplingParams,
                       top_n: int = 0) -> Iterator[TokenOut]:
         """The fast path: one pass over the prompt, then one position at a time with a key/value cache."""
-        check_request(prompt, max_tokens, self.context)
+        check_request(prompt, max_tokens, self.context, self.config.vocab_size)
         cache: list[tuple[torch.Tensor, torch.Tensor]] = []
         with torch.no_grad():
             logits = compute_cached_forward(self.model, list(prompt), 0, cache)
@@ -234,8 +236,11 @@ def compute_cached_forward(model: GPT, new_tokens: list[int], start: int,
     """Logits (len(new_tokens), vocab) for tokens at positions start.., extending `cache` in place.
 
     Mirrors model.GPT.forward block by block (same modules, same arithmetic order per position);
-    only the keys and values of earlier positions are reused instead of recomputed.
+    only the keys and values of earlier positions are reused instead of recomputed. Other families
+    bring their own cached forward (`forward_cached`, e.g. work/models/llama.py).
     """
+    if hasattr(model, "forward_cached"):
+        return model.forward_cached(new_tokens, start, cache)
     idx = torch.tensor([new_tokens], dtype=torch.long)
     x = model.wte(idx) + model.wpe(torch.arange(start, start + len(new_tokens)))
     for layer, block in enumerate(model.h):

@@ -12,15 +12,19 @@ with errors="replace" cannot be turned back into bytes.
 Anything this server cannot honour exactly (n > 1, echo, stop sequences, penalties, logit bias)
 is refused with `unsupported-parameter` rather than silently ignored: a verifier must be able to
 recompute every answer. All errors are ProtocolError with a reason code the server maps to HTTP.
+
+Text goes through the served model's codec (serve/codec.py): bytes by default, or the checkpoint's
+tokenizer, whose chat template then renders the messages; the request carries the codec it was
+parsed with, so the response shows tokens the same way.
 """
 from __future__ import annotations
 
-import codecs
 import math
 from dataclasses import dataclass
 
 from hashgrad.errors import ProtocolError, WorkError
-from hashgrad.serve.engine import MAX_SEED, SamplingParams, TokenOut, check_request, encode_text
+from hashgrad.serve.codec import BYTE_CODEC, ServeCodec
+from hashgrad.serve.engine import MAX_SEED, SamplingParams, TokenOut, check_request
 
 KIND_COMPLETION = "completion"
 KIND_CHAT = "chat"
@@ -41,10 +45,11 @@ class CompletionRequest:
     stream: bool
     top_logprobs: int | None  # None: no log-probabilities; N: the chosen token's and the N most likely
     include_usage: bool = False
+    codec: ServeCodec = BYTE_CODEC
 
 
 def parse_request(body: object, kind: str, context: int, max_tokens_cap: int, max_prompt_tokens: int,
-                  fresh_seed: int) -> CompletionRequest:
+                  fresh_seed: int, codec: ServeCodec = BYTE_CODEC) -> CompletionRequest:
     """Validate a decoded JSON body. `fresh_seed` is used when sampling without a seed."""
     if not isinstance(body, dict):
         raise ProtocolError("bad-request", "the body must be a JSON object")
@@ -52,7 +57,8 @@ def parse_request(body: object, kind: str, context: int, max_tokens_cap: int, ma
     if not isinstance(model, str) or not model or len(model) > 256:
         raise ProtocolError("bad-request", "model must be a non-empty string")
     check_neutral(body)
-    prompt = parse_prompt(body.get("prompt")) if kind == KIND_COMPLETION else parse_messages(body.get("messages"))
+    prompt = (parse_prompt(body.get("prompt"), codec) if kind == KIND_COMPLETION
+              else parse_messages(body.get("messages"), codec))
     if len(prompt) > max_prompt_tokens:
         raise ProtocolError("prompt-too-long", f"{len(prompt)} tokens > limit {max_prompt_tokens}")
     max_tokens = body.get("max_tokens", body.get("max_completion_tokens"))
@@ -63,7 +69,7 @@ def parse_request(body: object, kind: str, context: int, max_tokens_cap: int, ma
         raise ProtocolError("max-tokens-too-large", f"max_tokens {max_tokens} > limit {max_tokens_cap}")
     params = parse_sampling(body, fresh_seed)
     try:
-        check_request(prompt, max_tokens, context)
+        check_request(prompt, max_tokens, context, codec.vocab_size)
     except WorkError as exc:
         raise ProtocolError(exc.reason, exc.detail) from None
     stream = body.get("stream", False)
@@ -73,7 +79,7 @@ def parse_request(body: object, kind: str, context: int, max_tokens_cap: int, ma
     if not isinstance(options, dict):
         raise ProtocolError("bad-request", "stream_options must be an object")
     return CompletionRequest(kind, model, prompt, max_tokens, params, stream, parse_logprobs(body, kind),
-                             bool(options.get("include_usage", False)))
+                             bool(options.get("include_usage", False)), codec)
 
 
 def is_int(value) -> bool:
@@ -86,21 +92,22 @@ def check_neutral(body: dict) -> None:
             raise ProtocolError("unsupported-parameter", f"{name}={body[name]!r} is not supported")
 
 
-def parse_prompt(prompt) -> tuple[int, ...]:
+def parse_prompt(prompt, codec: ServeCodec = BYTE_CODEC) -> tuple[int, ...]:
     if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
         prompt = prompt[0]
     if isinstance(prompt, str):
-        return encode_text(prompt)
-    if isinstance(prompt, list) and all(is_int(t) and 0 <= t < 256 for t in prompt):
+        return codec.encode(prompt)
+    if isinstance(prompt, list) and all(is_int(t) and 0 <= t < codec.vocab_size for t in prompt):
         return tuple(prompt)
-    raise ProtocolError("bad-prompt", "prompt must be a string or a list of byte token ids")
+    raise ProtocolError("bad-prompt", "prompt must be a string or a list of token ids")
 
 
-def parse_messages(messages) -> tuple[int, ...]:
-    """Chat messages → prompt bytes: "role: content\\n" per message, then "assistant: "."""
+def parse_messages(messages, codec: ServeCodec = BYTE_CODEC) -> tuple[int, ...]:
+    """Chat messages → prompt tokens: the tokenizer's chat template, else "role: content\\n" per
+    message, then "assistant: "."""
     if not isinstance(messages, list) or not messages or len(messages) > 256:
         raise ProtocolError("bad-messages", "messages must be a non-empty list")
-    lines = []
+    normalized = []
     for message in messages:
         if not isinstance(message, dict) or message.get("role") not in ("system", "user", "assistant", "developer"):
             raise ProtocolError("bad-messages", "each message needs a role of system, user, assistant or developer")
@@ -109,8 +116,8 @@ def parse_messages(messages) -> tuple[int, ...]:
             content = "".join(part.get("text", "") for part in content if isinstance(part, dict) and part.get("type") == "text")
         if not isinstance(content, str):
             raise ProtocolError("bad-messages", "message content must be text")
-        lines.append(f"{message['role']}: {content}\n")
-    return encode_text("".join(lines) + "assistant: ")
+        normalized.append({"role": message["role"], "content": content})
+    return codec.encode(codec.render_chat(normalized))
 
 
 def parse_number(body: dict, name: str, default: float) -> float:
@@ -152,33 +159,32 @@ def parse_logprobs(body: dict, kind: str) -> int | None:
 
 
 # ----------------------------------------------------------------------------- responses
-def compute_token_string(token: int) -> str:
-    """How one byte token is shown in log-probability listings (tiktoken's style for non-ASCII)."""
-    return chr(token) if token < 0x80 else f"bytes:\\x{token:02x}"
+def compute_token_string(token: int, codec: ServeCodec = BYTE_CODEC) -> str:
+    """How one token is shown in log-probability listings (bytes: tiktoken's style for non-ASCII)."""
+    return codec.token_string(token)
 
 
-def compute_text_pieces(tokens) -> list[str]:
-    """The text each token adds when the bytes are decoded incrementally (errors="replace")."""
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    pieces = [decoder.decode(bytes([t])) for t in tokens]
-    if pieces:
-        pieces[-1] += decoder.decode(b"", final=True)
-    return pieces
+def compute_text_pieces(tokens, codec: ServeCodec = BYTE_CODEC) -> list[str]:
+    """The text each token adds when the tokens are decoded incrementally (errors="replace")."""
+    return codec.compute_pieces(tokens)
 
 
-def build_completion_logprobs(outs: list[TokenOut], pieces: list[str], start_offset: int, top: bool) -> dict:
+def build_completion_logprobs(outs: list[TokenOut], pieces: list[str], start_offset: int, top: bool,
+                              codec: ServeCodec = BYTE_CODEC) -> dict:
     offsets, offset = [], start_offset
     for piece in pieces:
         offsets.append(offset)
         offset += len(piece)
-    top_logprobs = [{compute_token_string(t): lp for t, lp in o.top} for o in outs] if top else None
-    return {"tokens": [compute_token_string(o.token) for o in outs], "token_logprobs": [o.logprob for o in outs],
+    top_logprobs = [{compute_token_string(t, codec): lp for t, lp in o.top} for o in outs] if top else None
+    return {"tokens": [compute_token_string(o.token, codec) for o in outs], "token_logprobs": [o.logprob for o in outs],
             "top_logprobs": top_logprobs, "text_offset": offsets}
 
 
-def build_chat_logprobs(outs: list[TokenOut]) -> dict:
-    return {"content": [{"token": compute_token_string(o.token), "logprob": o.logprob, "bytes": [o.token],
-                         "top_logprobs": [{"token": compute_token_string(t), "logprob": lp, "bytes": [t]}
+def build_chat_logprobs(outs: list[TokenOut], codec: ServeCodec = BYTE_CODEC) -> dict:
+    return {"content": [{"token": compute_token_string(o.token, codec), "logprob": o.logprob,
+                         "bytes": codec.token_bytes(o.token),
+                         "top_logprobs": [{"token": compute_token_string(t, codec), "logprob": lp,
+                                           "bytes": codec.token_bytes(t)}
                                           for t, lp in o.top]} for o in outs]}
 
 
@@ -202,16 +208,18 @@ def build_choice(request: CompletionRequest, outs: list[TokenOut], pieces: list[
     wants = request.top_logprobs is not None
     if request.kind == KIND_COMPLETION:
         choice["text"] = text
-        choice["logprobs"] = build_completion_logprobs(outs, pieces, text_offset, request.top_logprobs > 0) if wants else None
+        choice["logprobs"] = (build_completion_logprobs(outs, pieces, text_offset, request.top_logprobs > 0, request.codec)
+                              if wants else None)
     else:
         choice["delta" if delta else "message"] = {"role": "assistant", "content": text}
-        choice["logprobs"] = build_chat_logprobs(outs) if wants else None
+        choice["logprobs"] = build_chat_logprobs(outs, request.codec) if wants else None
     return choice
 
 
 def build_response(request: CompletionRequest, meta: ResponseMeta, outs: list[TokenOut]) -> dict:
     """The whole (non-streamed) response."""
-    choice = build_choice(request, outs, compute_text_pieces(o.token for o in outs), 0, "length", delta=False)
+    choice = build_choice(request, outs, compute_text_pieces([o.token for o in outs], request.codec), 0, "length",
+                          delta=False)
     obj = "text_completion" if request.kind == KIND_COMPLETION else "chat.completion"
     return {"id": meta.response_id, "object": obj, "created": meta.created, "model": meta.model_id,
             "system_fingerprint": meta.fingerprint, "seed": request.params.seed, "choices": [choice],

@@ -15,7 +15,6 @@ can be swapped while running, when the chain records a new checkpoint.
 from __future__ import annotations
 
 import asyncio
-import codecs
 import json
 import logging
 import os
@@ -29,6 +28,7 @@ from aiohttp import web
 from hashgrad.errors import HashgradError, ProtocolError
 from hashgrad.safejson import parse_json
 from hashgrad.serve.auth import RequestVerifier
+from hashgrad.serve.codec import BYTE_CODEC
 from hashgrad.serve.engine import Engine
 from hashgrad.serve.limits import RateLimiter
 from hashgrad.serve.protocol import (KIND_CHAT, KIND_COMPLETION, CompletionRequest, ResponseMeta, build_chunk,
@@ -153,7 +153,8 @@ class InferenceServer:
         decoded = parse_json(body, ProtocolError, "bad-json", self.config.max_body_bytes)
         context = backend.context
         parsed = parse_request(decoded, kind, context, self.config.max_tokens_cap or context,
-                               self.config.max_prompt_tokens or context - 1, int.from_bytes(os.urandom(8), "little") >> 1)
+                               self.config.max_prompt_tokens or context - 1, int.from_bytes(os.urandom(8), "little") >> 1,
+                               getattr(backend, "codec", BYTE_CODEC))
         if parsed.model not in (compute_model_id(backend.fingerprint), backend.fingerprint.hex()):
             raise ProtocolError("model-not-found", f"this server serves {compute_model_id(backend.fingerprint)}")
         return parsed
@@ -167,7 +168,7 @@ class InferenceServer:
         queue: asyncio.Queue = asyncio.Queue()
         stop = threading.Event()
         producer = loop.run_in_executor(self.executor, produce_tokens, backend, parsed, loop, queue, stop)
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        decoder = parsed.codec.new_stream()
         count, offset = 0, 0
         try:
             while (item := await queue.get()) is not None:
@@ -175,7 +176,7 @@ class InferenceServer:
                     raise item
                 count += 1
                 last = count == parsed.max_tokens
-                piece = decoder.decode(bytes([item.token]), final=last)
+                piece = decoder.push(item.token, final=last)
                 await response.write(encode_event(build_chunk(parsed, meta, [item], [piece], offset,
                                                               "length" if last else None)))
                 offset += len(piece)

@@ -14,7 +14,9 @@
                 uid, ready for chain.coordination_make.make_commit_weights / make_reveal_weights.
 
 The scoring and weights are pure; `run_validation_round` is the thin async shell the validator
-process (or the devnet) calls once per epoch.
+process (or the devnet) calls once per epoch. A model with a tokenizer is challenged the same way:
+prompts are cut from the held-out text, tokenized with the model's tokenizer and sent as token ids
+(so that the prompt the server runs is exactly the one the validator recomputes).
 """
 from __future__ import annotations
 
@@ -30,7 +32,8 @@ from hashgrad.chain.keys import SigningKey
 from hashgrad.errors import ProtocolError
 from hashgrad.incentive.convert import compute_weights_from_scores
 from hashgrad.serve.client import Exchange, MinerClient, parse_claim
-from hashgrad.serve.engine import SamplingParams, decode_text, encode_text
+from hashgrad.serve.codec import BYTE_CODEC, ServeCodec
+from hashgrad.serve.engine import SamplingParams, decode_text
 from hashgrad.serve.protocol import compute_model_id
 from hashgrad.serve.verify import Verdict, verify_completion
 from hashgrad.work.hashing import HashStream, compute_seed
@@ -49,10 +52,12 @@ class Challenge:
     max_tokens: int
     params: SamplingParams
     stream: bool
+    as_token_ids: bool = False  # send the prompt as token ids (a tokenizer's text may not re-encode the same)
 
     def to_body(self, model: str) -> dict:
         """The request body: an ordinary completion request (always asking for log-probabilities)."""
-        body = {"model": model, "prompt": decode_text(self.prompt), "max_tokens": self.max_tokens,
+        prompt = list(self.prompt) if self.as_token_ids else decode_text(self.prompt)
+        body = {"model": model, "prompt": prompt, "max_tokens": self.max_tokens,
                 "temperature": self.params.temperature, "logprobs": 0, "stream": self.stream}
         if not self.params.is_greedy:
             body |= {"seed": self.params.seed, "top_p": self.params.top_p}
@@ -61,15 +66,16 @@ class Challenge:
         return body
 
 
-def compute_challenges(seed: bytes, texts: list[bytes], count: int, context: int) -> list[Challenge]:
+def compute_challenges(seed: bytes, texts: list[bytes], count: int, context: int,
+                       codec: ServeCodec = BYTE_CODEC) -> list[Challenge]:
     """`count` challenges from held-out texts, a pure function of the seed."""
     if not texts or context < 2 * MIN_PROMPT:
         raise ProtocolError("no-challenge-text", "need held-out text and a context of at least 16")
     stream = HashStream(seed)
-    return [compute_challenge(stream, texts, context) for _ in range(count)]
+    return [compute_challenge(stream, texts, context, codec) for _ in range(count)]
 
 
-def compute_challenge(stream: HashStream, texts: list[bytes], context: int) -> Challenge:
+def compute_challenge(stream: HashStream, texts: list[bytes], context: int, codec: ServeCodec = BYTE_CODEC) -> Challenge:
     max_tokens = MIN_PROMPT + stream.next_below(min(MAX_CHALLENGE_TOKENS, context // 2) - MIN_PROMPT + 1)
     length = MIN_PROMPT + stream.next_below(context - max_tokens - MIN_PROMPT + 1)
     text = texts[stream.next_below(len(texts))]
@@ -77,15 +83,15 @@ def compute_challenge(stream: HashStream, texts: list[bytes], context: int) -> C
     newline = text.find(b"\n", start, start + length)
     start = newline + 1 if newline >= 0 and len(text) - newline - 1 >= MIN_PROMPT else start
     # cut on character boundaries so the prompt is the UTF-8 text a user would send
-    prompt = encode_text(text[start:start + length].decode("utf-8", errors="ignore"))
+    prompt = codec.encode(text[start:start + length].decode("utf-8", errors="ignore"))[:length]
     if len(prompt) < 1:
-        prompt = encode_text("\n")
+        prompt = codec.encode("\n")
     if stream.next_below(2) == 0:
         params = SamplingParams()
     else:
         params = SamplingParams(TEMPERATURES[stream.next_below(len(TEMPERATURES))], TOP_KS[stream.next_below(len(TOP_KS))],
                                 TOP_PS[stream.next_below(len(TOP_PS))], stream.next_u64() >> 1)
-    return Challenge(prompt, max_tokens, params, stream.next_below(2) == 0)
+    return Challenge(prompt, max_tokens, params, stream.next_below(2) == 0, not codec.is_bytes)
 
 
 # ----------------------------------------------------------------------------- scoring (pure)
@@ -191,7 +197,8 @@ def compute_outcome(engine, fingerprint: bytes, challenge: Challenge, exchange: 
     if exchange.response is None:
         return Outcome(f"error: {exchange.error}", 0, 0.0, exchange.total_s)
     try:
-        claim = parse_claim(challenge.prompt, challenge.max_tokens, challenge.params, exchange.response)
+        claim = parse_claim(challenge.prompt, challenge.max_tokens, challenge.params, exchange.response,
+                            getattr(engine, "codec", BYTE_CODEC))
     except ProtocolError as exc:
         return Outcome(exc.reason, 0, exchange.first_token_s, exchange.total_s)
     started = time.perf_counter()
@@ -212,7 +219,7 @@ async def run_validation_round(miners: list[MinerEndpoint], engine, signer: Sign
     fingerprint = engine.fingerprint
     model = compute_model_id(fingerprint)
     plans = {m.uid: compute_challenges(compute_seed(seed, "serve-challenges", m.hotkey), texts, challenges_per_miner,
-                                       engine.context) for m in miners}
+                                       engine.context, getattr(engine, "codec", BYTE_CODEC)) for m in miners}
     async with aiohttp.ClientSession() as session:
         client = MinerClient(session, signer, timeout)
         answers = await asyncio.gather(*(query_miner(client, m, plans[m.uid], model) for m in miners))
@@ -231,6 +238,9 @@ def run_validation_round_blocking(*args, **kwargs) -> RoundReport:
     return asyncio.run(run_validation_round(*args, **kwargs))
 
 
-def get_heldout_texts(dataset) -> list[bytes]:
-    """The held-out pages of a work dataset (never trained on): where challenge prompts come from."""
-    return [dataset.pages[index].tobytes() for index in dataset.heldout_pages]
+def get_heldout_texts(dataset, codec: ServeCodec = BYTE_CODEC) -> list[bytes]:
+    """The held-out pages of a work dataset (never trained on): where challenge prompts come from
+    (token pages are decoded to text with the model's tokenizer)."""
+    if dataset.manifest.get("tokenizer", "bytes") == "bytes":
+        return [bytes(dataset.pages[index].tolist()) for index in dataset.heldout_pages]
+    return [codec.decode(dataset.pages[index].tolist()).encode("utf-8") for index in dataset.heldout_pages]

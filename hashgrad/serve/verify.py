@@ -68,13 +68,14 @@ def fail(reason: str) -> Verdict:
     return Verdict(False, reason)
 
 
-def check_claim_shape(claim: Claim, expected_fingerprint: bytes, context: int, require_logprobs: bool) -> str:
+def check_claim_shape(claim: Claim, expected_fingerprint: bytes, context: int, require_logprobs: bool,
+                      vocab_size: int = 256) -> str:
     """The reason a claim fails before any model arithmetic, or "ok"."""
     if claim.fingerprint != expected_fingerprint:
         return "wrong-model"
     if not claim.params.is_greedy and claim.seed is not None and claim.seed != claim.params.seed:
         return "wrong-seed"
-    if any(not isinstance(t, int) or isinstance(t, bool) or not 0 <= t < 256 for t in claim.tokens):
+    if any(not isinstance(t, int) or isinstance(t, bool) or not 0 <= t < vocab_size for t in claim.tokens):
         return "bad-token"
     if claim.finish_reason != "length":
         return "bad-finish-reason"
@@ -92,7 +93,7 @@ def check_claim_shape(claim: Claim, expected_fingerprint: bytes, context: int, r
 def verify_completion(engine: Engine, claim: Claim, expected_fingerprint: bytes, require_logprobs: bool = True,
                       tolerance: Tolerance = Tolerance()) -> Verdict:
     """Check every token of a completion with one forward pass of the expected model."""
-    reason = check_claim_shape(claim, expected_fingerprint, engine.context, require_logprobs)
+    reason = check_claim_shape(claim, expected_fingerprint, engine.context, require_logprobs, engine.config.vocab_size)
     if reason != "ok":
         return fail(reason)
     if not claim.tokens:

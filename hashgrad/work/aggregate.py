@@ -16,7 +16,7 @@ of the canonical bytes — is what goes on chain.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -89,6 +89,6 @@ def compute_next_checkpoint(prev: Checkpoint, updates: list[WeightedUpdate], par
     clip = compute_median([n for n in (float(u.update.norm()) for u in updates) if n > 0])
     step, momentum = compute_outer_step(prev, compute_sparse_mean(accepted, clip), params)
     state = compute_unflat(compute_flat(prev.state) - step, prev.config)
-    checkpoint = Checkpoint(prev.config, state, momentum)
+    checkpoint = replace(prev, state=state, momentum=momentum)  # the tokenizer travels on
     data = encode_checkpoint(checkpoint)
     return AggregateResult(checkpoint, data, checkpoint_hash(data), tuple(u.artifact_id for u in accepted), step)

@@ -9,6 +9,9 @@ trains and scores on the same bytes. The default corpus is the Python standard l
 A page is read as `windows_per_page` non-overlapping windows of block_size + 1 tokens (inputs
 plus the shifted targets). Page assignment and batch order are pure functions of the epoch seed
 and the miner's hotkey, so anyone can recompute them (and a validator can replay them exactly).
+
+A dataset made by a tokenizer (`hashgrad data prepare`, work/prepare.py) is the same pages stored
+as content-addressed token shards under a v2 manifest (work/shards.py); `load_dataset` reads both.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ import torch
 from hashgrad.errors import WorkError
 from hashgrad.work.hashing import check_bytes32, compute_sample, compute_seed, compute_sha256
 from hashgrad.work.model import compute_header_json
+from hashgrad.work.shards import Fetch, ShardedPages, check_sharded_manifest, is_sharded_manifest
 
 DATASET_FORMAT = "hashgrad-dataset-v1"
 MAX_DATASET_BYTES = 2 * 1024**3
@@ -36,7 +40,7 @@ class Dataset:
     """A manifest (plain JSON-able dict) and the page bytes it names, as a (pages, page_tokens) array."""
 
     manifest: dict
-    pages: np.ndarray  # uint8, shape (num_pages, page_tokens)
+    pages: np.ndarray | ShardedPages  # (num_pages, page_tokens) tokens: uint8 bytes (v1), shards (v2)
 
     @property
     def page_tokens(self) -> int:
@@ -153,14 +157,22 @@ def save_dataset(dataset: Dataset, manifest_path: Path) -> Path:
     return manifest_path
 
 
-def load_dataset(manifest_path: Path, expected_hash: bytes | None = None) -> Dataset:
-    """Read a manifest and the pages.bin beside it, checking sizes and every page hash."""
+def load_dataset(manifest_path: Path, expected_hash: bytes | None = None, fetch: Fetch | None = None) -> Dataset:
+    """Read a manifest and the pages.bin beside it, checking sizes and every page hash; a v2 manifest's
+    shards are read (or fetched by hash with `fetch`) and checked when first used."""
+    manifest_path = Path(manifest_path)
     if manifest_path.stat().st_size > MAX_MANIFEST_BYTES:
         raise WorkError("too-large", "manifest exceeds its size limit")
     try:
-        manifest = check_manifest(json.loads(manifest_path.read_text()))
+        raw = json.loads(manifest_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise WorkError("bad-manifest", f"not JSON: {exc}") from None
+    if is_sharded_manifest(raw):
+        manifest = check_sharded_manifest(raw)
+        if expected_hash is not None and compute_manifest_hash(manifest) != expected_hash:
+            raise WorkError("wrong-dataset", "manifest hash differs from the job's")
+        return Dataset(manifest, ShardedPages(manifest, manifest_path.parent, fetch))
+    manifest = check_manifest(raw)
     if expected_hash is not None and compute_manifest_hash(manifest) != expected_hash:
         raise WorkError("wrong-dataset", "manifest hash differs from the job's")
     pages_path = manifest_path.parent / PAGES_FILE

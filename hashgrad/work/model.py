@@ -14,12 +14,20 @@ and `checkpoint_hash` = sha256 of them is what goes on chain. Loading validates 
 Format v1 holds the weights only; v2 adds the outer optimizer's state (`outer.momentum`, one flat
 float32 vector in canonical order) so that the next checkpoint stays a pure function of this one,
 the accepted updates and the consensus weights. The weights are the same tensors in both.
+
+Families: this file holds GPT-2; the Llama-style family is in work/models/llama.py. A config's type
+names its family (a Llama config carries `"model_type": "llama"`; a GPT config keeps its original
+fields, so GPT checkpoints keep their bytes), and `build_model`, `compute_param_shapes` and
+`compute_initial_state` dispatch on it. A checkpoint may carry its tokenizer (a Hugging Face
+`tokenizer.json`) as the uint8 tensor `tokenizer.json`, with its sha256 in the header's "tokenizer"
+field: the tokenizer is then part of the checkpoint hash, hence of the job's definition. Without
+one the vocabulary is the 256 byte values.
 """
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -30,12 +38,17 @@ from torch import nn
 from hashgrad.errors import WorkError
 from hashgrad.safejson import parse_json
 from hashgrad.work.hashing import compute_sha256
+from hashgrad.work.models import llama
 
 CHECKPOINT_FORMAT = "hashgrad-checkpoint-v1"  # weights only
 CHECKPOINT_FORMAT_OUTER = "hashgrad-checkpoint-v2"  # weights + outer momentum
 MOMENTUM_TENSOR = "outer.momentum"
 MAX_CHECKPOINT_BYTES = 512 * 1024 * 1024
 MAX_HEADER_BYTES = 1024 * 1024
+TOKENIZER_TENSOR = "tokenizer.json"
+MAX_TOKENIZER_BYTES = 32 * 1024 * 1024
+TOKENIZER_CONFIG_KEYS = ("bos_token", "chat_template", "eos_token", "pad_token", "unk_token")
+MAX_TOKENIZER_CONFIG_CHARS = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -148,6 +161,16 @@ class GPT(nn.Module):
         return logits, loss
 
 
+ModelConfig = GPTConfig | llama.LlamaConfig
+
+
+def build_model(config: ModelConfig) -> nn.Module:
+    """The one constructor every path uses: the family the config names, freshly initialised."""
+    if isinstance(config, llama.LlamaConfig):
+        return llama.Llama(config)
+    return GPT(config)
+
+
 def compute_num_params(config: GPTConfig) -> int:
     return sum(shape_numel(shape) for shape in compute_param_shapes(config).values())
 
@@ -158,6 +181,8 @@ def shape_numel(shape: tuple[int, ...]) -> int:
 
 def compute_param_shapes(config: GPTConfig) -> dict[str, tuple[int, ...]]:
     """Parameter name -> shape in canonical (sorted-name) order: the layout of flat vectors."""
+    if isinstance(config, llama.LlamaConfig):
+        return llama.compute_param_shapes(config)
     c, e = config, config.n_embd
     shapes = {"wte.weight": (c.vocab_size, e), "wpe.weight": (c.block_size, e), "ln_f.weight": (e,), "ln_f.bias": (e,)}
     for i in range(c.n_layer):
@@ -178,6 +203,8 @@ def compute_initial_state(config: GPTConfig, seed: int) -> dict[str, torch.Tenso
     The initial weights are then *sent* as a checkpoint, never regenerated elsewhere: torch's RNG
     is not promised to be stable across versions.
     """
+    if isinstance(config, llama.LlamaConfig):
+        return llama.compute_initial_state(config, seed)
     generator = torch.Generator().manual_seed(seed)
     state = {}
     for name, shape in compute_param_shapes(config).items():
@@ -198,12 +225,14 @@ class Checkpoint:
     config: GPTConfig
     state: dict[str, torch.Tensor]
     momentum: torch.Tensor | None = None  # outer Nesterov buffer (flat, canonical order), or None
+    tokenizer: bytes = b""  # a Hugging Face tokenizer.json, or empty for the byte-level vocabulary
+    tokenizer_config: dict = field(default_factory=dict)  # special tokens and chat template (TOKENIZER_CONFIG_KEYS)
 
     def to_bytes(self) -> bytes:
         return encode_checkpoint(self)
 
-    def build_model(self) -> GPT:
-        model = GPT(self.config)
+    def build_model(self) -> nn.Module:
+        model = build_model(self.config)
         model.load_state_dict(self.state, strict=True)
         return model
 
@@ -218,6 +247,11 @@ def encode_checkpoint(checkpoint: Checkpoint) -> bytes:
     outer = checkpoint.momentum is not None
     header = {"format": CHECKPOINT_FORMAT_OUTER if outer else CHECKPOINT_FORMAT, "config": asdict(checkpoint.config)}
     tensors = {name: t.detach().to(torch.float32).contiguous() for name, t in checkpoint.state.items()}
+    if checkpoint.tokenizer:
+        header["tokenizer"] = compute_sha256(checkpoint.tokenizer).hex()
+        if checkpoint.tokenizer_config:
+            header["tokenizer_config"] = check_tokenizer_config(checkpoint.tokenizer_config)
+        tensors[TOKENIZER_TENSOR] = torch.frombuffer(bytearray(checkpoint.tokenizer), dtype=torch.uint8)
     if outer:
         tensors[MOMENTUM_TENSOR] = checkpoint.momentum.detach().to(torch.float32).contiguous()
     # One metadata key only: safetensors keeps metadata in a hash map, so a single key is what
@@ -265,7 +299,11 @@ def decode_safetensors(data: bytes, max_bytes: int,
     return header, tensors
 
 
-def parse_config(raw: object) -> GPTConfig:
+def parse_config(raw: object) -> ModelConfig:
+    if isinstance(raw, dict) and "model_type" in raw:
+        if raw["model_type"] != llama.MODEL_TYPE or set(raw) != set(llama.LlamaConfig.__dataclass_fields__):
+            raise WorkError("bad-model-config", "config fields do not match LlamaConfig")
+        return llama.LlamaConfig(**raw).check()
     if not isinstance(raw, dict) or set(raw) != set(GPTConfig.__dataclass_fields__):
         raise WorkError("bad-model-config", "config fields do not match GPTConfig")
     return GPTConfig(**raw).check()
@@ -274,8 +312,12 @@ def parse_config(raw: object) -> GPTConfig:
 def decode_checkpoint(data: bytes, max_bytes: int = MAX_CHECKPOINT_BYTES) -> Checkpoint:
     """Validate and load checkpoint bytes: size, format, config, names, dtype, shapes, finiteness."""
     header, tensors = decode_safetensors(data, max_bytes, (CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_OUTER))
-    if set(header) != {"format", "config"}:
+    if set(header) - {"tokenizer", "tokenizer_config"} != {"format", "config"}:
         raise WorkError("bad-header", "unexpected checkpoint header fields")
+    tokenizer = check_tokenizer_tensor(header.get("tokenizer"), tensors.pop(TOKENIZER_TENSOR, None))
+    tokenizer_config = check_tokenizer_config(header.get("tokenizer_config", {}))
+    if tokenizer_config and not tokenizer:
+        raise WorkError("bad-tokenizer", "a tokenizer_config without a tokenizer")
     config = parse_config(header["config"])
     shapes = compute_param_shapes(config)
     outer = header["format"] == CHECKPOINT_FORMAT_OUTER
@@ -292,10 +334,32 @@ def decode_checkpoint(data: bytes, max_bytes: int = MAX_CHECKPOINT_BYTES) -> Che
         if not bool(torch.isfinite(tensor).all()):
             raise WorkError("non-finite", f"{name} holds NaN or inf")
     state = {name: tensors[name] for name in shapes if name != MOMENTUM_TENSOR}
-    checkpoint = Checkpoint(config, state, tensors[MOMENTUM_TENSOR] if outer else None)
+    checkpoint = Checkpoint(config, state, tensors[MOMENTUM_TENSOR] if outer else None, tokenizer, tokenizer_config)
     if encode_checkpoint(checkpoint) != bytes(data):
         raise WorkError("non-canonical", "checkpoint bytes are not in canonical form")
     return checkpoint
+
+
+def check_tokenizer_tensor(digest: object, tensor: torch.Tensor | None) -> bytes:
+    """The tokenizer bytes a checkpoint carries (b"" for none), checked against the header's hash."""
+    if digest is None and tensor is None:
+        return b""
+    if not isinstance(digest, str) or tensor is None or tensor.dtype != torch.uint8 or tensor.dim() != 1:
+        raise WorkError("bad-tokenizer", "a tokenizer needs both its header hash and a 1-d uint8 tensor")
+    data = tensor.numpy().tobytes()
+    if not 0 < len(data) <= MAX_TOKENIZER_BYTES or compute_sha256(data).hex() != digest:
+        raise WorkError("bad-tokenizer", "tokenizer bytes do not match the header's hash")
+    return data
+
+
+def check_tokenizer_config(raw: object) -> dict:
+    """Special tokens and the chat template: known keys only, each a string (or null), size-limited."""
+    if not isinstance(raw, dict) or not set(raw) <= set(TOKENIZER_CONFIG_KEYS):
+        raise WorkError("bad-tokenizer-config", f"keys must be among {', '.join(TOKENIZER_CONFIG_KEYS)}")
+    for key, value in raw.items():
+        if not isinstance(value, str) or len(value) > MAX_TOKENIZER_CONFIG_CHARS:
+            raise WorkError("bad-tokenizer-config", f"{key} must be a string of at most {MAX_TOKENIZER_CONFIG_CHARS} chars")
+    return raw
 
 
 def compute_flat(state: dict[str, torch.Tensor]) -> torch.Tensor:
