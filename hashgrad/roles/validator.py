@@ -21,7 +21,7 @@ from hashgrad.chain.jobs import JobParams, compute_epoch_start_height
 from hashgrad.errors import HashgradError, RpcError
 from hashgrad.roles.chain_client import ChainClient, RoleKeys
 from hashgrad.roles.common import EpochClock, run_epoch_loop, ensure_registered, ensure_stake, log, submit_quietly
-from hashgrad.work.aggregate import WeightedUpdate, compute_next_checkpoint
+from hashgrad.work.aggregate import WeightedUpdate, compute_next_checkpoint, compute_update_weight
 from hashgrad.work.compress import compute_layout, decompress
 from hashgrad.work.data import Dataset
 from hashgrad.work.model import Checkpoint, checkpoint_hash, decode_checkpoint
@@ -118,7 +118,7 @@ class TrainingValidator:
                 _, payload = decode_update(self.client.get_artifact(artifact_id), self.params, self.layout)
             except (HashgradError, RpcError):
                 continue
-            updates.append(WeightedUpdate(artifact_id, decompress(payload, self.layout), weight / U16))
+            updates.append(WeightedUpdate(artifact_id, decompress(payload, self.layout), compute_update_weight(weight)))
         result = compute_next_checkpoint(self.get_checkpoint(prev_hash), updates, self.params)
         self.checkpoints[result.checkpoint_hash] = result.checkpoint
         return result.checkpoint_bytes

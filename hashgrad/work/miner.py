@@ -15,6 +15,7 @@ another path than the job pins, and the header records it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
@@ -50,6 +51,30 @@ def compute_state_hash(flat: torch.Tensor) -> bytes:
     return compute_sha256(flat.detach().to(torch.float32).contiguous().numpy().astype("<f4").tobytes())[:MILESTONE_BYTES]
 
 
+def build_inner_optimizer(model: torch.nn.Module, params: WorkParams) -> torch.optim.AdamW:
+    """The inner AdamW of every training run (single-tensor kernels: the replayable path)."""
+    return torch.optim.AdamW(model.parameters(), lr=params.inner_lr, betas=params.inner_betas,
+                             weight_decay=params.inner_weight_decay, foreach=False, fused=False)
+
+
+def run_inner_steps(model: torch.nn.Module, optimizer: torch.optim.Optimizer, dataset: Dataset,
+                    batches: list, params: WorkParams, on_step: Callable | None = None) -> None:
+    """The one inner-training loop (the miner's; the centralized baseline runs it too): per batch of
+    window refs, forward, backward, clip the gradient norm to inner_grad_clip, AdamW step; then
+    `on_step(step, loss)` with step counted from 1."""
+    model.train()
+    window = params.model.block_size + 1
+    for step, refs in enumerate(batches, start=1):
+        batch = compute_windows(dataset, refs, window)
+        _, loss = model(batch[:, :-1], batch[:, 1:])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), params.inner_grad_clip, foreach=False)
+        optimizer.step()
+        if on_step is not None:
+            on_step(step, loss)
+
+
 def compute_training(checkpoint: Checkpoint, dataset: Dataset, seed: bytes, hotkey: bytes, params: WorkParams,
                      steps: int | None = None) -> tuple[torch.Tensor, tuple[bytes, ...]]:
     """(θ_start − θ_end, milestone hashes reached) after `steps` (default H) AdamW steps on the
@@ -58,20 +83,12 @@ def compute_training(checkpoint: Checkpoint, dataset: Dataset, seed: bytes, hotk
     pages = compute_assigned_pages(seed, hotkey, params.pages_per_miner, dataset.train_pages)
     order = compute_batch_order(seed, hotkey, pages, params.windows_per_page, params.inner_steps, params.batch_size)
     model = checkpoint.build_model()
-    model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=params.inner_lr, betas=params.inner_betas,
-                                  weight_decay=params.inner_weight_decay, foreach=False, fused=False)
-    window = params.model.block_size + 1
     marks, milestones = set(compute_milestone_steps(params)), []
-    for step, refs in enumerate(order[:steps], start=1):
-        batch = compute_windows(dataset, refs, window)
-        _, loss = model(batch[:, :-1], batch[:, 1:])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), params.inner_grad_clip, foreach=False)
-        optimizer.step()
+
+    def on_step(step: int, loss: torch.Tensor) -> None:
         if step in marks:
             milestones.append(compute_state_hash(compute_flat({n: p.detach() for n, p in model.named_parameters()})))
+    run_inner_steps(model, build_inner_optimizer(model, params), dataset, order[:steps], params, on_step)
     end = compute_flat({name: p.detach() for name, p in model.named_parameters()})
     return compute_flat(checkpoint.state) - end, tuple(milestones)
 

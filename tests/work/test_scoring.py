@@ -14,6 +14,7 @@ from hashgrad.work.adversaries import MinerContext, compute_output
 from hashgrad.work.compress import compute_layout, decompress
 from hashgrad.work.update import decode_update
 from hashgrad.work.scoring import ScoringInputs, Submission, ValidatorState, compute_scores
+from hashgrad.work.hardware import compute_kernel_env
 from hashgrad.work.hashing import compute_tagged_hash
 
 SEED, OLD_SEED, SALT = b"\x31" * 32, b"\x30" * 32, b"\x41" * 32
@@ -116,7 +117,7 @@ def test_scoring_is_a_pure_function_across_processes():
     tests = str(Path(__file__).resolve().parent)
     script = PURITY_SCRIPT.format(tests=tests)
     outputs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
-                              timeout=120).stdout.strip().splitlines()[-1] for _ in range(2)]
+                              timeout=120, env=compute_kernel_env()).stdout.strip().splitlines()[-1] for _ in range(2)]
     assert outputs[0] == outputs[1]
     assert json.loads(outputs[0])["weights"]
 
