@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from pathlib import Path
 
-if "torch" not in sys.modules:
-    os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
 
 INFER_JOB = 1
 

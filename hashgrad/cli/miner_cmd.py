@@ -1,7 +1,7 @@
 """`hashgrad miner`: run a training miner on a job until SIGTERM/SIGINT (see hashgrad.roles.miner)."""
 from __future__ import annotations
 
-from hashgrad.cli.roles_common import add_role_arguments, setup_role
+from hashgrad.cli.roles_common import add_role_arguments, get_runtime, setup_role
 
 
 def register(subparsers) -> None:
@@ -33,5 +33,8 @@ def run_miner(args) -> int:
     else:
         from hashgrad.roles.miner import TrainingMiner
 
-        TrainingMiner(client, keys, job, params, dataset, args.adversary).run(stop)
+        runtime = get_runtime(args)
+        if runtime.precision not in params.precisions:
+            raise HashgradError("bad-precision", f"job {job.job_id} accepts {', '.join(params.precisions)}")
+        TrainingMiner(client, keys, job, params, dataset, args.adversary, runtime=runtime).run(stop)
     return 0

@@ -5,7 +5,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from hashgrad.chain.params import COIN
-from hashgrad.cli.roles_common import add_role_arguments, setup_role
+from hashgrad.cli.roles_common import add_role_arguments, get_runtime, setup_role
 from hashgrad.errors import HashgradError
 
 
@@ -38,5 +38,5 @@ def run_validator(args) -> int:
         raise HashgradError("missing-checkpoint", "a training validator needs --initial-checkpoint")
     initial = args.initial_checkpoint.read_bytes()
     decode_checkpoint(initial)  # validated before anything is attested
-    TrainingValidator(client, keys, job, params, dataset, initial, stake).run(stop)
+    TrainingValidator(client, keys, job, params, dataset, initial, stake, runtime=get_runtime(args)).run(stop)
     return 0

@@ -17,6 +17,7 @@ from hashgrad.roles.chain_client import ChainClient, RoleKeys
 from hashgrad.roles.common import EpochClock, run_epoch_loop, ensure_registered, log, submit_quietly
 from hashgrad.work.adversaries import MinerContext, compute_output
 from hashgrad.work.data import Dataset
+from hashgrad.work.hardware import CPU_FP32, Runtime
 from hashgrad.work.model import Checkpoint, decode_checkpoint
 from hashgrad.work.params import WorkParams
 
@@ -32,8 +33,9 @@ class PendingReveal:
 
 class TrainingMiner:
     def __init__(self, client: ChainClient, keys: RoleKeys, job: JobParams, params: WorkParams, dataset: Dataset,
-                 kind: str = "honest", poll_s: float = 0.5):
+                 kind: str = "honest", poll_s: float = 0.5, runtime: Runtime = CPU_FP32):
         self.client, self.keys, self.job, self.params, self.dataset = client, keys, job, params, dataset
+        self.runtime = runtime  # device and precision; the update declares their hardware class
         self.kind = kind
         self.poll_s = poll_s
         self.ef = None
@@ -79,7 +81,8 @@ class TrainingMiner:
         self.last_epoch = epoch
         copied = self.get_previous_artifacts(epoch) if self.kind in ("copycat", "replay") else ()
         ctx = MinerContext(checkpoint, base, self.dataset, bytes.fromhex(info["seed"]),
-                           self.keys.hotkey.pubkey, epoch, self.params, self.ef, others=copied, past=copied)
+                           self.keys.hotkey.pubkey, epoch, self.params, self.ef, others=copied, past=copied,
+                           runtime=self.runtime)
         output = compute_output(self.kind, ctx)
         if output is None:
             log.info("epoch %d: %s miner has nothing to submit", epoch, self.kind)

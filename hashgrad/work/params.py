@@ -31,7 +31,7 @@ class WorkParams:
     inner_betas: tuple[float, float] = (0.9, 0.95)
     inner_weight_decay: float = 0.0
     inner_grad_clip: float = 1.0
-    kernel: str = "AVX2"  # torch.backends.cpu.get_cpu_capability() every replayer must share
+    precisions: tuple[str, ...] = ("fp32", "bf16")  # what a miner may train in (bf16: autocast, where the device has it)
     # compression
     chunk_size: int = 32  # elements per chunk (<= 4096; indices take compress.compute_index_bits bits)
     topk: int = 1  # kept per full chunk; a partial chunk keeps a proportional number (>= 1)
@@ -52,6 +52,11 @@ class WorkParams:
     score_ema: float = 0.5
     audit_probability: float = 0.02
     audit_stride: int = 5  # the miner declares a weight hash every audit_stride inner steps
+    # cross-class audits (work.crossclass): accept a replay on other hardware when its relative distance
+    # to the miner's claimed state is at most this; DRIFT_MARGIN x the worst honest drift measured
+    # between classes by bench/bench_portability.py, per precision
+    drift_thresholds: tuple[tuple[str, float], ...] = (("fp32", 1e-3), ("bf16", 5e-2))
+    max_reveal_bytes: int = 256 * 1024 * 1024  # a revealed milestone state (weights and moments)
     max_artifact_bytes: int = 4 * 1024 * 1024
     # aggregation
     outer_lr: float = 1.0
@@ -70,6 +75,10 @@ class WorkParams:
             raise WorkError("bad-params", "a page must hold at least one window")
         if self.chunk_size > 4096 or self.topk > self.chunk_size:
             raise WorkError("bad-params", "chunk_size <= 4096 (u16 indices) and topk <= chunk_size")
+        if not self.precisions or not set(self.precisions) <= {"fp32", "bf16"}:
+            raise WorkError("bad-params", "precisions must be a non-empty subset of fp32, bf16")
+        if not all(0 < t < 1 for _, t in self.drift_thresholds) or not set(self.precisions) <= set(dict(self.drift_thresholds)):
+            raise WorkError("bad-params", "every accepted precision needs a drift threshold in (0, 1)")
         if self.quant_bins not in (2, 4, 16, 256):
             raise WorkError("bad-params", "quant_bins must be 2, 4, 16 or 256")
         if not (self.gain_power > 0 and self.gain_cap >= 1):
@@ -79,6 +88,9 @@ class WorkParams:
         if not (0 <= self.audit_probability <= 1 and 0 < self.score_ema <= 1 and 0 < self.norm_low < self.norm_high):
             raise WorkError("bad-params", "probability, EMA or norm bounds out of range")
         return self
+
+    def get_drift_threshold(self, precision: str) -> float:
+        return dict(self.drift_thresholds)[precision]
 
     @property
     def windows_per_page(self) -> int:

@@ -97,12 +97,11 @@ import json, sys
 sys.path.insert(0, {tests!r})
 from conftest import *  # pins threads and determinism as the fixtures do
 from hashgrad.work.data import build_dataset, get_stdlib_dir
-from hashgrad.work.miner import get_kernel
 from hashgrad.work.model import Checkpoint, checkpoint_hash, compute_initial_state
 from hashgrad.work.params import get_preset
 from hashgrad.work.scoring import ScoringInputs, ValidatorState, compute_scores
 from test_scoring import SEED, SALT, make_submissions
-params = get_preset("tiny", kernel=get_kernel())
+params = get_preset("tiny")
 dataset = build_dataset(get_stdlib_dir() / "email", params.page_tokens)
 ckpt = Checkpoint(params.model, compute_initial_state(params.model, 0))
 base = checkpoint_hash(ckpt.to_bytes())
