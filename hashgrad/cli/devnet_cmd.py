@@ -32,6 +32,10 @@ def register(subparsers) -> None:
                         help="serve the web explorer from node 0 (default on)")
     parser.add_argument("--port-base", type=int, default=39500, help="first port used on 127.0.0.1 (default 39500)")
     parser.add_argument("--block-interval", type=float, default=2.0, help="seconds between blocks (default 2)")
+    parser.add_argument("--miner-kernel", choices=("default", "avx2", "avx512"),
+                        help="CPU kernel (ATEN_CPU_CAPABILITY) of the miners: their hardware class")
+    parser.add_argument("--validator-kernel", choices=("default", "avx2", "avx512"),
+                        help="CPU kernel of the validators (another class than the miners': tolerance audits)")
     parser.set_defaults(func=run_devnet)
 
 
@@ -75,7 +79,8 @@ def run_devnet(args) -> int:
     config = DevnetConfig(out=args.out, miners=args.miners, validators=args.validators,
                           adversaries=parse_adversaries(args.adversaries), epochs=args.epochs,
                           servers=args.servers, server_adversaries=parse_server_adversaries(args.server_adversaries),
-                          port_base=args.port_base, block_interval=args.block_interval, web=args.web)
+                          port_base=args.port_base, block_interval=args.block_interval, web=args.web,
+                          miner_kernel=args.miner_kernel, validator_kernel=args.validator_kernel)
     def on_sigterm(signum, frame):
         raise KeyboardInterrupt  # unwinds through Devnet.run's cleanup, which stops every child
 

@@ -33,8 +33,21 @@ def run_miner(args) -> int:
     else:
         from hashgrad.roles.miner import TrainingMiner
 
+        from hashgrad.work.distributed import build_shard, close_distributed, is_leader
+
         runtime = get_runtime(args)
         if runtime.precision not in params.precisions:
             raise HashgradError("bad-precision", f"job {job.job_id} accepts {', '.join(params.precisions)}")
-        TrainingMiner(client, keys, job, params, dataset, args.adversary, runtime=runtime).run(stop)
+        shard = build_shard(runtime.device, params.batch_size)  # under torchrun: data-parallel, rank 0 leads
+        if shard and args.adversary != "honest":
+            raise HashgradError("bad-arguments", "a data-parallel miner trains honestly")
+        try:
+            if is_leader():
+                TrainingMiner(client, keys, job, params, dataset, args.adversary, runtime=runtime, shard=shard).run(stop)
+            else:
+                from hashgrad.roles.miner import run_follower
+
+                run_follower(client, keys, params, dataset, runtime, shard)
+        finally:
+            close_distributed()
     return 0

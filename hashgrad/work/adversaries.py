@@ -13,7 +13,7 @@ None when it has nothing to send (a copycat with nobody to copy, a replay with n
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -48,6 +48,7 @@ class MinerContext:
     poison_factor: float = -1.0
     sandbag_fraction: float = 0.25
     runtime: Runtime = CPU_FP32  # the miner's device and precision
+    shard: dict = field(default_factory=dict)  # data-parallel inside the miner (work.distributed.build_shard)
 
 
 def compute_output(kind: str, ctx: MinerContext) -> MinerOutput | None:
@@ -55,7 +56,7 @@ def compute_output(kind: str, ctx: MinerContext) -> MinerOutput | None:
         raise WorkError("unknown-miner-kind", f"{kind}; known: {', '.join(KINDS)}")
     if kind == "honest":
         return compute_miner_update(ctx.checkpoint, ctx.base_hash, ctx.dataset, ctx.seed, ctx.hotkey,
-                                    ctx.epoch, ctx.params, ctx.ef, ctx.runtime)
+                                    ctx.epoch, ctx.params, ctx.ef, ctx.runtime, **ctx.shard)
     return ADVERSARIES[kind](ctx, compute_layout(ctx.params.model, ctx.params.chunk_size, ctx.params.topk))
 
 

@@ -9,6 +9,7 @@ bench/bench_portability.py drive it:
 
     ATEN_CPU_CAPABILITY=avx2 python -m hashgrad.work.portability mine DIR --preset tiny
     ATEN_CPU_CAPABILITY=default python -m hashgrad.work.portability audit DIR --preset tiny
+    torchrun --standalone --nproc-per-node 2 -m hashgrad.work.portability mine DIR --kinds honest   (DDP)
 
 Cheats, each self-consistent (its milestone hashes match the states it reveals):
     skipped-steps          runs half the steps, extrapolates the rest of the trajectory and Δ
@@ -32,11 +33,12 @@ import torch
 from hashgrad.work.compress import apply_error_feedback, compute_layout
 from hashgrad.work.crossclass import check_cross_class, encode_reveal
 from hashgrad.work.data import Dataset, build_dataset, get_stdlib_dir
+from hashgrad.work.distributed import build_shard, close_distributed, is_leader, wait_for_all
 from hashgrad.work.evaluate import is_prefix_exact
 from hashgrad.work.hardware import Runtime, build_runtime, is_exact_class, parse_hardware_class
 from hashgrad.work.hashing import compute_tagged_hash
 from hashgrad.work.miner import (InnerState, build_update, compute_inner_state_hash, compute_training_run,
-                                 set_determinism_pins)
+                                 get_update_class, set_determinism_pins)
 from hashgrad.work.model import Checkpoint, checkpoint_hash, compute_flat, compute_initial_state, decode_checkpoint
 from hashgrad.work.params import WorkParams, get_preset
 from hashgrad.work.update import compute_delta_hash, compute_milestone_steps, decode_update
@@ -58,8 +60,9 @@ def compute_interpolated_states(start: torch.Tensor, end: torch.Tensor, params: 
 
 
 def compute_claim(kind: str, checkpoint: Checkpoint, dataset: Dataset, params: WorkParams,
-                  runtime: Runtime) -> tuple[torch.Tensor, tuple[InnerState, ...]]:
-    """(the Δ a miner of `kind` declares, the milestone states it reveals)."""
+                  runtime: Runtime, shard: dict | None = None) -> tuple[torch.Tensor, tuple[InnerState, ...]]:
+    """(the Δ a miner of `kind` declares, the milestone states it reveals); `shard` makes the honest
+    run data-parallel (work.distributed)."""
     start = compute_flat(checkpoint.state)
     half = params.inner_steps // 2
     if kind == "skipped-steps":
@@ -73,7 +76,7 @@ def compute_claim(kind: str, checkpoint: Checkpoint, dataset: Dataset, params: W
         end = compute_training_run(checkpoint, dataset, SEED, HOTKEY, fast, half, runtime).end.params
         return start - end, compute_interpolated_states(start, end, params)
     hotkey, seed = (OTHER_HOTKEY, SEED) if kind == "other-pages" else (HOTKEY, OLD_SEED if kind == "old-update" else SEED)
-    run = compute_training_run(checkpoint, dataset, seed, hotkey, params, runtime=runtime)
+    run = compute_training_run(checkpoint, dataset, seed, hotkey, params, runtime=runtime, **(shard or {}))
     delta = start - run.end.params
     if kind == "scaled":
         delta = delta * 1.5
@@ -86,13 +89,13 @@ def compute_claim(kind: str, checkpoint: Checkpoint, dataset: Dataset, params: W
 
 
 def build_claim(kind: str, checkpoint: Checkpoint, dataset: Dataset, params: WorkParams,
-                runtime: Runtime) -> tuple[bytes, bytes]:
+                runtime: Runtime, shard: dict | None = None) -> tuple[bytes, bytes]:
     """(update artifact, reveal) for a miner of `kind`: a real artifact with the declared class."""
-    delta, states = compute_claim(kind, checkpoint, dataset, params, runtime)
+    delta, states = compute_claim(kind, checkpoint, dataset, params, runtime, shard)
     layout = compute_layout(params.model, params.chunk_size, params.topk)
     payload, _ = apply_error_feedback(torch.zeros(layout.num_params), delta, layout, params.quant_bins, params.ef_decay)
     artifact, _, _ = build_update(params, 1, checkpoint_hash(checkpoint.to_bytes()), HOTKEY, compute_delta_hash(delta),
-                                  payload, layout, runtime.get_class().to_text(),
+                                  payload, layout, get_update_class(runtime, shard or {}),
                                   tuple(compute_inner_state_hash(s) for s in states))
     return artifact, encode_reveal(delta, states)
 
@@ -106,18 +109,22 @@ def run_mine(directory: Path, preset: str, kinds: tuple[str, ...], device: str, 
     runtime = build_runtime(device, precision)
     set_determinism_pins(1, runtime.device)
     params, dataset = load_inputs(preset)
+    shard = build_shard(runtime.device, params.batch_size)  # under torchrun: data-parallel, rank 0 writes
     directory.mkdir(parents=True, exist_ok=True)
     checkpoint_file = directory / "checkpoint.safetensors"
-    if not checkpoint_file.exists():
+    if is_leader() and not checkpoint_file.exists():
         checkpoint_file.write_bytes(Checkpoint(params.model, compute_initial_state(params.model, 0)).to_bytes())
+    wait_for_all()
     checkpoint = decode_checkpoint(checkpoint_file.read_bytes())
     for kind in kinds:
         started = time.process_time()
-        artifact, reveal = build_claim(kind, checkpoint, dataset, params, runtime)
-        (directory / f"{kind}.update").write_bytes(artifact)
-        (directory / f"{kind}.reveal").write_bytes(reveal)
-        print(json.dumps({"kind": kind, "class": runtime.get_class().to_text(),
-                          "seconds": time.process_time() - started}), flush=True)
+        artifact, reveal = build_claim(kind, checkpoint, dataset, params, runtime, shard)
+        if is_leader():
+            (directory / f"{kind}.update").write_bytes(artifact)
+            (directory / f"{kind}.reveal").write_bytes(reveal)
+            print(json.dumps({"kind": kind, "class": get_update_class(runtime, shard),
+                              "seconds": time.process_time() - started}), flush=True)
+    close_distributed()
 
 
 def compute_audit_record(kind: str, checkpoint: Checkpoint, dataset: Dataset, params: WorkParams, artifact: bytes,
