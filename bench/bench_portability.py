@@ -55,7 +55,7 @@ def main() -> int:
     parser.add_argument("--kernels", default="default,avx2,avx512")
     parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
     args = parser.parse_args()
-    params = get_preset(args.preset)
+    params = get_preset(args.preset, precisions=("fp32", "bf16"))
     extra = ("--preset", args.preset, "--precision", args.precision)
     root = Path(tempfile.mkdtemp(prefix="hashgrad-portability-"))
     try:

@@ -53,23 +53,6 @@ class TrainingMiner:
         finally:
             self.close()
 
-
-def run_follower(client: ChainClient, keys: RoleKeys, params: WorkParams, dataset: Dataset, runtime: Runtime,
-                 shard: dict) -> None:
-    """Ranks 1..N-1 of a data-parallel miner: train each epoch rank 0 announces, on their rows of
-    each batch, and leave when it stops. They fetch the base checkpoint by hash from the node."""
-    checkpoints: dict[bytes, Checkpoint] = {}
-    ef = None
-    while True:
-        epoch, seed, base = broadcast_epoch()
-        if epoch == STOP_EPOCH:
-            return
-        if base not in checkpoints:
-            checkpoints = {base: decode_checkpoint(client.get_artifact(base))}
-        ctx = MinerContext(checkpoints[base], base, dataset, seed, keys.hotkey.pubkey, epoch, params, ef,
-                           runtime=runtime, shard=shard)
-        ef = compute_output("honest", ctx).ef
-
     def step(self, clock: EpochClock) -> None:
         job = self.job
         if self.pending and self.pending.epoch == clock.epoch and job.work_commit_end <= clock.offset < job.work_reveal_end:
@@ -127,3 +110,20 @@ def run_follower(client: ChainClient, keys: RoleKeys, params: WorkParams, datase
         if submit_quietly("work reveal", self.client.submit_built, make_reveal_work, self.keys.hotkey,
                           self.job.job_id, pending.epoch, pending.artifact_id, pending.base):
             log.info("epoch %d: revealed %s", pending.epoch, pending.artifact_id.hex()[:16])
+
+
+def run_follower(client: ChainClient, keys: RoleKeys, params: WorkParams, dataset: Dataset, runtime: Runtime,
+                 shard: dict) -> None:
+    """Ranks 1..N-1 of a data-parallel miner: train each epoch rank 0 announces, on their rows of
+    each batch, and leave when it stops. They fetch the base checkpoint by hash from the node."""
+    checkpoints: dict[bytes, Checkpoint] = {}
+    ef = None
+    while True:
+        epoch, seed, base = broadcast_epoch()
+        if epoch == STOP_EPOCH:
+            return
+        if base not in checkpoints:
+            checkpoints = {base: decode_checkpoint(client.get_artifact(base))}
+        ctx = MinerContext(checkpoints[base], base, dataset, seed, keys.hotkey.pubkey, epoch, params, ef,
+                           runtime=runtime, shard=shard)
+        ef = compute_output("honest", ctx).ef

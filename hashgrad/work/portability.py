@@ -101,7 +101,7 @@ def build_claim(kind: str, checkpoint: Checkpoint, dataset: Dataset, params: Wor
 
 
 def load_inputs(preset: str) -> tuple[WorkParams, Dataset]:
-    params = get_preset(preset)
+    params = get_preset(preset, precisions=("fp32", "bf16"))  # both measured here; a job may accept fp32 only
     return params, build_dataset(get_stdlib_dir() / CORPUS_SUBDIR, params.page_tokens)
 
 

@@ -100,10 +100,11 @@ def test_devices_and_declared_classes(params):
 
 def test_job_lists_the_precisions_it_accepts(checkpoint, dataset, params):
     runtime = build_runtime("cpu", "bf16")  # bf16 autocast runs on every CPU
-    artifact, _ = build_claim("honest", checkpoint, dataset, replace(params, inner_steps=2, audit_stride=1), runtime)
-    assert "/bf16/" in decode(artifact, replace(params, inner_steps=2, audit_stride=1)).hardware
+    short = replace(params, inner_steps=2, audit_stride=1, precisions=("fp32", "bf16"))
+    artifact, _ = build_claim("honest", checkpoint, dataset, short, runtime)
+    assert "/bf16/" in decode(artifact, short).hardware
     with pytest.raises(WorkError) as exc:
-        decode(artifact, replace(params, inner_steps=2, audit_stride=1, precisions=("fp32",)))
+        decode(artifact, replace(short, precisions=("fp32",)))  # the default: fp32 only
     assert exc.value.reason == "wrong-precision"
     with pytest.raises(WorkError) as exc:
         parse_update_header({})
