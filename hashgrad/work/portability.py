@@ -30,10 +30,11 @@ from pathlib import Path
 
 import torch
 
+from hashgrad.errors import WorkError
 from hashgrad.work.compress import apply_error_feedback, compute_layout
 from hashgrad.work.crossclass import check_cross_class, encode_reveal
 from hashgrad.work.data import Dataset, build_dataset, get_stdlib_dir
-from hashgrad.work.distributed import build_shard, close_distributed, is_leader, wait_for_all
+from hashgrad.work.distributed import broadcast_epoch, build_shard, close_distributed, is_leader, wait_for_all
 from hashgrad.work.evaluate import is_prefix_exact
 from hashgrad.work.hardware import Runtime, build_runtime, is_exact_class, parse_hardware_class
 from hashgrad.work.hashing import compute_tagged_hash
@@ -116,6 +117,10 @@ def run_mine(directory: Path, preset: str, kinds: tuple[str, ...], device: str, 
         checkpoint_file.write_bytes(Checkpoint(params.model, compute_initial_state(params.model, 0)).to_bytes())
     wait_for_all()
     checkpoint = decode_checkpoint(checkpoint_file.read_bytes())
+    if shard:  # as the miner role does: rank 0 announces the epoch, the others check what they train on
+        announced = broadcast_epoch(1, SEED, checkpoint_hash(checkpoint.to_bytes()))
+        if announced != (1, SEED, checkpoint_hash(checkpoint.to_bytes())):
+            raise WorkError("bad-broadcast", "the processes disagree on the epoch to train")
     for kind in kinds:
         started = time.process_time()
         artifact, reveal = build_claim(kind, checkpoint, dataset, params, runtime, shard)
