@@ -22,11 +22,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
-
-os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
 
 from hashgrad.chain.keys import SigningKey  # noqa: E402
 from hashgrad.serve.adversaries import ADVERSARY_KINDS, build_backend  # noqa: E402

@@ -21,11 +21,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
-
-os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
 
 from hashgrad.work.adversaries import ADVERSARY_KINDS  # noqa: E402
 from hashgrad.work.centralized import compute_centralized_training  # noqa: E402
@@ -93,7 +90,7 @@ def main(argv: list[str]) -> int:
     if args.quick:
         args.epochs, args.adv_epochs = 4, 2
     set_determinism_pins()
-    params = get_preset(args.preset, kernel=get_kernel())
+    params = get_preset(args.preset)
     dataset = build_stdlib_dataset(params.page_tokens)
     checkpoint = Checkpoint(params.model, compute_initial_state(params.model, 0))
     log(f"model {compute_num_params(params.model)} params, {dataset.manifest['num_pages']} pages, "

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 with atheris.instrument_imports(include=["hashgrad"]):
-    from tools.fuzz_targets import TARGETS, FuzzFailure, build_seeds, run_target
+    from tools.fuzz_targets import TARGETS, build_seeds, run_target
 
 NAMES = sorted(TARGETS)
 COUNT = {"inputs": 0}

@@ -3,9 +3,9 @@ consensus over the revealed weights of permitted validators, pay the job's pool 
 (incentive) and validators (dividends), store bonds and per-uid outputs, adapt the burn price.
 
 Everything is integer arithmetic (the incentive package computes in I32F32), so every node gets
-the same bits. Validator permits go to the `max_validators` uids with the most stake (ties to the
-lower uid). With `require_work_reveal`, weight set on a uid that revealed no work this epoch counts
-as zero, so a miner that commits and never reveals earns nothing.
+the same bits. The consensus itself (permits by stake, then Yuma) is
+`chain.job_epoch.compute_job_consensus`, the one epoch computation the swarm runs too. With
+`require_work_reveal`, weight set on a uid that revealed no work this epoch counts as zero, so a miner that commits and never reveals earns nothing.
 """
 from __future__ import annotations
 
@@ -16,27 +16,14 @@ from hashgrad.chain.coordination_rules import (compute_job_stake, credit, get_bo
 from hashgrad.chain.jobs import JobParams, compute_epoch, is_epoch_end
 from hashgrad.chain.state import StateOverlay, get_pool, put_pool
 from hashgrad.incentive.emission import compute_emission_split
+from hashgrad.chain.job_epoch import compute_job_consensus, compute_validator_permits
 from hashgrad.incentive.fixed import fx_to_u16_floor
-from hashgrad.incentive.yuma import YumaParams, compute_yuma_epoch
 
 
 def process_epochs(params, state: StateOverlay, height: int) -> None:
     for job in params.jobs:
         if is_epoch_end(height, job.tempo):
             process_epoch(state, job, compute_epoch(height, job.tempo), height)
-
-
-def compute_validator_permits(stakes: list[int], max_validators: int) -> list[bool]:
-    ranked = sorted((uid for uid, s in enumerate(stakes) if s > 0), key=lambda uid: (-stakes[uid], uid))
-    chosen = set(ranked[:max_validators])
-    return [uid in chosen for uid in range(len(stakes))]
-
-
-def get_yuma_params(job: JobParams) -> YumaParams:
-    return YumaParams(kappa_u16=job.kappa_u16, bonds_penalty_u16=job.bonds_penalty_u16,
-                      bond_alpha_ppm=job.bond_alpha_ppm, yuma3=job.yuma3, liquid_alpha=job.liquid_alpha,
-                      alpha_low_u16=job.alpha_low_u16, alpha_high_u16=job.alpha_high_u16,
-                      alpha_sigmoid_steepness=job.alpha_sigmoid_steepness)
 
 
 def get_weights_matrix(state, job: JobParams, epoch: int, n: int, permits: list[bool]) -> list[list[int]]:
@@ -70,7 +57,7 @@ def pay_epoch(state: StateOverlay, job: JobParams, epoch: int, height: int, stak
         for target, value in get_bonds_row(state, job.job_id, uid):
             if target < n:
                 bonds[uid][target] = value
-    result = compute_yuma_epoch(weights, stakes, bonds, get_yuma_params(job), permits)
+    result = compute_job_consensus(weights, stakes, bonds, job)
     pool = get_pool(state, job.job_id)
     permitted_stake = [s if p else 0 for s, p in zip(stakes, permits)]
     split = compute_emission_split(pool, result.incentive, result.dividends, permitted_stake,

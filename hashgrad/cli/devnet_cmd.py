@@ -34,6 +34,10 @@ def register(subparsers) -> None:
     parser.add_argument("--block-interval", type=float, default=2.0, help="seconds between blocks (default 2)")
     parser.add_argument("--checkpoint", type=Path, help="genesis checkpoint of job 0 (from `hashgrad model import`)")
     parser.add_argument("--dataset", type=Path, help="manifest of a prepared dataset (from `hashgrad data prepare`)")
+    parser.add_argument("--miner-kernel", choices=("default", "avx2", "avx512"),
+                        help="CPU kernel (ATEN_CPU_CAPABILITY) of the miners: their hardware class")
+    parser.add_argument("--validator-kernel", choices=("default", "avx2", "avx512"),
+                        help="CPU kernel of the validators (another class than the miners': tolerance audits)")
     parser.set_defaults(func=run_devnet)
 
 
@@ -78,7 +82,8 @@ def run_devnet(args) -> int:
                           adversaries=parse_adversaries(args.adversaries), epochs=args.epochs,
                           servers=args.servers, server_adversaries=parse_server_adversaries(args.server_adversaries),
                           port_base=args.port_base, block_interval=args.block_interval, web=args.web,
-                          checkpoint=args.checkpoint, dataset=args.dataset)
+                          checkpoint=args.checkpoint, dataset=args.dataset,
+                          miner_kernel=args.miner_kernel, validator_kernel=args.validator_kernel)
     def on_sigterm(signum, frame):
         raise KeyboardInterrupt  # unwinds through Devnet.run's cleanup, which stops every child
 

@@ -12,15 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from pathlib import Path
 
 from hashgrad.cli.node_options import add_node_arguments, connect_from_args
 from hashgrad.node.replies import Metagraph
-
-if "torch" not in sys.modules:
-    os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
 
 INFER_JOB = 1
 

@@ -1,7 +1,7 @@
 """`hashgrad miner`: run a training miner on a job until SIGTERM/SIGINT (see hashgrad.roles.miner)."""
 from __future__ import annotations
 
-from hashgrad.cli.roles_common import add_role_arguments, setup_role
+from hashgrad.cli.roles_common import add_role_arguments, get_runtime, setup_role
 
 
 def register(subparsers) -> None:
@@ -36,5 +36,21 @@ def run_miner(args) -> int:
     else:
         from hashgrad.roles.miner import TrainingMiner
 
-        TrainingMiner(client, keys, job, params, dataset, args.adversary).run(stop)
+        from hashgrad.work.distributed import build_shard, close_distributed, is_leader
+
+        runtime = get_runtime(args)
+        if runtime.precision not in params.precisions:
+            raise HashgradError("bad-precision", f"job {job.job_id} accepts {', '.join(params.precisions)}")
+        shard = build_shard(runtime.device, params.batch_size)  # under torchrun: data-parallel, rank 0 leads
+        if shard and args.adversary != "honest":
+            raise HashgradError("bad-arguments", "a data-parallel miner trains honestly")
+        try:
+            if is_leader():
+                TrainingMiner(client, keys, job, params, dataset, args.adversary, runtime=runtime, shard=shard).run(stop)
+            else:
+                from hashgrad.roles.miner import run_follower
+
+                run_follower(client, keys, params, dataset, runtime, shard)
+        finally:
+            close_distributed()
     return 0

@@ -18,6 +18,16 @@ def add_role_arguments(parser) -> None:
     parser.add_argument("--job", type=int, default=0)
     parser.add_argument("--dataset", type=Path, required=True, help="dataset manifest (from `hashgrad work dataset build`)")
     parser.add_argument("--log-file", type=Path, help="also log to this file")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or mps (default: the best available)")
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
+                        help="training precision: fp32, or bf16 autocast where the device has it (the job must accept it)")
+
+
+def get_runtime(args):
+    """The role's hardware.Runtime from --device and --precision (checked against this machine)."""
+    from hashgrad.work.hardware import build_runtime
+
+    return build_runtime(getattr(args, "device", "cpu"), getattr(args, "precision", "fp32"))
 
 
 def setup_role(args, role: str):
@@ -34,7 +44,7 @@ def setup_role(args, role: str):
     client = connect_from_args(args)
     job = load_job(client.params, args.job)
     work_params = get_preset(get_work_preset(job), job_id=job.job_id)
-    set_determinism_pins(threads=1)
+    set_determinism_pins(threads=1, device=get_runtime(args).device)
     dataset = load_dataset(args.dataset, fetch=client.get_artifact)  # missing token shards come from peers by hash
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

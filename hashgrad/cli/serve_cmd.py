@@ -8,8 +8,9 @@
     hashgrad serve validate --miners http://127.0.0.1:8000,http://127.0.0.1:8001 --checkpoint ckpt.safetensors
         one validation round: challenges, verification, scores and u16 weights (JSON on the last line)
 
-Torch runs on one thread on the AVX2 kernel path, as the work module pins it, so that a verifier
-on the same platform recomputes the same logits.
+    --device cpu|cuda|cuda:N|mps picks where the model runs (default: the best available).
+Torch runs on one thread with deterministic algorithms; verification allows for the last-bit
+differences between kernels and devices (serve.verify's tolerances).
 """
 from __future__ import annotations
 
@@ -23,9 +24,6 @@ from pathlib import Path
 
 from hashgrad.chain.encoding import parse_hex
 from hashgrad.cli.node_options import add_node_arguments, connect_from_args
-
-if "torch" not in sys.modules:
-    os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
 
 log = logging.getLogger("hashgrad.serve")
 
@@ -51,6 +49,7 @@ def register(subparsers) -> None:
     miner.add_argument("--adversary", default="honest", help="cheat for tests and the devnet: stale, other-model, "
                        "random, truncated, quantized, replay")
     miner.add_argument("--stale-checkpoint", type=Path, help="the older checkpoint the stale adversary serves")
+    add_device_argument(miner)
     miner.set_defaults(func=run_miner)
 
     validate = sub.add_parser("validate", help="one validation round over miners: scores and u16 weights")
@@ -59,9 +58,20 @@ def register(subparsers) -> None:
     validate.add_argument("--keyfile", type=Path, help="the validator's hotkey (default: a fresh one)")
     validate.add_argument("--challenges", type=int, default=4, help="challenges per miner")
     validate.add_argument("--seed", help="64 hex: the round seed (default: random)")
+    add_device_argument(validate)
     validate.add_argument("--dataset", type=Path, help="manifest.json whose held-out pages give the prompts "
                           "(default: the Python stdlib in memory)")
     validate.set_defaults(func=run_validate)
+
+
+def add_device_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or mps (default: the best available)")
+
+
+def get_device(args):
+    from hashgrad.work.hardware import parse_device
+
+    return parse_device(getattr(args, "device", "cpu"))
 
 
 def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
@@ -105,7 +115,8 @@ def run_miner(args) -> int:
     from hashgrad.work.miner import set_determinism_pins
 
     setup_logging()
-    set_determinism_pins(threads=1)
+    device = get_device(args)
+    set_determinism_pins(threads=1, device=device)
     client = connect_from_args(args)
     if args.follow and client is None:
         from hashgrad.errors import WorkError
@@ -118,7 +129,7 @@ def run_miner(args) -> int:
     config = ServerConfig(open_access=args.open, max_body_bytes=args.max_body_bytes,
                           max_tokens_cap=args.max_tokens_cap, rate=args.rate, burst=args.burst, hotkey=hotkey,
                           allowed=allowed)
-    server = InferenceServer(build_miner_backend(args.adversary, checkpoint, older), config)
+    server = InferenceServer(build_miner_backend(args.adversary, checkpoint, older, device), config)
 
     def on_started(port: int) -> None:
         mode = "open" if args.open else "signed requests"
@@ -126,7 +137,7 @@ def run_miner(args) -> int:
         if args.port_file:
             args.port_file.write_text(f"{port}\n")
 
-    follow = ChainFollow(client, args.adversary, args.poll_seconds) if args.follow else None
+    follow = ChainFollow(client, args.adversary, args.poll_seconds, device) if args.follow else None
     try:
         asyncio.run(serve_miner(server, args.host, args.port, on_started, checkpoint, digest, follow))
     except KeyboardInterrupt:
@@ -149,9 +160,10 @@ def run_validate(args) -> int:
     from hashgrad.serve.validator import MinerEndpoint, get_heldout_texts, run_validation_round_blocking
     from hashgrad.work.miner import set_determinism_pins
 
-    set_determinism_pins(threads=1)
+    device = get_device(args)
+    set_determinism_pins(threads=1, device=device)
     checkpoint, digest = resolve_checkpoint(args, connect_from_args(args))
-    engine = Engine(checkpoint, digest)
+    engine = Engine(checkpoint, digest, device=device)
     urls = [u for u in args.miners.split(",") if u]
     routed = [RoutedMiner(url) for url in urls]
     asyncio.run(discover(Gateway(routed, engine)))

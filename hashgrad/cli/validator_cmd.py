@@ -5,7 +5,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from hashgrad.chain.params import COIN
-from hashgrad.cli.roles_common import add_role_arguments, setup_role
+from hashgrad.cli.roles_common import add_role_arguments, get_runtime, setup_role
 from hashgrad.errors import HashgradError
 
 
@@ -41,5 +41,5 @@ def run_validator(args) -> int:
     initial = args.initial_checkpoint.read_bytes()
     # validated before anything is attested; the job's model family and sizes are the checkpoint's
     params = compute_job_params(params, decode_checkpoint(initial), dataset)
-    TrainingValidator(client, keys, job, params, dataset, initial, stake).run(stop)
+    TrainingValidator(client, keys, job, params, dataset, initial, stake, runtime=get_runtime(args)).run(stop)
     return 0

@@ -7,21 +7,17 @@
     hashgrad work train-centralized --preset small --steps 200 --out ckpt.safetensors
     hashgrad work simulate --miners 6 --adversaries lazy,noise,copycat --epochs 5
 
-Training is replayed bit-exactly by validators only on the same CPU kernel path, so this module
-pins ATEN_CPU_CAPABILITY=avx2 for its process before torch is imported (set it yourself to
-override). `simulate` prints one line per epoch and ends with one JSON line.
+Updates declare their hardware class (work.hardware); validators replay bit-exactly within a CPU
+class and with a tolerance across classes, so no CPU kernel is pinned. `simulate` prints one line
+per epoch and ends with one JSON line.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 import time
 from pathlib import Path
 
-if "torch" not in sys.modules:
-    os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
 
 
 def register(subparsers) -> None:
@@ -76,11 +72,11 @@ def add_dataset_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def get_params(preset: str, **overrides):
-    from hashgrad.work.miner import get_kernel, set_determinism_pins
+    from hashgrad.work.miner import set_determinism_pins
     from hashgrad.work.params import get_preset
 
     set_determinism_pins()
-    return get_preset(preset, kernel=get_kernel(), **overrides)
+    return get_preset(preset, **overrides)
 
 
 def get_dataset(path: Path | None, page_tokens: int):

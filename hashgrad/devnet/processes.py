@@ -38,8 +38,8 @@ class ProcessGroup:
     def start(self, name: str, args: list[str], log_path: Path, env: dict | None = None) -> Child:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         handle = open(log_path, "ab")
-        child_env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
-                         ATEN_CPU_CAPABILITY=os.environ.get("ATEN_CPU_CAPABILITY", "avx2"), **(env or {}))
+        # no CPU kernel pin: every role declares its hardware class and audits replay across classes
+        child_env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", **(env or {}))
         process = subprocess.Popen([sys.executable, "-m", "hashgrad", *args], stdout=handle, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, env=child_env, start_new_session=True)
         handle.close()

@@ -45,6 +45,8 @@ class DevnetConfig:
     network: str = "devnet"
     checkpoint: Path | None = None  # the job's genesis checkpoint (`model import`); default: a fresh demo GPT
     dataset: Path | None = None  # a prepared dataset's manifest (`data prepare`); default: the stdlib's sources
+    miner_kernel: str | None = None  # ATEN_CPU_CAPABILITY of the miners (None: this machine's own)
+    validator_kernel: str | None = None  # ... of the validators: another class is audited with a tolerance
 
 
 class Devnet:
@@ -104,7 +106,9 @@ class Devnet:
                 args += ["--initial-checkpoint", str(initial)]
             elif p.adversary:
                 args += ["--adversary", p.adversary]
-            self.processes.start(p.name, args, self.out / "logs" / f"{p.name}.log")
+            kernel = self.config.validator_kernel if p.role == "validator" else self.config.miner_kernel
+            env = {"ATEN_CPU_CAPABILITY": kernel} if kernel else None
+            self.processes.start(p.name, args, self.out / "logs" / f"{p.name}.log", env)
         self.view.message("started " + ", ".join(p.name for p in self.participants))
 
     def fast_forward(self) -> None:

@@ -19,6 +19,8 @@ from hashgrad.roles.common import EpochClock, run_epoch_loop, ensure_registered,
 from hashgrad.work.adversaries import MinerContext, compute_output
 from hashgrad.work.data import Dataset
 from hashgrad.work.job_model import compute_job_params
+from hashgrad.work.distributed import STOP_EPOCH, broadcast_epoch
+from hashgrad.work.hardware import CPU_FP32, Runtime
 from hashgrad.work.model import Checkpoint, decode_checkpoint
 from hashgrad.work.params import WorkParams
 
@@ -34,8 +36,10 @@ class PendingReveal:
 
 class TrainingMiner:
     def __init__(self, client: NodeClient, keys: RoleKeys, job: JobParams, params: WorkParams, dataset: Dataset,
-                 kind: str = "honest", poll_s: float = 0.5):
+                 kind: str = "honest", poll_s: float = 0.5, runtime: Runtime = CPU_FP32, shard: dict | None = None):
         self.client, self.keys, self.job, self.params, self.dataset = client, keys, job, params, dataset
+        self.runtime = runtime  # device and precision; the update declares their hardware class
+        self.shard = shard or {}  # data-parallel (torchrun): this is rank 0, the others follow (run_follower)
         self.kind = kind
         self.poll_s = poll_s
         self.ef = None
@@ -46,7 +50,10 @@ class TrainingMiner:
     def run(self, stop) -> None:
         uid = ensure_registered(self.client, self.keys, self.job, stop)
         log.info("miner %s registered as uid %d on job %d", self.kind, uid, self.job.job_id)
-        run_epoch_loop(self.client, self.job, self.step, stop, self.poll_s)
+        try:
+            run_epoch_loop(self.client, self.job, self.step, stop, self.poll_s)
+        finally:
+            self.close()
 
     def step(self, clock: EpochClock) -> None:
         job = self.job
@@ -81,8 +88,11 @@ class TrainingMiner:
         self.params = compute_job_params(self.params, checkpoint, self.dataset)  # the job's model family and sizes
         self.last_epoch = epoch
         copied = self.get_previous_artifacts(epoch) if self.kind in ("copycat", "replay") else ()
+        if self.shard:
+            broadcast_epoch(epoch, info.seed, base)  # the other processes train with us
         ctx = MinerContext(checkpoint, base, self.dataset, info.seed,
-                           self.keys.hotkey.pubkey, epoch, self.params, self.ef, others=copied, past=copied)
+                           self.keys.hotkey.pubkey, epoch, self.params, self.ef, others=copied, past=copied,
+                           runtime=self.runtime, shard=self.shard)
         output = compute_output(self.kind, ctx)
         if output is None:
             log.info("epoch %d: %s miner has nothing to submit", epoch, self.kind)
@@ -94,8 +104,29 @@ class TrainingMiner:
             self.pending = PendingReveal(epoch, artifact_id, base)
             log.info("epoch %d: committed artifact %s (%d bytes)", epoch, artifact_id.hex()[:16], len(output.artifact))
 
+    def close(self) -> None:
+        if self.shard:
+            broadcast_epoch()  # STOP_EPOCH: the followers leave
+
     def reveal(self) -> None:
         pending, self.pending = self.pending, None
         if submit_quietly("work reveal", self.client.submit_built, make_reveal_work, self.keys.hotkey,
                           self.job.job_id, pending.epoch, pending.artifact_id, pending.base):
             log.info("epoch %d: revealed %s", pending.epoch, pending.artifact_id.hex()[:16])
+
+
+def run_follower(client: NodeClient, keys: RoleKeys, params: WorkParams, dataset: Dataset, runtime: Runtime,
+                 shard: dict) -> None:
+    """Ranks 1..N-1 of a data-parallel miner: train each epoch rank 0 announces, on their rows of
+    each batch, and leave when it stops. They fetch the base checkpoint by hash from the node."""
+    checkpoints: dict[bytes, Checkpoint] = {}
+    ef = None
+    while True:
+        epoch, seed, base = broadcast_epoch()
+        if epoch == STOP_EPOCH:
+            return
+        if base not in checkpoints:
+            checkpoints = {base: decode_checkpoint(client.get_artifact(base))}
+        ctx = MinerContext(checkpoints[base], base, dataset, seed, keys.hotkey.pubkey, epoch, params, ef,
+                           runtime=runtime, shard=shard)
+        ef = compute_output("honest", ctx).ef

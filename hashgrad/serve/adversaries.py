@@ -27,15 +27,16 @@ ADVERSARY_KINDS = SERVER_KINDS[1:]
 OTHER_MODEL_SEED = 0x5EED
 
 
-def build_backend(kind: str, checkpoint: Checkpoint, older: Checkpoint | None = None) -> Engine:
-    """A server backend of the given kind for `checkpoint` (stale needs the `older` checkpoint)."""
+def build_backend(kind: str, checkpoint: Checkpoint, older: Checkpoint | None = None, device="cpu") -> Engine:
+    """A server backend of the given kind for `checkpoint` (stale needs the `older` checkpoint);
+    an honest or stale engine runs on `device`."""
     fingerprint = checkpoint_hash(checkpoint.to_bytes())
     if kind == "honest":
-        return Engine(checkpoint, fingerprint)
+        return Engine(checkpoint, fingerprint, device=device)
     if kind == "stale":
         if older is None:
             raise WorkError("missing-older-checkpoint", "the stale adversary serves an older checkpoint: give one")
-        return Engine(older, fingerprint)
+        return Engine(older, fingerprint, device=device)
     if kind == "other-model":
         return Engine(Checkpoint(checkpoint.config, compute_initial_state(checkpoint.config, OTHER_MODEL_SEED)),
                       fingerprint)

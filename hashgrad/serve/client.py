@@ -22,7 +22,7 @@ from hashgrad.errors import ProtocolError
 from hashgrad.safejson import parse_json
 from hashgrad.serve.auth import NO_TARGET, sign_request
 from hashgrad.serve.codec import BYTE_CODEC, ServeCodec
-from hashgrad.serve.engine import SamplingParams, decode_text
+from hashgrad.serve.engine import SamplingParams
 from hashgrad.serve.verify import Claim
 
 MAX_RESPONSE_BYTES = 4 << 20

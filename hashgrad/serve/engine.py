@@ -179,11 +179,13 @@ def check_request(tokens: tuple[int, ...], max_tokens: int, context: int, vocab_
 class Engine:
     """A loaded checkpoint that generates completions and recomputes logits (call from one thread)."""
 
-    def __init__(self, checkpoint: Checkpoint, fingerprint: bytes | None = None, model: GPT | None = None):
+    def __init__(self, checkpoint: Checkpoint, fingerprint: bytes | None = None, model: GPT | None = None,
+                 device: torch.device | str = "cpu"):
         self.checkpoint = checkpoint
         self.config = checkpoint.config
         self.fingerprint = fingerprint if fingerprint is not None else checkpoint_hash(checkpoint.to_bytes())
-        self.model = (model if model is not None else checkpoint.build_model()).eval()
+        self.device = torch.device(device)  # cpu, cuda[:N] or mps (hashgrad.work.hardware.parse_device)
+        self.model = (model if model is not None else checkpoint.build_model()).to(self.device).eval()
         self.codec = build_serve_codec(checkpoint)  # its tokenizer (bytes when it has none) and chat template
 
     @property
@@ -193,8 +195,8 @@ class Engine:
     def compute_logits(self, tokens) -> np.ndarray:
         """Teacher-forced logits (len(tokens), vocab) in float64 from one forward pass."""
         with torch.no_grad():
-            logits, _ = self.model(torch.tensor([list(tokens)], dtype=torch.long))
-        return logits[0].double().numpy()
+            logits, _ = self.model(torch.tensor([list(tokens)], dtype=torch.long, device=self.device))
+        return logits[0].double().cpu().numpy()
 
     def stream(self, prompt: tuple[int, ...], max_tokens: int, params: SamplingParams,
                top_n: int = 0) -> Iterator[TokenOut]:
@@ -215,7 +217,7 @@ class Engine:
             logits = compute_cached_forward(self.model, list(prompt), 0, cache)
         position = len(prompt)
         for step in range(max_tokens):
-            out = compute_token_out(logits[-1].double().numpy(), params, position, top_n)
+            out = compute_token_out(logits[-1].double().cpu().numpy(), params, position, top_n)
             yield out
             if step + 1 < max_tokens:
                 with torch.no_grad():
@@ -241,8 +243,9 @@ def compute_cached_forward(model: GPT, new_tokens: list[int], start: int,
     """
     if hasattr(model, "forward_cached"):
         return model.forward_cached(new_tokens, start, cache)
-    idx = torch.tensor([new_tokens], dtype=torch.long)
-    x = model.wte(idx) + model.wpe(torch.arange(start, start + len(new_tokens)))
+    device = model.wte.weight.device
+    idx = torch.tensor([new_tokens], dtype=torch.long, device=device)
+    x = model.wte(idx) + model.wpe(torch.arange(start, start + len(new_tokens), device=device))
     for layer, block in enumerate(model.h):
         attn = block.attn
         h = block.ln_1(x)
@@ -257,7 +260,7 @@ def compute_cached_forward(model: GPT, new_tokens: list[int], start: int,
             cache.append((k, v))
         att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
         total = k.size(2)
-        causal = torch.ones(length, total, dtype=torch.bool).tril(diagonal=total - length)
+        causal = torch.ones(length, total, dtype=torch.bool, device=device).tril(diagonal=total - length)
         att = att.masked_fill(~causal, float("-inf")).softmax(dim=-1)
         y = (att @ v).transpose(1, 2).contiguous().view(batch, length, width)
         x = x + attn.c_proj(y)

@@ -30,14 +30,15 @@ class ChainFollow:
     client: CheckpointSource
     adversary: str = "honest"
     poll_seconds: float = 5.0
+    device: str = "cpu"  # where each new checkpoint's backend runs
 
 
-def build_miner_backend(kind: str, checkpoint: Checkpoint, older: Checkpoint | None) -> Engine:
+def build_miner_backend(kind: str, checkpoint: Checkpoint, older: Checkpoint | None, device: str = "cpu") -> Engine:
     """The backend a miner of `kind` serves (`honest` or one of the test adversaries); the stale
     adversary serves `older`, or the only checkpoint there is while there is no older one."""
     if kind == "stale" and older is None:
         kind = "honest"
-    return build_backend(kind, checkpoint, older)
+    return build_backend(kind, checkpoint, older, device)
 
 
 async def follow_chain(server: InferenceServer, follow: ChainFollow, checkpoint: Checkpoint, digest: bytes) -> None:
@@ -53,7 +54,7 @@ async def follow_chain(server: InferenceServer, follow: ChainFollow, checkpoint:
             log.warning("checkpoint poll failed: %s", exc)
             continue
         previous, checkpoint, digest = checkpoint, fetched, latest
-        server.set_backend(build_miner_backend(follow.adversary, checkpoint, previous))
+        server.set_backend(build_miner_backend(follow.adversary, checkpoint, previous, follow.device))
         log.info("now serving checkpoint %s", digest.hex())
 
 

@@ -13,7 +13,7 @@ None when it has nothing to send (a copycat with nobody to copy, a replay with n
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -21,6 +21,7 @@ import torch
 from hashgrad.errors import WorkError
 from hashgrad.work.compress import Layout, Payload, apply_error_feedback, compress, compute_layout, decompress
 from hashgrad.work.data import Dataset
+from hashgrad.work.hardware import CPU_FP32, Runtime
 from hashgrad.work.hashing import compute_seed
 from hashgrad.work.miner import MinerOutput, build_update, compute_miner_update, compute_state_hash, compute_training
 from hashgrad.work.model import Checkpoint, compute_flat
@@ -46,6 +47,8 @@ class MinerContext:
     norm_hint: float = 0.0  # the norm honest updates have (noise matches it)
     poison_factor: float = -1.0
     sandbag_fraction: float = 0.25
+    runtime: Runtime = CPU_FP32  # the miner's device and precision
+    shard: dict = field(default_factory=dict)  # data-parallel inside the miner (work.distributed.build_shard)
 
 
 def compute_output(kind: str, ctx: MinerContext) -> MinerOutput | None:
@@ -53,14 +56,15 @@ def compute_output(kind: str, ctx: MinerContext) -> MinerOutput | None:
         raise WorkError("unknown-miner-kind", f"{kind}; known: {', '.join(KINDS)}")
     if kind == "honest":
         return compute_miner_update(ctx.checkpoint, ctx.base_hash, ctx.dataset, ctx.seed, ctx.hotkey,
-                                    ctx.epoch, ctx.params, ctx.ef)
+                                    ctx.epoch, ctx.params, ctx.ef, ctx.runtime, **ctx.shard)
     return ADVERSARIES[kind](ctx, compute_layout(ctx.params.model, ctx.params.chunk_size, ctx.params.topk))
 
 
 def compute_wrapped(ctx: MinerContext, payload: Payload, layout: Layout, delta: torch.Tensor,
                     ef: torch.Tensor | None, milestones: tuple[bytes, ...] | None = None) -> MinerOutput:
     artifact, artifact_id, commitment = build_update(ctx.params, ctx.epoch, ctx.base_hash, ctx.hotkey,
-                                                     compute_delta_hash(delta), payload, layout, milestones=milestones)
+                                                     compute_delta_hash(delta), payload, layout,
+                                                     ctx.runtime.get_class().to_text(), milestones)
     return MinerOutput(artifact, artifact_id, commitment, ef if ef is not None else torch.zeros(layout.num_params), delta)
 
 

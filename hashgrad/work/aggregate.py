@@ -26,6 +26,15 @@ from hashgrad.work.params import WorkParams
 from hashgrad.work.scoring import compute_clipped, compute_median
 
 
+U16_MAX = 65535
+
+
+def compute_update_weight(incentive_u16: int) -> float:
+    """The aggregation weight of an update: its miner's consensus incentive as the chain stores it
+    (u16, from chain.job_epoch.compute_incentive_u16), used by the validator role and the swarm."""
+    return incentive_u16 / U16_MAX
+
+
 @dataclass(frozen=True)
 class WeightedUpdate:
     artifact_id: bytes

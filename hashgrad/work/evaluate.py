@@ -9,7 +9,8 @@ Honest work helps its own windows more than random ones; a copy, noise or a part
 The random-window improvement must clear z standard errors of its per-window spread, and the
 own-window improvement must not fall significantly below the random one.
 
-Replay audit (Proof-of-Learning, exact on CPU): re-run a prefix of the miner's H inner steps, up to
+Replay audit (Proof-of-Learning, exact within a CPU hardware class; across classes see
+work.crossclass): re-run a prefix of the miner's H inner steps, up to
 one of its declared milestones drawn from the epoch seed and the validator's salt (so the miner
 cannot know which), and compare the weight hashes bit for bit; the last milestone is the whole run,
 checked against the declared pseudo-gradient hash. A miner that skipped the steps after step k is
@@ -24,6 +25,7 @@ import torch
 
 from hashgrad.work.data import (Dataset, compute_assigned_pages, compute_batch_order, compute_window_refs,
                                 compute_windows)
+from hashgrad.work.hardware import CPU_FP32, Runtime
 from hashgrad.work.hashing import HashStream, compute_sample, compute_seed, compute_tagged_hash
 from hashgrad.work.miner import compute_pseudo_gradient, compute_training
 from hashgrad.work.model import GPT, Checkpoint, compute_flat, compute_loss, compute_unflat
@@ -126,10 +128,11 @@ def compute_audit_steps(seed: bytes, salt: bytes, hotkey: bytes, params: WorkPar
 
 
 def is_prefix_exact(checkpoint: Checkpoint, dataset: Dataset, seed: bytes, hotkey: bytes, params: WorkParams,
-                    header: UpdateHeader, steps: int) -> bool:
+                    header: UpdateHeader, steps: int, runtime: Runtime = CPU_FP32) -> bool:
     """Re-run the first `steps` inner steps; True iff every milestone reached (and, for a whole run,
-    the pseudo-gradient) hashes to what the header declares."""
-    delta, milestones = compute_training(checkpoint, dataset, seed, hotkey, params, steps=steps)
+    the pseudo-gradient) hashes to what the header declares. Only meaningful within the miner's
+    hardware class (scoring.compute_audit picks this or a cross-class audit)."""
+    delta, milestones = compute_training(checkpoint, dataset, seed, hotkey, params, steps=steps, runtime=runtime)
     if milestones != header.milestones[: len(milestones)]:
         return False
     return steps < params.inner_steps or compute_delta_hash(delta) == header.delta_hash

@@ -31,7 +31,8 @@ class WorkParams:
     inner_betas: tuple[float, float] = (0.9, 0.95)
     inner_weight_decay: float = 0.0
     inner_grad_clip: float = 1.0
-    kernel: str = "AVX2"  # torch.backends.cpu.get_cpu_capability() every replayer must share
+    # what a miner may train in: fp32, and bf16 (autocast, where the device has it) for jobs that add it
+    precisions: tuple[str, ...] = ("fp32",)
     # compression
     chunk_size: int = 32  # elements per chunk (<= 4096; indices take compress.compute_index_bits bits)
     topk: int = 1  # kept per full chunk; a partial chunk keeps a proportional number (>= 1)
@@ -52,6 +53,13 @@ class WorkParams:
     score_ema: float = 0.5
     audit_probability: float = 0.02
     audit_stride: int = 5  # the miner declares a weight hash every audit_stride inner steps
+    # cross-class audits (work.crossclass): accept a replay on other hardware when its relative distance
+    # to the miner's claimed state is at most this, per precision. fp32: at least DRIFT_MARGIN (40) x the
+    # worst honest drift bench/bench_portability.py measured between CPU kernels (2.2e-5 -> 1e-3; the
+    # closest cheat, 5 % noise, lands at 0.05). bf16: its honest drift is 6.2e-3, so 2e-2 leaves only
+    # 3.2 x; a 5 % noise stays beyond it, a smaller one does not: why bf16 is not accepted by default
+    drift_thresholds: tuple[tuple[str, float], ...] = (("fp32", 1e-3), ("bf16", 2e-2))
+    max_reveal_bytes: int = 256 * 1024 * 1024  # a revealed milestone state (weights and moments)
     max_artifact_bytes: int = 4 * 1024 * 1024
     # aggregation
     outer_lr: float = 1.0
@@ -70,6 +78,10 @@ class WorkParams:
             raise WorkError("bad-params", "a page must hold at least one window")
         if self.chunk_size > 4096 or self.topk > self.chunk_size:
             raise WorkError("bad-params", "chunk_size <= 4096 (u16 indices) and topk <= chunk_size")
+        if not self.precisions or not set(self.precisions) <= {"fp32", "bf16"}:
+            raise WorkError("bad-params", "precisions must be a non-empty subset of fp32, bf16")
+        if not all(0 < t < 1 for _, t in self.drift_thresholds) or not set(self.precisions) <= set(dict(self.drift_thresholds)):
+            raise WorkError("bad-params", "every accepted precision needs a drift threshold in (0, 1)")
         if self.quant_bins not in (2, 4, 16, 256):
             raise WorkError("bad-params", "quant_bins must be 2, 4, 16 or 256")
         if not (self.gain_power > 0 and self.gain_cap >= 1):
@@ -79,6 +91,9 @@ class WorkParams:
         if not (0 <= self.audit_probability <= 1 and 0 < self.score_ema <= 1 and 0 < self.norm_low < self.norm_high):
             raise WorkError("bad-params", "probability, EMA or norm bounds out of range")
         return self
+
+    def get_drift_threshold(self, precision: str) -> float:
+        return dict(self.drift_thresholds)[precision]
 
     @property
     def windows_per_page(self) -> int:

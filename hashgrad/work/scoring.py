@@ -11,8 +11,10 @@ who learns the disclosed salt can re-check them. The stages (notes/training-prot
 2. copies: cosine >= dup_cosine with an *earlier-committed* submission (`copy`) or with an update
    from the last epochs (`replay`): the later commitment loses.
 3. loss test on the miner's own windows vs shared random windows (evaluate.compute_loss_test).
-4. replay audit with probability audit_probability, of a prefix of the run to a milestone the
-   miner could not predict (evaluate.is_prefix_exact).
+4. replay audit with probability audit_probability: a validator of the miner's CPU class replays a
+   prefix of the run to a milestone the miner could not predict (evaluate.is_prefix_exact); one of
+   another class replays the whole run on its own hardware with a tolerance from the miner's
+   revealed states, and a failure names the first diverging milestone (work.crossclass).
 5. rating = EMA of the random-data gain relative to the epoch's median significant gain, raised to
    gain_power (superlinear) and capped; zero unless significant and at least min_relative_gain of
    the median; gate = EMA of ±1 (own data not significantly worse than random); score =
@@ -28,9 +30,11 @@ import torch
 from hashgrad.errors import WorkError
 from hashgrad.incentive.fixed import U16_MAX
 from hashgrad.work.compress import Layout, compute_layout, decompress
+from hashgrad.work.crossclass import check_cross_class
 from hashgrad.work.data import Dataset
 from hashgrad.work.evaluate import (LossTest, compute_audit_steps, compute_batched_loss, compute_loss_test,
                                     compute_own_windows, compute_random_windows, is_audited, is_prefix_exact)
+from hashgrad.work.hardware import CPU_FP32, Runtime, is_exact_class, parse_hardware_class
 from hashgrad.work.hashing import compute_commitment, compute_tagged_hash
 from hashgrad.work.model import Checkpoint
 from hashgrad.work.params import WorkParams
@@ -46,6 +50,7 @@ class Submission:
     commitment: bytes
     commit_order: int  # position of the commitment on chain; smaller is earlier
     artifact: bytes | None  # revealed bytes, or None if never revealed
+    reveal: bytes | None = None  # the miner's milestone states and Δ (crossclass.encode_reveal), for audits
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,8 @@ class ScoringInputs:
     dataset: Dataset
     submissions: tuple[Submission, ...]
     history: tuple[torch.Tensor, ...] = ()  # dense updates of recent epochs and recent global steps
+    runtime: Runtime = CPU_FP32  # the validator's device (audits replay there, in the miner's precision)
+    cross_class_audits: bool = True  # False where miners' revealed states cannot reach this validator
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,7 @@ class Verdict:
     audited: bool = False
     score: float = 0.0
     audit_steps: int = 0  # inner steps the audit replayed (0 when not audited)
+    diverged_at: int | None = None  # a failed cross-class audit: the step ending the first diverging segment
 
 
 @dataclass(frozen=True)
@@ -212,11 +220,36 @@ def compute_scores(inputs: ScoringInputs, state: ValidatorState) -> ScoreReport:
     reasons |= compute_flags(inputs, updates, order)
     passed = [s for s in order if s.uid not in reasons]
     tests, audited = compute_loss_tests(inputs, passed, updates)
+    if not inputs.cross_class_audits:
+        audited = {uid: steps for uid, steps in audited.items() if is_exact_replay(inputs, headers[uid])}
+    diverged = {}
     for sub in passed:
-        if sub.uid in audited and not is_prefix_exact(inputs.checkpoint, inputs.dataset, inputs.seed, sub.hotkey, params,
-                                                      headers[sub.uid], audited[sub.uid]):
-            reasons[sub.uid] = "audit-failed"
-    return compute_report(inputs, state, order, reasons, updates, tests, audited)
+        if sub.uid in audited:
+            ok, audited[sub.uid], diverged[sub.uid] = compute_audit(inputs, sub, headers[sub.uid], audited[sub.uid])
+            if not ok:
+                reasons[sub.uid] = "audit-failed"
+    return compute_report(inputs, state, order, reasons, updates, tests, audited, diverged)
+
+
+def get_audit_runtime(inputs: ScoringInputs, header: UpdateHeader) -> Runtime:
+    """The validator's device, run in the precision the miner declared."""
+    return replace(inputs.runtime, precision=parse_hardware_class(header.hardware).precision)
+
+
+def is_exact_replay(inputs: ScoringInputs, header: UpdateHeader) -> bool:
+    return is_exact_class(parse_hardware_class(header.hardware), get_audit_runtime(inputs, header).get_class())
+
+
+def compute_audit(inputs: ScoringInputs, sub: Submission, header: UpdateHeader, steps: int) -> tuple[bool, int, int | None]:
+    """(passed, inner steps replayed, first diverging step): exact prefix replay within the miner's
+    class, tolerance replay from its revealed states across classes."""
+    runtime = get_audit_runtime(inputs, header)
+    if is_exact_replay(inputs, header):
+        return is_prefix_exact(inputs.checkpoint, inputs.dataset, inputs.seed, sub.hotkey, inputs.params, header,
+                               steps, runtime), steps, None
+    verdict = check_cross_class(inputs.checkpoint, inputs.dataset, inputs.seed, sub.hotkey, inputs.params, header,
+                                sub.reveal, runtime)
+    return verdict.passed, verdict.replayed_steps, verdict.first_bad_step
 
 
 def compute_loss_tests(inputs: ScoringInputs, passed: list[Submission], updates: dict[int, torch.Tensor]):
@@ -238,7 +271,7 @@ def compute_loss_tests(inputs: ScoringInputs, passed: list[Submission], updates:
     return tests, audited
 
 
-def compute_report(inputs, state, order, reasons, updates, tests, audited) -> ScoreReport:
+def compute_report(inputs, state, order, reasons, updates, tests, audited, diverged) -> ScoreReport:
     ratings = dict(state.ratings)
     verdicts, scores = [], {}
     median = compute_median_gain(tests)
@@ -253,6 +286,6 @@ def compute_report(inputs, state, order, reasons, updates, tests, audited) -> Sc
         scores[sub.uid] = score
         norm = float(updates[sub.uid].norm()) if sub.uid in updates else 0.0
         verdicts.append(Verdict(sub.uid, sub.hotkey, reason, norm, test, sub.uid in audited, score,
-                                audited.get(sub.uid, 0)))
+                                audited.get(sub.uid, 0), diverged.get(sub.uid)))
     weights, weights_u16 = compute_weights(scores)
     return ScoreReport(tuple(verdicts), weights, weights_u16, replace(state, ratings=ratings), updates)

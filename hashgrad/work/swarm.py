@@ -5,7 +5,10 @@ miners call `adversaries.compute_output` (honest = `miner.compute_miner_update`)
 through a real `MemoryArtifactStore`, validators call `scoring.compute_scores`, and the next
 checkpoint comes from `aggregate.compute_next_checkpoint`. What the chain will provide later is
 stood in for plainly: the epoch seed is a tagged hash of the previous checkpoint hash and the
-epoch number, commit order is submission order, and consensus weights are the validators' mean.
+epoch number, commit order is submission order, and validators hold equal stake. The consensus is
+the chain's own: the validators' u16 weights go through `chain.job_epoch.compute_job_consensus`
+(Yuma, integer, with bonds kept across epochs) and updates are aggregated by the incentive it gives,
+exactly as the validator role aggregates by the incentive the chain stored.
 """
 from __future__ import annotations
 
@@ -14,8 +17,10 @@ from dataclasses import dataclass, field
 
 import torch
 
+from hashgrad.chain.jobs import JobParams
+from hashgrad.chain.job_epoch import compute_incentive_u16, compute_job_consensus
 from hashgrad.work.adversaries import MinerContext, compute_output
-from hashgrad.work.aggregate import WeightedUpdate, compute_next_checkpoint
+from hashgrad.work.aggregate import WeightedUpdate, compute_next_checkpoint, compute_update_weight
 from hashgrad.store.artifacts import MemoryArtifactStore
 from hashgrad.work.data import Dataset
 from hashgrad.work.evaluate import compute_heldout_loss
@@ -26,6 +31,8 @@ from hashgrad.work.scoring import ScoringInputs, Submission, ValidatorState, com
 
 # Copycats and replays act on what others revealed, so they commit after everyone else.
 COMMIT_LAST = ("copycat", "replay")
+VALIDATOR_STAKE = 1000 * 10**8  # equal stake per validator (base units)
+SIM_JOB = JobParams(job_id=0, name="sim", kind="training")
 
 
 @dataclass
@@ -75,6 +82,8 @@ class Swarm:
     history: list[list[torch.Tensor]] = field(default_factory=list)  # per epoch: updates and the global step
     past_artifacts: list[bytes] = field(default_factory=list)  # artifacts aggregated last epoch
     epoch: int = 0
+    job: JobParams = SIM_JOB  # the chain-side job parameters the consensus runs with (Yuma's)
+    bonds: list[list[int]] = field(default_factory=list)  # stored bonds, n x n (miners then validators)
 
 
 def build_swarm(params: WorkParams, dataset: Dataset, checkpoint: Checkpoint, kinds: list[str],
@@ -115,8 +124,25 @@ def compute_recent_history(swarm: Swarm) -> tuple[torch.Tensor, ...]:
     return tuple(u for epoch in swarm.history[-swarm.params.history_epochs:] for u in epoch)
 
 
+def compute_consensus_weights(swarm: Swarm, weights_u16: list[dict[int, int]]) -> dict[int, float]:
+    """miner uid -> aggregation weight: the chain's epoch consensus over the validators' u16 weights
+    (uids: miners, then validators with equal stake), its incentive as the chain stores it."""
+    miners, n = len(swarm.miners), len(swarm.miners) + swarm.validators
+    rows = [[0] * n for _ in range(n)]
+    for v, row in enumerate(weights_u16):
+        for uid, value in row.items():
+            rows[miners + v][uid] = value
+    if not any(any(row) for row in rows):
+        return {}  # the chain pays nothing and keeps its bonds
+    stakes = [0] * miners + [VALIDATOR_STAKE] * swarm.validators
+    result = compute_job_consensus(rows, stakes, swarm.bonds or [[0] * n for _ in range(n)], swarm.job)
+    swarm.bonds = [list(row) for row in result.bonds]
+    incentive = compute_incentive_u16(result)
+    return {uid: compute_update_weight(incentive[uid]) for uid in range(miners) if incentive[uid] > 0}
+
+
 def run_validators(swarm: Swarm, base_hash: bytes, seed: bytes, commits: list[Commit]):
-    """(mean weights, first validator's report, validator compute seconds)."""
+    """(consensus weights, first validator's report, validator compute seconds)."""
     revealed = tuple(Submission(c.uid, c.hotkey, c.commitment, c.commit_order, swarm.store.get(c.artifact_id))
                      for c in commits)
     reports, started = [], time.process_time()
@@ -127,9 +153,7 @@ def run_validators(swarm: Swarm, base_hash: bytes, seed: bytes, commits: list[Co
         reports.append(compute_scores(inputs, swarm.states[v]))
         swarm.states[v] = reports[-1].state
     seconds = time.process_time() - started
-    uids = sorted({uid for r in reports for uid in r.weights})
-    weights = {uid: sum(r.weights.get(uid, 0.0) for r in reports) / len(reports) for uid in uids}
-    return weights, reports[0], seconds
+    return compute_consensus_weights(swarm, [r.weights_u16 for r in reports]), reports[0], seconds
 
 
 def run_epoch(swarm: Swarm) -> EpochRecord:

@@ -4,12 +4,15 @@ Bytes: one safetensors file with three tensors — `indices` (uint8, chunk-local
 `compute_index_bits(chunk_size)` bits each), `codes` (uint8, packed bin codes), `codebook` (float32,
 tensors x bins) — and a single metadata key "hashgrad" holding canonical JSON:
 
-    format, job_id, epoch, base_checkpoint (hex), hotkey (hex), delta_hash (hex), kernel,
+    format, job_id, epoch, base_checkpoint (hex), hotkey (hex), delta_hash (hex), hardware,
     num_params, chunk_size, topk, quant_bins, milestones (hex list)
 
 `delta_hash` is sha256 of the dense float32 pseudo-gradient the miner computed; `milestones` are
-truncated hashes of its weights after every `audit_stride` inner steps. A replay audit recomputes a
-prefix of the run bit-exactly, to a milestone the miner could not predict, and compares. The artifact id is sha256 of the bytes (content addressing), and the
+truncated hashes of its inner state (weights and AdamW moments) after every `audit_stride` inner
+steps; `hardware` is the class it trained on (work.hardware: device/arch or kernel/precision/torch/
+processes), signed and hashed with the rest. A validator of the same CPU class replays a prefix of
+the run bit-exactly, to a milestone the miner could not predict, and compares hashes; a validator
+of another class replays with a tolerance from the revealed states (work.crossclass). The artifact id is sha256 of the bytes (content addressing), and the
 on-chain commitment binds that id to hotkey, job, epoch and base checkpoint.
 Decoding never executes anything: sizes are checked before parsing and every field after.
 """
@@ -25,13 +28,14 @@ from hashgrad.chain.encoding import parse_hex
 from hashgrad.errors import WorkError
 from hashgrad.work.compress import (Layout, Payload, check_payload, compute_code_bits, compute_index_bits, pack_bits,
                                     unpack_bits)
+from hashgrad.work.hardware import parse_hardware_class
 from hashgrad.work.hashing import compute_sha256
 from hashgrad.work.model import compute_header_json, decode_safetensors
 from hashgrad.work.params import WorkParams
 
 MILESTONE_BYTES = 8  # truncated sha256 of the weights (a match still needs the exact state: 2^64 guesses)
 
-UPDATE_FORMAT = "hashgrad-update-v2"  # v2: index width follows chunk_size (v1: 12 bits), milestones
+UPDATE_FORMAT = "hashgrad-update-v3"  # v3: hardware class (v2: a pinned kernel); v2: index width, milestones
 MAX_MILESTONES = 1024
 
 
@@ -42,7 +46,7 @@ class UpdateHeader:
     base_checkpoint: bytes
     hotkey: bytes
     delta_hash: bytes
-    kernel: str
+    hardware: str  # work.hardware.HardwareClass.to_text()
     num_params: int
     chunk_size: int
     topk: int
@@ -79,15 +83,14 @@ def parse_update_header(raw: dict) -> UpdateHeader:
     ints = ("job_id", "epoch", "num_params", "chunk_size", "topk", "quant_bins")
     if not all(isinstance(raw[k], int) and not isinstance(raw[k], bool) and 0 <= raw[k] < 2**64 for k in ints):
         raise WorkError("bad-header", "integer fields out of range")
-    if not isinstance(raw["kernel"], str) or len(raw["kernel"]) > 32:
-        raise WorkError("bad-header", "kernel must be a short string")
+    parse_hardware_class(raw["hardware"])
     milestones = raw["milestones"]
     if not isinstance(milestones, list) or len(milestones) > MAX_MILESTONES or not all(
             isinstance(m, str) and len(m) == 2 * MILESTONE_BYTES for m in milestones):
         raise WorkError("bad-header", f"milestones must be a list of {MILESTONE_BYTES}-byte hex hashes")
     parsed = tuple(parse_hex(m, "milestone", size=MILESTONE_BYTES, error=WorkError) for m in milestones)
     return UpdateHeader(
-        job_id=raw["job_id"], epoch=raw["epoch"], kernel=raw["kernel"], num_params=raw["num_params"],
+        job_id=raw["job_id"], epoch=raw["epoch"], hardware=raw["hardware"], num_params=raw["num_params"],
         chunk_size=raw["chunk_size"], topk=raw["topk"], quant_bins=raw["quant_bins"],
         base_checkpoint=parse_hex(raw["base_checkpoint"], "base_checkpoint", size=32, error=WorkError),
         hotkey=parse_hex(raw["hotkey"], "hotkey", size=32, error=WorkError),
@@ -106,8 +109,9 @@ def check_header_matches_job(header: UpdateHeader, params: WorkParams, layout: L
     if len(header.milestones) != len(compute_milestone_steps(params)):
         raise WorkError("wrong-milestones", f"{len(header.milestones)} milestones, the job expects "
                         f"{len(compute_milestone_steps(params))}")
-    if header.kernel != params.kernel:
-        raise WorkError("wrong-kernel", f"trained on {header.kernel}, job pins {params.kernel}")
+    precision = parse_hardware_class(header.hardware).precision
+    if precision not in params.precisions:
+        raise WorkError("wrong-precision", f"trained in {precision}; the job accepts {', '.join(params.precisions)}")
 
 
 def decode_update(data: bytes, params: WorkParams, layout: Layout) -> tuple[UpdateHeader, Payload]:

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from hashgrad.devnet.setup import FUND_HOTKEY
-from functional.framework import REPO_ROOT, TestNode, find_free_port
+from functional.framework import REPO_ROOT, TestNode
 
 pytestmark = pytest.mark.functional
 

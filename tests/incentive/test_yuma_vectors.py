@@ -5,8 +5,6 @@ the file cannot be skipped silently. Tolerances are the ones each case states.
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
 
 import pytest
 

@@ -3,7 +3,6 @@ safely, header floods and unverifiable headers refused (raw sockets from 127.0.0
 check fail before the fix)."""
 from __future__ import annotations
 
-import asyncio
 import struct
 
 from hashgrad.p2p.messages import PingMessage

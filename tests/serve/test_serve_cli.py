@@ -14,6 +14,7 @@ from hashgrad.cli import main as cli_main
 from hashgrad.roles.keys import RoleKeys
 from hashgrad.serve.engine import SamplingParams, encode_text
 from hashgrad.work.data import save_dataset
+from hashgrad.work.hardware import compute_kernel_env
 
 MODULES = [("serve", "hashgrad.cli.serve_cmd"), ("generate", "hashgrad.cli.generate_cmd"),
            ("model", "hashgrad.cli.model_cmd")]
@@ -41,7 +42,9 @@ def miner(files):
     port_file = files / "port"
     args = ["serve", "miner", "--checkpoint", str(files / "ckpt.safetensors"), "--port", "0", "--port-file",
             str(port_file), "--keyfile", str(files / "miner.json")]
-    process = subprocess.Popen([sys.executable, "-c", LAUNCHER, *args], stderr=subprocess.PIPE, text=True)
+    # the miner's tokens are compared bit for bit with this process's engine: the same CPU kernel in both
+    process = subprocess.Popen([sys.executable, "-c", LAUNCHER, *args], stderr=subprocess.PIPE, text=True,
+                               env=compute_kernel_env())
     deadline = time.monotonic() + 60
     while not (port_file.exists() and port_file.read_text().endswith("\n")):
         if process.poll() is not None or time.monotonic() > deadline:

@@ -7,13 +7,10 @@ SHA256d meets our (easy) target.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from functools import lru_cache
-from pathlib import Path
 from typing import Callable
 
-import pytest
 from data_files import read_json
 
 from hashgrad.chain.auxpow import AuxPow, build_aux_coinbase_script, build_aux_merkle_tree, build_auxpow

@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from hashgrad.chain.bech32 import encode_address
 from hashgrad.chain.keys import SigningKey

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from hashgrad.work.data import build_dataset, get_stdlib_dir
-from hashgrad.work.miner import get_kernel, set_determinism_pins
+from hashgrad.work.miner import set_determinism_pins
 from hashgrad.work.model import Checkpoint, checkpoint_hash, compute_initial_state
 from hashgrad.work.params import get_preset
 
@@ -19,7 +19,7 @@ CORPUS_SUBDIR = "email"
 
 @pytest.fixture(scope="session")
 def params():
-    return get_preset("tiny", kernel=get_kernel())
+    return get_preset("tiny")
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from hashgrad.work.compress import (apply_error_feedback, compress, compute_layo
 from hashgrad.work.miner import build_update
 from hashgrad.work.model import compute_num_params
 from hashgrad.work.params import get_preset
-from hashgrad.work.update import decode_update, encode_update, parse_update_header
+from hashgrad.work.update import decode_update, parse_update_header
 
 HK, BASE = b"\x07" * 32, b"\x08" * 32
 
@@ -112,7 +112,7 @@ def test_malformed_artifacts_are_rejected_with_reasons(params, tmp_path, monkeyp
 
 def test_invalid_header_hex():
     raw = {"format": "hashgrad-update-v2", "job_id": 0, "epoch": 0, "base_checkpoint": "zz" * 32,
-           "hotkey": "00" * 32, "delta_hash": "00" * 32, "kernel": "AVX2", "num_params": 1,
+           "hotkey": "00" * 32, "delta_hash": "00" * 32, "hardware": "cpu/AVX2/fp32/2.13.0/1", "num_params": 1,
            "chunk_size": 1, "topk": 1, "quant_bins": 4, "milestones": ["00" * 8]}
     with pytest.raises(WorkError) as exc:
         parse_update_header(raw)

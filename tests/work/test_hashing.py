@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from hashgrad.errors import WorkError
-from hashgrad.work.hashing import compute_commitment, compute_sample, compute_seed, compute_tagged_hash
+from hashgrad.work.hashing import compute_commitment, compute_sample, compute_seed
 
 A, H, B = b"\x01" * 32, b"\x02" * 32, b"\x03" * 32
 

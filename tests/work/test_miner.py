@@ -3,14 +3,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import pytest
 import torch
 
-from hashgrad.errors import WorkError
 from hashgrad.work.adversaries import MinerContext, compute_output
 from hashgrad.work.compress import compute_layout
 from hashgrad.work.evaluate import compute_audit_steps, is_prefix_exact, is_replay_exact
-from hashgrad.work.miner import check_kernel, compute_miner_update, compute_pseudo_gradient
+from hashgrad.work.miner import compute_miner_update, compute_pseudo_gradient
 from hashgrad.work.update import compute_delta_hash, compute_milestone_steps, decode_update
 
 SEED, HK1, HK2 = b"\x11" * 32, b"\x21" * 32, b"\x22" * 32
@@ -38,13 +36,6 @@ def test_replay_audit_passes_honest_work_and_catches_a_sandbagger(checkpoint, ba
     assert is_replay_exact(checkpoint, dataset, SEED, HK1, params, compute_delta_hash(honest.delta))
     sandbagger = compute_output("sandbagger", replace(ctx, hotkey=HK2))
     assert not is_replay_exact(checkpoint, dataset, SEED, HK2, params, compute_delta_hash(sandbagger.delta))
-
-
-def test_check_kernel_refuses_another_kernel_path(params):
-    check_kernel(params)
-    with pytest.raises(WorkError) as exc:
-        check_kernel(replace(params, kernel="NOT-A-KERNEL"))
-    assert exc.value.reason == "wrong-kernel"
 
 
 def test_prefix_audit_checks_the_declared_milestones(checkpoint, base_hash, dataset, params):

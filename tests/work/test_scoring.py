@@ -14,6 +14,7 @@ from hashgrad.work.adversaries import MinerContext, compute_output
 from hashgrad.work.compress import compute_layout, decompress
 from hashgrad.work.update import decode_update
 from hashgrad.work.scoring import ScoringInputs, Submission, ValidatorState, compute_scores
+from hashgrad.work.hardware import compute_kernel_env
 from hashgrad.work.hashing import compute_tagged_hash
 
 SEED, OLD_SEED, SALT = b"\x31" * 32, b"\x30" * 32, b"\x41" * 32
@@ -96,12 +97,11 @@ import json, sys
 sys.path.insert(0, {tests!r})
 from conftest import *  # pins threads and determinism as the fixtures do
 from hashgrad.work.data import build_dataset, get_stdlib_dir
-from hashgrad.work.miner import get_kernel
 from hashgrad.work.model import Checkpoint, checkpoint_hash, compute_initial_state
 from hashgrad.work.params import get_preset
 from hashgrad.work.scoring import ScoringInputs, ValidatorState, compute_scores
 from test_scoring import SEED, SALT, make_submissions
-params = get_preset("tiny", kernel=get_kernel())
+params = get_preset("tiny")
 dataset = build_dataset(get_stdlib_dir() / "email", params.page_tokens)
 ckpt = Checkpoint(params.model, compute_initial_state(params.model, 0))
 base = checkpoint_hash(ckpt.to_bytes())
@@ -116,7 +116,7 @@ def test_scoring_is_a_pure_function_across_processes():
     tests = str(Path(__file__).resolve().parent)
     script = PURITY_SCRIPT.format(tests=tests)
     outputs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
-                              timeout=120).stdout.strip().splitlines()[-1] for _ in range(2)]
+                              timeout=120, env=compute_kernel_env()).stdout.strip().splitlines()[-1] for _ in range(2)]
     assert outputs[0] == outputs[1]
     assert json.loads(outputs[0])["weights"]
 

@@ -233,4 +233,5 @@ class Llama(nn.Module):
 
     def forward_cached(self, new_tokens: list[int], start: int, cache: KVCache) -> torch.Tensor:
         """Logits (len(new_tokens), vocab) at positions start.., extending `cache` in place."""
-        return self.compute_logits(torch.tensor([new_tokens], dtype=torch.long), start, cache)[0]
+        idx = torch.tensor([new_tokens], dtype=torch.long, device=self.model.embed_tokens.weight.device)
+        return self.compute_logits(idx, start, cache)[0]
