@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+from hashgrad.chain.auxpow import AuxPow
 from hashgrad.chain.encoding import ByteReader, encode_compact_size
 from hashgrad.chain.header import HEADER_SIZE, BlockHeader
 from hashgrad.chain.merkle import compute_merkle_root
@@ -21,7 +22,7 @@ MAX_BLOCK_TXS = 100_000
 class Block:
     header: BlockHeader
     txs: tuple[Transaction, ...]
-    auxpow: object | None = None  # hashgrad.chain.auxpow.AuxPow when header.is_auxpow()
+    auxpow: AuxPow | None = None  # when header.is_auxpow()
 
     @property
     def hash(self) -> bytes:

@@ -6,6 +6,7 @@ every previous value). Reason codes name the broken rule (`hotkey-not-registered
 from __future__ import annotations
 
 import ipaddress
+from typing import Callable
 
 from hashgrad.chain.coordination import (Attestation, AttestedStake, CheckpointRecord, Endpoint, JobState, Neuron,
                                          NeuronStats, SparseRow, Stake, UidRecord, WeightsCommit, WorkCommit,
@@ -21,7 +22,7 @@ from hashgrad.chain.coordination_tx import (CheckpointAttestPayload, CoordKind, 
 from hashgrad.chain.jobs import JobParams, compute_epoch, compute_epoch_offset
 from hashgrad.chain.keys import is_valid_schnorr
 from hashgrad.chain.state import Account, StateOverlay, StateView, get_account, get_supply, put_account, put_supply
-from hashgrad.errors import TxError
+from hashgrad.errors import StoreError, TxError
 
 
 # ----------------------------------------------------------------------------- reads
@@ -45,6 +46,14 @@ def get_uid(state: StateView, job_id: int, hotkey: bytes) -> int | None:
 def get_neuron(state: StateView, job_id: int, uid: int) -> Neuron | None:
     raw = state.get(neuron_key(job_id, uid))
     return Neuron.deserialize(raw) if raw else None
+
+
+def get_assigned_neuron(state: StateView, job_id: int, uid: int) -> Neuron:
+    """The neuron of a uid below the job's `n_uids` (every such uid has one; a gap is a corrupt state)."""
+    neuron = get_neuron(state, job_id, uid)
+    if neuron is None:
+        raise StoreError("missing-neuron", f"job {job_id} uid {uid} has no neuron record")
+    return neuron
 
 
 def get_stake(state: StateView, hotkey: bytes) -> Stake | None:
@@ -175,7 +184,7 @@ def find_replaceable_uid(state: StateView, job: JobParams, height: int) -> int:
     """The non-immune uid with the lowest last emission (then the oldest registration, then lowest uid)."""
     candidates = []
     for uid in range(job.max_uids):
-        neuron = get_neuron(state, job.job_id, uid)
+        neuron = get_assigned_neuron(state, job.job_id, uid)
         if neuron.registered_height + job.immunity_period <= height:
             candidates.append((get_stats(state, job.job_id, uid).emission, neuron.registered_height, uid))
     if not candidates:
@@ -187,7 +196,7 @@ def clear_uid(state: StateOverlay, job: JobParams, uid: int, n_uids: int, epoch:
     """Free a slot for a new hotkey: its mapping, its bonds, every bond held toward it, and what the
     old hotkey committed, revealed or attested for the open epochs (records are keyed by uid, so the
     newcomer would otherwise inherit them: be paid for the old work, or be refused as a duplicate)."""
-    old = get_neuron(state, job.job_id, uid)
+    old = get_assigned_neuron(state, job.job_id, uid)
     state.put(uid_key(job.job_id, old.hotkey), None)
     state.put(bonds_key(job.job_id, uid), None)
     state.put(endpoint_key(job.job_id, uid), None)
@@ -318,14 +327,14 @@ def apply_announce_endpoint(params, state: StateOverlay, tx, payload: EndpointPa
     """Where a registered uid serves (an inference miner's API): validators and gateways read it from chain."""
     job = get_job_params(params, payload.job_id)
     uid = require_uid(state, job, tx.sender)
-    address = ipaddress.IPv6Address(payload.ip)
-    address = address.ipv4_mapped or address
+    ip6 = ipaddress.IPv6Address(payload.ip)
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address = ip6.ipv4_mapped or ip6
     if payload.port == 0 or address.is_unspecified or address.is_multicast:
         raise TxError("bad-endpoint", f"cannot serve on {address} port {payload.port}")
     state.put(endpoint_key(job.job_id, uid), Endpoint(payload.ip, payload.port, height).serialize())
 
 
-COORD_APPLIERS = {
+COORD_APPLIERS: dict[int, Callable] = {
     CoordKind.REGISTER: apply_register,
     CoordKind.ADD_STAKE: apply_add_stake,
     CoordKind.REMOVE_STAKE: apply_remove_stake,

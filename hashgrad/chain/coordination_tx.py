@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import struct
+from typing import Any, cast
 from dataclasses import astuple, dataclass
 from enum import IntEnum
 
@@ -38,7 +39,7 @@ class _FixedPayload:
     _fmt: struct.Struct
 
     def serialize(self) -> bytes:
-        return self._fmt.pack(*astuple(self))
+        return self._fmt.pack(*astuple(cast(Any, self)))  # every subclass is a dataclass
 
     @classmethod
     def deserialize(cls, data: bytes):
@@ -127,7 +128,7 @@ class WeightsRevealPayload:
         return cls(job_id, epoch, salt, weights)
 
 
-COORD_PAYLOADS = {
+COORD_PAYLOADS: dict[int, Any] = {
     CoordKind.REGISTER: RegisterPayload,
     CoordKind.ADD_STAKE: StakePayload,
     CoordKind.REMOVE_STAKE: StakePayload,

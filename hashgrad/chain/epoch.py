@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from hashgrad.chain.coordination import (JobState, NeuronStats, SparseRow, bonds_key, job_state_key, stats_key,
                                          work_reveal_key)
-from hashgrad.chain.coordination_rules import (compute_job_stake, credit, get_bonds_row, get_job_state, get_neuron,
-                                               get_revealed_weights, get_stats)
+from hashgrad.chain.coordination_rules import (compute_job_stake, credit, get_assigned_neuron, get_bonds_row,
+                                               get_job_state, get_revealed_weights, get_stats)
 from hashgrad.chain.jobs import JobParams, compute_epoch, is_epoch_end
 from hashgrad.chain.state import StateOverlay, get_pool, put_pool
 from hashgrad.incentive.emission import compute_emission_split
@@ -64,7 +64,7 @@ def pay_epoch(state: StateOverlay, job: JobParams, epoch: int, height: int, stak
                                    job.miner_share_bps, 10_000 - job.miner_share_bps)
     paid = 0
     for uid in range(n):
-        neuron = get_neuron(state, job.job_id, uid)
+        neuron = get_assigned_neuron(state, job.job_id, uid)
         emission = split.miner_emission[uid] + split.validator_emission[uid]
         if emission:
             credit(state, neuron.hotkey, emission)

@@ -14,6 +14,7 @@ the object (`computed_once`): checking, applying and indexing a block then share
 from __future__ import annotations
 
 import struct
+from typing import Any
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -148,7 +149,7 @@ class CoinbasePayload:
         return payload
 
 
-PAYLOAD_TYPES: dict[int, type] = {TxKind.COINBASE: CoinbasePayload, TxKind.TRANSFER: TransferPayload,
+PAYLOAD_TYPES: dict[int, Any] = {  # kind -> payload class (its `deserialize`)TxKind.COINBASE: CoinbasePayload, TxKind.TRANSFER: TransferPayload,
                                    **COORD_PAYLOADS}
 
 

@@ -111,7 +111,7 @@ def compute_checker_params(chain_id: int) -> ChainParams:
 
 
 def check_item(item: CheckItem) -> dict:
-    verdict = {"hash": None, "parent_hash": None, "valid": False, "reason": None}
+    verdict: dict[str, object] = {"hash": None, "parent_hash": None, "valid": False, "reason": None}
     try:
         header = BlockHeader.deserialize(parse_hex(item.header_hex, "header", max_size=HEADER_SIZE,
                                                     length_reason="bad-header-length"))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 from decimal import Decimal
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, cast
 
 from hashgrad.errors import IncentiveError
 from hashgrad.incentive.fixed import ONE, U16_MAX, fx_to_float
@@ -30,7 +30,10 @@ def round_half_up(value: Fraction) -> int:
 
 def is_finite_non_negative(value: object) -> bool:
     """True for an int or float (not bool) that is finite and >= 0."""
-    return type(value) in (int, float) and math.isfinite(value) and value >= 0
+    if type(value) not in (int, float):
+        return False
+    number = cast(float, value)
+    return math.isfinite(number) and number >= 0
 
 
 def compute_u16_row_from_floats(row: Sequence[float | Decimal]) -> tuple[int, ...]:
