@@ -149,7 +149,8 @@ class CoinbasePayload:
         return payload
 
 
-PAYLOAD_TYPES: dict[int, Any] = {  # kind -> payload class (its `deserialize`)TxKind.COINBASE: CoinbasePayload, TxKind.TRANSFER: TransferPayload,
+# kind -> payload class (its `deserialize`)
+PAYLOAD_TYPES: dict[int, Any] = {TxKind.COINBASE: CoinbasePayload, TxKind.TRANSFER: TransferPayload,
                                    **COORD_PAYLOADS}
 
 
