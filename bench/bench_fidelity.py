@@ -13,8 +13,10 @@ consensus with the chain's job parameters, aggregation by incentive), "small" pr
 
   spearman_<axis>        rank correlation of effort and the incentive summed over epochs (8 miners)
   caught_cheater_share   the cheater's incentive from its catch on / an honest miner's, same epochs
-  honest_gate_pass       share of honest loss tests that pass the own-data gate (every validator,
-                         epoch and honest miner, plus `--gate-salts` extra salts per update)
+  honest_gate_pass       share of honest loss tests that pass the own-data gate as applied (every
+                         validator, epoch and honest miner, plus `--gate-salts` extra salts per update);
+                         honest_strict_gate_pass: the same over the epochs where the strict
+                         own-vs-random gate was enforced (strict_gate_tests of them)
   copier_validator_ratio the copier's dividends / an honest validator's, from epoch 1 on
   stake_only_incentive   incentive paid to the validators' uids (stake without work): goal 0
 
@@ -39,7 +41,7 @@ from hashgrad.work.miner import get_kernel, set_determinism_pins  # noqa: E402
 from hashgrad.work.model import Checkpoint, compute_initial_state, compute_num_params  # noqa: E402
 from hashgrad.work.network import build_network, make_miner, run_network_epoch  # noqa: E402
 from hashgrad.work.params import get_preset  # noqa: E402
-from hashgrad.work.scoring import compute_loss_tests  # noqa: E402
+from hashgrad.work.scoring import compute_loss_tests, compute_own_gate, is_own_gate_passed  # noqa: E402
 
 LEVELS = (0.25, 0.5, 0.75)
 CATCH_EPOCH = 1
@@ -90,18 +92,26 @@ def build_miners():
     return miners, graded, [0, 1], cheater
 
 
-def compute_gate_passes(record, honest: list[int], extra_salts: int) -> list[bool]:
-    """Own-data gate results of the honest miners: every validator's test, plus extra salts."""
-    passes = [v.loss_test.fits_own_data for r in record.reports for v in r.verdicts
-              if v.uid in honest and v.loss_test is not None]
-    inputs = record.inputs
+def compute_report_gate(report, params):
+    return compute_own_gate({v.uid: v.loss_test for v in report.verdicts if v.loss_test is not None}, params)
+
+
+def compute_gate_passes(record, honest: list[int], extra_salts: int, params) -> list[tuple[bool, bool]]:
+    """(gate enforced this epoch, passed) for the honest miners' own-data gates: every validator's
+    test, plus `extra_salts` more salts (other secret samples) under validator 0's epoch gate."""
+    results = []
+    for report in record.reports:
+        gate = compute_report_gate(report, params)
+        results += [(gate.enforced, is_own_gate_passed(v.loss_test, gate, params)) for v in report.verdicts
+                    if v.uid in honest and v.loss_test is not None]
+    inputs, gate = record.inputs, compute_report_gate(record.reports[0], params)
     subs = [s for s in inputs.submissions if s.uid in honest]
-    updates = {uid: u for uid, u in record.reports[0].updates.items() if uid in honest}
+    updates = {uid: u for uid, u in record.reports[0].updates.items()}
     for k in range(extra_salts):
         salt = compute_tagged_hash("bench/fidelity/gate-salt", bytes([k]) + inputs.seed)
         tests, _ = compute_loss_tests(replace(inputs, salt=salt, forced_audits=frozenset()), subs, updates)
-        passes += [t.fits_own_data for t in tests.values()]
-    return passes
+        results += [(gate.enforced, is_own_gate_passed(t, gate, params)) for t in tests.values()]
+    return results
 
 
 def main(argv: list[str]) -> int:
@@ -128,7 +138,7 @@ def main(argv: list[str]) -> int:
         forced = {0: frozenset({miners[cheater].hotkey})} if epoch == CATCH_EPOCH else {}
         record = run_network_epoch(net, forced)
         records.append(record)
-        gate += compute_gate_passes(record, honest, args.gate_salts)
+        gate += compute_gate_passes(record, honest, args.gate_salts, params)
         reasons = {uid: r for uid, r in sorted((v.uid, v.reason) for v in record.reports[0].verdicts) if r}
         log(f"epoch {epoch}: held-out {record.heldout_loss:.4f} accepted {record.accepted} "
             f"incentive {[round(record.incentive.get(u, 0.0), 3) for u in range(len(miners))]} "
@@ -149,8 +159,10 @@ def main(argv: list[str]) -> int:
         result[f"spearman_{axis}"] = compute_spearman([graded[axis][u] for u in uids], [reward[u] for u in uids])
     result |= {
         "caught_cheater_share": cheater_late / honest_late if honest_late > 0 else 0.0,
-        "honest_gate_pass": sum(gate) / len(gate) if gate else 0.0,
+        "honest_gate_pass": sum(p for _, p in gate) / len(gate) if gate else 0.0,
         "honest_gate_tests": len(gate),
+        "honest_strict_gate_pass": sum(p for e, p in gate if e) / max(1, sum(e for e, _ in gate)),
+        "strict_gate_tests": sum(e for e, _ in gate),
         "copier_validator_ratio": copier_dividends / honest_dividends if honest_dividends > 0 else 0.0,
         "stake_only_incentive": sum(r.incentive.get(v.uid, 0.0) for r in records for v in net.validators),
     }

@@ -10,14 +10,19 @@ who learns the disclosed salt can re-check them. The stages (notes/training-prot
    within [norm_low, norm_high] x the epoch's median.
 2. copies: cosine >= dup_cosine with an *earlier-committed* submission (`copy`) or with an update
    from the last epochs (`replay`): the later commitment loses.
-3. loss test on the miner's own windows vs shared random windows (evaluate.compute_loss_test).
-4. replay audit with probability audit_probability, of a prefix of the run to a milestone the
-   miner could not predict (evaluate.is_prefix_exact).
-5. rating = EMA of the random-data gain relative to the epoch's median significant gain, raised to
-   gain_power (superlinear) and capped; zero unless significant and at least min_relative_gain of
-   the median; gate = EMA of ±1 (own data not significantly worse than random); score =
-   rating if gate > 0 and nothing was flagged this epoch; a failed audit bans the hotkey for good
-   (the chain slashes its stake); weights = scores / sum.
+3. loss test on the miner's own windows vs shared random windows (evaluate.compute_loss_test),
+   the update clipped to the epoch's score_clip_quantile norm (above the median: more work than the
+   median miner is credited; inflating past what the others send is not).
+4. replay audit of a prefix of the run to a milestone the miner could not predict, with probability
+   audit_probability, times audit_boost for new or recently flagged hotkeys; a mismatch yields an
+   `AuditEvidence` record (audit_evidence.py) to publish. Records published by others are
+   re-checked and convict the miner here too (`apply_audit_evidence`).
+5. round credit = (s_rand / median significant gain)^gain_power, capped, zero unless significant and
+   at least min_relative_gain of the median, times the own-data factor (own-window excess over the
+   median excess, at most 1), and zero if the own-data gate fails (compute_own_gate: Templar's
+   own-vs-random test once the epoch's median update shows its own-data advantage clearly);
+   rating = EMA of the credit; score = rating if the gate passed and nothing was flagged this epoch;
+   a failed audit bans the hotkey for good (the chain slashes its stake); weights = scores / sum.
 """
 from __future__ import annotations
 
@@ -178,7 +183,7 @@ class OwnGate:
     miner can show that it favours its own windows; the strict gate (own gain significantly above the
     random gain) is enforced once the median tested update shows it by gate_z + gate_margin standard
     errors, i.e. once an honest miner would pass it in about 99 % of rounds. Until then a miner only
-    must not do significantly worse on its own windows than on random ones."""
+    must not do significantly worse on its own windows than on random ones (is_own_gate_passed)."""
 
     enforced: bool
     median_excess: float  # median (s_own - s_rand) of the significant tests
@@ -191,8 +196,12 @@ def compute_own_gate(tests: dict[int, LossTest], params: WorkParams) -> OwnGate:
                    compute_median([t.excess for t in significant]))
 
 
-def is_own_gate_passed(test: LossTest, gate: OwnGate) -> bool:
-    return test.fits_own_data if gate.enforced else test.excess > -test.gate_z * test.diff_stderr
+def is_own_gate_passed(test: LossTest, gate: OwnGate, params: WorkParams) -> bool:
+    """The strict gate once enforced; before, fail only an update significantly *worse* on its own windows
+    than on random ones, at the same gate_z + gate_margin errors (an honest miner passes ~99 % of rounds)."""
+    if gate.enforced:
+        return test.fits_own_data
+    return test.excess > -(params.gate_z + params.gate_margin) * test.diff_stderr
 
 
 def compute_own_factor(test: LossTest, gate: OwnGate) -> float:
@@ -214,7 +223,7 @@ def compute_gain_score(test: LossTest, median: float, params: WorkParams) -> flo
 
 def compute_round_credit(test: LossTest, median: float, gate: OwnGate, params: WorkParams) -> float:
     """This round's credit: the gain score times the own-data factor, zero if the own-data gate fails."""
-    if not is_own_gate_passed(test, gate):
+    if not is_own_gate_passed(test, gate, params):
         return 0.0
     return compute_gain_score(test, median, params) * compute_own_factor(test, gate)
 
@@ -348,7 +357,7 @@ def compute_report(inputs, state, order, reasons, updates, tests, audited) -> Sc
         previous = ratings.get(sub.hotkey, Rating())
         if previous.banned and reason is None:
             reason = "banned"
-        passed_gate = test is not None and is_own_gate_passed(test, gate)
+        passed_gate = test is not None and is_own_gate_passed(test, gate, inputs.params)
         credit = compute_round_credit(test, median, gate, inputs.params) if test is not None else 0.0
         rating = compute_next_rating(previous, reason, test, credit, passed_gate, inputs.params)
         ratings[sub.hotkey] = rating
