@@ -143,7 +143,8 @@ def main(argv: list[str]) -> int:
         log(f"epoch {epoch}: held-out {record.heldout_loss:.4f} accepted {record.accepted} "
             f"incentive {[round(record.incentive.get(u, 0.0), 3) for u in range(len(miners))]} "
             f"dividends {[round(record.dividends.get(v.uid, 0.0), 3) for v in net.validators]} "
-            f"reasons {reasons} evidence {len(record.evidence)} ({time.monotonic() - t0:.1f} s)")
+            f"reasons {reasons} evidence {len(record.evidence)} own-data gate {compute_report_gate(record.reports[0], params)} "
+            f"({time.monotonic() - t0:.1f} s)")
 
     reward = {uid: sum(r.incentive.get(uid, 0.0) for r in records) for uid in range(len(miners))}
     late = records[CATCH_EPOCH:]

@@ -49,6 +49,7 @@ class WorkParams:
     eval_z: float = 1.0  # s_rand must exceed z (page-clustered) standard errors
     gate_z: float = 1.0  # own-window gain must exceed the random one by this many standard errors ...
     gate_margin: float = 2.33  # ... once the median update does by gate_z + this (honest pass ~99 %)
+    own_factor_z: float = 2.0  # credit scales with the own-data advantage once the median shows it by this
     score_clip_quantile: float = 0.75  # the loss test clips updates to this quantile of the epoch's norms
     min_relative_gain: float = 0.5  # ... and this fraction of the epoch's median significant gain
     gain_power: float = 3.0  # a gain scores (gain / median gain) ** gain_power ...
@@ -56,7 +57,7 @@ class WorkParams:
     score_ema: float = 0.5
     audit_probability: float = 0.02
     audit_boost: float = 4.0  # x audit_probability for new hotkeys and those flagged in their last epoch
-    audit_new_epochs: int = 2  # a hotkey is new until a validator has scored it this many epochs
+    audit_new_epochs: int = 1  # a hotkey is new until a validator has scored it this many epochs
     audit_stride: int = 5  # the miner declares a weight hash every audit_stride inner steps
     max_artifact_bytes: int = 4 * 1024 * 1024
     # aggregation

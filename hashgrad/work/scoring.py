@@ -180,20 +180,24 @@ def compute_median_gain(tests: dict[int, LossTest]) -> float:
 @dataclass(frozen=True)
 class OwnGate:
     """The epoch's own-data yardstick. Early in training an update helps every page alike and no honest
-    miner can show that it favours its own windows; the strict gate (own gain significantly above the
-    random gain) is enforced once the median tested update shows it by gate_z + gate_margin standard
-    errors, i.e. once an honest miner would pass it in about 99 % of rounds. Until then a miner only
-    must not do significantly worse on its own windows than on random ones (is_own_gate_passed)."""
+    miner can show that it favours its own windows. Once the median tested update shows that advantage
+    by own_factor_z standard errors it is `measurable`, and credit is scaled by each miner's advantage
+    (compute_own_factor); once it shows it by gate_z + gate_margin errors, i.e. once an honest miner
+    would pass it in about 99 % of rounds, the strict gate (own gain significantly above the random
+    gain) is `enforced`. Until then a miner only must not do significantly worse on its own windows
+    than on random ones (is_own_gate_passed)."""
 
     enforced: bool
+    measurable: bool
     median_excess: float  # median (s_own - s_rand) of the significant tests
 
 
 def compute_own_gate(tests: dict[int, LossTest], params: WorkParams) -> OwnGate:
     significant = [t for t in tests.values() if t.significant]
     z = compute_median([t.excess / t.diff_stderr if t.diff_stderr > 0 else 0.0 for t in significant])
+    median_excess = compute_median([t.excess for t in significant])
     return OwnGate(bool(significant) and z >= params.gate_z + params.gate_margin,
-                   compute_median([t.excess for t in significant]))
+                   bool(significant) and z >= params.own_factor_z and median_excess > 0, median_excess)
 
 
 def is_own_gate_passed(test: LossTest, gate: OwnGate, params: WorkParams) -> bool:
@@ -206,8 +210,8 @@ def is_own_gate_passed(test: LossTest, gate: OwnGate, params: WorkParams) -> boo
 
 def compute_own_factor(test: LossTest, gate: OwnGate) -> float:
     """Share of the credit for data faithfulness: (own-window excess / the median excess), at most 1,
-    once the strict gate is enforced (a miner that trained on a quarter of its pages keeps about a quarter)."""
-    if not gate.enforced or gate.median_excess <= 0:
+    once the advantage is measurable (a miner that trained on a quarter of its pages keeps about a quarter)."""
+    if not gate.measurable or gate.median_excess <= 0:
         return 1.0
     return min(1.0, max(0.0, test.excess / gate.median_excess))
 
@@ -272,6 +276,8 @@ def compute_scores(inputs: ScoringInputs, state: ValidatorState) -> ScoreReport:
         except WorkError as exc:
             reasons[sub.uid] = exc.reason
     reasons |= compute_flags(inputs, updates, order)
+    reasons |= {s.uid: "banned" for s in order
+                if s.uid not in reasons and state.ratings.get(s.hotkey, Rating()).banned}  # no test, no audit
     passed = [s for s in order if s.uid not in reasons]
     tests, audited = compute_loss_tests(inputs, passed, updates, state)
     evidence = []

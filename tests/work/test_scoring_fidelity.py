@@ -30,21 +30,24 @@ def test_own_gate_is_strict_once_the_median_update_shows_its_own_data(params):
     params = replace(params, gate_z=2.0, gate_margin=2.33)
     clear = {uid: loss_test(0.05 + 0.01 * uid, 0.03) for uid in range(5)}  # excess 0.02..0.06 at se 0.001
     gate = compute_own_gate(clear, params)
-    assert gate.enforced and gate.median_excess == pytest.approx(0.04)
+    assert gate.enforced and gate.measurable and gate.median_excess == pytest.approx(0.04)
     assert is_own_gate_passed(loss_test(0.033, 0.03), gate, params)  # 3 errors above random
     assert not is_own_gate_passed(loss_test(0.031, 0.03), gate, params)  # 1 error above: trained elsewhere
     blurred = {uid: loss_test(0.031, 0.03) for uid in range(5)}  # early training: every page alike
     loose = compute_own_gate(blurred, params)
-    assert not loose.enforced
+    assert not loose.enforced and not loose.measurable
+    half = compute_own_gate({uid: loss_test(0.0335, 0.03) for uid in range(5)}, params)  # 3.5 errors
+    assert half.measurable and not half.enforced
     assert is_own_gate_passed(loss_test(0.027, 0.03), loose, params)  # 3 errors worse: not significant at 4.33
     assert not is_own_gate_passed(loss_test(0.02, 0.03), loose, params)  # much worse on its own windows: fails
 
 
 def test_credit_follows_the_share_of_own_data_and_is_zero_past_the_gate(params):
-    gate = OwnGate(enforced=True, median_excess=0.04)
+    gate = OwnGate(enforced=True, measurable=True, median_excess=0.04)
     assert compute_own_factor(loss_test(0.07, 0.03), gate) == 1.0
     assert compute_own_factor(loss_test(0.04, 0.03), gate) == pytest.approx(0.25)
-    assert compute_own_factor(loss_test(0.04, 0.03), OwnGate(False, 0.04)) == 1.0
+    assert compute_own_factor(loss_test(0.04, 0.03), OwnGate(False, True, 0.04)) == pytest.approx(0.25)
+    assert compute_own_factor(loss_test(0.04, 0.03), OwnGate(False, False, 0.04)) == 1.0
     params = replace(params, gain_power=1.0, min_relative_gain=0.5, gain_cap=2.0)
     assert compute_round_credit(loss_test(0.07, 0.03), 0.03, gate, params) == pytest.approx(1.0)
     assert compute_round_credit(loss_test(0.05, 0.03), 0.03, gate, params) == pytest.approx(0.5)
@@ -63,5 +66,6 @@ def test_audits_are_likelier_for_new_and_suspect_hotkeys(params):
     assert compute_audit_probability(None, params) == pytest.approx(0.08)
     assert compute_audit_probability(Rating(seen=1), params) == pytest.approx(0.08)
     assert compute_audit_probability(Rating(seen=2), params) == pytest.approx(0.02)
+    assert compute_audit_probability(Rating(seen=1), replace(params, audit_new_epochs=1)) == pytest.approx(0.02)
     assert compute_audit_probability(Rating(seen=9, suspect=True), params) == pytest.approx(0.08)
     assert compute_audit_probability(None, replace(params, audit_probability=0.5)) == 1.0
