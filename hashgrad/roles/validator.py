@@ -24,6 +24,7 @@ from hashgrad.node.replies import EpochInfo
 from hashgrad.roles.keys import RoleKeys
 from hashgrad.roles.common import EpochClock, run_epoch_loop, ensure_registered, ensure_stake, log, submit_quietly
 from hashgrad.work.aggregate import WeightedUpdate, compute_next_checkpoint, compute_update_weight
+from hashgrad.work.audit_evidence import encode_evidence
 from hashgrad.work.compress import compute_layout, decompress
 from hashgrad.work.data import Dataset
 from hashgrad.work.hardware import CPU_FP32, Runtime
@@ -147,15 +148,29 @@ class TrainingValidator:
         for v in report.verdicts:
             if v.loss_test is not None:
                 t = v.loss_test
-                log.info("epoch %d: uid %d loss test own %.4f rand %.4f (se %.4f) significant %s fits own data %s "
-                         "score %.4f", epoch, v.uid, t.s_own, t.s_rand, t.rand_stderr, t.significant, t.fits_own_data,
-                         v.score)
+                log.info("epoch %d: uid %d loss test own %.4f rand %.4f (se %.4f, %d windows) significant %s "
+                         "own-data excess %.4f (se %.4f) score %.4f", epoch, v.uid, t.s_own, t.s_rand, t.rand_stderr,
+                         t.rand_windows, t.significant, t.excess, t.diff_stderr, v.score)
+        self.publish_evidence(epoch, report.evidence)
         if not weights:
             return
         salt = os.urandom(32)
         if submit_quietly("weights commit", self.client.submit_built, make_commit_weights, self.keys.hotkey,
                           self.job.job_id, epoch, weights, salt):
             self.memory.committed[epoch] = CommittedWeights(weights, salt)
+
+    def publish_evidence(self, epoch: int, records) -> None:
+        """Store each failed audit's record as an artifact anyone can fetch and re-check
+        (audit_evidence.check_evidence); its id is the record's hash."""
+        for record in records:
+            try:
+                digest = self.client.put_artifact(encode_evidence(record))
+            except (HashgradError, RpcError) as exc:
+                log.warning("epoch %d: could not publish audit evidence for uid %d: %s", epoch, record.uid, exc)
+                continue
+            log.warning("epoch %d: audit of uid %d failed in steps %d-%d (declared %s, replayed %s); evidence %s",
+                        epoch, record.uid, record.segment[0], record.segment[1], record.expected_hash.hex(),
+                        record.got_hash.hex(), digest.hex())
 
     def build_inputs(self, epoch: int, info: EpochInfo, base: bytes) -> ScoringInputs:
         hotkeys = {u.uid: u.hotkey for u in self.client.get_metagraph(self.job.job_id).uids}
