@@ -5,8 +5,8 @@ step further, to what the chain computes at the end of an epoch (chain/epoch.py)
 
     each validator scores the epoch (scoring.compute_scores) and publishes its failed-audit records;
     every validator re-checks the records published that epoch and zeroes the convicted miners;
-    the validators' u16 weight rows form the weight matrix; Yuma (incentive/yuma.py, the job's
-    parameters: Yuma 3 with liquid alpha) turns it, the stake and last epoch's bonds into
+    the validators' u16 weight rows form the weight matrix; the chain's epoch computation
+    (chain/job_epoch.py: permits by stake, then Yuma with the job's parameters) turns it, the stake and last epoch's bonds into
     incentive (miners' pay) and dividends (validators' pay); the next checkpoint aggregates the
     updates by incentive, as roles/validator.py does.
 
@@ -21,12 +21,11 @@ from dataclasses import dataclass, field
 import torch
 
 from hashgrad.chain.jobs import JobParams
-from hashgrad.chain.epoch import get_yuma_params
+from hashgrad.chain.job_epoch import compute_incentive_u16, compute_job_consensus
 from hashgrad.incentive.fixed import ONE
-from hashgrad.incentive.yuma import compute_yuma_epoch
 from hashgrad.store.artifacts import MemoryArtifactStore
 from hashgrad.work.adversaries import MinerContext, compute_output
-from hashgrad.work.aggregate import WeightedUpdate, compute_next_checkpoint
+from hashgrad.work.aggregate import WeightedUpdate, compute_next_checkpoint, compute_update_weight
 from hashgrad.work.audit_evidence import AuditEvidence
 from hashgrad.work.data import Dataset
 from hashgrad.work.evaluate import compute_heldout_loss
@@ -168,14 +167,15 @@ def run_network_epoch(net: Network, forced: dict[int, frozenset[bytes]] | None =
     reports, evidence, inputs = run_network_validators(net, base_hash, seed, submissions, forced or {})
     weights = compute_weight_rows(net, reports)
     stake = [0] * len(net.miners) + [v.stake for v in net.validators]
-    result = compute_yuma_epoch(weights, stake, net.bonds, get_yuma_params(net.job))
+    result = compute_job_consensus(weights, stake, net.bonds, net.job)  # the chain's own epoch computation
     net.bonds = [list(row) for row in result.bonds]
     net.consensus = list(result.consensus)
     incentive = {uid: result.incentive[uid] / ONE for uid in range(net.n) if result.incentive[uid]}
     dividends = {uid: result.dividends[uid] / ONE for uid in range(net.n) if result.dividends[uid]}
     by_uid = {s.uid: s for s in submissions}
+    stored = compute_incentive_u16(result)  # aggregated by the incentive as the chain stores it
     updates = [WeightedUpdate(compute_artifact_id(by_uid[uid].artifact), update,
-                              incentive.get(uid, 0.0)) for uid, update in reports[0].updates.items()]
+                              compute_update_weight(stored[uid])) for uid, update in reports[0].updates.items()]
     aggregated = compute_next_checkpoint(net.checkpoint, updates, net.params)
     net.history.append(list(reports[0].updates.values()) + [aggregated.step])
     accepted = set(aggregated.accepted)

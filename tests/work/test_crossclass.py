@@ -68,10 +68,12 @@ def test_audit_replays_exactly_within_a_class_and_with_tolerance_across(checkpoi
     header = decode(artifact, params)
     inputs = ScoringInputs(params, 1, SEED, bytes(32), checkpoint, base_hash, dataset, ())
     sub = Submission(0, HOTKEY, bytes(32), 0, artifact, reveal)
-    assert compute_audit(inputs, sub, header, params.inner_steps) == (False, params.inner_steps, None)  # exact
+    passed, replayed, step, evidence = compute_audit(inputs, sub, header, params.inner_steps)  # exact
+    assert (passed, replayed, step) == (False, params.inner_steps, params.inner_steps)
+    assert evidence is not None and evidence.step == step  # the mismatch is evidence others can re-check
     elsewhere = replace(header, hardware="cpu/SOME-OTHER-KERNEL/fp32/2.13.0+cpu/1")
-    passed, replayed, step = compute_audit(inputs, sub, elsewhere, params.inner_steps)
-    assert not passed and step == params.inner_steps and replayed > params.inner_steps
+    passed, replayed, step, evidence = compute_audit(inputs, sub, elsewhere, params.inner_steps)
+    assert not passed and step == params.inner_steps and replayed > params.inner_steps and evidence is None
     honest_artifact, honest_reveal = build_claim("honest", checkpoint, dataset, params, CPU_FP32)
     honest = replace(decode(honest_artifact, params), hardware=elsewhere.hardware)
     assert compute_audit(inputs, replace(sub, reveal=honest_reveal), honest, 5)[0]
