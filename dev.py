@@ -6,6 +6,7 @@
 
 The virtual environment is reused while pyproject.toml is unchanged (a stamp file holds its hash).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -30,7 +31,7 @@ def compute_install_key(extras: str) -> str:
 
 
 def ensure_venv(extras: str) -> Path:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 (this script runs under any python3, to say so)
         sys.exit(f"hashgrad needs Python >= 3.11, this is {sys.version.split()[0]}")
     if not venv_python().exists():
         print(f"[dev] creating {VENV}", flush=True)

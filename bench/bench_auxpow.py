@@ -17,6 +17,7 @@ Per-op times are the median of --repeat runs of --number iterations; ratios are 
 
 Prints one line per case; the last line is JSON.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,13 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from hashgrad.chain.auxpow import (build_aux_coinbase_script, build_aux_merkle_tree, build_auxpow, check_block_proof,
-                                   parse_auxpow)
+from hashgrad.chain.auxpow import (
+    build_aux_coinbase_script,
+    build_aux_merkle_tree,
+    build_auxpow,
+    check_block_proof,
+    parse_auxpow,
+)
 from hashgrad.chain.btc_tx import BitcoinTx, TxIn, TxOut
 from hashgrad.chain.genesis import compute_block_version
 from hashgrad.chain.hashes import hash_to_int, sha256d
@@ -60,24 +66,42 @@ def grind(header: BlockHeader, bits: int, pow_limit: int) -> BlockHeader:
 
 
 def make_plain_header() -> bytes:
-    header = BlockHeader(compute_block_version(PARAMS), sha256d(b"prev"), sha256d(b"root"), PARAMS.genesis_time + 600,
-                         PARAMS.genesis_bits, 0)
+    header = BlockHeader(
+        compute_block_version(PARAMS),
+        sha256d(b"prev"),
+        sha256d(b"root"),
+        PARAMS.genesis_time + 600,
+        PARAMS.genesis_bits,
+        0,
+    )
     return grind(header, header.bits, PARAMS.pow.pow_limit).serialize()
 
 
 def make_pool_block() -> tuple[bytes, bytes]:
     """(header bytes, auxpow bytes) of a merge-mined regtest header, built as a Bitcoin pool does."""
-    child = BlockHeader(compute_block_version(PARAMS, auxpow=True), sha256d(b"prev"), sha256d(b"root"),
-                        PARAMS.genesis_time + 600, PARAMS.genesis_bits, 0)
-    tree = build_aux_merkle_tree({PARAMS.chain_id: child.hash, 1: sha256d(b"nmc"), 98: sha256d(b"doge")},
-                                 TREE_HEIGHT, 0xF09F909F)
+    child = BlockHeader(
+        compute_block_version(PARAMS, auxpow=True),
+        sha256d(b"prev"),
+        sha256d(b"root"),
+        PARAMS.genesis_time + 600,
+        PARAMS.genesis_bits,
+        0,
+    )
+    tree = build_aux_merkle_tree(
+        {PARAMS.chain_id: child.hash, 1: sha256d(b"nmc"), 98: sha256d(b"doge")}, TREE_HEIGHT, 0xF09F909F
+    )
     script = b"\x03\x40\x0d\x0d" + build_aux_coinbase_script(tree.root, TREE_HEIGHT, 0xF09F909F) + b"/bench-pool/"
-    coinbase = BitcoinTx(2, (TxIn(b"\x00" * 32, 0xFFFFFFFF, script, 0xFFFFFFFF, (b"\x00" * 32,)),),
-                         (TxOut(312_500_000, b"\x00\x14" + b"\x77" * 20),
-                          TxOut(0, b"\x6a\x24\xaa\x21\xa9\xed" + sha256d(b"witness root"))), 0)
+    coinbase = BitcoinTx(
+        2,
+        (TxIn(b"\x00" * 32, 0xFFFFFFFF, script, 0xFFFFFFFF, (b"\x00" * 32,)),),
+        (
+            TxOut(312_500_000, b"\x00\x14" + b"\x77" * 20),
+            TxOut(0, b"\x6a\x24\xaa\x21\xa9\xed" + sha256d(b"witness root")),
+        ),
+        0,
+    )
     txids = [coinbase.txid] + [sha256d(b"tx %d" % i) for i in range(PARENT_TXS - 1)]
-    parent = BlockHeader(0x20000000, sha256d(b"btc prev"), compute_merkle_root(txids)[0], 1_800_000_000,
-                         0x17034219, 0)
+    parent = BlockHeader(0x20000000, sha256d(b"btc prev"), compute_merkle_root(txids)[0], 1_800_000_000, 0x17034219, 0)
     parent = grind(parent, child.bits, PARAMS.pow.pow_limit)
     branch = tuple(compute_merkle_branch(txids, 0))
     auxpow = build_auxpow(coinbase, parent, branch, tree.branches[PARAMS.chain_id], tree.slots[PARAMS.chain_id])
@@ -88,7 +112,7 @@ def load_syscoin_block() -> tuple[bytes, bytes, int]:
     entries = {e["name"]: e for e in read_json("auxpow_real_blocks.json")["entries"]}
     entry = entries[SYSCOIN_SAMPLE]
     raw = bytes.fromhex(entry["hex"])
-    return raw[:HEADER_SIZE], raw[HEADER_SIZE:HEADER_SIZE + entry["auxpow_length"]], entry["chain_id"]
+    return raw[:HEADER_SIZE], raw[HEADER_SIZE : HEADER_SIZE + entry["auxpow_length"]], entry["chain_id"]
 
 
 def time_per_op(check, number: int, repeat: int) -> float:
@@ -111,8 +135,9 @@ def main() -> None:
     plain = make_plain_header()
     pool_header, pool_auxpow = make_pool_block()
     sys_header, sys_auxpow, sys_chain_id = load_syscoin_block()
-    sys_params = replace(HASHGRAD_MAIN, chain_id=sys_chain_id, pow=PowParams(pow_limit=(1 << 256) - 1),
-                         auxpow_start_height=0)
+    sys_params = replace(
+        HASHGRAD_MAIN, chain_id=sys_chain_id, pow=PowParams(pow_limit=(1 << 256) - 1), auxpow_start_height=0
+    )
     pool_shape = parse_auxpow(pool_auxpow)
     sys_shape = parse_auxpow(sys_auxpow)
 
@@ -131,21 +156,30 @@ def main() -> None:
     pool_s = time_per_op(check_pool, args.number, args.repeat)
     sys_s = time_per_op(check_syscoin, args.number, args.repeat)
     log(f"plain header:   {plain_s * 1e6:8.1f} us/header (80 bytes)")
-    log(f"pool auxpow:    {pool_s * 1e6:8.1f} us/header ({len(pool_auxpow)} auxpow bytes, coinbase branch "
-        f"{len(pool_shape.coinbase_branch)}, chain branch {len(pool_shape.chain_branch)}) = {pool_s / plain_s:.1f}x")
-    log(f"syscoin auxpow: {sys_s * 1e6:8.1f} us/header ({len(sys_auxpow)} auxpow bytes, coinbase branch "
-        f"{len(sys_shape.coinbase_branch)}, chain branch {len(sys_shape.chain_branch)}) = {sys_s / plain_s:.1f}x")
-    print(json.dumps({
-        "plain_header_us": round(plain_s * 1e6, 2),
-        "auxpow_pool_us": round(pool_s * 1e6, 2),
-        "auxpow_syscoin_us": round(sys_s * 1e6, 2),
-        "ratio_pool": round(pool_s / plain_s, 2),
-        "ratio_syscoin": round(sys_s / plain_s, 2),
-        "auxpow_pool_bytes": len(pool_auxpow),
-        "auxpow_syscoin_bytes": len(sys_auxpow),
-        "auxpow_headers_per_s": round(1 / pool_s),
-        "number": args.number, "repeat": args.repeat,
-    }))
+    log(
+        f"pool auxpow:    {pool_s * 1e6:8.1f} us/header ({len(pool_auxpow)} auxpow bytes, coinbase branch "
+        f"{len(pool_shape.coinbase_branch)}, chain branch {len(pool_shape.chain_branch)}) = {pool_s / plain_s:.1f}x"
+    )
+    log(
+        f"syscoin auxpow: {sys_s * 1e6:8.1f} us/header ({len(sys_auxpow)} auxpow bytes, coinbase branch "
+        f"{len(sys_shape.coinbase_branch)}, chain branch {len(sys_shape.chain_branch)}) = {sys_s / plain_s:.1f}x"
+    )
+    print(
+        json.dumps(
+            {
+                "plain_header_us": round(plain_s * 1e6, 2),
+                "auxpow_pool_us": round(pool_s * 1e6, 2),
+                "auxpow_syscoin_us": round(sys_s * 1e6, 2),
+                "ratio_pool": round(pool_s / plain_s, 2),
+                "ratio_syscoin": round(sys_s / plain_s, 2),
+                "auxpow_pool_bytes": len(pool_auxpow),
+                "auxpow_syscoin_bytes": len(sys_auxpow),
+                "auxpow_headers_per_s": round(1 / pool_s),
+                "number": args.number,
+                "repeat": args.repeat,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ consensus with the chain's job parameters, aggregation by incentive), "small" pr
 Runs on one thread with deterministic algorithms. Prints progress; the last line is JSON.
     nice -n 10 env OMP_NUM_THREADS=1 .venv/bin/python bench/bench_fidelity.py [--epochs 5]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -102,8 +103,11 @@ def compute_gate_passes(record, honest: list[int], extra_salts: int, params) -> 
     results = []
     for report in record.reports:
         gate = compute_report_gate(report, params)
-        results += [(gate.enforced, is_own_gate_passed(v.loss_test, gate, params)) for v in report.verdicts
-                    if v.uid in honest and v.loss_test is not None]
+        results += [
+            (gate.enforced, is_own_gate_passed(v.loss_test, gate, params))
+            for v in report.verdicts
+            if v.uid in honest and v.loss_test is not None
+        ]
     inputs, gate = record.inputs, compute_report_gate(record.reports[0], params)
     subs = [s for s in inputs.submissions if s.uid in honest]
     updates = {uid: u for uid, u in record.reports[0].updates.items()}
@@ -129,8 +133,10 @@ def main(argv: list[str]) -> int:
     validators = [(STAKE, False)] * HONEST_VALIDATORS + [(STAKE, True)]
     net = build_network(params, dataset, checkpoint, miners, validators, share_evidence=not args.no_evidence)
     copier = net.validators[-1].uid
-    log(f"model {compute_num_params(params.model)} params, {len(miners)} miners, {len(validators)} validators, "
-        f"kernel {get_kernel()}")
+    log(
+        f"model {compute_num_params(params.model)} params, {len(miners)} miners, {len(validators)} validators, "
+        f"kernel {get_kernel()}"
+    )
     records, gate = [], []
     started = time.monotonic()
     for epoch in range(args.epochs):
@@ -140,11 +146,14 @@ def main(argv: list[str]) -> int:
         records.append(record)
         gate += compute_gate_passes(record, honest, args.gate_salts, params)
         reasons = {uid: r for uid, r in sorted((v.uid, v.reason) for v in record.reports[0].verdicts) if r}
-        log(f"epoch {epoch}: held-out {record.heldout_loss:.4f} accepted {record.accepted} "
+        log(
+            f"epoch {epoch}: held-out {record.heldout_loss:.4f} accepted {record.accepted} "
             f"incentive {[round(record.incentive.get(u, 0.0), 3) for u in range(len(miners))]} "
             f"dividends {[round(record.dividends.get(v.uid, 0.0), 3) for v in net.validators]} "
-            f"reasons {reasons} evidence {len(record.evidence)} own-data gate {compute_report_gate(record.reports[0], params)} "
-            f"({time.monotonic() - t0:.1f} s)")
+            f"reasons {reasons} evidence {len(record.evidence)} "
+            f"own-data gate {compute_report_gate(record.reports[0], params)} "
+            f"({time.monotonic() - t0:.1f} s)"
+        )
 
     reward = {uid: sum(r.incentive.get(uid, 0.0) for r in records) for uid in range(len(miners))}
     late = records[CATCH_EPOCH:]

@@ -16,6 +16,7 @@ by transaction would mostly time signatures and burns, not the epoch). Three fig
 Ratios: epoch_dict_s / block_s (`ratio`) and epoch_block_s / block_s. Medians over `--repeat` runs
 (each block figure on a fresh chain). Last line: JSON.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,10 +29,26 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from hashgrad.chain.coordination import (JobState, Neuron, NeuronStats, SparseRow, Stake, UidRecord, WeightsCommit,
-                                         WorkCommit, WorkReveal, job_state_key, neuron_key, stake_key, stats_key,
-                                         uid_key, weights_commit_key, weights_reveal_key, work_commit_key,
-                                         work_reveal_key)
+from hashgrad.chain.coordination import (
+    JobState,
+    Neuron,
+    NeuronStats,
+    SparseRow,
+    Stake,
+    UidRecord,
+    WeightsCommit,
+    WorkCommit,
+    WorkReveal,
+    job_state_key,
+    neuron_key,
+    stake_key,
+    stats_key,
+    uid_key,
+    weights_commit_key,
+    weights_reveal_key,
+    work_commit_key,
+    work_reveal_key,
+)
 from hashgrad.chain.coordination_rules import get_stats
 from hashgrad.chain.epoch import process_epoch
 from hashgrad.chain.jobs import JOB_TRAIN, JobParams
@@ -120,8 +137,9 @@ def time_connect(ledger: Ledger, payout: bytes) -> float:
     return elapsed
 
 
-def time_chain(params: ChainParams, records: dict[bytes, bytes], block_txs: int,
-               seed: int) -> tuple[list[float], float]:
+def time_chain(
+    params: ChainParams, records: dict[bytes, bytes], block_txs: int, seed: int
+) -> tuple[list[float], float]:
     """A fresh chain: blocks 1-3 fund the senders, 4-29 carry `block_txs` transfers each (timed), the
     synthetic epoch state is written, then block 30 (same transfers + the epoch) is timed."""
     senders = [SigningKey(_hash(b"sender", bytes([seed, i]))) for i in range(4)]
@@ -164,8 +182,10 @@ def main() -> None:
     job = make_job(args.uids, args.validators)
     records = build_epoch_state(job, args.uids, args.validators)
     epoch_dict, writes = time_epoch_over_dict(job, records, args.repeat)
-    print(f"process_epoch over a dict: {epoch_dict * 1000:.1f} ms ({args.uids} uids, {args.validators} validators,"
-          f" {writes} records written)")
+    print(
+        f"process_epoch over a dict: {epoch_dict * 1000:.1f} ms ({args.uids} uids, {args.validators} validators,"
+        f" {writes} records written)"
+    )
     params = replace(HASHGRAD_REGTEST, jobs=(job, *HASHGRAD_REGTEST.jobs[1:]))
     ordinary, epoch_blocks = [], []
     for run in range(args.repeat):
@@ -176,13 +196,26 @@ def main() -> None:
     epoch_block = statistics.median(epoch_blocks)
     print(f"connect an ordinary block ({args.block_txs} transfers): {block * 1000:.2f} ms (median of {len(ordinary)})")
     print(f"connect the epoch-end block ({args.block_txs} transfers + epoch): {epoch_block * 1000:.1f} ms")
-    print(f"ratio epoch / ordinary block: {epoch_dict / block:.1f}x; epoch-end block / ordinary block: "
-          f"{epoch_block / block:.1f}x")
-    print(json.dumps({"uids": args.uids, "validators": args.validators, "block_txs": args.block_txs,
-                      "repeat": args.repeat, "epoch_dict_s": round(epoch_dict, 4),
-                      "epoch_block_s": round(epoch_block, 4), "block_s": round(block, 5),
-                      "ratio": round(epoch_dict / block, 2), "ratio_epoch_block": round(epoch_block / block, 2),
-                      "records_written": writes}))
+    print(
+        f"ratio epoch / ordinary block: {epoch_dict / block:.1f}x; epoch-end block / ordinary block: "
+        f"{epoch_block / block:.1f}x"
+    )
+    print(
+        json.dumps(
+            {
+                "uids": args.uids,
+                "validators": args.validators,
+                "block_txs": args.block_txs,
+                "repeat": args.repeat,
+                "epoch_dict_s": round(epoch_dict, 4),
+                "epoch_block_s": round(epoch_block, 4),
+                "block_s": round(block, 5),
+                "ratio": round(epoch_dict / block, 2),
+                "ratio_epoch_block": round(epoch_block / block, 2),
+                "records_written": writes,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

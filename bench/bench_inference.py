@@ -18,6 +18,7 @@ challenges and round, serve.verify, serve.adversaries):
 Runs torch on one thread. Prints progress; the last line is JSON.
     .venv/bin/python bench/bench_inference.py [--train-steps 40] [--challenges 12] [--checkpoint FILE]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,13 @@ from hashgrad.chain.keys import SigningKey  # noqa: E402
 from hashgrad.serve.adversaries import ADVERSARY_KINDS, build_backend  # noqa: E402
 from hashgrad.serve.checkpoints import load_checkpoint_file  # noqa: E402
 from hashgrad.serve.server import BackgroundServer, InferenceServer, ServerConfig  # noqa: E402
-from hashgrad.serve.validator import (MinerEndpoint, compute_challenges, compute_miner_stats,  # noqa: E402
-                                      get_heldout_texts, run_validation_round_blocking)
+from hashgrad.serve.validator import (  # noqa: E402
+    MinerEndpoint,
+    compute_challenges,
+    compute_miner_stats,
+    get_heldout_texts,
+    run_validation_round_blocking,
+)
 from hashgrad.serve.verify import Claim, verify_completion  # noqa: E402
 from hashgrad.work.centralized import compute_centralized_training  # noqa: E402
 from hashgrad.work.data import build_stdlib_dataset  # noqa: E402
@@ -54,8 +60,10 @@ def build_checkpoints(args, params, dataset) -> tuple[Checkpoint, Checkpoint]:
     started = time.monotonic()
     older = compute_centralized_training(start, dataset, params, args.train_steps - 10, 16, SEED)
     current = compute_centralized_training(older, dataset, params, 10, 16, SEED)
-    log(f"trained {compute_num_params(params.model)} params for {args.train_steps} steps "
-        f"({time.monotonic() - started:.1f} s)")
+    log(
+        f"trained {compute_num_params(params.model)} params for {args.train_steps} steps "
+        f"({time.monotonic() - started:.1f} s)"
+    )
     return current, older
 
 
@@ -68,8 +76,16 @@ def measure_engine(engine, challenges) -> dict:
         t1 = time.perf_counter()
         engine.generate(c.prompt, c.max_tokens, c.params, cached=False)
         t2 = time.perf_counter()
-        claim = Claim(c.prompt, completion.tokens, completion.logprobs, c.params, c.max_tokens, "length",
-                      engine.fingerprint, c.params.seed)
+        claim = Claim(
+            c.prompt,
+            completion.tokens,
+            completion.logprobs,
+            c.params,
+            c.max_tokens,
+            "length",
+            engine.fingerprint,
+            c.params.seed,
+        )
         if not verify_completion(engine, claim, engine.fingerprint).ok:
             raise SystemExit("an honest completion failed verification")
         t3 = time.perf_counter()
@@ -115,14 +131,18 @@ def main(argv: list[str]) -> int:
     challenges = compute_challenges(bytes(32), texts, args.engine_challenges, engine.context)
     timing = measure_engine(engine, challenges)
     engine_tps = timing["tokens"] / timing["generate_s"]
-    log(f"engine: {engine_tps:.0f} tokens/s cached, {timing['tokens'] / timing['reference_s']:.0f} reference; "
+    log(
+        f"engine: {engine_tps:.0f} tokens/s cached, {timing['tokens'] / timing['reference_s']:.0f} reference; "
         f"verify/generate = {timing['verify_s'] / timing['generate_s']:.3f} "
-        f"({timing['verify_s'] * 1e3:.1f} ms vs {timing['generate_s'] * 1e3:.1f} ms, {timing['tokens']} tokens)")
+        f"({timing['verify_s'] * 1e3:.1f} ms vs {timing['generate_s'] * 1e3:.1f} ms, {timing['tokens']} tokens)"
+    )
 
     _, alone, alone_s = run_round(current, older, texts, args.challenges, ["honest"])
     alone_stats = compute_miner_stats(alone.outcomes[0])
-    log(f"one miner alone over HTTP: {alone_stats.tokens_per_s:.0f} tokens/s served, median first token "
-        f"{alone_stats.latency_s * 1e3:.0f} ms ({args.challenges} challenges in {alone_s:.1f} s)")
+    log(
+        f"one miner alone over HTTP: {alone_stats.tokens_per_s:.0f} tokens/s served, median first token "
+        f"{alone_stats.latency_s * 1e3:.0f} ms ({args.challenges} challenges in {alone_s:.1f} s)"
+    )
     kinds, report, round_s = run_round(current, older, texts, args.challenges, ["honest", "honest", *ADVERSARY_KINDS])
     per_kind = {}
     for uid, kind in enumerate(kinds):
@@ -131,19 +151,30 @@ def main(argv: list[str]) -> int:
         caught = sum(o.is_cheat for o in outcomes) / len(outcomes)
         reasons = sorted({o.verdict for o in outcomes if o.is_cheat})
         weight = dict(report.weights).get(uid, 0)
-        log(f"uid {uid} {kind:12s} score {report.scores[uid]:.3f} weight {weight:5d} detected {caught:.0%} "
-            f"served {stats.tokens_per_s:.0f} tok/s latency {stats.latency_s * 1e3:.0f} ms {reasons}")
+        log(
+            f"uid {uid} {kind:12s} score {report.scores[uid]:.3f} weight {weight:5d} detected {caught:.0%} "
+            f"served {stats.tokens_per_s:.0f} tok/s latency {stats.latency_s * 1e3:.0f} ms {reasons}"
+        )
         key = kind if kind != "honest" else f"honest{uid}"
-        per_kind[key] = {"detection_rate": round(caught, 3), "score": round(report.scores[uid], 4), "weight": weight,
-                         "tokens_per_s": round(stats.tokens_per_s, 1), "reasons": reasons}
+        per_kind[key] = {
+            "detection_rate": round(caught, 3),
+            "score": round(report.scores[uid], 4),
+            "weight": weight,
+            "tokens_per_s": round(stats.tokens_per_s, 1),
+            "reasons": reasons,
+        }
     honest = [uid for uid, kind in enumerate(kinds) if kind == "honest"]
     served_s = sum(o.total_s for uid in honest for o in report.outcomes[uid])
     served_tokens = sum(o.tokens for uid in honest for o in report.outcomes[uid])
     verify_s = sum(o.verify_s for uid in honest for o in report.outcomes[uid])
-    log(f"round: {round_s:.1f} s for {len(kinds)} miners x {args.challenges} challenges; "
-        f"verify / HTTP serving time (honest) = {verify_s / served_s:.3f}")
+    log(
+        f"round: {round_s:.1f} s for {len(kinds)} miners x {args.challenges} challenges; "
+        f"verify / HTTP serving time (honest) = {verify_s / served_s:.3f}"
+    )
     summary = {
-        "preset": args.preset, "params": compute_num_params(current.config), "context": engine.context,
+        "preset": args.preset,
+        "params": compute_num_params(current.config),
+        "context": engine.context,
         "engine_tokens_per_s": round(engine_tps, 1),
         "reference_tokens_per_s": round(timing["tokens"] / timing["reference_s"], 1),
         "verify_ratio": round(timing["verify_s"] / timing["generate_s"], 4),

@@ -20,6 +20,7 @@
 
 Prints progress; the last line is JSON.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,6 +69,7 @@ def log(message: str) -> None:
 
 # ---------------------------------------------------------------- headers
 
+
 def measure_headers(reps: int) -> dict:
     data = read_data(HEADERS_FILE)
     times = []
@@ -80,13 +82,16 @@ def measure_headers(reps: int) -> dict:
     median = statistics.median(times)
     count = len(data) // HEADER_SIZE
     rate = count / median
-    log(f"headers: {count} verified in {median:.3f} s (median of {reps}: "
+    log(
+        f"headers: {count} verified in {median:.3f} s (median of {reps}: "
         f"{', '.join(f'{t:.3f}' for t in times)}) = {rate:,.0f}/s; "
-        f"{BITCOIN_HEADERS_TODAY:,} headers would take {BITCOIN_HEADERS_TODAY / rate:.1f} s")
+        f"{BITCOIN_HEADERS_TODAY:,} headers would take {BITCOIN_HEADERS_TODAY / rate:.1f} s"
+    )
     return {"headers_per_s": rate, "headers_900k_s": BITCOIN_HEADERS_TODAY / rate}
 
 
 # ---------------------------------------------------------------- blocks of transfers
+
 
 def make_key(index: int) -> SigningKey:
     return SigningKey(hashlib.sha256(b"bench key %d" % index).digest())
@@ -161,8 +166,9 @@ def fresh_copy(block: Block) -> Block:
     """The block as a peer's parser hands it over: new objects, no cached txids or sizes."""
     txs = tuple(Transaction(t.version, t.kind, t.sender, t.nonce, t.fee, t.payload, t.signature) for t in block.txs)
     header = block.header
-    return Block(BlockHeader(header.version, header.prev_hash, header.merkle_root, header.time, header.bits,
-                             header.nonce), txs)
+    return Block(
+        BlockHeader(header.version, header.prev_hash, header.merkle_root, header.time, header.bits, header.nonce), txs
+    )
 
 
 def measure_raw_verify(block: Block) -> dict:
@@ -196,9 +202,13 @@ def connect_measured(b1: Block, b2: Block, measured: Block, verify_threads: int,
         finally:
             chainstate.close()
     raw = statistics.mean([before["raw_verify_per_s"], after["raw_verify_per_s"]])
-    return {"funding_s": funding_s, "connect_s": connect_s, "raw": raw,
-            "ratio": raw / ((len(measured.txs) - 1) / connect_s),
-            "preparsed": statistics.mean([before["raw_verify_preparsed_per_s"], after["raw_verify_preparsed_per_s"]])}
+    return {
+        "funding_s": funding_s,
+        "connect_s": connect_s,
+        "raw": raw,
+        "ratio": raw / ((len(measured.txs) - 1) / connect_s),
+        "preparsed": statistics.mean([before["raw_verify_preparsed_per_s"], after["raw_verify_preparsed_per_s"]]),
+    }
 
 
 def measure_blocks(reps: int, profile: bool) -> dict:
@@ -224,34 +234,47 @@ def measure_blocks(reps: int, profile: bool) -> dict:
         fresh.append(connect_measured(b1, b2, b3_fresh, 1, False))
         if threads > 1:
             parallel.append(connect_measured(b1, b2, b3, threads, False))
-        log(f"rep {rep}: {count} transfers, {b3.size:,} bytes: connect {single[-1]['connect_s']:.3f} s single-core "
+        log(
+            f"rep {rep}: {count} transfers, {b3.size:,} bytes: connect {single[-1]['connect_s']:.3f} s single-core "
             f"({fresh[-1]['connect_s']:.3f} s paying fresh keys"
             + (f"; {parallel[-1]['connect_s']:.3f} s with {threads} verify threads" if parallel else "")
             + f"), body check alone {body_check[-1]:.3f} s, funding block {single[-1]['funding_s']:.3f} s, "
-            f"raw verify {single[-1]['raw']:,.0f}/s ({single[-1]['preparsed']:,.0f}/s with parsed keys)")
+            f"raw verify {single[-1]['raw']:,.0f}/s ({single[-1]['preparsed']:,.0f}/s with parsed keys)"
+        )
     full_s = statistics.median(r["connect_s"] for r in single)
     tx_per_s = count / full_s
     raw_per_s = statistics.median(r["raw"] for r in single)
     ratio = statistics.median(r["ratio"] for r in single)
     fresh_s = statistics.median(r["connect_s"] for r in fresh)
     fresh_ratio = statistics.median(r["ratio"] for r in fresh)
-    log(f"transactions: {tx_per_s:,.0f}/s inside a single-core connect vs {raw_per_s:,.0f}/s raw coincurve verify "
+    log(
+        f"transactions: {tx_per_s:,.0f}/s inside a single-core connect vs {raw_per_s:,.0f}/s raw coincurve verify "
         f"= {1 / ratio:.0%} of raw (median of per-rep ratios); a full 1 MB block ({count} transfers) connects "
         f"in {full_s:.3f} s; paying fresh keys {count / fresh_s:,.0f}/s = {1 / fresh_ratio:.0%} of raw, "
         f"{fresh_s:.3f} s; body check alone {count / statistics.median(body_check):,.0f} tx/s; one-sender "
-        f"funding block {statistics.median(r['funding_s'] for r in single):.3f} s")
-    figures = {"tx_per_s": tx_per_s, "raw_verify_per_s": raw_per_s, "overhead_ratio": ratio,
-               "full_block_connect_s": full_s, "txs_per_full_block": count,
-               "raw_verify_preparsed_per_s": statistics.median(r["preparsed"] for r in single),
-               "body_check_tx_per_s": count / statistics.median(body_check),
-               "funding_block_connect_s": statistics.median(r["funding_s"] for r in single),
-               "tx_per_s_fresh_recipients": count / fresh_s, "overhead_ratio_fresh_recipients": fresh_ratio,
-               "full_block_connect_fresh_recipients_s": fresh_s, "verify_threads": threads}
+        f"funding block {statistics.median(r['funding_s'] for r in single):.3f} s"
+    )
+    figures = {
+        "tx_per_s": tx_per_s,
+        "raw_verify_per_s": raw_per_s,
+        "overhead_ratio": ratio,
+        "full_block_connect_s": full_s,
+        "txs_per_full_block": count,
+        "raw_verify_preparsed_per_s": statistics.median(r["preparsed"] for r in single),
+        "body_check_tx_per_s": count / statistics.median(body_check),
+        "funding_block_connect_s": statistics.median(r["funding_s"] for r in single),
+        "tx_per_s_fresh_recipients": count / fresh_s,
+        "overhead_ratio_fresh_recipients": fresh_ratio,
+        "full_block_connect_fresh_recipients_s": fresh_s,
+        "verify_threads": threads,
+    }
     if parallel:
         parallel_s = statistics.median(r["connect_s"] for r in parallel)
-        log(f"with {threads} verify threads: {count / parallel_s:,.0f} tx/s, a full block in {parallel_s:.3f} s "
+        log(
+            f"with {threads} verify threads: {count / parallel_s:,.0f} tx/s, a full block in {parallel_s:.3f} s "
             f"({count / parallel_s / raw_per_s:.0%} of one core's raw verify rate; the machine's other load "
-            f"shares those cores)")
+            f"shares those cores)"
+        )
         figures.update({"tx_per_s_parallel": count / parallel_s, "full_block_connect_parallel_s": parallel_s})
     return figures
 

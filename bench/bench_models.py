@@ -18,6 +18,7 @@
 Prints progress; the last line is JSON.
     .venv/bin/python bench/bench_models.py [--steps 4] [--rounds 3] [--batch 8] [--prepare-mb 16]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,9 +69,18 @@ def make_hf_llama(folder: Path, tokenizer: bytes):
     import transformers
 
     torch.manual_seed(0)
-    config = transformers.LlamaConfig(vocab_size=VOCAB, hidden_size=384, intermediate_size=1024, num_hidden_layers=5,
-                                      num_attention_heads=6, num_key_value_heads=2, max_position_embeddings=CONTEXT,
-                                      tie_word_embeddings=False, bos_token_id=None, eos_token_id=None)
+    config = transformers.LlamaConfig(
+        vocab_size=VOCAB,
+        hidden_size=384,
+        intermediate_size=1024,
+        num_hidden_layers=5,
+        num_attention_heads=6,
+        num_key_value_heads=2,
+        max_position_embeddings=CONTEXT,
+        tie_word_embeddings=False,
+        bos_token_id=None,
+        eos_token_id=None,
+    )
     model = transformers.LlamaForCausalLM(config).eval()
     model.save_pretrained(folder)
     (folder / "tokenizer.json").write_bytes(tokenizer)
@@ -88,14 +98,17 @@ def measure_export(root: Path, hf_model) -> float:
     tokens = torch.randint(0, VOCAB, (4, CONTEXT), generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         original = hf_model(tokens).logits
-        return max(float((loaded(tokens).logits - original).abs().max()), float((ours(tokens)[0] - original).abs().max()))
+        return max(
+            float((loaded(tokens).logits - original).abs().max()), float((ours(tokens)[0] - original).abs().max())
+        )
 
 
 def measure_plain_loop(checkpoint, params, steps: int) -> float:
     """Tokens/s of the textbook loop: the same model and batch, AdamW's default (foreach) path."""
     model = checkpoint.build_model().train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=params.inner_lr, betas=params.inner_betas,
-                                  weight_decay=params.inner_weight_decay)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=params.inner_lr, betas=params.inner_betas, weight_decay=params.inner_weight_decay
+    )
     generator = torch.Generator().manual_seed(0)
     batches = [torch.randint(0, VOCAB, (params.batch_size, CONTEXT + 1), generator=generator) for _ in range(steps + 1)]
     for index, batch in enumerate(batches):
@@ -134,27 +147,45 @@ def main() -> int:
         size = write_jsonl(root / "data.jsonl", args.prepare_mb)
         tokenizer = train_tokenizer(itertools.islice(iter_documents(root / "data.jsonl"), 300), VOCAB)
         started = time.perf_counter()
-        manifest = prepare_dataset(root / "data.jsonl", root / "ds", tokenizer, page_tokens=16 * (CONTEXT + 1),
-                                   shard_pages=64)
+        manifest = prepare_dataset(
+            root / "data.jsonl", root / "ds", tokenizer, page_tokens=16 * (CONTEXT + 1), shard_pages=64
+        )
         prepare_mb_per_s = size / 1e6 / (time.perf_counter() - started)
-        log(f"prepare: {size / 1e6:.1f} MB -> {manifest['num_pages']} pages in {len(manifest['shards'])} shards, "
-            f"{prepare_mb_per_s:.2f} MB/s")
+        log(
+            f"prepare: {size / 1e6:.1f} MB -> {manifest['num_pages']} pages in {len(manifest['shards'])} shards, "
+            f"{prepare_mb_per_s:.2f} MB/s"
+        )
         hf_model = make_hf_llama(root / "hf", tokenizer)
         diff = measure_export(root, hf_model)
         log(f"export: max |logit diff| {diff:.3g}")
         checkpoint = decode_checkpoint(import_hf(root / "hf").to_bytes())
         dataset = load_dataset(root / "ds" / "manifest.json")
-        params = get_preset("demo", model=checkpoint.config, page_tokens=dataset.page_tokens, batch_size=args.batch,
-                            pages_per_miner=8, kernel=torch.backends.cpu.get_cpu_capability())
+        params = get_preset(
+            "demo",
+            model=checkpoint.config,
+            page_tokens=dataset.page_tokens,
+            batch_size=args.batch,
+            pages_per_miner=8,
+            kernel=torch.backends.cpu.get_cpu_capability(),
+        )
         log(f"model: {compute_num_params(checkpoint.config) / 1e6:.2f}M parameters, batch {args.batch} x {CONTEXT}")
         plain, miner = 0.0, 0.0
         for _ in range(args.rounds):
             plain = max(plain, measure_plain_loop(checkpoint, params, args.steps))
             miner = max(miner, measure_miner(checkpoint, dataset, params, args.steps))
         log(f"training: miner {miner:.0f} tokens/s, plain loop {plain:.0f} tokens/s")
-    print(json.dumps({"train_tokens_per_s_ratio": round(miner / plain, 3), "miner_tokens_per_s": round(miner, 1),
-                      "plain_tokens_per_s": round(plain, 1), "params": compute_num_params(checkpoint.config),
-                      "export_max_abs_logit_diff": diff, "prepare_mb_per_s": round(prepare_mb_per_s, 2)}))
+    print(
+        json.dumps(
+            {
+                "train_tokens_per_s_ratio": round(miner / plain, 3),
+                "miner_tokens_per_s": round(miner, 1),
+                "plain_tokens_per_s": round(plain, 1),
+                "params": compute_num_params(checkpoint.config),
+                "export_max_abs_logit_diff": diff,
+                "prepare_mb_per_s": round(prepare_mb_per_s, 2),
+            }
+        )
+    )
     return 0
 
 

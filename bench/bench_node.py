@@ -12,6 +12,7 @@ Real `hashgrad node` processes on loopback (regtest), driven over RPC, as in the
 3. RPC: sequential getblockcount calls over one kept-alive connection (calls/s).
 The last line printed is JSON.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,7 +27,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from functional.framework import TestNode, connect_nodes, new_address, sync_blocks, wait_until  # noqa: E402
-
 from hashgrad.chain.block import parse_block  # noqa: E402
 from hashgrad.chain.params import get_network  # noqa: E402
 from hashgrad.node.ledger import Ledger  # noqa: E402
@@ -125,14 +125,25 @@ def main() -> int:
         p95 = sorted(latencies)[max(0, round(0.95 * len(latencies)) - 1)]
         print(f"propagation over 5 nodes in a line ({len(latencies)} blocks): p50 {p50:.1f} ms, p95 {p95:.1f} ms")
         sync_rate, local_rate, count = measure_sync(root, args.sync_blocks)
-        print(f"initial sync of {count} blocks: {sync_rate:.0f} blocks/s; local connect {local_rate:.0f} blocks/s; "
-              f"ratio {sync_rate / local_rate:.2f}")
+        print(
+            f"initial sync of {count} blocks: {sync_rate:.0f} blocks/s; local connect {local_rate:.0f} blocks/s; "
+            f"ratio {sync_rate / local_rate:.2f}"
+        )
         rpc_rate = measure_rpc(root, args.rpc_seconds)
         print(f"RPC getblockcount, one kept-alive client: {rpc_rate:.0f} calls/s")
-    print(json.dumps({"propagation_5_line_p50_ms": round(p50, 2), "propagation_5_line_p95_ms": round(p95, 2),
-                      "sync_blocks_per_s": round(sync_rate, 1), "local_connect_blocks_per_s": round(local_rate, 1),
-                      "sync_to_local_ratio": round(sync_rate / local_rate, 3), "sync_blocks": count,
-                      "rpc_calls_per_s": round(rpc_rate, 1)}))
+    print(
+        json.dumps(
+            {
+                "propagation_5_line_p50_ms": round(p50, 2),
+                "propagation_5_line_p95_ms": round(p95, 2),
+                "sync_blocks_per_s": round(sync_rate, 1),
+                "local_connect_blocks_per_s": round(local_rate, 1),
+                "sync_to_local_ratio": round(sync_rate / local_rate, 3),
+                "sync_blocks": count,
+                "rpc_calls_per_s": round(rpc_rate, 1),
+            }
+        )
+    )
     return 0
 
 

@@ -20,6 +20,7 @@ with the tolerance replay a validator of another class runs (work.crossclass).
 Runs each process on one thread. Prints progress; the last line is JSON.
     .venv/bin/python bench/bench_portability.py [--preset small] [--kernels default,avx2,avx512]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,13 @@ def log(message: str) -> None:
 
 def run_portability(action: str, directory: Path, kernel: str, *extra: str) -> list[dict]:
     env = compute_kernel_env(kernel) | {"OMP_NUM_THREADS": "1"}
-    result = subprocess.run([sys.executable, "-m", "hashgrad.work.portability", action, str(directory), *extra],
-                            capture_output=True, text=True, timeout=1800, env=env)
+    result = subprocess.run(
+        [sys.executable, "-m", "hashgrad.work.portability", action, str(directory), *extra],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env=env,
+    )
     if result.returncode != 0:
         raise SystemExit(f"{action} under {kernel} failed:\n{result.stderr[-3000:]}")
     return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
@@ -80,9 +86,11 @@ def main() -> int:
                     continue
                 for record in run_portability("audit", directory, kernel, "--preset", args.preset):
                     audits.append(record)
-                    log(f"{miner_class} -> {validator_class}: {record['kind']:<22} drift {record.get('drift', 0):.3e} "
+                    log(
+                        f"{miner_class} -> {validator_class}: {record['kind']:<22} drift {record.get('drift', 0):.3e} "
                         f"{'pass' if record['passed'] else 'FAIL'} {record.get('reason') or ''} "
-                        f"step {record.get('first_bad_step')}")
+                        f"step {record.get('first_bad_step')}"
+                    )
     finally:
         shutil.rmtree(root, ignore_errors=True)
     honest = [a for a in audits if a["kind"] == "honest"]
@@ -90,19 +98,25 @@ def main() -> int:
     drift_honest_max = max(a["drift"] for a in honest) if honest else 0.0
     miner_seconds = {c: s["honest"] for c, (_, _, s) in mined.items()}
     cost = [a["seconds"] / miner_seconds[a["miner_class"]] for a in honest]
-    print(json.dumps({
-        "preset": args.preset, "precision": args.precision, "classes": sorted(mined),
-        "pairs": len(honest),
-        "honest_cross_class_pass": sum(a["passed"] for a in honest) / len(honest) if honest else 0.0,
-        "cheat_detected": sum(not a["passed"] for a in cheats) / len(cheats) if cheats else 0.0,
-        "drift_honest_max": drift_honest_max,
-        "threshold": params.get_drift_threshold(args.precision),
-        "threshold_suggested": DRIFT_MARGIN * drift_honest_max,
-        "drift_cheat_min": min(a["drift"] for a in cheats) if cheats else 0.0,
-        "drift_cheat_by_kind": {k: min(a["drift"] for a in cheats if a["kind"] == k) for k in CHEATS},
-        "audit_probability": params.audit_probability,
-        "audit_cost_fraction": params.audit_probability * max(cost) if cost else 0.0,
-    }))
+    print(
+        json.dumps(
+            {
+                "preset": args.preset,
+                "precision": args.precision,
+                "classes": sorted(mined),
+                "pairs": len(honest),
+                "honest_cross_class_pass": sum(a["passed"] for a in honest) / len(honest) if honest else 0.0,
+                "cheat_detected": sum(not a["passed"] for a in cheats) / len(cheats) if cheats else 0.0,
+                "drift_honest_max": drift_honest_max,
+                "threshold": params.get_drift_threshold(args.precision),
+                "threshold_suggested": DRIFT_MARGIN * drift_honest_max,
+                "drift_cheat_min": min(a["drift"] for a in cheats) if cheats else 0.0,
+                "drift_cheat_by_kind": {k: min(a["drift"] for a in cheats if a["kind"] == k) for k in CHEATS},
+                "audit_probability": params.audit_probability,
+                "audit_cost_fraction": params.audit_probability * max(cost) if cost else 0.0,
+            }
+        )
+    )
     return 0
 
 

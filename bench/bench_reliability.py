@@ -20,6 +20,7 @@ Prints one line per part, then one JSON line with every figure:
     mempool_connect_ratio       block connect with a full mempool / with an empty one
                                 (bench/reliability_mempool.py; goal <= 2)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,15 +66,22 @@ def run_fuzz(seconds: float, atheris_runs: int, seed: int = 17) -> dict:
         except ImportError:
             result["atheris"] = "not installed (pip install atheris); coverage-guided run skipped"
         else:
-            proc = subprocess.run([sys.executable, str(ROOT / "tools" / "fuzz.py"), "--", f"-runs={atheris_runs}"],
-                                  capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+            proc = subprocess.run(
+                [sys.executable, str(ROOT / "tools" / "fuzz.py"), "--", f"-runs={atheris_runs}"],
+                capture_output=True,
+                text=True,
+                env=dict(os.environ, OMP_NUM_THREADS="1"),
+            )
             done = re.search(r"Done (\d+) runs", proc.stderr + proc.stdout)
             atheris_inputs = int(done.group(1)) if done else 0
             atheris_failures = 0 if proc.returncode == 0 and done else 1
             if atheris_failures:
                 result["atheris_tail"] = (proc.stderr + proc.stdout)[-1500:]
-    result |= {"fuzz_inputs": inputs + atheris_inputs, "fuzz_failures": failures + atheris_failures,
-               "fuzz_inputs_atheris": atheris_inputs}
+    result |= {
+        "fuzz_inputs": inputs + atheris_inputs,
+        "fuzz_failures": failures + atheris_failures,
+        "fuzz_inputs_atheris": atheris_inputs,
+    }
     return result
 
 
@@ -100,8 +108,11 @@ def main() -> None:
         from reliability_hostile import run_hostile_bench
 
         figures |= run_hostile_bench(args.hostile_seconds)
-        print("hostile:", {k: figures[k] for k in ("hostile_peers", "honest_sync_ok", "rss_mb", "hostile_banned")},
-              flush=True)
+        print(
+            "hostile:",
+            {k: figures[k] for k in ("hostile_peers", "honest_sync_ok", "rss_mb", "hostile_banned")},
+            flush=True,
+        )
     if "mempool" not in skip:
         from reliability_mempool import run_mempool_bench
 

@@ -10,6 +10,7 @@ One real `hashgrad node` process (regtest, loopback) started with `-zmqpubhashbl
    (received on its own thread), next to the same call's RPC reply, p50 and p95 in ms, over --blocks.
 The last line printed is JSON.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,8 +73,11 @@ def main() -> None:
             sub.connect(f"tcp://127.0.0.1:{zmq_port}")
             time.sleep(0.5)  # a SUB socket misses what is published before its subscription reaches the PUB
             arrivals: dict[str, float] = {}
-            receiver = threading.Thread(target=lambda: arrivals.update(
-                (sub.recv_multipart()[1].hex(), time.perf_counter()) for _ in range(args.blocks)))
+            receiver = threading.Thread(
+                target=lambda: arrivals.update(
+                    (sub.recv_multipart()[1].hex(), time.perf_counter()) for _ in range(args.blocks)
+                )
+            )
             receiver.start()
             sent_at, replied = {}, []
             for _ in range(args.blocks):
@@ -87,11 +91,18 @@ def main() -> None:
         finally:
             node.cleanup()
     replied.sort()
-    print(json.dumps({"getblockcount_calls_per_s": round(count_rate), "getblockheader_calls_per_s": round(header_rate),
-                      "batch100_per_s": round(batch_rate, 1),
-                      "zmq_hashblock_p50_ms": round(statistics.median(latencies), 2),
-                      "zmq_hashblock_p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))], 2),
-                      "rpc_reply_p50_ms": round(statistics.median(replied), 2)}))
+    print(
+        json.dumps(
+            {
+                "getblockcount_calls_per_s": round(count_rate),
+                "getblockheader_calls_per_s": round(header_rate),
+                "batch100_per_s": round(batch_rate, 1),
+                "zmq_hashblock_p50_ms": round(statistics.median(latencies), 2),
+                "zmq_hashblock_p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))], 2),
+                "rpc_reply_p50_ms": round(statistics.median(replied), 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

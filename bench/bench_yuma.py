@@ -5,6 +5,7 @@ Prints one line per variant and, last, a JSON line with the median seconds of ea
 The inputs are seeded and realistic: each validator weights every miner (sparse 1-in-4
 zeros), bonds come from a warm-up epoch, and Yuma 3 runs with liquid alpha on.
 """
+
 from __future__ import annotations
 
 import argparse

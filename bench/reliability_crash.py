@@ -10,6 +10,7 @@ state (every table a connect touches) compared with a replay of its active chain
 
 A fresh datadir every ROUNDS_PER_DIR kills keeps the replays short.
 """
+
 from __future__ import annotations
 
 import os
@@ -33,10 +34,18 @@ WAIT_S = 60
 
 
 def start_writer(datadir: Path, seed: int) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), str(TESTS), os.environ.get("PYTHONPATH")])),
-               OMP_NUM_THREADS="1")
-    return subprocess.Popen([sys.executable, str(ROOT / "bench" / "reliability_crash_writer.py"), str(datadir), str(seed)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), str(TESTS), os.environ.get("PYTHONPATH")])),
+        OMP_NUM_THREADS="1",
+    )
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "reliability_crash_writer.py"), str(datadir), str(seed)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
 def read_progress(proc: subprocess.Popen, rng: random.Random) -> int:

@@ -6,6 +6,7 @@ made elsewhere (what a sync feeds it), printing `height H` after every accepted 
 
 It runs until killed; on restart it continues from whatever tip the store reopens with.
 """
+
 from __future__ import annotations
 
 import random
@@ -27,7 +28,9 @@ def submit_transfers(ledger: Ledger, rng: random.Random) -> None:
             continue
         nonce = ledger.mempool.get_next_nonce(key.pubkey)
         try:
-            ledger.submit_transaction(make_transfer(key, nonce, rng.choice(KEYS).pubkey, rng.randint(1, account.balance // 4)))
+            ledger.submit_transaction(
+                make_transfer(key, nonce, rng.choice(KEYS).pubkey, rng.randint(1, account.balance // 4))
+            )
         except HashgradError:
             pass
 

@@ -16,6 +16,7 @@ Each hostile connection is retried when the node drops it, until the campaign en
 seconds of the campaign's end, and kept its outbound connection), `rss_mb` (target's peak resident
 memory, VmHWM), `hostile_banned` (addresses banned).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -30,12 +31,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from functional.framework import TestNode, wait_until  # noqa: E402
 from hashgrad.chain.genesis import build_genesis_block, compute_block_version  # noqa: E402
 from hashgrad.chain.header import BlockHeader  # noqa: E402
 from hashgrad.errors import RpcError  # noqa: E402
-from hashgrad.p2p.messages import (PROTOCOL_VERSION, AddrEntry, AddrMessage, HeadersMessage, VerackMessage,  # noqa: E402
-                                   VersionMessage, encode_message)
-from functional.framework import TestNode, wait_until  # noqa: E402
+from hashgrad.p2p.messages import (  # noqa: E402
+    PROTOCOL_VERSION,
+    AddrEntry,
+    AddrMessage,
+    HeadersMessage,
+    VerackMessage,
+    VersionMessage,
+    encode_message,
+)
 
 KINDS = ("garbage", "slow", "headers", "addr", "oversize")
 
@@ -54,9 +62,20 @@ class Campaign:
         self.genesis = build_genesis_block(self.params).hash
 
     def version(self) -> bytes:
-        return encode_message(self.params.magic, VersionMessage(
-            PROTOCOL_VERSION, 1, int(time.time()), self.params.magic, self.genesis, 0,
-            int.from_bytes(os.urandom(8), "little"), "/hostile\n\x1b[31m/", 0))
+        return encode_message(
+            self.params.magic,
+            VersionMessage(
+                PROTOCOL_VERSION,
+                1,
+                int(time.time()),
+                self.params.magic,
+                self.genesis,
+                0,
+                int.from_bytes(os.urandom(8), "little"),
+                "/hostile\n\x1b[31m/",
+                0,
+            ),
+        )
 
     async def handshake(self, reader, writer) -> None:
         writer.write(self.version())
@@ -68,8 +87,9 @@ class Campaign:
         prev, headers = self.genesis, []
         version = compute_block_version(self.params, auxpow=True)
         for i in range(count):
-            header = BlockHeader(version, prev, os.urandom(32), self.params.genesis_time + 60 * (i + 1),
-                                 self.params.genesis_bits, i)
+            header = BlockHeader(
+                version, prev, os.urandom(32), self.params.genesis_time + 60 * (i + 1), self.params.genesis_bits, i
+            )
             headers.append(header)
             prev = header.hash
         return HeadersMessage(tuple(headers))
@@ -78,15 +98,16 @@ class Campaign:
         rng = random.Random(source)
         while time.monotonic() < deadline:
             try:
-                reader, writer = await asyncio.wait_for(asyncio.open_connection(
-                    "127.0.0.1", self.target.p2p_port, local_addr=(source, 0)), 5)
-            except (OSError, asyncio.TimeoutError):
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection("127.0.0.1", self.target.p2p_port, local_addr=(source, 0)), 5
+                )
+            except (TimeoutError, OSError):
                 await asyncio.sleep(1)
                 continue
             self.opened += 1
             try:
                 await self.play(kind, reader, writer, rng, deadline)
-            except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError):
+            except (TimeoutError, OSError, asyncio.IncompleteReadError):
                 pass
             finally:
                 writer.close()
@@ -113,8 +134,15 @@ class Campaign:
         elif kind == "addr":
             await self.handshake(reader, writer)
             while time.monotonic() < deadline:
-                entries = tuple(AddrEntry(int(time.time()), 1, f"{rng.randint(1, 223)}.{rng.randint(0, 255)}."
-                                          f"{rng.randint(0, 255)}.{rng.randint(1, 254)}", 8333) for _ in range(1000))
+                entries = tuple(
+                    AddrEntry(
+                        int(time.time()),
+                        1,
+                        f"{rng.randint(1, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
+                        8333,
+                    )
+                    for _ in range(1000)
+                )
                 writer.write(encode_message(magic, AddrMessage(entries)))
                 await writer.drain()
                 await asyncio.sleep(0.2)
@@ -158,9 +186,13 @@ def run_hostile_bench(seconds: float = 30.0) -> dict:
                 banned = len(target.listbanned())
             except (AssertionError, RpcError):  # not synced, or blinded: its RPC does not even answer
                 synced, outbound, banned = False, [], -1
-            return {"hostile_peers": campaign.opened, "honest_sync_ok": synced and bool(outbound),
-                    "honest_height": honest.getblockcount(), "rss_mb": round(read_peak_rss_mb(target.process.pid), 1),
-                    "hostile_banned": banned}
+            return {
+                "hostile_peers": campaign.opened,
+                "honest_sync_ok": synced and bool(outbound),
+                "honest_height": honest.getblockcount(),
+                "rss_mb": round(read_peak_rss_mb(target.process.pid), 1),
+                "hostile_banned": banned,
+            }
         finally:
             target.cleanup()
             honest.cleanup()

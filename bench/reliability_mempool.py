@@ -7,6 +7,7 @@ template takes a few transactions from *every* sender and every pending chain is
 time is accept + mempool update (what `Ledger.submit_block` holds its lock for). The ratio is the
 median over rounds (goal <= 2).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -80,15 +81,22 @@ def run_mempool_bench(senders: int = 400, chain: int = 40, rounds: int = 2) -> d
                 tag += 1
                 block = make_block(full, funder.pubkey, tag)
                 if len(full.mempool) < len(block.txs) + 1000:
-                    raise RuntimeError(f"the mempool must stay full beyond one block: {len(full.mempool)} txs, block {len(block.txs)}")
+                    raise RuntimeError(
+                        f"the mempool must stay full beyond one block: {len(full.mempool)} txs, block {len(block.txs)}"
+                    )
                 times.append(connect_both(ledgers, block))
         finally:
             for ledger in ledgers:
                 ledger.close()
     full_s = statistics.median(t[0] for t in times)
     empty_s = statistics.median(t[1] for t in times)
-    return {"mempool_connect_ratio": round(full_s / empty_s, 3), "mempool_full_ms": round(1000 * full_s, 1),
-            "mempool_empty_ms": round(1000 * empty_s, 1), "mempool_txs": txs, "mempool_block_txs": len(block.txs)}
+    return {
+        "mempool_connect_ratio": round(full_s / empty_s, 3),
+        "mempool_full_ms": round(1000 * full_s, 1),
+        "mempool_empty_ms": round(1000 * empty_s, 1),
+        "mempool_txs": txs,
+        "mempool_block_txs": len(block.txs),
+    }
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """`python -m hashgrad` runs the `hashgrad` command."""
+
 import sys
 
 from hashgrad.cli.main import main

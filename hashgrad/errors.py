@@ -3,6 +3,7 @@
 The same codes travel in P2P rejects and in RPC errors, and tests assert them. Where Bitcoin Core
 defines a code for the same rule (`high-hash`, `bad-txnmrklroot`, ...), we use Bitcoin Core's.
 """
+
 from __future__ import annotations
 
 

@@ -6,6 +6,7 @@ calls it directly lets one bad artifact or reply stop a process. `parse_json` ch
 depth with a linear scan before parsing, refuses the non-standard constants, and turns every parse
 failure into the caller's error class with the caller's reason code.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,9 @@ def _refuse_constant(name: str):
     raise ValueError(f"non-standard constant {name}")
 
 
-def parse_json(data: bytes | str, error: type[HashgradError], reason: str, max_bytes: int = 1 << 20,
-               max_depth: int = MAX_DEPTH) -> object:
+def parse_json(
+    data: bytes | str, error: type[HashgradError], reason: str, max_bytes: int = 1 << 20, max_depth: int = MAX_DEPTH
+) -> object:
     """The JSON value in `data`, or `error(reason)` for anything too big, too deep or not strict JSON."""
     if len(data) > max_bytes:
         raise error(reason, f"JSON of {len(data)} bytes > limit {max_bytes}")

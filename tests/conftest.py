@@ -4,12 +4,13 @@ The real public test data lives in `tests/data/` (its README names the source of
 helpers in `tests/data_files.py` read it, decompressing the files that are stored gzip-compressed.
 Shared helpers live in `tests/support/`; the ledger fixtures below serve the chain, store and node tests.
 """
+
 from __future__ import annotations
 
 import pytest
-from support.ledger import ALICE, PARAMS, mine
 
 from hashgrad.store.chainstate import ChainState
+from support.ledger import ALICE, PARAMS, mine
 
 
 @pytest.fixture

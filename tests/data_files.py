@@ -3,6 +3,7 @@
 Large files are stored gzip-compressed as `NAME.gz`; `read_data(NAME)` returns the original bytes either
 way, and `data_path(NAME)` the file as stored (the `hashgrad btc` commands read `.gz` files as they are).
 """
+
 from __future__ import annotations
 
 import gzip

@@ -17,6 +17,7 @@ architecture (README, "Layout"):
     devnet                      the local network of role processes
     cli                         the command line, imported by nothing but `python -m hashgrad`
 """
+
 from __future__ import annotations
 
 import ast
@@ -53,8 +54,11 @@ def imported_packages(path: Path) -> set[str]:
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names] \
-                if node.module == "hashgrad" else [node.module]
+            names = (
+                [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+                if node.module == "hashgrad"
+                else [node.module]
+            )
         else:
             continue
         found |= {name.split(".")[1] for name in names if name.startswith("hashgrad.")}

@@ -20,6 +20,7 @@ mutation-based fuzzing starts from deep inside each format.
     rest         a REST height parameter (the one parsed before the node is touched)
     json         safejson.parse_json itself
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -69,6 +70,7 @@ def fuzz_frame(data: bytes) -> None:
         reader.feed_eof()
         while True:
             await read_frame(reader, PARAMS.magic, LIMITS)
+
     asyncio.run(read())
 
 
@@ -112,7 +114,7 @@ def replace_header_field(artifact: bytes, data: bytes) -> bytes:
     """The artifact with one field of its hashgrad JSON header (chosen by data[0]) set to a JSON value
     decoded from the rest of `data` (or to its raw text): type confusion deep inside a valid file."""
     header_len = int.from_bytes(artifact[:8], "little")
-    outer = json.loads(artifact[8:8 + header_len])
+    outer = json.loads(artifact[8 : 8 + header_len])
     inner = json.loads(outer["__metadata__"]["hashgrad"])
     paths = [(k,) for k in inner] + [("config", k) for k in inner.get("config", {})]
     path = paths[data[0] % len(paths)] if data else paths[0]
@@ -127,7 +129,7 @@ def replace_header_field(artifact: bytes, data: bytes) -> bytes:
     target[path[-1]] = value
     outer["__metadata__"]["hashgrad"] = json.dumps(inner)
     raw = json.dumps(outer).encode()
-    return len(raw).to_bytes(8, "little") + raw + artifact[8 + header_len:]
+    return len(raw).to_bytes(8, "little") + raw + artifact[8 + header_len :]
 
 
 def fuzz_update_fields(data: bytes) -> None:
@@ -165,10 +167,20 @@ def fuzz_json(data: bytes) -> None:
 
 
 TARGETS = {
-    "frame": fuzz_frame, "message": fuzz_message, "tx": fuzz_tx, "header": fuzz_header, "block": fuzz_block,
-    "auxpow": fuzz_auxpow, "update": fuzz_update, "checkpoint": fuzz_checkpoint, "reply": fuzz_reply,
-    "request": fuzz_request, "rest": fuzz_rest, "json": fuzz_json,
-    "update_fields": fuzz_update_fields, "checkpoint_fields": fuzz_checkpoint_fields,
+    "frame": fuzz_frame,
+    "message": fuzz_message,
+    "tx": fuzz_tx,
+    "header": fuzz_header,
+    "block": fuzz_block,
+    "auxpow": fuzz_auxpow,
+    "update": fuzz_update,
+    "checkpoint": fuzz_checkpoint,
+    "reply": fuzz_reply,
+    "request": fuzz_request,
+    "rest": fuzz_rest,
+    "json": fuzz_json,
+    "update_fields": fuzz_update_fields,
+    "checkpoint_fields": fuzz_checkpoint_fields,
 }
 
 
@@ -186,8 +198,9 @@ def run_target(name: str, data: bytes) -> None:
 def build_update_seed() -> bytes:
     key = SigningKey(hashlib.sha256(b"fuzz seed key").digest())
     vector = torch.randn(LAYOUT.num_params, generator=torch.Generator().manual_seed(0))
-    return build_update(WORK, 1, b"\x01" * 32, key.pubkey, b"\x02" * 32, compress(vector, LAYOUT, WORK.quant_bins),
-                        LAYOUT)[0]
+    return build_update(
+        WORK, 1, b"\x01" * 32, key.pubkey, b"\x02" * 32, compress(vector, LAYOUT, WORK.quant_bins), LAYOUT
+    )[0]
 
 
 SEED_UPDATE = build_update_seed()
@@ -200,8 +213,12 @@ def build_auxpow_seed() -> bytes:
     from hashgrad.chain.btc_tx import BitcoinTx, TxIn, TxOut
 
     script = b"\x03\x01\x02\x03" + build_aux_coinbase_script(b"\x05" * 32, 0, 0)
-    coinbase = BitcoinTx(2, (TxIn(b"\x00" * 32, 0xFFFFFFFF, script, 0xFFFFFFFF, (b"\x00" * 32,)),),
-                         (TxOut(312_500_000, b"\x00\x14" + b"\x77" * 20),), 0)
+    coinbase = BitcoinTx(
+        2,
+        (TxIn(b"\x00" * 32, 0xFFFFFFFF, script, 0xFFFFFFFF, (b"\x00" * 32,)),),
+        (TxOut(312_500_000, b"\x00\x14" + b"\x77" * 20),),
+        0,
+    )
     parent = BlockHeader(0x20000000, b"\x09" * 32, coinbase.txid, 1_800_000_000, 0x207FFFFF, 0)
     return build_auxpow(coinbase, parent).serialize()
 
@@ -209,15 +226,20 @@ def build_auxpow_seed() -> bytes:
 def build_seeds() -> dict[str, list[bytes]]:
     """One or more valid inputs per target (so mutations start inside each format)."""
     key = SigningKey(hashlib.sha256(b"fuzz seed key").digest())
-    tx = sign_transaction(key, PARAMS.magic, TxKind.TRANSFER, 0, 1_000, TransferPayload(key.pubkey, 5).serialize(),
-                          b"\x00" * 32)
+    tx = sign_transaction(
+        key, PARAMS.magic, TxKind.TRANSFER, 0, 1_000, TransferPayload(key.pubkey, 5).serialize(), b"\x00" * 32
+    )
     from hashgrad.chain.genesis import build_genesis_block
 
     genesis = build_genesis_block(PARAMS)
-    reply = (b'{"choices":[{"text":"AB","token_ids":[65,66],"logprobs":{"token_logprobs":[-0.5,-0.25]},'
-             b'"finish_reason":"length"}],"system_fingerprint":"' + b"ab" * 32 + b'","seed":3}')
-    stream = (b'Sdata: {"id":"x","choices":[{"text":"A","token_ids":[65]}]}\n\ndata: {"id":"x","choices":[{"text":"B",'
-              b'"token_ids":[66],"finish_reason":"length"}]}\n\ndata: [DONE]\n')
+    reply = (
+        b'{"choices":[{"text":"AB","token_ids":[65,66],"logprobs":{"token_logprobs":[-0.5,-0.25]},'
+        b'"finish_reason":"length"}],"system_fingerprint":"' + b"ab" * 32 + b'","seed":3}'
+    )
+    stream = (
+        b'Sdata: {"id":"x","choices":[{"text":"A","token_ids":[65]}]}\n\ndata: {"id":"x","choices":[{"text":"B",'
+        b'"token_ids":[66],"finish_reason":"length"}]}\n\ndata: [DONE]\n'
+    )
     request = b'{"model":"m","prompt":"hello","max_tokens":4,"temperature":0.7,"seed":3,"top_k":5,"logprobs":1}'
     return {
         "frame": [encode_message(PARAMS.magic, PingMessage(7)) * 2],
@@ -241,7 +263,7 @@ def mutate(seed: bytes, choices: bytes) -> bytes:
     """A deterministic mutation of `seed` steered by `choices` (flip, insert, delete, truncate, splice)."""
     data = bytearray(seed)
     for i in range(0, len(choices) - 3, 4):
-        op, a, b, c = choices[i:i + 4]
+        op, a, b, c = choices[i : i + 4]
         if not data:
             data = bytearray(choices[i:])
             break
@@ -251,9 +273,9 @@ def mutate(seed: bytes, choices: bytes) -> bytes:
         elif op % 5 == 1:
             data[pos:pos] = bytes([c]) * (1 + c % 4)
         elif op % 5 == 2:
-            del data[pos:pos + 1 + c % 8]
+            del data[pos : pos + 1 + c % 8]
         elif op % 5 == 3:
             del data[pos:]
         else:
-            data[pos:pos + 4] = struct.pack("<I", (c * 0x01010101) & 0xFFFFFFFF)
+            data[pos : pos + 4] = struct.pack("<I", (c * 0x01010101) & 0xFFFFFFFF)
     return bytes(data)

@@ -4,6 +4,7 @@
 
     .venv/bin/python tools/grind_genesis.py
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,8 +34,11 @@ def main() -> None:
     for params in NETWORKS.values():
         nonce = grind(params)
         print(params.name, nonce)
-        text = re.sub(rf"genesis_time={params.genesis_time}, genesis_bits=(0x[0-9A-F]+), genesis_nonce=\d+",
-                      rf"genesis_time={params.genesis_time}, genesis_bits=\1, genesis_nonce={nonce}", text)
+        text = re.sub(
+            rf"genesis_time={params.genesis_time}, genesis_bits=(0x[0-9A-F]+), genesis_nonce=\d+",
+            rf"genesis_time={params.genesis_time}, genesis_bits=\1, genesis_nonce={nonce}",
+            text,
+        )
     PARAMS.write_text(text)
 
 

@@ -42,6 +42,7 @@ zero) so that `serialize(parse(x)) == x`; and a non-zero coinbase index is rejec
 libdohj and electrum-nmc do, and Namecoin did before it started ignoring the field), which keeps
 one valid encoding of that field.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -50,8 +51,8 @@ from dataclasses import dataclass
 
 from hashgrad.chain.btc_tx import BitcoinTx, TxIn, TxOut, read_bitcoin_tx
 from hashgrad.chain.encoding import ByteReader, encode_compact_size
-from hashgrad.chain.header import HEADER_SIZE, VERSION_CHAIN_START, BlockHeader
 from hashgrad.chain.hashes import ZERO_HASH
+from hashgrad.chain.header import HEADER_SIZE, VERSION_CHAIN_START, BlockHeader
 from hashgrad.chain.merkle import compute_merkle_branch, compute_merkle_root, compute_root_from_branch
 from hashgrad.chain.params import ChainParams
 from hashgrad.chain.pow import check_proof_of_work
@@ -79,15 +80,17 @@ class AuxPow:
     parent_header: BlockHeader
 
     def serialize(self) -> bytes:
-        return b"".join((
-            self.coinbase_tx.serialize(with_witness=True),
-            self.parent_block_hash,
-            _encode_branch(self.coinbase_branch),
-            struct.pack("<i", self.coinbase_index),
-            _encode_branch(self.chain_branch),
-            struct.pack("<i", self.chain_index),
-            self.parent_header.serialize(),
-        ))
+        return b"".join(
+            (
+                self.coinbase_tx.serialize(with_witness=True),
+                self.parent_block_hash,
+                _encode_branch(self.coinbase_branch),
+                struct.pack("<i", self.coinbase_index),
+                _encode_branch(self.chain_branch),
+                struct.pack("<i", self.chain_index),
+                self.parent_header.serialize(),
+            )
+        )
 
 
 def _encode_branch(branch: tuple[bytes, ...]) -> bytes:
@@ -110,8 +113,9 @@ def read_auxpow(reader: ByteReader) -> AuxPow:
     chain_branch = _read_branch(reader)
     chain_index = reader.read_i32()
     parent_header = BlockHeader.deserialize(reader.read(HEADER_SIZE))
-    return AuxPow(coinbase_tx, parent_block_hash, coinbase_branch, coinbase_index, chain_branch,
-                  chain_index, parent_header)
+    return AuxPow(
+        coinbase_tx, parent_block_hash, coinbase_branch, coinbase_index, chain_branch, chain_index, parent_header
+    )
 
 
 def parse_auxpow(data: bytes) -> AuxPow:
@@ -212,8 +216,15 @@ def check_size_and_index(tail: bytes, chain_index: int, chain_id: int, height: i
         raise HeaderError("auxpow-wrong-index", f"chain index {chain_index}, expected {expected}")
 
 
-def check_auxpow_proof(auxpow: AuxPow, aux_block_hash: bytes, chain_id: int, bits: int, pow_limit: int,
-                       parent_pow: str = "sha256d", strict_chain_id: bool = True) -> None:
+def check_auxpow_proof(
+    auxpow: AuxPow,
+    aux_block_hash: bytes,
+    chain_id: int,
+    bits: int,
+    pow_limit: int,
+    parent_pow: str = "sha256d",
+    strict_chain_id: bool = True,
+) -> None:
     """The auxpow half of CheckProofOfWork: parent flag, parent PoW against OUR bits, then check_auxpow."""
     if auxpow.parent_header.is_auxpow():
         raise HeaderError("auxpow-parent-has-auxpow", "the parent header has the auxpow version flag")
@@ -225,8 +236,14 @@ def is_auxpow_active(params: ChainParams, height: int) -> bool:
     return params.auxpow_start_height is not None and height >= params.auxpow_start_height
 
 
-def check_block_proof(header: BlockHeader, auxpow: AuxPow | None, params: ChainParams, height: int,
-                      parent_pow: str = "sha256d", strict_chain_id: bool = True) -> None:
+def check_block_proof(
+    header: BlockHeader,
+    auxpow: AuxPow | None,
+    params: ChainParams,
+    height: int,
+    parent_pow: str = "sha256d",
+    strict_chain_id: bool = True,
+) -> None:
     """Namecoin's CheckProofOfWork(const CBlockHeader&) with our activation height and own-PoW switch."""
     if strict_chain_id and compute_chain_id(header.version) != params.chain_id:
         raise HeaderError("bad-chain-id", f"chain ID {compute_chain_id(header.version)}, expected {params.chain_id}")
@@ -242,16 +259,25 @@ def check_block_proof(header: BlockHeader, auxpow: AuxPow | None, params: ChainP
     check_auxpow_block_proof(header, auxpow, params, parent_pow, strict_chain_id)
 
 
-def check_auxpow_block_proof(header: BlockHeader, auxpow: AuxPow, params: ChainParams, parent_pow: str = "sha256d",
-                             strict_chain_id: bool = True) -> None:
+def check_auxpow_block_proof(
+    header: BlockHeader, auxpow: AuxPow, params: ChainParams, parent_pow: str = "sha256d", strict_chain_id: bool = True
+) -> None:
     """The merge-mined branch of CheckProofOfWork, for callers that check chain ID and activation themselves."""
     if not header.is_auxpow():
         raise HeaderError("auxpow-unexpected", "an auxpow on a block without the auxpow version flag")
-    check_auxpow_proof(auxpow, header.hash, compute_chain_id(header.version), header.bits, params.pow.pow_limit,
-                       parent_pow, strict_chain_id)
+    check_auxpow_proof(
+        auxpow,
+        header.hash,
+        compute_chain_id(header.version),
+        header.bits,
+        params.pow.pow_limit,
+        parent_pow,
+        strict_chain_id,
+    )
 
 
 # --- Building commitments and auxpows, as a pool does (used by mining RPCs and tests) ---------------
+
 
 def build_aux_coinbase_script(aux_root: bytes, merkle_height: int, nonce: int) -> bytes:
     """The parent-coinbase commitment: fabe6d6d | root (display order) | LE32 2^height | LE32 nonce.
@@ -291,15 +317,21 @@ def build_aux_merkle_tree(hashes_by_chain: dict[int, bytes], merkle_height: int,
     return AuxMerkleTree(root, merkle_height, nonce, slots, branches)
 
 
-def build_parent_coinbase(commitment: bytes, height_push: bytes = b"\x03\x00\x00\x00",
-                          outputs: tuple[TxOut, ...] = ()) -> BitcoinTx:
+def build_parent_coinbase(
+    commitment: bytes, height_push: bytes = b"\x03\x00\x00\x00", outputs: tuple[TxOut, ...] = ()
+) -> BitcoinTx:
     """A Bitcoin coinbase whose scriptSig is the height push followed by the merged-mining commitment."""
     coinbase_in = TxIn(ZERO_HASH, _U32, height_push + commitment, _U32)
     return BitcoinTx(version=1, inputs=(coinbase_in,), outputs=outputs, locktime=0)
 
 
-def build_auxpow(coinbase_tx: BitcoinTx, parent_header: BlockHeader, coinbase_branch: tuple[bytes, ...] = (),
-                 chain_branch: tuple[bytes, ...] = (), chain_index: int = 0) -> AuxPow:
+def build_auxpow(
+    coinbase_tx: BitcoinTx,
+    parent_header: BlockHeader,
+    coinbase_branch: tuple[bytes, ...] = (),
+    chain_branch: tuple[bytes, ...] = (),
+    chain_index: int = 0,
+) -> AuxPow:
     """An AuxPow for a parent header whose coinbase (tx 0, with this branch) commits to our block.
 
     hashBlock is written as zero and the coinbase index as 0, as Namecoin's own serializer does.

@@ -3,6 +3,7 @@
 A hashgrad address is bech32m with a per-network prefix (`hg`, `thg`, `rhg`, `dhg`) whose data is
 a version (0) followed by the 32-byte x-only public key of the account.
 """
+
 from __future__ import annotations
 
 from enum import Enum
@@ -52,10 +53,10 @@ def bech32_decode(text: str) -> tuple[str, list[int], Encoding]:
     pos = text.rfind("1")
     if pos < 1 or pos + 7 > len(text):
         raise DecodeError("bad-bech32", "missing separator, empty prefix or short checksum")
-    if any(c not in CHARSET for c in text[pos + 1:]):
+    if any(c not in CHARSET for c in text[pos + 1 :]):
         raise DecodeError("bad-bech32", "invalid data character")
     hrp = text[:pos]
-    data = [CHARSET.find(c) for c in text[pos + 1:]]
+    data = [CHARSET.find(c) for c in text[pos + 1 :]]
     polymod = compute_polymod(expand_hrp(hrp) + data)
     for encoding in Encoding:
         if polymod == encoding.value:

@@ -3,12 +3,13 @@
 Encoding: header (80) | CAuxPow (only when the header carries the AuxPoW flag) | CompactSize count |
 transactions. The header's Merkle root is Bitcoin's Merkle root over the txids.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
 
-from hashgrad.chain.auxpow import AuxPow
+from hashgrad.chain.auxpow import AuxPow, read_auxpow
 from hashgrad.chain.encoding import ByteReader, encode_compact_size
 from hashgrad.chain.header import HEADER_SIZE, BlockHeader
 from hashgrad.chain.merkle import compute_merkle_root
@@ -54,8 +55,6 @@ def parse_block(data: bytes, max_size: int) -> Block:
     header = BlockHeader.deserialize(reader.read(HEADER_SIZE))
     auxpow = None
     if header.is_auxpow():
-        from hashgrad.chain.auxpow import read_auxpow
-
         auxpow = read_auxpow(reader)
     count = reader.read_compact_size(MAX_BLOCK_TXS)
     txs = tuple(read_transaction(reader) for _ in range(count))

@@ -8,6 +8,7 @@ checked once 11 ancestors are known, and the testnet walk-back stops at the chec
 whose window starts below the checkpoint cannot be checked and fails with `unknown-ancestor`, so a
 checkpoint should be the first block of a 2016-block window.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -49,7 +50,8 @@ class _Window:
         height = self.start + len(self.bits)
         before = self.walk_back_bits[-1] if self.walk_back_bits else header.bits  # stops at a checkpoint
         self.walk_back_bits.append(
-            compute_next_walk_back_bits(before, height, header.bits, self.interval, self.limit_bits))
+            compute_next_walk_back_bits(before, height, header.bits, self.interval, self.limit_bits)
+        )
         self.times.append(header.time)
         self.bits.append(header.bits)
 
@@ -72,8 +74,9 @@ def check_header_version(params: BitcoinParams, header: BlockHeader, height: int
             raise HeaderError(f"bad-version(0x{header.version & 0xFFFFFFFF:08x})", "obsolete version")
 
 
-def verify_bitcoin_headers(params: BitcoinParams, headers, start_height: int = 0,
-                           now: int | None = None) -> HeaderChainResult:
+def verify_bitcoin_headers(
+    params: BitcoinParams, headers, start_height: int = 0, now: int | None = None
+) -> HeaderChainResult:
     """Verify consecutive headers starting at start_height; stop at the first invalid one."""
     pow = params.pow
     pow_limit = pow.pow_limit
@@ -101,8 +104,9 @@ def verify_bitcoin_headers(params: BitcoinParams, headers, start_height: int = 0
     return HeaderChainResult(height, hash_to_display(prev.hash), chainwork)
 
 
-def check_linked_header(params: BitcoinParams, window: _Window, prev: BlockHeader, header: BlockHeader,
-                        height: int, now: int | None) -> None:
+def check_linked_header(
+    params: BitcoinParams, window: _Window, prev: BlockHeader, header: BlockHeader, height: int, now: int | None
+) -> None:
     if header.prev_hash != prev.hash:
         raise HeaderError("bad-prevblk", "previous block hash does not link")
     expected_bits = compute_next_work_required(params.pow, window, height - 1, header.time)
@@ -114,4 +118,3 @@ def check_linked_header(params: BitcoinParams, window: _Window, prev: BlockHeade
     elif now is not None:
         check_header_time(header.time, -1, now)
     check_header_version(params, header, height)
-

@@ -3,6 +3,7 @@ body checks Bitcoin Core makes before script validation (Merkle root, CVE-2012-2
 witness commitment). Used to follow Bitcoin and to check AuxPoW parent coinbases; hashgrad's own
 transactions live in `chain/tx.py`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -49,8 +50,12 @@ class BitcoinTx:
             parts.append(b"\x00\x01")
         parts.append(encode_compact_size(len(self.inputs)))
         for txin in self.inputs:
-            parts += [txin.prev_txid, txin.prev_index.to_bytes(4, "little"), encode_var_bytes(txin.script_sig),
-                      txin.sequence.to_bytes(4, "little")]
+            parts += [
+                txin.prev_txid,
+                txin.prev_index.to_bytes(4, "little"),
+                encode_var_bytes(txin.script_sig),
+                txin.sequence.to_bytes(4, "little"),
+            ]
         parts.append(encode_compact_size(len(self.outputs)))
         for txout in self.outputs:
             parts += [txout.value.to_bytes(8, "little", signed=True), encode_var_bytes(txout.script_pubkey)]
@@ -81,13 +86,13 @@ def read_bitcoin_tx(reader: ByteReader) -> BitcoinTx:
             raise DecodeError("bad-txns-witness-flag", f"unknown segwit flag {flag}")
         has_witness = True
         n_inputs = reader.read_compact_size()
-    raw_inputs = [(reader.read(32), reader.read_u32(), reader.read_var_bytes(), reader.read_u32())
-                  for _ in range(n_inputs)]
+    raw_inputs = [
+        (reader.read(32), reader.read_u32(), reader.read_var_bytes(), reader.read_u32()) for _ in range(n_inputs)
+    ]
     outputs = tuple(TxOut(reader.read_i64(), reader.read_var_bytes()) for _ in range(reader.read_compact_size()))
     witnesses: list[tuple[bytes, ...]] = [()] * n_inputs
     if has_witness:
-        witnesses = [tuple(reader.read_var_bytes() for _ in range(reader.read_compact_size()))
-                     for _ in range(n_inputs)]
+        witnesses = [tuple(reader.read_var_bytes() for _ in range(reader.read_compact_size())) for _ in range(n_inputs)]
         if not any(witnesses):
             raise DecodeError("bad-txns-witness-empty", "segwit marker with no witness data")
     inputs = tuple(TxIn(p[0], p[1], p[2], p[3], w) for p, w in zip(raw_inputs, witnesses))

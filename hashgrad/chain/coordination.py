@@ -23,6 +23,7 @@ Every record is a frozen dataclass with one `serialize` and one strict `deserial
 raises `DecodeError("bad-state-record")`), used by the rules, the epoch processing and the RPC alike.
 Proportions (weights, bonds, consensus outputs) stay u16 integers here, as subtensor stores them.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -234,7 +235,7 @@ class SparseRow:
         return struct.pack(f"<H{len(flat)}H", len(self.entries), *flat)
 
     @classmethod
-    def deserialize(cls, data: bytes) -> "SparseRow":
+    def deserialize(cls, data: bytes) -> SparseRow:
         """One `struct` call for the pairs: epoch processing decodes every validator's weights and
         bond rows (64 x 192 pairs at 256 uids)."""
         count = ByteReader(data).read_u16()
@@ -247,16 +248,21 @@ class SparseRow:
 
 
 # --------------------------------------------------------------------------- commitments
-def compute_work_commitment(artifact_id: bytes, hotkey: bytes, epoch: int, job_id: int, base_checkpoint: bytes) -> bytes:
+def compute_work_commitment(
+    artifact_id: bytes, hotkey: bytes, epoch: int, job_id: int, base_checkpoint: bytes
+) -> bytes:
     """Binds an artifact to its author, epoch, job and base: a stolen or replayed reveal cannot match."""
-    return tagged_hash("hashgrad/work-commit",
-                       struct.pack("<32s32sIH32s", artifact_id, hotkey, epoch, job_id, base_checkpoint))
+    return tagged_hash(
+        "hashgrad/work-commit", struct.pack("<32s32sIH32s", artifact_id, hotkey, epoch, job_id, base_checkpoint)
+    )
 
 
-def compute_weights_commitment(weights: tuple[tuple[int, int], ...], salt: bytes, hotkey: bytes, epoch: int,
-                               job_id: int) -> bytes:
-    return tagged_hash("hashgrad/weights-commit",
-                       SparseRow(weights).serialize() + salt + hotkey + struct.pack("<IH", epoch, job_id))
+def compute_weights_commitment(
+    weights: tuple[tuple[int, int], ...], salt: bytes, hotkey: bytes, epoch: int, job_id: int
+) -> bytes:
+    return tagged_hash(
+        "hashgrad/weights-commit", SparseRow(weights).serialize() + salt + hotkey + struct.pack("<IH", epoch, job_id)
+    )
 
 
 def compute_register_message(magic: bytes, job_id: int, coldkey: bytes, hotkey: bytes) -> bytes:

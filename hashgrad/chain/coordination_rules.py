@@ -3,22 +3,55 @@ at `height` and writes its records into the overlay (undo is exact because the o
 every previous value). Reason codes name the broken rule (`hotkey-not-registered`,
 `work-commit-window-closed`, `weights-reveal-mismatch`...).
 """
+
 from __future__ import annotations
 
 import ipaddress
-from typing import Callable
+from collections.abc import Callable
 
-from hashgrad.chain.coordination import (Attestation, AttestedStake, CheckpointRecord, Endpoint, JobState, Neuron,
-                                         NeuronStats, SparseRow, Stake, UidRecord, WeightsCommit, WorkCommit,
-                                         WorkReveal, attest_key, attest_total_key, bonds_key, checkpoint_key,
-                                         compute_register_message, compute_weights_commitment,
-                                         compute_work_commitment, endpoint_key, job_state_key, neuron_key, stake_key,
-                                         stats_key, uid_key, weights_commit_key, weights_reveal_key, work_commit_key,
-                                         work_reveal_key)
-from hashgrad.chain.coordination_tx import (CheckpointAttestPayload, CoordKind, EndpointPayload, RegisterPayload,
-                                            StakePayload,
-                                            WeightsCommitPayload, WeightsRevealPayload, WorkCommitPayload,
-                                            WorkRevealPayload)
+from hashgrad.chain.coordination import (
+    Attestation,
+    AttestedStake,
+    CheckpointRecord,
+    Endpoint,
+    JobState,
+    Neuron,
+    NeuronStats,
+    SparseRow,
+    Stake,
+    UidRecord,
+    WeightsCommit,
+    WorkCommit,
+    WorkReveal,
+    attest_key,
+    attest_total_key,
+    bonds_key,
+    checkpoint_key,
+    compute_register_message,
+    compute_weights_commitment,
+    compute_work_commitment,
+    endpoint_key,
+    job_state_key,
+    neuron_key,
+    stake_key,
+    stats_key,
+    uid_key,
+    weights_commit_key,
+    weights_reveal_key,
+    work_commit_key,
+    work_reveal_key,
+)
+from hashgrad.chain.coordination_tx import (
+    CheckpointAttestPayload,
+    CoordKind,
+    EndpointPayload,
+    RegisterPayload,
+    StakePayload,
+    WeightsCommitPayload,
+    WeightsRevealPayload,
+    WorkCommitPayload,
+    WorkRevealPayload,
+)
 from hashgrad.chain.jobs import JobParams, compute_epoch, compute_epoch_offset
 from hashgrad.chain.keys import is_valid_schnorr
 from hashgrad.chain.state import Account, StateOverlay, StateView, get_account, get_supply, put_account, put_supply
@@ -176,8 +209,12 @@ def apply_register(params, state: StateOverlay, tx, payload: RegisterPayload, he
     state.put(stats_key(job.job_id, uid), NeuronStats(last_update=height).serialize())
     if owner is None:
         state.put(stake_key(payload.hotkey), Stake(tx.sender, 0).serialize())
-    state.put(job_state_key(job.job_id), JobState(n_uids, job_state.burn, job_state.registrations_this_epoch + 1,
-                                                  job_state.last_epoch_processed).serialize())
+    state.put(
+        job_state_key(job.job_id),
+        JobState(
+            n_uids, job_state.burn, job_state.registrations_this_epoch + 1, job_state.last_epoch_processed
+        ).serialize(),
+    )
 
 
 def find_replaceable_uid(state: StateView, job: JobParams, height: int) -> int:
@@ -252,8 +289,9 @@ def apply_reveal_work(params, state: StateOverlay, tx, payload: WorkRevealPayloa
     key = work_reveal_key(job.job_id, payload.epoch, uid)
     if state.get(key) is not None:
         raise TxError("duplicate-work-reveal", "already revealed")
-    expected = compute_work_commitment(payload.artifact_id, tx.sender, payload.epoch, job.job_id,
-                                       payload.base_checkpoint)
+    expected = compute_work_commitment(
+        payload.artifact_id, tx.sender, payload.epoch, job.job_id, payload.base_checkpoint
+    )
     if committed.commitment != expected:
         raise TxError("work-reveal-mismatch", "artifact, hotkey, epoch or base do not match the commitment")
     state.put(key, WorkReveal(payload.artifact_id, payload.base_checkpoint).serialize())
@@ -318,8 +356,11 @@ def compute_attested_stake(state: StateView, job: JobParams, epoch: int, checkpo
     """The current stake of the uids that attested `checkpoint` for `epoch`. Counted afresh at every
     attestation, never accumulated: stake moved from an attesting hotkey to another one that then
     attests counts once, on the hotkey that holds it now."""
-    return sum(stake for uid, stake in enumerate(stakes)
-               if stake and get_attestation(state, job.job_id, epoch, uid) == Attestation(checkpoint))
+    return sum(
+        stake
+        for uid, stake in enumerate(stakes)
+        if stake and get_attestation(state, job.job_id, epoch, uid) == Attestation(checkpoint)
+    )
 
 
 # ----------------------------------------------------------------------------- endpoints

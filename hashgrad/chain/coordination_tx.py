@@ -1,21 +1,22 @@
 """Payloads of the coordination transaction kinds, each a fixed `struct` layout (weights: sparse row).
 
-    REGISTER          job, hotkey, max burn, hotkey's consent signature     (sender: the coldkey, pays the burn)
-    ADD_STAKE         hotkey, amount                                       (sender: the hotkey's coldkey)
-    REMOVE_STAKE      hotkey, amount                                       (sender: the hotkey's coldkey)
-    COMMIT_WORK       job, epoch, commitment                               (sender: a registered hotkey)
-    REVEAL_WORK       job, epoch, artifact id, base checkpoint hash
-    COMMIT_WEIGHTS    job, epoch, commitment
-    REVEAL_WEIGHTS    job, epoch, salt, ((uid, u16 weight)...)
-    ATTEST_CHECKPOINT job, epoch, checkpoint hash                          (the base of that epoch)
-    ANNOUNCE_ENDPOINT job, IPv6 address (IPv4-mapped for IPv4), port       (sender: a registered hotkey)
+REGISTER          job, hotkey, max burn, hotkey's consent signature     (sender: the coldkey, pays the burn)
+ADD_STAKE         hotkey, amount                                       (sender: the hotkey's coldkey)
+REMOVE_STAKE      hotkey, amount                                       (sender: the hotkey's coldkey)
+COMMIT_WORK       job, epoch, commitment                               (sender: a registered hotkey)
+REVEAL_WORK       job, epoch, artifact id, base checkpoint hash
+COMMIT_WEIGHTS    job, epoch, commitment
+REVEAL_WEIGHTS    job, epoch, salt, ((uid, u16 weight)...)
+ATTEST_CHECKPOINT job, epoch, checkpoint hash                          (the base of that epoch)
+ANNOUNCE_ENDPOINT job, IPv6 address (IPv4-mapped for IPv4), port       (sender: a registered hotkey)
 """
+
 from __future__ import annotations
 
 import struct
-from typing import Any, cast
 from dataclasses import astuple, dataclass
 from enum import IntEnum
+from typing import Any, cast
 
 from hashgrad.chain.coordination import SparseRow
 from hashgrad.errors import TxError
@@ -117,12 +118,12 @@ class WeightsRevealPayload:
         return self._head.pack(self.job_id, self.epoch, self.salt) + SparseRow(self.weights).serialize()
 
     @classmethod
-    def deserialize(cls, data: bytes) -> "WeightsRevealPayload":
+    def deserialize(cls, data: bytes) -> WeightsRevealPayload:
         if len(data) < cls._head.size + 2:
             raise TxError("bad-txns-payload", "weights reveal too short")
-        job_id, epoch, salt = cls._head.unpack(data[:cls._head.size])
+        job_id, epoch, salt = cls._head.unpack(data[: cls._head.size])
         try:
-            weights = SparseRow.deserialize(data[cls._head.size:]).entries
+            weights = SparseRow.deserialize(data[cls._head.size :]).entries
         except Exception as exc:
             raise TxError("bad-txns-payload", "malformed weights") from exc
         return cls(job_id, epoch, salt, weights)

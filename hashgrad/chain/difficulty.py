@@ -4,6 +4,7 @@ quirk, testnet's 20-minute minimum-difficulty rule, and PermittedDifficultyTrans
 Ancestors are read through a small `Ancestry` protocol (time and bits by height on the chain being
 extended), so the same rules serve the Bitcoin header follower and hashgrad's chainstate.
 """
+
 from __future__ import annotations
 
 from typing import Protocol
@@ -49,8 +50,9 @@ def compute_last_non_min_difficulty_bits(ancestry: Ancestry, height: int, interv
     return ancestry.bits_at(height)
 
 
-def compute_next_walk_back_bits(walk_back_bits_before: int, height: int, bits: int, interval: int,
-                                limit_bits: int) -> int:
+def compute_next_walk_back_bits(
+    walk_back_bits_before: int, height: int, bits: int, interval: int, limit_bits: int
+) -> int:
     """The walk-back result at `height` from the one at height - 1, in O(1).
 
     The walk stops at a block that is genesis, starts a window or is not at minimum difficulty, and

@@ -5,6 +5,7 @@ rejects non-canonical CompactSize as Bitcoin Core does. A `ByteReader` never rea
 every short read raises `DecodeError("bad-encoding")`, so untrusted bytes cannot raise anything else.
 `parse_hex` is the one way hex text from outside (RPC, files, headers, the command line) becomes bytes.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,9 +23,16 @@ def is_hex(text) -> bool:
     return isinstance(text, str) and len(text) % 2 == 0 and HEX_TEXT.fullmatch(text) is not None
 
 
-def parse_hex(text, what: str = "value", *, size: int | None = None, max_size: int | None = None,
-              reason: str = "bad-hex", length_reason: str | None = None,
-              error: Callable[[str, str], HashgradError] = DecodeError) -> bytes:
+def parse_hex(
+    text,
+    what: str = "value",
+    *,
+    size: int | None = None,
+    max_size: int | None = None,
+    reason: str = "bad-hex",
+    length_reason: str | None = None,
+    error: Callable[[str, str], HashgradError] = DecodeError,
+) -> bytes:
     """Bytes from an even-length hex string: exactly `size` bytes, or at most `max_size`.
 
     Anything else raises `error(reason, detail)`: not a string, odd length, a character that is not
@@ -73,7 +81,7 @@ class ByteReader:
     def read(self, n: int) -> bytes:
         if n < 0 or self.pos + n > len(self.data):
             raise DecodeError("bad-encoding", f"need {n} bytes at offset {self.pos}, have {self.remaining()}")
-        out = self.data[self.pos:self.pos + n]
+        out = self.data[self.pos : self.pos + n]
         self.pos += n
         return out
 

@@ -2,6 +2,7 @@
 
 Bitcoin prints hashes byte-reversed ("display order"); internally they are kept as the raw digest.
 """
+
 from __future__ import annotations
 
 import hashlib

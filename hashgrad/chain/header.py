@@ -4,6 +4,7 @@ Layout: nVersion int32 LE | hashPrevBlock 32 | hashMerkleRoot 32 | nTime u32 | n
 The block hash is SHA256d of these 80 bytes. Version bit 0x100 flags an AuxPoW block and the high 16
 bits carry the chain ID (Namecoin's convention).
 """
+
 from __future__ import annotations
 
 import struct
@@ -32,7 +33,7 @@ class BlockHeader:
         return _HEADER.pack(self.version, self.prev_hash, self.merkle_root, self.time, self.bits, self.nonce)
 
     @classmethod
-    def deserialize(cls, data: bytes) -> "BlockHeader":
+    def deserialize(cls, data: bytes) -> BlockHeader:
         if len(data) != HEADER_SIZE:
             raise DecodeError("bad-header-length", f"a header is 80 bytes, got {len(data)}")
         return cls(*_HEADER.unpack(data))
@@ -56,7 +57,7 @@ class BlockHeader:
     def is_auxpow(self) -> bool:
         return bool(self.version & VERSION_AUXPOW)
 
-    def with_nonce(self, nonce: int) -> "BlockHeader":
+    def with_nonce(self, nonce: int) -> BlockHeader:
         return BlockHeader(self.version, self.prev_hash, self.merkle_root, self.time, self.bits, nonce)
 
 

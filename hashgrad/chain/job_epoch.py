@@ -8,9 +8,10 @@ through `compute_incentive_u16`. So the bench measures the network as it runs.
 
 Validator permits go to the `max_validators` uids with the most stake (ties to the lower uid).
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from hashgrad.chain.jobs import JobParams
 from hashgrad.incentive.fixed import fx_to_u16_floor
@@ -24,14 +25,21 @@ def compute_validator_permits(stakes: Sequence[int], max_validators: int) -> lis
 
 
 def get_yuma_params(job: JobParams) -> YumaParams:
-    return YumaParams(kappa_u16=job.kappa_u16, bonds_penalty_u16=job.bonds_penalty_u16,
-                      bond_alpha_ppm=job.bond_alpha_ppm, yuma3=job.yuma3, liquid_alpha=job.liquid_alpha,
-                      alpha_low_u16=job.alpha_low_u16, alpha_high_u16=job.alpha_high_u16,
-                      alpha_sigmoid_steepness=job.alpha_sigmoid_steepness)
+    return YumaParams(
+        kappa_u16=job.kappa_u16,
+        bonds_penalty_u16=job.bonds_penalty_u16,
+        bond_alpha_ppm=job.bond_alpha_ppm,
+        yuma3=job.yuma3,
+        liquid_alpha=job.liquid_alpha,
+        alpha_low_u16=job.alpha_low_u16,
+        alpha_high_u16=job.alpha_high_u16,
+        alpha_sigmoid_steepness=job.alpha_sigmoid_steepness,
+    )
 
 
-def compute_job_consensus(weights: Sequence[Sequence[int]], stakes: Sequence[int],
-                          bonds: Sequence[Sequence[int]], job: JobParams) -> YumaResult:
+def compute_job_consensus(
+    weights: Sequence[Sequence[int]], stakes: Sequence[int], bonds: Sequence[Sequence[int]], job: JobParams
+) -> YumaResult:
     """One epoch of Yuma consensus for `job`: weights (n x n, u16 rows of every uid; rows of uids
     without a permit are ignored), stakes in base units, bonds as stored. Permits come from stake."""
     permits = compute_validator_permits(stakes, job.max_validators)

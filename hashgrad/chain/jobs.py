@@ -10,6 +10,7 @@ and close the windows of the commit → reveal → score → weights rhythm:
 Epoch e covers heights e*tempo+1 .. (e+1)*tempo; its consensus and emission run in its last block,
 after that block's transactions.
 """
+
 from __future__ import annotations
 
 import json
@@ -93,7 +94,7 @@ def compute_epoch_seed(prev_block_hash: bytes, job_id: int, epoch: int) -> bytes
     return tagged_hash("hashgrad/epoch-seed", prev_block_hash + encode_job_epoch(job_id, epoch))
 
 
-def compute_epoch_phase(offset: int, job: "JobParams") -> str:
+def compute_epoch_phase(offset: int, job: JobParams) -> str:
     if offset < job.work_commit_end:
         return "commit-work"
     if offset < job.work_reveal_end:

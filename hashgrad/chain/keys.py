@@ -8,6 +8,7 @@ BIP340 nonce function, which gives the same signature as the reference for every
 Verification calls libsecp256k1 directly on parsed keys kept in a bounded LRU (`parse_xonly_pubkey`):
 parsing an x-only key costs a square root, and the same senders sign block after block.
 """
+
 from __future__ import annotations
 
 import os
@@ -39,7 +40,7 @@ class SigningKey:
         self.pubkey: bytes = self._key.public_key_xonly.format()
 
     @classmethod
-    def generate(cls) -> "SigningKey":
+    def generate(cls) -> SigningKey:
         return cls(PrivateKey().secret)
 
     @property

@@ -4,6 +4,7 @@
 mutated list (the same root as a list with duplicated trailing transactions), and odd levels
 duplicate their last hash. Branches are what AuxPoW and SPV proofs carry.
 """
+
 from __future__ import annotations
 
 from hashgrad.chain.hashes import ZERO_HASH, sha256d

@@ -4,11 +4,13 @@
 `ChainParams` describes hashgrad's networks: main and test retarget as Bitcoin does; regtest and
 devnet run at minimum difficulty without retargeting and have blocks made on demand / on a timer.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from hashgrad.chain.jobs import JOB_INFER, JOB_TRAIN, JobParams
+from hashgrad.errors import HashgradError
 from hashgrad.units import COIN
 
 __all__ = ["COIN"]  # re-exported: the wallet, CLI and devnet take the money unit from the chain's params
@@ -55,20 +57,28 @@ BTC_MAIN = BitcoinParams(
     name="main",
     pow=PowParams(pow_limit=BITCOIN_POW_LIMIT),
     genesis_hash_hex="000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f",
-    bip34_height=227_931, bip66_height=363_725, bip65_height=388_381,
+    bip34_height=227_931,
+    bip66_height=363_725,
+    bip65_height=388_381,
 )
 BTC_TEST = BitcoinParams(
     name="test",
     pow=PowParams(pow_limit=BITCOIN_POW_LIMIT, allow_min_difficulty_blocks=True),
     genesis_hash_hex="000000000933ea01ad0ee984209779baaec3ced90fa3f408719526f8d77f4943",
-    bip34_height=21_111, bip66_height=330_776, bip65_height=581_885,
+    bip34_height=21_111,
+    bip66_height=330_776,
+    bip65_height=581_885,
 )
 BTC_REGTEST = BitcoinParams(
     name="regtest",
-    pow=PowParams(pow_limit=REGTEST_POW_LIMIT, target_timespan=24 * 60 * 60, allow_min_difficulty_blocks=True,
-                  no_retargeting=True),
+    pow=PowParams(
+        pow_limit=REGTEST_POW_LIMIT, target_timespan=24 * 60 * 60, allow_min_difficulty_blocks=True, no_retargeting=True
+    ),
     genesis_hash_hex="0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206",
-    subsidy_halving_interval=150, bip34_height=1, bip66_height=1, bip65_height=1,
+    subsidy_halving_interval=150,
+    bip34_height=1,
+    bip66_height=1,
+    bip65_height=1,
 )
 BITCOIN_NETWORKS = {p.name: p for p in (BTC_MAIN, BTC_TEST, BTC_REGTEST)}
 
@@ -99,8 +109,10 @@ class ChainParams:
     allow_own_pow: bool = True
     mine_on_demand: bool = False  # regtest/devnet: `generatetoaddress` is available
     block_interval_s: float = 600.0  # devnet's block maker paces blocks on this timer
-    jobs: tuple[JobParams, ...] = (JobParams(0, "train-default-model", JOB_TRAIN),
-                                   JobParams(1, "serve-default-model", JOB_INFER, require_work_reveal=False))
+    jobs: tuple[JobParams, ...] = (
+        JobParams(0, "train-default-model", JOB_TRAIN),
+        JobParams(1, "serve-default-model", JOB_INFER, require_work_reveal=False),
+    )
 
     @property
     def genesis_coinbase_amount(self) -> int:
@@ -108,42 +120,92 @@ class ChainParams:
 
 
 HASHGRAD_MAIN = ChainParams(
-    name="main", magic=bytes.fromhex("f1a5c0de"), hrp="hg", p2p_port=9444, rpc_port=9443,
-    pow=PowParams(pow_limit=HASHGRAD_POW_LIMIT,
-                  retarget_full_window=True),
-    genesis_time=1793491200, genesis_bits=0x1E01FFFF, genesis_nonce=6991899,
+    name="main",
+    magic=bytes.fromhex("f1a5c0de"),
+    hrp="hg",
+    p2p_port=9444,
+    rpc_port=9443,
+    pow=PowParams(pow_limit=HASHGRAD_POW_LIMIT, retarget_full_window=True),
+    genesis_time=1793491200,
+    genesis_bits=0x1E01FFFF,
+    genesis_nonce=6991899,
 )
 HASHGRAD_TEST = ChainParams(
-    name="test", magic=bytes.fromhex("0b1a5c0d"), hrp="thg", p2p_port=19444, rpc_port=19443,
-    pow=PowParams(pow_limit=HASHGRAD_POW_LIMIT,
-                  allow_min_difficulty_blocks=True, retarget_full_window=True),
-    genesis_time=1793491201, genesis_bits=0x1E01FFFF, genesis_nonce=1533657,
+    name="test",
+    magic=bytes.fromhex("0b1a5c0d"),
+    hrp="thg",
+    p2p_port=19444,
+    rpc_port=19443,
+    pow=PowParams(pow_limit=HASHGRAD_POW_LIMIT, allow_min_difficulty_blocks=True, retarget_full_window=True),
+    genesis_time=1793491201,
+    genesis_bits=0x1E01FFFF,
+    genesis_nonce=1533657,
 )
 HASHGRAD_REGTEST = ChainParams(
-    name="regtest", magic=bytes.fromhex("fa1b5c0e"), hrp="rhg", p2p_port=29444, rpc_port=29443,
-    pow=PowParams(pow_limit=REGTEST_POW_LIMIT, target_timespan=24 * 60 * 60, allow_min_difficulty_blocks=True,
-                  no_retargeting=True),
-    genesis_time=1793491202, genesis_bits=0x207FFFFF, genesis_nonce=1,
-    subsidy_halving_interval=150, mine_on_demand=True, block_interval_s=1.0,
+    name="regtest",
+    magic=bytes.fromhex("fa1b5c0e"),
+    hrp="rhg",
+    p2p_port=29444,
+    rpc_port=29443,
+    pow=PowParams(
+        pow_limit=REGTEST_POW_LIMIT, target_timespan=24 * 60 * 60, allow_min_difficulty_blocks=True, no_retargeting=True
+    ),
+    genesis_time=1793491202,
+    genesis_bits=0x207FFFFF,
+    genesis_nonce=1,
+    subsidy_halving_interval=150,
+    mine_on_demand=True,
+    block_interval_s=1.0,
 )
 HASHGRAD_DEVNET = ChainParams(
-    name="devnet", magic=bytes.fromhex("de1a5c0f"), hrp="dhg", p2p_port=39444, rpc_port=39443,
-    pow=PowParams(pow_limit=REGTEST_POW_LIMIT, target_timespan=24 * 60 * 60, target_spacing=2,
-                  allow_min_difficulty_blocks=True, no_retargeting=True),
-    genesis_time=1793491203, genesis_bits=0x207FFFFF, genesis_nonce=1,
-    mine_on_demand=True, block_interval_s=2.0,
+    name="devnet",
+    magic=bytes.fromhex("de1a5c0f"),
+    hrp="dhg",
+    p2p_port=39444,
+    rpc_port=39443,
+    pow=PowParams(
+        pow_limit=REGTEST_POW_LIMIT,
+        target_timespan=24 * 60 * 60,
+        target_spacing=2,
+        allow_min_difficulty_blocks=True,
+        no_retargeting=True,
+    ),
+    genesis_time=1793491203,
+    genesis_bits=0x207FFFFF,
+    genesis_nonce=1,
+    mine_on_demand=True,
+    block_interval_s=2.0,
     # ~2 s blocks: a 30-block epoch gives miners ~36 s to fetch the checkpoint and train, then
     # reveals, scoring, weight commit and reveal; the demo runs a handful of such epochs.
-    jobs=(JobParams(0, "train-default-model", JOB_TRAIN, tempo=30, work_commit_end=18, work_reveal_end=21,
-                    weights_commit_end=26, immunity_period=300, work_spec='{"preset": "demo"}'),
-          JobParams(1, "serve-default-model", JOB_INFER, tempo=30, work_commit_end=18, work_reveal_end=21,
-                    weights_commit_end=26, immunity_period=300, require_work_reveal=False)),
+    jobs=(
+        JobParams(
+            0,
+            "train-default-model",
+            JOB_TRAIN,
+            tempo=30,
+            work_commit_end=18,
+            work_reveal_end=21,
+            weights_commit_end=26,
+            immunity_period=300,
+            work_spec='{"preset": "demo"}',
+        ),
+        JobParams(
+            1,
+            "serve-default-model",
+            JOB_INFER,
+            tempo=30,
+            work_commit_end=18,
+            work_reveal_end=21,
+            weights_commit_end=26,
+            immunity_period=300,
+            require_work_reveal=False,
+        ),
+    ),
 )
 NETWORKS = {p.name: p for p in (HASHGRAD_MAIN, HASHGRAD_TEST, HASHGRAD_REGTEST, HASHGRAD_DEVNET)}
 
 
 def get_network(name: str) -> ChainParams:
-    from hashgrad.errors import HashgradError
 
     if name not in NETWORKS:
         raise HashgradError("unknown-network", f"{name!r}; choose one of {', '.join(NETWORKS)}")

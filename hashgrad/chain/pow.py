@@ -3,6 +3,7 @@
 Mirrors Bitcoin Core's `arith_uint256::SetCompact/GetCompact` (negative and overflow flags included)
 and `pow.cpp`'s `DeriveTarget`/`CheckProofOfWork`, with Python ints as 256-bit numbers.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

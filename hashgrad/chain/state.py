@@ -4,9 +4,11 @@ Keeping every state record under a typed key (`A` accounts, `P` job pools, `S` s
 from the incentive layer) makes undo exact by construction: the undo of a block is the previous
 value of every key it touched. Each value is a typed record (a frozen dataclass) with one
 `serialize` and one strict `deserialize`: a stored value of the wrong length raises
-`DecodeError("bad-state-record")`, for the rules, the store and the RPC alike. Rules read and write through a `StateOverlay` over any base view
+`DecodeError("bad-state-record")`, for the rules, the store and the RPC alike. Rules read and write through a
+`StateOverlay` over any base view
 (the SQLite chainstate, or a plain dict in tests) and never touch storage themselves.
 """
+
 from __future__ import annotations
 
 import struct

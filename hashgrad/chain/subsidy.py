@@ -1,5 +1,6 @@
 """Block subsidy: Bitcoin's halving schedule (zero once the shift reaches 64) and hashgrad's split
 of each subsidy between the block maker (coinbase) and the job work pools."""
+
 from __future__ import annotations
 
 
@@ -10,8 +11,9 @@ def compute_block_subsidy(height: int, initial_subsidy: int, halving_interval: i
     return initial_subsidy >> halvings
 
 
-def compute_subsidy_split(subsidy: int, block_maker_share_bps: int,
-                          job_shares_bps: tuple[tuple[int, int], ...]) -> tuple[int, dict[int, int]]:
+def compute_subsidy_split(
+    subsidy: int, block_maker_share_bps: int, job_shares_bps: tuple[tuple[int, int], ...]
+) -> tuple[int, dict[int, int]]:
     """(block maker amount, {job id: amount}); the parts sum exactly to the subsidy.
 
     Integer basis points, floor division; the rounding remainder of the pools goes to the first job.

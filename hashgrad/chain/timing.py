@@ -1,4 +1,5 @@
 """Time rules of headers: median-time-past over 11 blocks and the 2-hour future limit."""
+
 from __future__ import annotations
 
 from hashgrad.chain.params import MAX_FUTURE_BLOCK_TIME, MEDIAN_TIME_SPAN

@@ -11,12 +11,13 @@ encoded changes. The coinbase has kind 0, a zero sender and signature, and the h
 A Transaction is frozen, so its encodings, txid and decoded payload are computed once and kept on
 the object (`computed_once`): checking, applying and indexing a block then share one decode.
 """
+
 from __future__ import annotations
 
 import struct
-from typing import Any
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Any
 
 from hashgrad.chain.coordination_tx import COORD_PAYLOADS
 from hashgrad.chain.encoding import ByteReader, encode_var_bytes
@@ -123,7 +124,7 @@ class TransferPayload:
         return self.recipient + struct.pack("<Q", self.amount)
 
     @classmethod
-    def deserialize(cls, data: bytes) -> "TransferPayload":
+    def deserialize(cls, data: bytes) -> TransferPayload:
         if len(data) != 40:
             raise TxError("bad-txns-payload", "a transfer payload is 40 bytes")
         return cls(data[:32], struct.unpack("<Q", data[32:])[0])
@@ -139,7 +140,7 @@ class CoinbasePayload:
         return self.recipient + struct.pack("<Q", self.amount) + encode_var_bytes(self.extra)
 
     @classmethod
-    def deserialize(cls, data: bytes) -> "CoinbasePayload":
+    def deserialize(cls, data: bytes) -> CoinbasePayload:
         reader = ByteReader(data)
         try:
             payload = cls(reader.read(32), reader.read_u64(), reader.read_var_bytes(MAX_COINBASE_EXTRA))
@@ -150,8 +151,7 @@ class CoinbasePayload:
 
 
 # kind -> payload class (its `deserialize`)
-PAYLOAD_TYPES: dict[int, Any] = {TxKind.COINBASE: CoinbasePayload, TxKind.TRANSFER: TransferPayload,
-                                   **COORD_PAYLOADS}
+PAYLOAD_TYPES: dict[int, Any] = {TxKind.COINBASE: CoinbasePayload, TxKind.TRANSFER: TransferPayload, **COORD_PAYLOADS}
 
 
 def decode_payload(tx: Transaction):
@@ -165,8 +165,9 @@ def make_coinbase(height: int, recipient: bytes, amount: int, extra: bytes = b""
     return Transaction(TX_VERSION, TxKind.COINBASE, ZERO_KEY, height, 0, payload)
 
 
-def sign_transaction(key: SigningKey, magic: bytes, kind: int, nonce: int, fee: int, payload: bytes,
-                     aux_rand: bytes | None = None) -> Transaction:
+def sign_transaction(
+    key: SigningKey, magic: bytes, kind: int, nonce: int, fee: int, payload: bytes, aux_rand: bytes | None = None
+) -> Transaction:
     unsigned = Transaction(TX_VERSION, kind, key.pubkey, nonce, fee, payload)
     signature = key.sign(unsigned.compute_sighash(magic), aux_rand)
     return Transaction(TX_VERSION, kind, key.pubkey, nonce, fee, payload, signature)

@@ -12,13 +12,15 @@ Each rule raises a ConsensusError subclass whose reason is Bitcoin Core's code w
 Rules are pure: state changes go into a StateOverlay that the caller commits or drops; an executor,
 where one is passed, is the caller's and only runs pure checks.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from itertools import chain, repeat
-from typing import Callable, Iterator, Sequence
 
+from hashgrad.chain.auxpow import check_auxpow_block_proof
 from hashgrad.chain.block import Block
 from hashgrad.chain.coordination_rules import COORD_APPLIERS
 from hashgrad.chain.epoch import process_epochs
@@ -26,13 +28,21 @@ from hashgrad.chain.header import BlockHeader
 from hashgrad.chain.keys import is_valid_pubkey
 from hashgrad.chain.params import MAX_MONEY, ChainParams
 from hashgrad.chain.pow import check_proof_of_work
-from hashgrad.chain.state import (StateOverlay, get_account, get_pool, get_supply, put_account, put_pool,
-                                  put_supply)
+from hashgrad.chain.state import StateOverlay, get_account, get_pool, get_supply, put_account, put_pool, put_supply
 from hashgrad.chain.subsidy import compute_block_subsidy, compute_subsidy_split
 from hashgrad.chain.timing import check_header_time
-from hashgrad.chain.tx import (TX_VERSION, ZERO_KEY, ZERO_SIG, CoinbasePayload, Transaction, TransferPayload,
-                               TxKind, decode_payload, is_valid_signature)
-from hashgrad.errors import BlockError, HeaderError, HashgradError, TxError
+from hashgrad.chain.tx import (
+    TX_VERSION,
+    ZERO_KEY,
+    ZERO_SIG,
+    CoinbasePayload,
+    Transaction,
+    TransferPayload,
+    TxKind,
+    decode_payload,
+    is_valid_signature,
+)
+from hashgrad.errors import BlockError, HashgradError, HeaderError, TxError
 
 PARALLEL_MIN_TXS = 512  # smaller blocks check their signatures in line: handing out chunks costs more
 SIGNATURE_CHUNK = 256  # transactions per task when an executor spreads the signature checks
@@ -62,7 +72,6 @@ def check_header_proof(params: ChainParams, header: BlockHeader, auxpow) -> None
     if header.is_auxpow():
         if auxpow is None:
             raise HeaderError("auxpow-missing", "auxpow flag set but no proof")
-        from hashgrad.chain.auxpow import check_auxpow_block_proof
 
         check_auxpow_block_proof(header, auxpow, params)
         return
@@ -101,14 +110,15 @@ def check_block_body(params: ChainParams, block: Block, executor: Executor | Non
         check_transaction(params, tx, signature_valid)
 
 
-def compute_signatures_valid(magic: bytes, txs: Sequence[Transaction],
-                             executor: Executor | None = None) -> Iterator[bool]:
+def compute_signatures_valid(
+    magic: bytes, txs: Sequence[Transaction], executor: Executor | None = None
+) -> Iterator[bool]:
     """Whether each transaction's signature verifies, in order. Without an executor (or for a small
     block) lazily, one at a time as the caller walks the block; with one, in chunks across its threads
     (libsecp256k1 runs without the GIL), results still handed over in block order."""
     if executor is None or len(txs) < PARALLEL_MIN_TXS:
         return (is_valid_signature(tx, magic) for tx in txs)
-    chunks = [txs[start:start + SIGNATURE_CHUNK] for start in range(0, len(txs), SIGNATURE_CHUNK)]
+    chunks = [txs[start : start + SIGNATURE_CHUNK] for start in range(0, len(txs), SIGNATURE_CHUNK)]
     return chain.from_iterable(executor.map(_compute_chunk_signatures_valid, chunks, repeat(magic)))
 
 
@@ -163,8 +173,9 @@ def apply_transaction(params: ChainParams, state: StateOverlay, tx: Transaction,
     return tx.fee
 
 
-def apply_transfer(params: ChainParams, state: StateOverlay, tx: Transaction, payload: TransferPayload,
-                   height: int) -> None:
+def apply_transfer(
+    params: ChainParams, state: StateOverlay, tx: Transaction, payload: TransferPayload, height: int
+) -> None:
     if payload.amount <= 0 or payload.amount > MAX_MONEY:
         raise TxError("bad-txns-amount", f"amount {payload.amount}")
     if not is_valid_pubkey(payload.recipient):
@@ -177,8 +188,9 @@ def apply_transfer(params: ChainParams, state: StateOverlay, tx: Transaction, pa
     put_account(state, payload.recipient, type(recipient)(recipient.balance + payload.amount, recipient.nonce))
 
 
-def pay_block_rewards(params: ChainParams, state: StateOverlay, coinbase: CoinbasePayload, height: int,
-                      fees: int) -> BlockEffects:
+def pay_block_rewards(
+    params: ChainParams, state: StateOverlay, coinbase: CoinbasePayload, height: int, fees: int
+) -> BlockEffects:
     subsidy = compute_block_subsidy(height, params.initial_subsidy, params.subsidy_halving_interval)
     maker, pools = compute_subsidy_split(subsidy, params.block_maker_share_bps, params.job_shares_bps)
     if coinbase.amount != maker + fees:

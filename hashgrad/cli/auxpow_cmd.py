@@ -11,6 +11,7 @@ header's nBits, with the largest target compact nBits can express as powLimit. O
 item: `{"hash", "parent_hash", "valid", "reason"}` (`parent_hash` is the parent header's SHA256d
 id, null without an auxpow). Exit codes: 0 all valid, 1 some invalid, 2 the file itself is unusable.
 """
+
 from __future__ import annotations
 
 import json
@@ -106,20 +107,28 @@ def read_item(index: int, raw) -> CheckItem:
 
 def compute_checker_params(chain_id: int) -> ChainParams:
     """Parameters for judging another chain's block: its chain ID, auxpow always active, any target."""
-    return replace(HASHGRAD_MAIN, name="auxpow-check", chain_id=chain_id,
-                   pow=PowParams(pow_limit=MAX_COMPACT_TARGET), auxpow_start_height=0, allow_own_pow=True)
+    return replace(
+        HASHGRAD_MAIN,
+        name="auxpow-check",
+        chain_id=chain_id,
+        pow=PowParams(pow_limit=MAX_COMPACT_TARGET),
+        auxpow_start_height=0,
+        allow_own_pow=True,
+    )
 
 
 def check_item(item: CheckItem) -> dict:
     verdict: dict[str, object] = {"hash": None, "parent_hash": None, "valid": False, "reason": None}
     try:
-        header = BlockHeader.deserialize(parse_hex(item.header_hex, "header", max_size=HEADER_SIZE,
-                                                    length_reason="bad-header-length"))
+        header = BlockHeader.deserialize(
+            parse_hex(item.header_hex, "header", max_size=HEADER_SIZE, length_reason="bad-header-length")
+        )
         verdict["hash"] = header.hash_hex
         auxpow: AuxPow | None = None
         if item.auxpow_hex is not None:
-            auxpow = parse_auxpow(parse_hex(item.auxpow_hex, "auxpow", max_size=MAX_AUXPOW_SIZE,
-                                           length_reason="bad-auxpow-length"))
+            auxpow = parse_auxpow(
+                parse_hex(item.auxpow_hex, "auxpow", max_size=MAX_AUXPOW_SIZE, length_reason="bad-auxpow-length")
+            )
             verdict["parent_hash"] = auxpow.parent_header.hash_hex
         check_block_proof(header, auxpow, compute_checker_params(item.chain_id), 0, item.parent_pow)
     except HashgradError as exc:

@@ -8,6 +8,7 @@ FILE may be gzip-compressed (`NAME.gz`).
 The last line printed is JSON, so scripts can read the result; the exit code is 0 on success and
 1 on the first invalid header or block (with Bitcoin Core's reason code).
 """
+
 from __future__ import annotations
 
 import gzip
@@ -33,8 +34,12 @@ def register(subparsers) -> None:
     headers = commands.add_parser("verify-headers", help="verify raw concatenated 80-byte Bitcoin headers")
     headers.add_argument("file", type=Path)
     headers.add_argument("--network", choices=["main", "test"], default="main")
-    headers.add_argument("--start-height", type=int, default=0,
-                         help="height of the first header; above 0 its prev hash and bits are trusted")
+    headers.add_argument(
+        "--start-height",
+        type=int,
+        default=0,
+        help="height of the first header; above 0 its prev hash and bits are trusted",
+    )
     headers.set_defaults(func=run_verify_headers)
     block = commands.add_parser("verify-block", help="verify a raw Bitcoin block's Merkle root and witness commitment")
     block.add_argument("file", type=Path)
@@ -73,8 +78,9 @@ def run_verify_headers(args) -> int:
     if not data or len(data) % HEADER_SIZE:
         raise HashgradError("bad-header-length", f"{args.file}: {len(data)} bytes is not a positive multiple of 80")
     started = time.perf_counter()
-    result = verify_bitcoin_headers(BITCOIN_NETWORKS[args.network], iter_headers(data), args.start_height,
-                                    now=int(time.time()))
+    result = verify_bitcoin_headers(
+        BITCOIN_NETWORKS[args.network], iter_headers(data), args.start_height, now=int(time.time())
+    )
     elapsed = time.perf_counter() - started
     count = len(data) // HEADER_SIZE
     if not result.ok:

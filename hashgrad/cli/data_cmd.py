@@ -10,13 +10,22 @@ tokenizes with the job's tokenizer (the one the genesis checkpoint carries; byte
 none) into content-addressed shards and a manifest; miners given that manifest fetch missing shards
 from their node by hash, and the node gets them from its peers.
 """
+
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
+
+from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+from hashgrad.cli.node_options import add_node_arguments, connect_from_args
+from hashgrad.errors import WorkError
+from hashgrad.work.hashing import compute_sha256
+from hashgrad.work.tokenizer import MAX_TOKENIZER_BYTES, load_tokenizer, train_tokenizer
 
 
 def register(subparsers) -> None:
-    from hashgrad.cli.node_options import add_node_arguments
 
     parser = subparsers.add_parser("data", help="datasets and tokenizers: prepare token shards, train a tokenizer")
     sub = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
@@ -46,9 +55,8 @@ def register(subparsers) -> None:
 
 
 def read_tokenizer_arg(args) -> bytes:
-    from hashgrad.errors import WorkError
+    # lazy: keeps torch off this command's start-up
     from hashgrad.serve.checkpoints import load_checkpoint_file
-    from hashgrad.work.tokenizer import MAX_TOKENIZER_BYTES, load_tokenizer
 
     if args.checkpoint and args.tokenizer:
         raise WorkError("bad-arguments", "give --checkpoint or --tokenizer, not both")
@@ -64,35 +72,53 @@ def read_tokenizer_arg(args) -> bytes:
 
 
 def run_prepare(args) -> int:
-    import json
-    import time
 
-    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
-
+    # lazy: keeps torch off this command's start-up
     from hashgrad.work.data import compute_manifest_hash
     from hashgrad.work.prepare import get_total_bytes, prepare_dataset
 
     tokenizer = read_tokenizer_arg(args)
     started = time.monotonic()
-    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                  disable=not args.progress, transient=True) as progress:
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        disable=not args.progress,
+        transient=True,
+    ) as progress:
         task = progress.add_task("tokenizing", total=get_total_bytes(args.source))
-        manifest = prepare_dataset(args.source, args.out, tokenizer, args.page_tokens, args.shard_pages, args.field,
-                                   args.name, lambda n: progress.advance(task, n))
-    print(json.dumps({"manifest": str(args.out / "manifest.json"), "manifest_hash": compute_manifest_hash(manifest).hex(),
-                      "tokenizer": manifest["tokenizer"], "pages": manifest["num_pages"],
-                      "shards": len(manifest["shards"]), "heldout_pages": len(manifest["heldout"]),
-                      "tokens": manifest["num_pages"] * manifest["page_tokens"],
-                      "seconds": round(time.monotonic() - started, 3)}))
+        manifest = prepare_dataset(
+            args.source,
+            args.out,
+            tokenizer,
+            args.page_tokens,
+            args.shard_pages,
+            args.field,
+            args.name,
+            lambda n: progress.advance(task, n),
+        )
+    print(
+        json.dumps(
+            {
+                "manifest": str(args.out / "manifest.json"),
+                "manifest_hash": compute_manifest_hash(manifest).hex(),
+                "tokenizer": manifest["tokenizer"],
+                "pages": manifest["num_pages"],
+                "shards": len(manifest["shards"]),
+                "heldout_pages": len(manifest["heldout"]),
+                "tokens": manifest["num_pages"] * manifest["page_tokens"],
+                "seconds": round(time.monotonic() - started, 3),
+            }
+        )
+    )
     return 0
 
 
 def run_tokenizer_train(args) -> int:
-    import json
 
-    from hashgrad.work.hashing import compute_sha256
+    # lazy: keeps torch off this command's start-up
     from hashgrad.work.prepare import iter_documents
-    from hashgrad.work.tokenizer import train_tokenizer
 
     data = train_tokenizer(iter_documents(args.source, args.field), args.vocab_size)
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -102,10 +128,8 @@ def run_tokenizer_train(args) -> int:
 
 
 def run_publish(args) -> int:
-    import json
 
-    from hashgrad.cli.node_options import connect_from_args
-    from hashgrad.errors import WorkError
+    # lazy: keeps torch off this command's start-up
     from hashgrad.roles.shards import publish_shards
 
     client = connect_from_args(args)

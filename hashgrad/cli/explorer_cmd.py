@@ -7,6 +7,7 @@ The explorer reads the node's RPC cookie from NODE_DATADIR (the browser never se
 the page and a read-only JSON API on http://HOST:P/ (loopback unless --host says otherwise).
 `--live FILE` is the devnet's progress file (epochs, held-out loss, rewards per uid).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -18,6 +19,8 @@ from hashgrad.chain.params import get_network
 from hashgrad.cli.node_options import add_node_arguments
 from hashgrad.errors import HashgradError
 from hashgrad.node.client import connect_node
+from hashgrad.web.node_gateway import NodeGateway
+from hashgrad.web.server import ExplorerApp, serve_explorer
 
 DEFAULT_PORT = 8080
 RPC_TIMEOUT_S = 15.0  # a page waits on the node at most this long
@@ -39,8 +42,6 @@ def check_port(value: int, name: str, allow_zero: bool = False) -> int:
 
 
 def run_explorer(args) -> int:
-    from hashgrad.web.node_gateway import NodeGateway
-    from hashgrad.web.server import ExplorerApp, serve_explorer
 
     if args.rpcport is not None:
         check_port(args.rpcport, "--rpcport")

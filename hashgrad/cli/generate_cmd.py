@@ -8,6 +8,7 @@ the answer is verified by recomputation (a fraction --spot-check of the time) wh
 the checkpoint (--checkpoint FILE, or fetched by hash from the node); a miner that errs or fails
 the check is skipped and the next one asked. The completion goes to stdout, the route to stderr.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -15,7 +16,10 @@ import json
 import sys
 from pathlib import Path
 
+import aiohttp
+
 from hashgrad.cli.node_options import add_node_arguments, connect_from_args
+from hashgrad.cli.serve_cmd import load_hotkey
 from hashgrad.node.replies import Metagraph
 
 INFER_JOB = 1
@@ -39,7 +43,7 @@ def register(subparsers) -> None:
 
 
 def run_generate(args) -> int:
-    from hashgrad.cli.serve_cmd import load_hotkey
+    # lazy: keeps torch off this command's start-up
     from hashgrad.serve.engine import SamplingParams
     from hashgrad.serve.gateway import Gateway, RoutedMiner
     from hashgrad.work.miner import set_determinism_pins
@@ -52,9 +56,19 @@ def run_generate(args) -> int:
     params = SamplingParams(float(args.temperature), args.top_k, float(args.top_p), args.seed).check()
     answer = asyncio.run(complete(gateway, client, args.prompt, args.max_tokens, params))
     if args.json:
-        print(json.dumps({"text": answer.text, "token_ids": list(answer.tokens), "miner": answer.url,
-                          "verified": answer.verified, "seed": answer.seed, "checkpoint": answer.fingerprint,
-                          "attempts": [[a.url, a.outcome] for a in answer.attempts]}))
+        print(
+            json.dumps(
+                {
+                    "text": answer.text,
+                    "token_ids": list(answer.tokens),
+                    "miner": answer.url,
+                    "verified": answer.verified,
+                    "seed": answer.seed,
+                    "checkpoint": answer.fingerprint,
+                    "attempts": [[a.url, a.outcome] for a in answer.attempts],
+                }
+            )
+        )
     else:
         print(args.prompt + answer.text)
         route = " -> ".join(f"{a.url} ({a.outcome})" for a in answer.attempts)
@@ -65,6 +79,7 @@ def run_generate(args) -> int:
 
 def load_verifier(args, client):
     """The engine the gateway verifies with: --checkpoint, else the chain's checkpoint, else None."""
+    # lazy: keeps torch off this command's start-up
     from hashgrad.serve.checkpoints import fetch_checkpoint, get_chain_checkpoint_hash, load_checkpoint_file
     from hashgrad.serve.engine import Engine
 
@@ -77,7 +92,6 @@ def load_verifier(args, client):
 
 
 async def complete(gateway, client, prompt: str, max_tokens: int, params):
-    import aiohttp
 
     async with aiohttp.ClientSession() as session:
         await gateway.discover(session)

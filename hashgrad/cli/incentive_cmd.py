@@ -3,6 +3,7 @@
 A thin shell over `hashgrad.incentive`: it reads and validates the request, converts floats to the
 integer units the chain uses (`incentive/convert.py`), runs `compute_yuma_epoch` and prints floats.
 """
+
 from __future__ import annotations
 
 import argparse

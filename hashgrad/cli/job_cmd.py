@@ -1,5 +1,6 @@
 """`hashgrad job JOB`: a job's definition, registry counters, pool and where the chain stands in its
 epoch, from the node's `getjob` (`--json` for the raw result)."""
+
 from __future__ import annotations
 
 import json
@@ -7,6 +8,7 @@ import json
 from hashgrad.cli.node_options import add_node_arguments, connect_from_args
 from hashgrad.node.replies import JobInfo
 from hashgrad.wallet.amounts import format_amount
+from hashgrad.wallet.coordination import check_job_id
 
 JOB_DESCRIPTION = """\
 A job (Bittensor's subnet): its name, kind and definition hash, tempo and windows, registry (uids,
@@ -18,8 +20,9 @@ work commit [0, work_commit_end), work reveal [work_commit_end, work_reveal_end)
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("job", help="a job's definition, burn, pool and epoch phase",
-                                   description=JOB_DESCRIPTION)
+    parser = subparsers.add_parser(
+        "job", help="a job's definition, burn, pool and epoch phase", description=JOB_DESCRIPTION
+    )
     parser.add_argument("job", type=int, help="job id")
     parser.add_argument("--json", action="store_true", help="print the getjob result as JSON")
     add_node_arguments(parser)
@@ -27,7 +30,6 @@ def register(subparsers) -> None:
 
 
 def run_job(args) -> int:
-    from hashgrad.wallet.coordination import check_job_id
 
     check_job_id(args.job)
     info = connect_from_args(args).get_job(args.job)
@@ -54,7 +56,11 @@ def format_job(info: JobInfo) -> str:
         f"height         {info.height}; next block: epoch {info.next_block_epoch}, "
         f"offset {info.next_block_offset}, phase {info.next_block_phase}",
         f"processed      up to epoch {info.last_epoch_processed}",
-        "checkpoint     " + (f"{checkpoint.hash.hex()} (epoch {checkpoint.epoch}, height {checkpoint.height})"
-                             if checkpoint else "none recorded"),
+        "checkpoint     "
+        + (
+            f"{checkpoint.hash.hex()} (epoch {checkpoint.epoch}, height {checkpoint.height})"
+            if checkpoint
+            else "none recorded"
+        ),
     ]
     return "\n".join(lines)

@@ -5,6 +5,7 @@ Each subcommand lives in its own module under `hashgrad.cli` and exposes
 arguments and returning an exit code. Modules are imported lazily by name so that a command that
 needs torch does not make `hashgrad btc ...` pay for importing it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,9 +44,10 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hashgrad",
         description="hashgrad: a Bitcoin-compatible, merge-minable ledger that pays people to train and serve "
-                    "open models. Start with `hashgrad devnet` (the whole network on this machine).",
+        "open models. Start with `hashgrad devnet` (the whole network on this machine).",
         epilog=f"Every command's --network defaults to {DEFAULT_NETWORK}; commands that talk to a node take "
-               "--datadir (the node's, for its RPC cookie), --rpcport, --rpcconnect and --rpcclienttimeout.")
+        "--datadir (the node's, for its RPC cookie), --rpcport, --rpcconnect and --rpcclienttimeout.",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     wanted = argv[0] if argv and not argv[0].startswith("-") else None
     for name, module_name in SUBCOMMANDS:

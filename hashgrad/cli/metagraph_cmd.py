@@ -2,17 +2,36 @@
 node's `getmetagraph` (checked by `hashgrad.node.replies`), as a table (rich on a terminal, aligned
 plain text otherwise) or `--json`.
 """
+
 from __future__ import annotations
 
 import json
 import sys
 
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
 from hashgrad.cli.node_options import add_node_arguments, connect_from_args
 from hashgrad.node.replies import Neuron
 from hashgrad.wallet.amounts import format_amount
+from hashgrad.wallet.coordination import check_job_id
 
-COLUMNS = ("uid", "hotkey", "coldkey", "stake", "vpermit", "consensus", "incentive", "dividends", "trust",
-           "emission", "total earned", "last update", "reg height")
+COLUMNS = (
+    "uid",
+    "hotkey",
+    "coldkey",
+    "stake",
+    "vpermit",
+    "consensus",
+    "incentive",
+    "dividends",
+    "trust",
+    "emission",
+    "total earned",
+    "last update",
+    "reg height",
+)
 NUMERIC = set(COLUMNS) - {"hotkey", "coldkey", "vpermit"}
 
 METAGRAPH_DESCRIPTION = """\
@@ -24,8 +43,9 @@ height of its last update and of its registration. --json prints the node's getm
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("metagraph", help="a job's uids: keys, stake, consensus outputs, earnings",
-                                   description=METAGRAPH_DESCRIPTION)
+    parser = subparsers.add_parser(
+        "metagraph", help="a job's uids: keys, stake, consensus outputs, earnings", description=METAGRAPH_DESCRIPTION
+    )
     parser.add_argument("job", type=int, help="job id")
     parser.add_argument("--json", action="store_true", help="print the getmetagraph result as JSON")
     add_node_arguments(parser)
@@ -33,7 +53,6 @@ def register(subparsers) -> None:
 
 
 def run_metagraph(args) -> int:
-    from hashgrad.wallet.coordination import check_job_id
 
     check_job_id(args.job)
     metagraph = connect_from_args(args).get_metagraph(args.job)
@@ -51,11 +70,18 @@ def run_metagraph(args) -> int:
 
 
 def format_row(uid: Neuron) -> list[str]:
-    return [str(uid.uid), shorten(uid.address), shorten(uid.coldkey), format_amount(uid.stake),
-            "yes" if uid.validator_permit else "-",
-            *(f"{share:.5f}" for share in (uid.consensus, uid.incentive, uid.dividends, uid.trust)),
-            format_amount(uid.emission), format_amount(uid.total_earned),
-            str(uid.last_update), str(uid.registration_height)]
+    return [
+        str(uid.uid),
+        shorten(uid.address),
+        shorten(uid.coldkey),
+        format_amount(uid.stake),
+        "yes" if uid.validator_permit else "-",
+        *(f"{share:.5f}" for share in (uid.consensus, uid.incentive, uid.dividends, uid.trust)),
+        format_amount(uid.emission),
+        format_amount(uid.total_earned),
+        str(uid.last_update),
+        str(uid.registration_height),
+    ]
 
 
 def shorten(address: str) -> str:
@@ -71,17 +97,15 @@ def format_plain_table(rows: list[list[str]]) -> str:
     widths = compute_column_widths(rows)
 
     def line(cells) -> str:
-        return "  ".join(cell.rjust(w) if name in NUMERIC else cell.ljust(w)
-                         for cell, w, name in zip(cells, widths, COLUMNS)).rstrip()
+        return "  ".join(
+            cell.rjust(w) if name in NUMERIC else cell.ljust(w) for cell, w, name in zip(cells, widths, COLUMNS)
+        ).rstrip()
 
     return "\n".join([line([c.upper() for c in COLUMNS]), *(line(r) for r in rows)])
 
 
 def print_rich_table(title: str, rows: list[list[str]]) -> None:
     """A rich table; never narrower than its cells (a narrow terminal wraps lines, values stay whole)."""
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
 
     table = Table(title=title, box=box.SIMPLE_HEAD)
     for name in COLUMNS:

@@ -1,26 +1,35 @@
 """`hashgrad miner`: run a training miner on a job until SIGTERM/SIGINT (see hashgrad.roles.miner)."""
+
 from __future__ import annotations
 
+from hashgrad.chain.jobs import JOB_INFER
 from hashgrad.cli.roles_common import add_role_arguments, get_runtime, setup_role
+from hashgrad.errors import HashgradError
+from hashgrad.roles.inference import InferenceMiner
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("miner", help="run a miner (training or inference, by --job) attached to a node")
     add_role_arguments(parser)
-    parser.add_argument("--adversary", default="honest",
-                        help="honest (default) or a cheating kind; training jobs: lazy, noise, copycat, replay, "
-                             "poisoner, sandbagger; inference jobs: stale, other-model, random, truncated, quantized, "
-                             "replay")
+    parser.add_argument(
+        "--adversary",
+        default="honest",
+        help="honest (default) or a cheating kind; training jobs: lazy, noise, copycat, replay, "
+        "poisoner, sandbagger; inference jobs: stale, other-model, random, truncated, quantized, "
+        "replay",
+    )
     parser.add_argument("--serve-host", default="127.0.0.1", help="inference jobs: address to serve on")
     parser.add_argument("--serve-port", type=int, default=0, help="inference jobs: port (0 picks a free one)")
-    parser.add_argument("--validators-only", action="store_true",
-                        help="inference jobs: answer only requests signed by the job's permitted validators")
+    parser.add_argument(
+        "--validators-only",
+        action="store_true",
+        help="inference jobs: answer only requests signed by the job's permitted validators",
+    )
     parser.set_defaults(func=run_miner)
 
 
 def run_miner(args) -> int:
-    from hashgrad.chain.jobs import JOB_INFER
-    from hashgrad.errors import HashgradError
+    # lazy: keeps torch off this command's start-up
     from hashgrad.serve.adversaries import SERVER_KINDS as SERVE_KINDS
     from hashgrad.work.adversaries import KINDS as TRAIN_KINDS
 
@@ -29,13 +38,14 @@ def run_miner(args) -> int:
     if args.adversary not in kinds:
         raise HashgradError("unknown-miner-kind", f"{args.adversary}; job {job.job_id} knows {', '.join(kinds)}")
     if job.kind == JOB_INFER:
-        from hashgrad.roles.inference import InferenceMiner
-
-        InferenceMiner(client, keys, job, args.adversary, args.serve_host, args.serve_port,
-                       validators_only=args.validators_only).run(stop)
+        InferenceMiner(
+            client, keys, job, args.adversary, args.serve_host, args.serve_port, validators_only=args.validators_only
+        ).run(stop)
     else:
+        # lazy: keeps torch off this command's start-up
         from hashgrad.roles.miner import TrainingMiner
 
+        # lazy: keeps torch off this command's start-up
         from hashgrad.work.distributed import build_shard, close_distributed, is_leader
 
         runtime = get_runtime(args)
@@ -46,7 +56,9 @@ def run_miner(args) -> int:
             raise HashgradError("bad-arguments", "a data-parallel miner trains honestly")
         try:
             if is_leader():
-                TrainingMiner(client, keys, job, params, dataset, args.adversary, runtime=runtime, shard=shard).run(stop)
+                TrainingMiner(client, keys, job, params, dataset, args.adversary, runtime=runtime, shard=shard).run(
+                    stop
+                )
             else:
                 from hashgrad.roles.miner import run_follower
 

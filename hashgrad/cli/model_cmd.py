@@ -8,13 +8,18 @@ Import reads a Hugging Face folder (config.json, model.safetensors or sharded sa
 index, tokenizer.json); export writes a directory that `AutoModelForCausalLM.from_pretrained(DIR)`
 (and `AutoTokenizer`, when the checkpoint carries a tokenizer) loads.
 """
+
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+from hashgrad.cli.node_options import connect_from_args
+from hashgrad.cli.serve_cmd import add_checkpoint_arguments, resolve_checkpoint
+from hashgrad.work.tokenizer import compute_tokenizer_id
 
 
 def register(subparsers) -> None:
-    from hashgrad.cli.serve_cmd import add_checkpoint_arguments
 
     parser = subparsers.add_parser("model", help="the model: import a Hugging Face folder, export a checkpoint")
     sub = parser.add_subparsers(dest="model_command", metavar="ACTION", required=True)
@@ -31,8 +36,7 @@ def register(subparsers) -> None:
 
 
 def run_export(args) -> int:
-    from hashgrad.cli.node_options import connect_from_args
-    from hashgrad.cli.serve_cmd import resolve_checkpoint
+    # lazy: keeps torch off this command's start-up
     from hashgrad.serve.export import export_hf
 
     checkpoint, digest = resolve_checkpoint(args, connect_from_args(args))
@@ -43,18 +47,24 @@ def run_export(args) -> int:
 
 
 def run_import(args) -> int:
-    import json
 
+    # lazy: keeps torch off this command's start-up
     from hashgrad.work.hf_import import import_hf
     from hashgrad.work.model import checkpoint_hash, compute_num_params
-    from hashgrad.work.tokenizer import compute_tokenizer_id
 
     checkpoint = import_hf(args.dir)
     data = checkpoint.to_bytes()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(data)
-    print(json.dumps({"checkpoint": str(args.out), "checkpoint_hash": checkpoint_hash(data).hex(),
-                      "family": getattr(checkpoint.config, "model_type", "gpt2"),
-                      "params": compute_num_params(checkpoint.config),
-                      "tokenizer": compute_tokenizer_id(checkpoint.tokenizer)}))
+    print(
+        json.dumps(
+            {
+                "checkpoint": str(args.out),
+                "checkpoint_hash": checkpoint_hash(data).hex(),
+                "family": getattr(checkpoint.config, "model_type", "gpt2"),
+                "params": compute_num_params(checkpoint.config),
+                "tokenizer": compute_tokenizer_id(checkpoint.tokenizer),
+            }
+        )
+    )
     return 0

@@ -9,6 +9,7 @@ they parse (numbers, true/false, objects), else passed as strings; parameters th
 (hashes, hex, addresses) are never converted. The result prints as JSON (a string result bare, a null
 result as nothing). Errors go to stderr: exit 1 for an RPC error, 2 when the node cannot be reached.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,11 +25,24 @@ RPC_CLIENT_TIMEOUT_S = 900.0  # as bitcoin-cli: long calls (generatetoaddress ma
 
 # Positions of parameters that stay strings even when they look like JSON (e.g. an all-digit hex).
 STRING_PARAMS: dict[str, tuple[int, ...]] = {
-    "getblock": (0,), "getblockheader": (0,), "sendrawtransaction": (0,), "submitblock": (0,),
-    "getrawtransaction": (0,), "gettransaction": (0,), "getaccount": (0,), "getaddresshistory": (0,),
-    "generatetoaddress": (1,), "addnode": (0, 1), "disconnectnode": (0,), "help": (0,),
-    "createauxblock": (0,), "submitauxblock": (0, 1), "getauxblock": (0, 1),
-    "putartifact": (0,), "getartifact": (0,), "hasartifact": (0,),
+    "getblock": (0,),
+    "getblockheader": (0,),
+    "sendrawtransaction": (0,),
+    "submitblock": (0,),
+    "getrawtransaction": (0,),
+    "gettransaction": (0,),
+    "getaccount": (0,),
+    "getaddresshistory": (0,),
+    "generatetoaddress": (1,),
+    "addnode": (0, 1),
+    "disconnectnode": (0,),
+    "help": (0,),
+    "createauxblock": (0,),
+    "submitauxblock": (0, 1),
+    "getauxblock": (0, 1),
+    "putartifact": (0,),
+    "getartifact": (0,),
+    "hasartifact": (0,),
 }
 
 

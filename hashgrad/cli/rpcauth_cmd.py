@@ -3,6 +3,7 @@
 Prints `rpcauth=USER:SALT$HASH` for the node's options (or bitcoin.conf-style files) and the
 password to give clients; a random 32-byte password is made when none is given.
 """
+
 from __future__ import annotations
 
 from hashgrad.node.rpc_auth import compute_rpcauth

@@ -12,6 +12,7 @@
 Torch runs on one thread with deterministic algorithms; verification allows for the last-bit
 differences between kernels and devices (serve.verify's tolerances).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,13 @@ import os
 import sys
 from pathlib import Path
 
+import aiohttp
+
 from hashgrad.chain.encoding import parse_hex
+from hashgrad.chain.keys import SigningKey
 from hashgrad.cli.node_options import add_node_arguments, connect_from_args
+from hashgrad.errors import WorkError
+from hashgrad.roles.keys import RoleKeys
 
 log = logging.getLogger("hashgrad.serve")
 
@@ -46,8 +52,11 @@ def register(subparsers) -> None:
     miner.add_argument("--burst", type=float, default=40.0)
     miner.add_argument("--max-tokens-cap", type=int, help="largest max_tokens served (default: the context)")
     miner.add_argument("--max-body-bytes", type=int, default=1 << 20)
-    miner.add_argument("--adversary", default="honest", help="cheat for tests and the devnet: stale, other-model, "
-                       "random, truncated, quantized, replay")
+    miner.add_argument(
+        "--adversary",
+        default="honest",
+        help="cheat for tests and the devnet: stale, other-model, random, truncated, quantized, replay",
+    )
     miner.add_argument("--stale-checkpoint", type=Path, help="the older checkpoint the stale adversary serves")
     add_device_argument(miner)
     miner.set_defaults(func=run_miner)
@@ -59,8 +68,11 @@ def register(subparsers) -> None:
     validate.add_argument("--challenges", type=int, default=4, help="challenges per miner")
     validate.add_argument("--seed", help="64 hex: the round seed (default: random)")
     add_device_argument(validate)
-    validate.add_argument("--dataset", type=Path, help="manifest.json whose held-out pages give the prompts "
-                          "(default: the Python stdlib in memory)")
+    validate.add_argument(
+        "--dataset",
+        type=Path,
+        help="manifest.json whose held-out pages give the prompts (default: the Python stdlib in memory)",
+    )
     validate.set_defaults(func=run_validate)
 
 
@@ -69,6 +81,7 @@ def add_device_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def get_device(args):
+    # lazy: keeps torch off this command's start-up
     from hashgrad.work.hardware import parse_device
 
     return parse_device(getattr(args, "device", "cpu"))
@@ -83,8 +96,9 @@ def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
 def resolve_checkpoint(args, client):
     """(checkpoint, hash): the file (checked against --checkpoint-hash), else by hash from the node,
     else the latest checkpoint on chain."""
-    from hashgrad.errors import WorkError
+    # lazy: keeps torch off this command's start-up
     from hashgrad.serve.checkpoints import fetch_checkpoint, get_chain_checkpoint_hash, load_checkpoint_file
+
     expected = parse_hex(args.checkpoint_hash, "--checkpoint-hash", size=32) if args.checkpoint_hash else None
     if args.checkpoint is not None:
         return load_checkpoint_file(args.checkpoint, expected)
@@ -97,8 +111,6 @@ def resolve_checkpoint(args, client):
 
 
 def load_hotkey(path: Path | None):
-    from hashgrad.chain.keys import SigningKey
-    from hashgrad.roles.keys import RoleKeys
 
     return RoleKeys.load(path).hotkey if path is not None else SigningKey.generate()
 
@@ -119,16 +131,20 @@ def run_miner(args) -> int:
     set_determinism_pins(threads=1, device=device)
     client = connect_from_args(args)
     if args.follow and client is None:
-        from hashgrad.errors import WorkError
-
         raise WorkError("missing-node", "--follow reads the chain: give --datadir (and --rpcport) of a node")
     checkpoint, digest = resolve_checkpoint(args, client)
     older = load_older(args)
     hotkey = load_hotkey(args.keyfile).pubkey if args.keyfile else None
     allowed = frozenset(parse_hex(h, "--allow hotkey", size=32) for h in args.allow.split(",") if h) or None
-    config = ServerConfig(open_access=args.open, max_body_bytes=args.max_body_bytes,
-                          max_tokens_cap=args.max_tokens_cap, rate=args.rate, burst=args.burst, hotkey=hotkey,
-                          allowed=allowed)
+    config = ServerConfig(
+        open_access=args.open,
+        max_body_bytes=args.max_body_bytes,
+        max_tokens_cap=args.max_tokens_cap,
+        rate=args.rate,
+        burst=args.burst,
+        hotkey=hotkey,
+        allowed=allowed,
+    )
     server = InferenceServer(build_miner_backend(args.adversary, checkpoint, older, device), config)
 
     def on_started(port: int) -> None:
@@ -148,6 +164,7 @@ def run_miner(args) -> int:
 def load_older(args):
     if args.stale_checkpoint is None:
         return None
+    # lazy: keeps torch off this command's start-up
     from hashgrad.serve.checkpoints import load_checkpoint_file
 
     return load_checkpoint_file(args.stale_checkpoint)[0]
@@ -155,6 +172,7 @@ def load_older(args):
 
 # ----------------------------------------------------------------------------- validate
 def run_validate(args) -> int:
+    # lazy: keeps torch off this command's start-up
     from hashgrad.serve.engine import Engine
     from hashgrad.serve.gateway import Gateway, RoutedMiner
     from hashgrad.serve.validator import MinerEndpoint, get_heldout_texts, run_validation_round_blocking
@@ -174,19 +192,26 @@ def run_validate(args) -> int:
     for uid, url in enumerate(urls):
         verdicts = ",".join(o.verdict for o in report.outcomes[uid])
         print(f"uid {uid} {url}: score {report.scores[uid]:.3f} [{verdicts}]")
-    print(json.dumps({"checkpoint": digest.hex(), "scores": {str(k): v for k, v in report.scores.items()},
-                      "weights": [list(w) for w in report.weights]}))
+    print(
+        json.dumps(
+            {
+                "checkpoint": digest.hex(),
+                "scores": {str(k): v for k, v in report.scores.items()},
+                "weights": [list(w) for w in report.weights],
+            }
+        )
+    )
     return 0
 
 
 async def discover(gateway) -> None:
-    import aiohttp
 
     async with aiohttp.ClientSession() as session:
         await gateway.discover(session)
 
 
 def load_challenge_dataset(manifest: Path | None, block_size: int):
+    # lazy: keeps torch off this command's start-up
     from hashgrad.work.data import build_stdlib_dataset, load_dataset
 
     return load_dataset(manifest) if manifest is not None else build_stdlib_dataset(max(4096, 2 * block_size))

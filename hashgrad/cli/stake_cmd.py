@@ -4,12 +4,14 @@ of one of its hotkeys, a thin shell over `hashgrad.wallet.coordination`.
 Stake makes a hotkey a validator candidate (permits go to the most-staked uids of a job) and weighs
 its weights in Yuma consensus; it stays the coldkey's and comes back with `remove`.
 """
+
 from __future__ import annotations
 
 import argparse
 
 from hashgrad.cli.wallet_cmd import _common, _connect, _load, _with_node, _with_password
 from hashgrad.wallet.amounts import format_amount, parse_amount
+from hashgrad.wallet.coordination import prepare_stake_change, send_stake_change
 from hashgrad.wallet.password import PASSWORD_ENV, get_password
 from hashgrad.wallet.wallet import unseal_key
 
@@ -27,13 +29,24 @@ not-stake-owner, hotkey-owned-by-other-coldkey, unknown-hotkey, wrong-password, 
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("stake", help="add or remove a hotkey's stake from the wallet's coldkey",
-                                   description=STAKE_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = subparsers.add_parser(
+        "stake",
+        help="add or remove a hotkey's stake from the wallet's coldkey",
+        description=STAKE_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     actions = parser.add_subparsers(dest="stake_action", metavar="ACTION", required=True)
-    for action, text in (("add", "stake coins from the coldkey on the hotkey"),
-                         ("remove", "return staked coins from the hotkey to the coldkey")):
-        sub = actions.add_parser(action, parents=[_common(), _with_password(), _with_node()], help=text,
-                                 description=STAKE_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for action, text in (
+        ("add", "stake coins from the coldkey on the hotkey"),
+        ("remove", "return staked coins from the hotkey to the coldkey"),
+    ):
+        sub = actions.add_parser(
+            action,
+            parents=[_common(), _with_password(), _with_node()],
+            help=text,
+            description=STAKE_DESCRIPTION,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         sub.add_argument("name", help="wallet name")
         sub.add_argument("hotkey", help="name of the wallet's hotkey")
         sub.add_argument("amount", help="coins, a decimal with at most 8 decimals")
@@ -41,7 +54,6 @@ def register(subparsers) -> None:
 
 
 def run_stake(args) -> int:
-    from hashgrad.wallet.coordination import prepare_stake_change, send_stake_change
 
     wallet = _load(args)
     amount = parse_amount(args.amount)
@@ -52,7 +64,9 @@ def run_stake(args) -> int:
     sent = send_stake_change(client, coldkey, plan)
     after = plan.staked + amount if args.add else plan.staked - amount
     verb = "staking" if args.add else "unstaking"
-    print(f"{verb} {format_amount(amount)} on hotkey {args.hotkey} (stake {format_amount(plan.staked)} -> "
-          f"{format_amount(after)} once mined; fee {format_amount(sent.fee)}, nonce {sent.nonce})")
+    print(
+        f"{verb} {format_amount(amount)} on hotkey {args.hotkey} (stake {format_amount(plan.staked)} -> "
+        f"{format_amount(after)} once mined; fee {format_amount(sent.fee)}, nonce {sent.nonce})"
+    )
     print(sent.txid)
     return 0

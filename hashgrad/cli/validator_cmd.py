@@ -1,25 +1,33 @@
 """`hashgrad validator`: run a training validator on a job until SIGTERM/SIGINT (see hashgrad.roles.validator)."""
+
 from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
 
+from hashgrad.chain.jobs import JOB_INFER
 from hashgrad.chain.params import COIN
 from hashgrad.cli.roles_common import add_role_arguments, get_runtime, setup_role
 from hashgrad.errors import HashgradError
+from hashgrad.roles.inference import InferenceValidator
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("validator", help="run a validator (training or inference, by --job) attached to a node")
+    parser = subparsers.add_parser(
+        "validator", help="run a validator (training or inference, by --job) attached to a node"
+    )
     add_role_arguments(parser)
-    parser.add_argument("--initial-checkpoint", type=Path,
-                        help="training jobs: checkpoint file the job starts from (attested for the first epoch)")
+    parser.add_argument(
+        "--initial-checkpoint",
+        type=Path,
+        help="training jobs: checkpoint file the job starts from (attested for the first epoch)",
+    )
     parser.add_argument("--stake", default="10", help="coins to stake on the hotkey (default 10)")
     parser.set_defaults(func=run_validator)
 
 
 def run_validator(args) -> int:
-    from hashgrad.chain.jobs import JOB_INFER
+    # lazy: keeps torch off this command's start-up
     from hashgrad.work.model import decode_checkpoint
 
     try:
@@ -28,14 +36,14 @@ def run_validator(args) -> int:
         raise HashgradError("bad-amount", f"stake {args.stake!r} is not a number") from None
     client, keys, job, params, dataset, stop = setup_role(args, "validator")
     if job.kind == JOB_INFER:
-        from hashgrad.roles.inference import InferenceValidator
-
         InferenceValidator(client, keys, job, dataset, stake).run(stop)
         return 0
+    # lazy: keeps torch off this command's start-up
     from hashgrad.roles.validator import TrainingValidator
 
     if args.initial_checkpoint is None:
         raise HashgradError("missing-checkpoint", "a training validator needs --initial-checkpoint")
+    # lazy: keeps torch off this command's start-up
     from hashgrad.work.job_model import compute_job_params
 
     initial = args.initial_checkpoint.read_bytes()

@@ -3,6 +3,7 @@
 Each action parses its arguments, gets a password where one is needed (`hashgrad.wallet.password`),
 calls the library and prints. Secrets are never printed, except by `export` behind an explicit flag.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,7 +18,9 @@ from hashgrad.errors import HashgradError, WalletError
 from hashgrad.node.client import NodeClient
 from hashgrad.wallet import files
 from hashgrad.wallet.amounts import format_amount, parse_amount
+from hashgrad.wallet.coordination import prepare_registration, send_registration
 from hashgrad.wallet.password import PASSWORD_ENV, get_password
+from hashgrad.wallet.transfer import check_sufficient_funds, compute_transfer_fee, parse_recipient, send_transfer
 from hashgrad.wallet.wallet import (
     SCRYPT_N_ENV,
     Wallet,
@@ -58,8 +61,12 @@ burn-too-high, bad-max-burn and the node's own reasons.
 
 # ---------------------------------------------------------------- parser
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("wallet", help="coldkey and hotkeys; balance, send, history",
-                                   description=WALLET_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = subparsers.add_parser(
+        "wallet",
+        help="coldkey and hotkeys; balance, send, history",
+        description=WALLET_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     actions = parser.add_subparsers(dest="wallet_action", metavar="ACTION", required=True)
     _register_offline(actions)
     _register_hotkey(actions)
@@ -69,15 +76,23 @@ def register(subparsers) -> None:
 
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--network", default=None, help=f"hashgrad network (create: default {DEFAULT_NETWORK}; "
-                        "others: must match the wallet's)")
+    common.add_argument(
+        "--network",
+        default=None,
+        help=f"hashgrad network (create: default {DEFAULT_NETWORK}; others: must match the wallet's)",
+    )
     return common
 
 
 def _with_password() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--password-file", type=Path, default=None, metavar="FILE",
-                        help=f"read the password from FILE's first line (else ${PASSWORD_ENV}, else a prompt)")
+    parent.add_argument(
+        "--password-file",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help=f"read the password from FILE's first line (else ${PASSWORD_ENV}, else a prompt)",
+    )
     return parent
 
 
@@ -98,29 +113,38 @@ def _register_offline(actions) -> None:
     create = actions.add_parser("create", parents=[common, password], help="new wallet; prints its address last")
     create.add_argument("name")
     create.set_defaults(func=run_create)
-    imp = actions.add_parser("import", parents=[common, password],
-                             help="wallet from a 64-hex secret read from stdin (or a hidden prompt)")
+    imp = actions.add_parser(
+        "import", parents=[common, password], help="wallet from a 64-hex secret read from stdin (or a hidden prompt)"
+    )
     imp.add_argument("name")
     imp.set_defaults(func=run_import)
     listing = actions.add_parser("list", help="wallets, their networks, addresses and hotkeys")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=run_list)
-    address = actions.add_parser("address", parents=[common, hotkey], help="print the coldkey's (or a hotkey's) address")
+    address = actions.add_parser(
+        "address", parents=[common, hotkey], help="print the coldkey's (or a hotkey's) address"
+    )
     address.add_argument("name")
     address.set_defaults(func=run_address)
-    export = actions.add_parser("export", parents=[common, password, hotkey],
-                                help="print a secret key in hex (needs --i-know-what-i-am-doing)")
+    export = actions.add_parser(
+        "export", parents=[common, password, hotkey], help="print a secret key in hex (needs --i-know-what-i-am-doing)"
+    )
     export.add_argument("name")
-    export.add_argument("--i-know-what-i-am-doing", dest="confirmed", action="store_true",
-                        help="anyone who sees the printed secret can spend the funds")
+    export.add_argument(
+        "--i-know-what-i-am-doing",
+        dest="confirmed",
+        action="store_true",
+        help="anyone who sees the printed secret can spend the funds",
+    )
     export.set_defaults(func=run_export)
 
 
 def _register_hotkey(actions) -> None:
     hotkey = actions.add_parser("hotkey", help="hotkeys: new, list")
     hotkey_actions = hotkey.add_subparsers(dest="hotkey_action", metavar="ACTION", required=True)
-    new = hotkey_actions.add_parser("new", parents=[_common(), _with_password()],
-                                    help="add a hotkey to a wallet; prints its address last")
+    new = hotkey_actions.add_parser(
+        "new", parents=[_common(), _with_password()], help="add a hotkey to a wallet; prints its address last"
+    )
     new.add_argument("name")
     new.add_argument("hotkey")
     new.set_defaults(func=run_hotkey_new)
@@ -135,8 +159,9 @@ def _register_online(actions) -> None:
     balance.add_argument("name")
     balance.add_argument("--json", action="store_true", help="base units as JSON")
     balance.set_defaults(func=run_balance)
-    send = actions.add_parser("send", parents=[common, password, node, hotkey],
-                              help="sign and submit a transfer; prints the txid last")
+    send = actions.add_parser(
+        "send", parents=[common, password, node, hotkey], help="sign and submit a transfer; prints the txid last"
+    )
     send.add_argument("name")
     send.add_argument("to_address")
     send.add_argument("amount", help="coins, a decimal with at most 8 decimals (1 coin = 10^8 base units)")
@@ -150,13 +175,20 @@ def _register_online(actions) -> None:
 
 
 def _register_coordination(actions) -> None:
-    register_parser = actions.add_parser("register", parents=[_common(), _with_password(), _with_node()],
-                                         help="register a hotkey on a job, the coldkey paying the burn; prints the txid last")
+    register_parser = actions.add_parser(
+        "register",
+        parents=[_common(), _with_password(), _with_node()],
+        help="register a hotkey on a job, the coldkey paying the burn; prints the txid last",
+    )
     register_parser.add_argument("name")
     register_parser.add_argument("hotkey", help="name of the wallet's hotkey to register (it signs its consent)")
     register_parser.add_argument("--job", type=int, required=True, help="job id (0: train the default model)")
-    register_parser.add_argument("--max-burn", default=None, metavar="COINS",
-                                 help="refuse to burn more than this (default: twice the job's current burn)")
+    register_parser.add_argument(
+        "--max-burn",
+        default=None,
+        metavar="COINS",
+        help="refuse to burn more than this (default: twice the job's current burn)",
+    )
     register_parser.set_defaults(func=run_register)
 
 
@@ -201,7 +233,9 @@ def run_list(args) -> int:
         if "error" in row:
             print(f"{row['name']:<20} {row['error']}")
         else:
-            print(f"{row['name']:<20} {row['network']:<8} {row['address']}  hotkeys: {', '.join(row['hotkeys']) or '-'}")
+            print(
+                f"{row['name']:<20} {row['network']:<8} {row['address']}  hotkeys: {', '.join(row['hotkeys']) or '-'}"
+            )
     return 0
 
 
@@ -213,7 +247,9 @@ def run_address(args) -> int:
 
 def run_export(args) -> int:
     if not args.confirmed:
-        raise WalletError("export-not-confirmed", "add --i-know-what-i-am-doing: the secret gives full control of the key")
+        raise WalletError(
+            "export-not-confirmed", "add --i-know-what-i-am-doing: the secret gives full control of the key"
+        )
     wallet = _load(args)
     key = unseal_key(wallet, get_password(args.password_file, confirm=False), args.hotkey)
     print("warning: anyone who sees this secret can spend from and act as this key", file=sys.stderr)
@@ -250,14 +286,15 @@ def run_balance(args) -> int:
     pending = summary.balance - summary.pending_balance
     print(f"address    {summary.address}")
     print(f"balance    {format_amount(summary.balance)}  (at height {summary.height})")
-    print(f"spendable  {format_amount(summary.pending_balance)}  "
-          f"({summary.pending_txs} pending out: {format_amount(pending)})")
+    print(
+        f"spendable  {format_amount(summary.pending_balance)}  "
+        f"({summary.pending_txs} pending out: {format_amount(pending)})"
+    )
     print(f"nonce      {summary.nonce}  (next {summary.pending_nonce})")
     return 0
 
 
 def run_send(args) -> int:
-    from hashgrad.wallet.transfer import check_sufficient_funds, compute_transfer_fee, parse_recipient, send_transfer
 
     wallet = _load(args)
     params = get_network(wallet.network)
@@ -302,18 +339,18 @@ def format_history_item(item: dict) -> str:
 
 
 def run_register(args) -> int:
-    from hashgrad.wallet.coordination import prepare_registration, send_registration
 
     wallet = _load(args)
     max_burn = None if args.max_burn is None else parse_amount(args.max_burn, reason="bad-max-burn")
     client = _connect(args, wallet)
-    plan = prepare_registration(client, wallet.coldkey.pubkey, wallet.get_entry(args.hotkey).pubkey,
-                                args.job, max_burn)
+    plan = prepare_registration(client, wallet.coldkey.pubkey, wallet.get_entry(args.hotkey).pubkey, args.job, max_burn)
     password = get_password(args.password_file, confirm=False)
     coldkey, hotkey = unseal_key(wallet, password), unseal_key(wallet, password, args.hotkey)
     sent = send_registration(client, coldkey, hotkey, plan)
-    print(f"registering hotkey {args.hotkey} on job {plan.job_id}: burn {format_amount(plan.burn)} "
-          f"(at most {format_amount(plan.max_burn)}), fee {format_amount(sent.fee)}, nonce {sent.nonce}")
+    print(
+        f"registering hotkey {args.hotkey} on job {plan.job_id}: burn {format_amount(plan.burn)} "
+        f"(at most {format_amount(plan.max_burn)}), fee {format_amount(sent.fee)}, nonce {sent.nonce}"
+    )
     print(sent.txid)
     return 0
 
@@ -341,8 +378,7 @@ def _describe_wallet(home: Path, name: str) -> dict:
         wallet = load_wallet(home, name)
     except HashgradError as exc:
         return {"name": name, "error": exc.reason}
-    return {"name": name, "network": wallet.network, "address": wallet.get_address(),
-            "hotkeys": wallet.hotkey_names}
+    return {"name": name, "network": wallet.network, "address": wallet.get_address(), "hotkeys": wallet.hotkey_names}
 
 
 def _connect(args, wallet: Wallet) -> NodeClient:

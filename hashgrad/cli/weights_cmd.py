@@ -2,6 +2,7 @@
 commit window and reveals them in the reveal window; a thin shell over `hashgrad.wallet.coordination`
 and `hashgrad.wallet.weights` (parsing, salt files).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -11,9 +12,22 @@ from hashgrad.cli.wallet_cmd import _common, _connect, _load, _with_node, _with_
 from hashgrad.errors import WalletError
 from hashgrad.wallet import files
 from hashgrad.wallet.amounts import format_amount
+from hashgrad.wallet.coordination import (
+    check_epoch,
+    check_job_id,
+    prepare_weights,
+    send_weights_commit,
+    send_weights_reveal,
+)
 from hashgrad.wallet.password import PASSWORD_ENV, get_password
 from hashgrad.wallet.wallet import unseal_key
-from hashgrad.wallet.weights import format_weights, get_default_salt_path, parse_weights
+from hashgrad.wallet.weights import (
+    check_salt_record,
+    format_weights,
+    get_default_salt_path,
+    parse_weights,
+    read_salt_file,
+)
 
 WEIGHTS_DESCRIPTION = f"""\
 Commit, then reveal, the weights a validator hotkey sets on a job's uids for an epoch.
@@ -43,9 +57,12 @@ bad-salt-file, salt-file-mismatch, insufficient-funds, node-unreachable.
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("weights", help="commit and reveal a validator's weights",
-                                   description=WEIGHTS_DESCRIPTION,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = subparsers.add_parser(
+        "weights",
+        help="commit and reveal a validator's weights",
+        description=WEIGHTS_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     actions = parser.add_subparsers(dest="weights_action", metavar="ACTION", required=True)
     commit = _add_action(actions, "commit", "commit salted weights; prints the txid last")
     commit.add_argument("--weights", required=True, help='"uid:w,uid:w,..." (u16 integers or decimals)')
@@ -55,19 +72,28 @@ def register(subparsers) -> None:
 
 
 def _add_action(actions, name: str, text: str) -> argparse.ArgumentParser:
-    sub = actions.add_parser(name, parents=[_common(), _with_password(), _with_node()], help=text,
-                             description=WEIGHTS_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = actions.add_parser(
+        name,
+        parents=[_common(), _with_password(), _with_node()],
+        help=text,
+        description=WEIGHTS_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub.add_argument("name", help="wallet name")
     sub.add_argument("hotkey", help="name of the wallet's validator hotkey")
     sub.add_argument("--job", type=int, required=True, help="job id")
     sub.add_argument("--epoch", type=int, default=None, help="epoch (default: the epoch of the next block)")
-    sub.add_argument("--salt-file", type=Path, default=None, metavar="FILE",
-                     help="salt file (default $HASHGRAD_HOME/salts/<job>-<epoch>-<hotkey pubkey hex>.json)")
+    sub.add_argument(
+        "--salt-file",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="salt file (default $HASHGRAD_HOME/salts/<job>-<epoch>-<hotkey pubkey hex>.json)",
+    )
     return sub
 
 
 def run_commit(args) -> int:
-    from hashgrad.wallet.coordination import prepare_weights, send_weights_commit
 
     weights = parse_weights(args.weights)
     wallet = _load(args)
@@ -76,20 +102,21 @@ def run_commit(args) -> int:
     plan = prepare_weights(client, hotkey, args.job, args.epoch, weights, commit=True)
     salt_path = args.salt_file or get_default_salt_path(files.get_home(), plan.job_id, plan.epoch, hotkey)
     if salt_path.exists():  # before the password; writing re-checks atomically
-        raise WalletError("salt-file-exists", f"{salt_path} already exists: reveal it, or delete it if its commit "
-                          "was never accepted")
+        raise WalletError(
+            "salt-file-exists", f"{salt_path} already exists: reveal it, or delete it if its commit was never accepted"
+        )
     key = unseal_key(wallet, get_password(args.password_file, confirm=False), args.hotkey)
     sent, _ = send_weights_commit(client, key, plan, salt_path)
-    print(f"committed weights {format_weights(plan.weights)} for job {plan.job_id} epoch {plan.epoch} "
-          f"(fee {format_amount(sent.fee)}, nonce {sent.nonce})")
+    print(
+        f"committed weights {format_weights(plan.weights)} for job {plan.job_id} epoch {plan.epoch} "
+        f"(fee {format_amount(sent.fee)}, nonce {sent.nonce})"
+    )
     print(f"salt file: {salt_path}")
     print(sent.txid)
     return 0
 
 
 def run_reveal(args) -> int:
-    from hashgrad.wallet.coordination import check_epoch, check_job_id, prepare_weights, send_weights_reveal
-    from hashgrad.wallet.weights import check_salt_record, read_salt_file
 
     check_job_id(args.job)
     check_epoch(args.epoch)
@@ -102,7 +129,9 @@ def run_reveal(args) -> int:
     prepare_weights(client, hotkey, args.job, epoch, record.weights, commit=False)
     key = unseal_key(wallet, get_password(args.password_file, confirm=False), args.hotkey)
     sent = send_weights_reveal(client, key, record)
-    print(f"revealed weights {format_weights(record.weights)} for job {record.job_id} epoch {record.epoch} "
-          f"(fee {format_amount(sent.fee)}, nonce {sent.nonce})")
+    print(
+        f"revealed weights {format_weights(record.weights)} for job {record.job_id} epoch {record.epoch} "
+        f"(fee {format_amount(sent.fee)}, nonce {sent.nonce})"
+    )
     print(sent.txid)
     return 0

@@ -11,6 +11,7 @@ Updates declare their hardware class (work.hardware); validators replay bit-exac
 class and with a tolerance across classes, so no CPU kernel is pinned. `simulate` prints one line
 per epoch and ends with one JSON line.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,6 +19,8 @@ import json
 import time
 from pathlib import Path
 
+from hashgrad.errors import WorkError
+from hashgrad.work.hashing import compute_tagged_hash
 
 
 def register(subparsers) -> None:
@@ -30,7 +33,9 @@ def register(subparsers) -> None:
     build.add_argument("dir", nargs="?", type=Path, help="folder of text files (default: the Python stdlib)")
     build.add_argument("--out", type=Path, required=True, help="manifest path; pages.bin is written beside it")
     build.add_argument("--preset", default="demo", help="work preset whose page size to use")
-    build.add_argument("--suffix", action="append", default=None, help="file suffix to include (repeatable; default .py)")
+    build.add_argument(
+        "--suffix", action="append", default=None, help="file suffix to include (repeatable; default .py)"
+    )
     build.set_defaults(func=run_dataset_build)
     check = dsub.add_parser("check", help="verify a manifest and every page hash")
     check.add_argument("manifest", type=Path)
@@ -59,7 +64,9 @@ def register(subparsers) -> None:
     simulate = sub.add_parser("simulate", help="run a whole swarm in-process through the library code")
     simulate.add_argument("--preset", default="small")
     simulate.add_argument("--miners", type=int, default=6, help="honest miners")
-    simulate.add_argument("--adversaries", default="", help="comma-separated kinds: lazy,noise,copycat,replay,poisoner,sandbagger")
+    simulate.add_argument(
+        "--adversaries", default="", help="comma-separated kinds: lazy,noise,copycat,replay,poisoner,sandbagger"
+    )
     simulate.add_argument("--epochs", type=int, default=5)
     simulate.add_argument("--validators", type=int, default=1)
     simulate.add_argument("--audit-probability", type=float, default=None)
@@ -72,6 +79,7 @@ def add_dataset_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def get_params(preset: str, **overrides):
+    # lazy: keeps torch off this command's start-up
     from hashgrad.work.miner import set_determinism_pins
     from hashgrad.work.params import get_preset
 
@@ -80,18 +88,21 @@ def get_params(preset: str, **overrides):
 
 
 def get_dataset(path: Path | None, page_tokens: int):
-    from hashgrad.errors import WorkError
+    # lazy: keeps torch off this command's start-up
     from hashgrad.work.data import build_stdlib_dataset, load_dataset
 
     if path is None:
         return build_stdlib_dataset(page_tokens)
     dataset = load_dataset(path)
     if dataset.page_tokens != page_tokens:
-        raise WorkError("wrong-page-size", f"dataset pages hold {dataset.page_tokens} tokens, preset wants {page_tokens}")
+        raise WorkError(
+            "wrong-page-size", f"dataset pages hold {dataset.page_tokens} tokens, preset wants {page_tokens}"
+        )
     return dataset
 
 
 def run_dataset_build(args) -> int:
+    # lazy: keeps torch off this command's start-up
     from hashgrad.work.data import build_dataset, get_stdlib_dir, save_dataset
     from hashgrad.work.params import get_preset
 
@@ -105,12 +116,17 @@ def run_dataset_build(args) -> int:
 
 
 def describe_dataset(dataset) -> dict:
-    return {"manifest_hash": dataset.manifest_hash.hex(), "pages": dataset.manifest["num_pages"],
-            "page_tokens": dataset.page_tokens, "heldout_pages": len(dataset.heldout_pages),
-            "source": dataset.manifest["source"]}
+    return {
+        "manifest_hash": dataset.manifest_hash.hex(),
+        "pages": dataset.manifest["num_pages"],
+        "page_tokens": dataset.page_tokens,
+        "heldout_pages": len(dataset.heldout_pages),
+        "source": dataset.manifest["source"],
+    }
 
 
 def run_dataset_check(args) -> int:
+    # lazy: keeps torch off this command's start-up
     from hashgrad.work.data import load_dataset
 
     dataset = load_dataset(args.manifest)
@@ -121,18 +137,26 @@ def run_dataset_check(args) -> int:
 
 
 def run_init(args) -> int:
+    # lazy: keeps torch off this command's start-up
     from hashgrad.work.model import Checkpoint, checkpoint_hash, compute_initial_state, compute_num_params
 
     params = get_params(args.preset)
     data = Checkpoint(params.model, compute_initial_state(params.model, args.seed)).to_bytes()
     args.out.write_bytes(data)
-    print(json.dumps({"checkpoint_hash": checkpoint_hash(data).hex(), "params": compute_num_params(params.model),
-                      "bytes": len(data)}))
+    print(
+        json.dumps(
+            {
+                "checkpoint_hash": checkpoint_hash(data).hex(),
+                "params": compute_num_params(params.model),
+                "bytes": len(data),
+            }
+        )
+    )
     return 0
 
 
 def read_checkpoint(path: Path):
-    from hashgrad.errors import WorkError
+    # lazy: keeps torch off this command's start-up
     from hashgrad.work.model import MAX_CHECKPOINT_BYTES, decode_checkpoint
 
     if path.stat().st_size > MAX_CHECKPOINT_BYTES:
@@ -141,6 +165,7 @@ def read_checkpoint(path: Path):
 
 
 def run_eval(args) -> int:
+    # lazy: keeps torch off this command's start-up
     from hashgrad.work.evaluate import compute_heldout_loss
     from hashgrad.work.params import WORK_PRESETS
 
@@ -152,14 +177,20 @@ def run_eval(args) -> int:
 
 
 def run_train_centralized(args) -> int:
+    # lazy: keeps torch off this command's start-up
     from hashgrad.work.centralized import compute_centralized_training
     from hashgrad.work.evaluate import compute_heldout_loss
-    from hashgrad.work.hashing import compute_tagged_hash
+
+    # lazy: keeps torch off this command's start-up
     from hashgrad.work.model import Checkpoint, checkpoint_hash, compute_initial_state
 
     params = get_params(args.preset)
     dataset = get_dataset(args.dataset, params.page_tokens)
-    start = read_checkpoint(args.checkpoint) if args.checkpoint else Checkpoint(params.model, compute_initial_state(params.model, 0))
+    start = (
+        read_checkpoint(args.checkpoint)
+        if args.checkpoint
+        else Checkpoint(params.model, compute_initial_state(params.model, 0))
+    )
     batch = args.batch_size or params.batch_size
     every = max(1, args.steps // 10)
 
@@ -168,19 +199,30 @@ def run_train_centralized(args) -> int:
             print(f"step {step:5d}  train loss {loss:.4f}", flush=True)
 
     started = time.monotonic()
-    result = compute_centralized_training(start, dataset, params, args.steps, batch, compute_tagged_hash("hashgrad/cli/central", b""), on_step)
+    result = compute_centralized_training(
+        start, dataset, params, args.steps, batch, compute_tagged_hash("hashgrad/cli/central", b""), on_step
+    )
     seconds = time.monotonic() - started
     data = result.to_bytes()
     if args.out:
         args.out.write_bytes(data)
     tokens = args.steps * batch * params.model.block_size
-    print(json.dumps({"heldout_loss": compute_heldout_loss(result, dataset), "steps": args.steps, "tokens": tokens,
-                      "tokens_per_s": tokens / seconds, "checkpoint_hash": checkpoint_hash(data).hex()}))
+    print(
+        json.dumps(
+            {
+                "heldout_loss": compute_heldout_loss(result, dataset),
+                "steps": args.steps,
+                "tokens": tokens,
+                "tokens_per_s": tokens / seconds,
+                "checkpoint_hash": checkpoint_hash(data).hex(),
+            }
+        )
+    )
     return 0
 
 
 def run_simulate(args) -> int:
-    from hashgrad.errors import WorkError
+    # lazy: keeps torch off this command's start-up
     from hashgrad.work.adversaries import ADVERSARY_KINDS
     from hashgrad.work.evaluate import compute_heldout_loss
     from hashgrad.work.model import Checkpoint, compute_initial_state
@@ -203,11 +245,27 @@ def run_simulate(args) -> int:
         honest_weight += sum(w for uid, w in record.weights.items() if kinds[uid] == "honest")
         flags = {uid: reason for uid, reason in record.reasons.items() if reason}
         weights = " ".join(f"{uid}:{w:.3f}" for uid, w in sorted(record.weights.items()))
-        print(f"epoch {record.epoch}  held-out loss {record.heldout_loss:.4f}  accepted {record.accepted}  "
-              f"weights {weights}  flagged {flags}", flush=True)
-        epochs.append({"epoch": record.epoch, "heldout_loss": record.heldout_loss,
-                       "checkpoint_hash": record.checkpoint_hash.hex(),
-                       "weights": {str(uid): w for uid, w in record.weights.items()}})
-    print(json.dumps({"final_heldout_loss": epochs[-1]["heldout_loss"], "honest_share": honest_weight / args.epochs,
-                      "kinds": kinds, "epochs": epochs}))
+        print(
+            f"epoch {record.epoch}  held-out loss {record.heldout_loss:.4f}  accepted {record.accepted}  "
+            f"weights {weights}  flagged {flags}",
+            flush=True,
+        )
+        epochs.append(
+            {
+                "epoch": record.epoch,
+                "heldout_loss": record.heldout_loss,
+                "checkpoint_hash": record.checkpoint_hash.hex(),
+                "weights": {str(uid): w for uid, w in record.weights.items()},
+            }
+        )
+    print(
+        json.dumps(
+            {
+                "final_heldout_loss": epochs[-1]["heldout_loss"],
+                "honest_share": honest_weight / args.epochs,
+                "kinds": kinds,
+                "epochs": epochs,
+            }
+        )
+    )
     return 0

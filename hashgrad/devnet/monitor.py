@@ -1,5 +1,6 @@
 """Watching the devnet through a node's RPC: which epochs finished, what each uid earned, and the
 held-out loss of every checkpoint the chain recorded (recomputed here from the artifact bytes)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -19,8 +20,13 @@ class EpochResult:
     inference: list[dict] | None = None  # job 1's uids in the same epoch, when the devnet runs servers
 
     def to_json(self) -> dict:
-        out = {"epoch": self.epoch, "height": self.height, "checkpoint": self.checkpoint,
-               "heldout_loss": self.heldout_loss, "uids": self.uids}
+        out = {
+            "epoch": self.epoch,
+            "height": self.height,
+            "checkpoint": self.checkpoint,
+            "heldout_loss": self.heldout_loss,
+            "uids": self.uids,
+        }
         if self.inference is not None:
             out["inference"] = {"job": 1, "uids": self.inference}
         return out
@@ -59,14 +65,20 @@ class DevnetMonitor:
         produced = self.client.get_epoch(self.job_id, epoch + 1).checkpoint
         if produced is None:
             return None  # the validators have not yet attested the checkpoint this epoch produced
-        result = EpochResult(epoch, info.end_height, produced.hex(), self.compute_loss(produced.hex()),
-                             self.compute_uid_rows(epoch, self.metagraph))
+        result = EpochResult(
+            epoch,
+            info.end_height,
+            produced.hex(),
+            self.compute_loss(produced.hex()),
+            self.compute_uid_rows(epoch, self.metagraph),
+        )
         if any(p.job == 1 for p in self.participants):
             result.inference = self.compute_uid_rows(epoch, self.client.get_metagraph(1))
         self.results.append(result)
         return result
 
     def compute_loss(self, checkpoint_hex: str) -> float:
+        # lazy: keeps torch off importing hashgrad.devnet.monitor
         from hashgrad.work.evaluate import compute_heldout_loss
         from hashgrad.work.model import decode_checkpoint
 
@@ -76,6 +88,7 @@ class DevnetMonitor:
         return self.losses[checkpoint_hex]
 
     def compute_loss_of_bytes(self, data: bytes) -> float:
+        # lazy: keeps torch off importing hashgrad.devnet.monitor
         from hashgrad.work.evaluate import compute_heldout_loss
         from hashgrad.work.model import decode_checkpoint
 
@@ -87,10 +100,19 @@ class DevnetMonitor:
         for u in metagraph.uids:
             p = by_hotkey.get(u.hotkey)
             paid = u.epoch == epoch
-            rows.append({"uid": u.uid, "hotkey": u.hotkey.hex(), "address": u.address,
-                         "role": p.role if p else "miner", "adversary": p.adversary if p else None,
-                         "incentive": u.incentive if paid else 0.0, "dividends": u.dividends if paid else 0.0,
-                         "emission": u.emission if paid else 0, "total_earned": u.total_earned})
+            rows.append(
+                {
+                    "uid": u.uid,
+                    "hotkey": u.hotkey.hex(),
+                    "address": u.address,
+                    "role": p.role if p else "miner",
+                    "adversary": p.adversary if p else None,
+                    "incentive": u.incentive if paid else 0.0,
+                    "dividends": u.dividends if paid else 0.0,
+                    "emission": u.emission if paid else 0,
+                    "total_earned": u.total_earned,
+                }
+            )
         return rows
 
     def get_address(self, pubkey: bytes) -> str:

@@ -3,6 +3,7 @@
 Each child runs in its own process group with its output in a log file; `stop_all` sends SIGTERM,
 waits, then SIGKILLs the group of anything still alive.
 """
+
 from __future__ import annotations
 
 import os
@@ -40,8 +41,14 @@ class ProcessGroup:
         handle = open(log_path, "ab")
         # no CPU kernel pin: every role declares its hardware class and audits replay across classes
         child_env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", **(env or {}))
-        process = subprocess.Popen([sys.executable, "-m", "hashgrad", *args], stdout=handle, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, env=child_env, start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hashgrad", *args],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=child_env,
+            start_new_session=True,
+        )
         handle.close()
         child = Child(name, process, log_path)
         self.children.append(child)

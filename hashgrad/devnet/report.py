@@ -1,8 +1,10 @@
 """The devnet's outputs: summary.json, loss.png (held-out loss per epoch) and rewards.png
 (cumulative earnings per uid, adversaries marked), and the final checkpoint with its config."""
+
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 from hashgrad.chain.encoding import parse_hex
@@ -10,8 +12,11 @@ from hashgrad.devnet.monitor import DevnetMonitor
 
 
 def write_summary(out: Path, monitor: DevnetMonitor, final: dict) -> Path:
-    summary = {"epochs": [r.to_json() for r in monitor.results], "initial_heldout_loss": monitor.initial_loss,
-               "final": final}
+    summary = {
+        "epochs": [r.to_json() for r in monitor.results],
+        "initial_heldout_loss": monitor.initial_loss,
+        "final": final,
+    }
     path = out / "summary.json"
     path.write_text(json.dumps(summary, indent=2) + "\n")
     return path
@@ -21,8 +26,9 @@ def write_live(out: Path, monitor: DevnetMonitor) -> Path:
     """The progress the web explorer shows (`hashgrad explorer --live FILE`), replaced atomically."""
     path = out / "live.json"
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"epochs": [r.to_json() for r in monitor.results],
-                               "initial_heldout_loss": monitor.initial_loss}))
+    tmp.write_text(
+        json.dumps({"epochs": [r.to_json() for r in monitor.results], "initial_heldout_loss": monitor.initial_loss})
+    )
     tmp.replace(path)
     return path
 
@@ -30,22 +36,24 @@ def write_live(out: Path, monitor: DevnetMonitor) -> Path:
 def write_final_checkpoint(out: Path, monitor: DevnetMonitor) -> Path | None:
     if not monitor.results:
         return None
+    # lazy: keeps torch off importing hashgrad.devnet.report
     from hashgrad.work.model import decode_checkpoint
 
     data = monitor.client.get_artifact(parse_hex(monitor.results[-1].checkpoint, "checkpoint", size=32))
     folder = out / "final"
     folder.mkdir(exist_ok=True)
     (folder / "checkpoint.safetensors").write_bytes(data)
-    from dataclasses import asdict
 
     (folder / "config.json").write_text(json.dumps(asdict(decode_checkpoint(data).config), indent=2) + "\n")
     return folder / "checkpoint.safetensors"
 
 
 def write_plots(out: Path, monitor: DevnetMonitor) -> None:
+    # lazy: keeps matplotlib off importing hashgrad.devnet.report
     import matplotlib
 
     matplotlib.use("Agg")
+    # lazy: keeps matplotlib off importing hashgrad.devnet.report
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
@@ -76,8 +84,13 @@ def write_plots(out: Path, monitor: DevnetMonitor) -> None:
             role = ("server" if meta["role"] == "miner" else "validator") if job == 1 else meta["role"]
             label = f"job {job} uid {uid} {role}" + (f" ({meta['adversary']}, adversary)" if meta["adversary"] else "")
             style = "--" if meta["adversary"] else ("-" if job == 0 else ":")
-            ax.plot([r.epoch for r in monitor.results], cumulative, style, marker="x" if meta["adversary"] else "o",
-                    label=label)
+            ax.plot(
+                [r.epoch for r in monitor.results],
+                cumulative,
+                style,
+                marker="x" if meta["adversary"] else "o",
+                label=label,
+            )
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("cumulative earnings (coins)")

@@ -1,13 +1,14 @@
 """`hashgrad devnet`: a whole hashgrad network on one machine, doing real work end to end.
 
-    1. prepare: dataset (the stdlib's own sources), the initial checkpoint, keys for everyone
-    2. start the nodes (node 0 makes a block every few seconds) and wait for their RPC
-    3. mine the faucet's first coins and fund every participant with signed transfers
-    4. start validators and miners as separate processes; they register, stake and work
-       through the chain alone (commit → reveal → score → weights → consensus → emission → checkpoint)
-    5. watch epochs finish, recompute each checkpoint's held-out loss, show who earned what
-    6. stop every process, write summary.json, loss.png, rewards.png and the final checkpoint
+1. prepare: dataset (the stdlib's own sources), the initial checkpoint, keys for everyone
+2. start the nodes (node 0 makes a block every few seconds) and wait for their RPC
+3. mine the faucet's first coins and fund every participant with signed transfers
+4. start validators and miners as separate processes; they register, stake and work
+   through the chain alone (commit → reveal → score → weights → consensus → emission → checkpoint)
+5. watch epochs finish, recompute each checkpoint's held-out loss, show who earned what
+6. stop every process, write summary.json, loss.png, rewards.png and the final checkpoint
 """
+
 from __future__ import annotations
 
 import time
@@ -20,11 +21,21 @@ from hashgrad.chain.params import get_network
 from hashgrad.devnet.monitor import DevnetMonitor
 from hashgrad.devnet.processes import ProcessGroup
 from hashgrad.devnet.report import write_final_checkpoint, write_live, write_plots, write_summary
-from hashgrad.devnet.setup import (Participant, build_dataset, build_initial_checkpoint, copy_checkpoint, copy_manifest,
-                                   fund_participants, make_participants, prepare_out_dir)
+from hashgrad.devnet.setup import (
+    Participant,
+    build_dataset,
+    build_initial_checkpoint,
+    copy_checkpoint,
+    copy_manifest,
+    fund_participants,
+    make_participants,
+    prepare_out_dir,
+)
 from hashgrad.errors import HashgradError, RpcError
 from hashgrad.node.client import NodeClient, connect_node, wait_until
 from hashgrad.roles.shards import publish_shards
+from hashgrad.work.data import load_dataset
+from hashgrad.work.params import get_preset
 
 STALL_TIMEOUT_S = 240  # no epoch finishing for this long means something is broken
 
@@ -72,8 +83,20 @@ class Devnet:
     def start_nodes(self) -> None:
         payout = encode_address(self.params.hrp, self.faucet.pubkey)
         for i in range(self.config.nodes):
-            args = ["node", "--network", self.params.name, "--datadir", str(self.node_dir(i)), "--bind", "127.0.0.1",
-                    "--port", str(self.config.port_base + i), "--rpcport", str(self.rpc_port(i)), "--rest"]
+            args = [
+                "node",
+                "--network",
+                self.params.name,
+                "--datadir",
+                str(self.node_dir(i)),
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.config.port_base + i),
+                "--rpcport",
+                str(self.rpc_port(i)),
+                "--rest",
+            ]
             if i == 0:
                 args += ["--mine-interval", str(self.config.block_interval), "--payout", payout]
             else:
@@ -81,14 +104,25 @@ class Devnet:
             self.node_dir(i).mkdir(parents=True, exist_ok=True)
             self.processes.start(f"node{i}", args, self.out / "logs" / f"node{i}.log")
         for i in range(self.config.nodes):
-            if not wait_until(lambda: self.client(i).get_block_count() >= 0, 60, 0.25, self.check_children):
+            if not wait_until(lambda i=i: self.client(i).get_block_count() >= 0, 60, 0.25, self.check_children):
                 raise HashgradError("node-start-timeout", f"node{i} RPC did not come up (see logs/node{i}.log)")
         self.view.message(f"{self.config.nodes} nodes up; node0 makes a block every {self.config.block_interval} s")
 
     def start_explorer(self) -> None:
         port = self.config.port_base + 80
-        args = ["explorer", "--network", self.params.name, "--datadir", str(self.node_dir(0)),
-                "--rpcport", str(self.rpc_port(0)), "--port", str(port), "--live", str(self.out / "live.json")]
+        args = [
+            "explorer",
+            "--network",
+            self.params.name,
+            "--datadir",
+            str(self.node_dir(0)),
+            "--rpcport",
+            str(self.rpc_port(0)),
+            "--port",
+            str(port),
+            "--live",
+            str(self.out / "live.json"),
+        ]
         self.processes.start("explorer", args, self.out / "logs" / "explorer.log")
         self.view.message(f"explorer: http://127.0.0.1:{port}/")
 
@@ -100,8 +134,21 @@ class Devnet:
 
     def start_roles(self, manifest: Path, initial: Path) -> None:
         for p in self.participants:
-            args = [p.role, "--network", self.params.name, "--job", str(p.job), "--datadir", str(self.node_dir(p.node)),
-                    "--rpcport", str(self.rpc_port(p.node)), "--keyfile", str(p.keyfile), "--dataset", str(manifest)]
+            args = [
+                p.role,
+                "--network",
+                self.params.name,
+                "--job",
+                str(p.job),
+                "--datadir",
+                str(self.node_dir(p.node)),
+                "--rpcport",
+                str(self.rpc_port(p.node)),
+                "--keyfile",
+                str(p.keyfile),
+                "--dataset",
+                str(manifest),
+            ]
             if p.role == "validator" and p.job == 0:
                 args += ["--initial-checkpoint", str(initial)]
             elif p.adversary:
@@ -137,8 +184,10 @@ class Devnet:
     def check_children(self) -> bool:
         dead = self.processes.get_dead()
         if dead:
-            names = "\n".join(f"{c.name} (exit {c.process.returncode}, see {c.log_path}); its log ends:\n"
-                              f"{c.read_log_tail()}" for c in dead)
+            names = "\n".join(
+                f"{c.name} (exit {c.process.returncode}, see {c.log_path}); its log ends:\n{c.read_log_tail()}"
+                for c in dead
+            )
             raise HashgradError("process-died", names)
         return False
 
@@ -162,19 +211,26 @@ class Devnet:
 
     # ------------------------------------------------------------ the whole run
     def run(self) -> dict:
-        from hashgrad.work.data import load_dataset
-        from hashgrad.work.params import get_preset
 
         work = get_preset("demo")
         if self.config.dataset is None:
             manifest = local_manifest = build_dataset(self.out, work.page_tokens)
         else:  # roles get the manifest alone: they fetch the shards by hash through their nodes
             local_manifest, manifest = self.config.dataset, copy_manifest(self.out, self.config.dataset)
-        initial = (build_initial_checkpoint(self.out, work.model) if self.config.checkpoint is None
-                   else copy_checkpoint(self.out, self.config.checkpoint))
-        self.participants = make_participants(self.out, self.config.miners, list(self.config.adversaries),
-                                              self.config.validators, self.config.nodes, self.config.servers,
-                                              self.config.server_adversaries)
+        initial = (
+            build_initial_checkpoint(self.out, work.model)
+            if self.config.checkpoint is None
+            else copy_checkpoint(self.out, self.config.checkpoint)
+        )
+        self.participants = make_participants(
+            self.out,
+            self.config.miners,
+            list(self.config.adversaries),
+            self.config.validators,
+            self.config.nodes,
+            self.config.servers,
+            self.config.server_adversaries,
+        )
         dataset = load_dataset(local_manifest)
         monitor = None
         try:
@@ -203,9 +259,13 @@ class Devnet:
         client = monitor.client
         checkpoint_file = write_final_checkpoint(self.out, monitor)
         last = monitor.results[-1] if monitor.results else None
-        final = {"height": client.get_block_count(), "checkpoint": last.checkpoint if last else None,
-                 "heldout_loss": last.heldout_loss if last else None, "supply": client.call("getsupply"),
-                 "checkpoint_file": str(checkpoint_file) if checkpoint_file else None,
-                 "balances": {p.name: client.get_account_of(p.hotkey).balance for p in self.participants}}
+        final = {
+            "height": client.get_block_count(),
+            "checkpoint": last.checkpoint if last else None,
+            "heldout_loss": last.heldout_loss if last else None,
+            "supply": client.call("getsupply"),
+            "checkpoint_file": str(checkpoint_file) if checkpoint_file else None,
+            "balances": {p.name: client.get_account_of(p.hotkey).balance for p in self.participants},
+        }
         write_summary(self.out, monitor, final)
         return final

@@ -1,5 +1,6 @@
 """Preparing a devnet run: the output folder, the dataset, the initial checkpoint, the keys, and the
 funding of every participant through real signed transfers."""
+
 from __future__ import annotations
 
 import shutil
@@ -48,12 +49,14 @@ def prepare_out_dir(out: Path) -> Path:
 
 
 def build_dataset(out: Path, page_tokens: int) -> Path:
+    # lazy: keeps torch off importing hashgrad.devnet.setup
     from hashgrad.work.data import build_stdlib_dataset, save_dataset
 
     return save_dataset(build_stdlib_dataset(page_tokens), out / "dataset" / "manifest.json")
 
 
 def build_initial_checkpoint(out: Path, config, seed: int = 0) -> Path:
+    # lazy: keeps torch off importing hashgrad.devnet.setup
     from hashgrad.work.model import Checkpoint, compute_initial_state, encode_checkpoint
 
     path = out / "initial_checkpoint.safetensors"
@@ -63,6 +66,7 @@ def build_initial_checkpoint(out: Path, config, seed: int = 0) -> Path:
 
 def copy_checkpoint(out: Path, source: Path) -> Path:
     """The given genesis checkpoint, checked, as the run's initial checkpoint."""
+    # lazy: keeps torch off importing hashgrad.devnet.setup
     from hashgrad.serve.checkpoints import load_checkpoint_file
 
     load_checkpoint_file(source)
@@ -73,6 +77,7 @@ def copy_checkpoint(out: Path, source: Path) -> Path:
 
 def copy_manifest(out: Path, source: Path) -> Path:
     """A prepared dataset's manifest alone (no shards) in the run's folder."""
+    # lazy: keeps torch off importing hashgrad.devnet.setup
     from hashgrad.work.data import load_dataset
 
     load_dataset(source)  # checked before anything starts
@@ -82,8 +87,15 @@ def copy_manifest(out: Path, source: Path) -> Path:
     return path
 
 
-def make_participants(out: Path, miners: int, adversaries: list[str], validators: int, nodes: int,
-                      servers: int = 0, server_adversaries: tuple[str, ...] = ()) -> list[Participant]:
+def make_participants(
+    out: Path,
+    miners: int,
+    adversaries: list[str],
+    validators: int,
+    nodes: int,
+    servers: int = 0,
+    server_adversaries: tuple[str, ...] = (),
+) -> list[Participant]:
     """Training validators and miners (job 0), then, if any servers are asked for, one inference
     validator and the inference miners (job 1); each with fresh keys saved under out/keys."""
     keydir = out / "keys"
@@ -91,11 +103,17 @@ def make_participants(out: Path, miners: int, adversaries: list[str], validators
     roles = [("validator", None, 0)] * validators + [("miner", None, 0)] * miners
     roles += [("miner", k, 0) for k in adversaries]
     if servers or server_adversaries:
-        roles += [("validator", None, 1)] + [("miner", None, 1)] * servers + [("miner", k, 1) for k in server_adversaries]
+        roles += (
+            [("validator", None, 1)] + [("miner", None, 1)] * servers + [("miner", k, 1) for k in server_adversaries]
+        )
     participants = []
     for i, (role, adversary, job) in enumerate(roles):
-        base = {(0, "miner"): "miner", (0, "validator"): "validator", (1, "miner"): "server",
-                (1, "validator"): "inference-validator"}[(job, role)]
+        base = {
+            (0, "miner"): "miner",
+            (0, "validator"): "validator",
+            (1, "miner"): "server",
+            (1, "validator"): "inference-validator",
+        }[(job, role)]
         name = f"{base}{i}" if adversary is None else f"{adversary}{i}"
         keys = RoleKeys(SigningKey.generate(), SigningKey.generate())
         keyfile = keydir / f"{name}.json"

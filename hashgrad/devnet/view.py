@@ -1,9 +1,14 @@
 """What the person running the devnet sees: a live table on a terminal (rich), plain log lines
 otherwise (CI, pipes)."""
+
 from __future__ import annotations
 
 import sys
 import time
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
 
 from hashgrad.devnet.monitor import DevnetMonitor, EpochResult
 
@@ -21,15 +26,19 @@ class PlainView:
         self.last_height = monitor.height
 
     def epoch_done(self, result: EpochResult) -> None:
-        self.message(f"epoch {result.epoch} done at height {result.height}: held-out loss {result.heldout_loss:.4f}, "
-                     f"checkpoint {result.checkpoint[:16]}")
+        self.message(
+            f"epoch {result.epoch} done at height {result.height}: held-out loss {result.heldout_loss:.4f}, "
+            f"checkpoint {result.checkpoint[:16]}"
+        )
         for job, rows in ((0, result.uids), (1, result.inference or [])):
             for row in rows:
                 role = {"miner": "server", "validator": "validator"}[row["role"]] if job == 1 else row["role"]
                 tag = f"job {job} {role}" + (f" ({row['adversary']})" if row["adversary"] else "")
-                self.message(f"  uid {row['uid']:>2} {tag:<28} incentive {row['incentive']:.3f} dividends "
-                             f"{row['dividends']:.3f} earned {row['emission'] / 1e8:10.4f} "
-                             f"total {row['total_earned'] / 1e8:10.4f}")
+                self.message(
+                    f"  uid {row['uid']:>2} {tag:<28} incentive {row['incentive']:.3f} dividends "
+                    f"{row['dividends']:.3f} earned {row['emission'] / 1e8:10.4f} "
+                    f"total {row['total_earned'] / 1e8:10.4f}"
+                )
 
     def close(self) -> None:
         pass
@@ -40,8 +49,6 @@ class LiveView(PlainView):
 
     def __init__(self):
         super().__init__()
-        from rich.console import Console
-        from rich.live import Live
 
         self.console = Console()
         self.live = Live(console=self.console, refresh_per_second=2, transient=False)
@@ -51,11 +58,11 @@ class LiveView(PlainView):
         self.console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {text}")
 
     def update(self, monitor: DevnetMonitor) -> None:
-        from rich.table import Table
 
         last = monitor.results[-1] if monitor.results else None
-        title = (f"hashgrad devnet — height {monitor.height}, epochs done {len(monitor.results)}"
-                 + (f", held-out loss {last.heldout_loss:.4f}" if last else ""))
+        title = f"hashgrad devnet — height {monitor.height}, epochs done {len(monitor.results)}" + (
+            f", held-out loss {last.heldout_loss:.4f}" if last else ""
+        )
         table = Table(title=title)
         for column in ("uid", "role", "incentive", "dividends", "last epoch", "total earned"):
             table.add_column(column, justify="right" if column != "role" else "left")
@@ -63,8 +70,14 @@ class LiveView(PlainView):
         for u in monitor.metagraph.uids if monitor.metagraph else ():
             row = rows.get(u.uid, {})
             role = row.get("role", "?") + (f" ({row['adversary']})" if row.get("adversary") else "")
-            table.add_row(str(u.uid), role, f"{row.get('incentive', 0):.3f}", f"{row.get('dividends', 0):.3f}",
-                          f"{row.get('emission', 0) / 1e8:.4f}", f"{u.total_earned / 1e8:.4f}")
+            table.add_row(
+                str(u.uid),
+                role,
+                f"{row.get('incentive', 0):.3f}",
+                f"{row.get('dividends', 0):.3f}",
+                f"{row.get('emission', 0) / 1e8:.4f}",
+                f"{u.total_earned / 1e8:.4f}",
+            )
         self.live.update(table)
 
     def epoch_done(self, result: EpochResult) -> None:

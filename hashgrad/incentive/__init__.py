@@ -7,6 +7,7 @@ Layer 2 of hashgrad (see DESIGN.md): no I/O, no clocks, no floats on the consens
 * `fixed.py`    I32F32 fixed point (the rounding rules), `linalg.py` / `median.py` / `bonds.py`
   the steps of the epoch; `convert.py` float <-> integer helpers for the CLI and tests.
 """
+
 from hashgrad.incentive.emission import (
     EmissionSplit,
     compute_emission_split,

@@ -10,6 +10,7 @@ Two rules, both from subtensor's `run_epoch.rs`, in I32F32 fixed point:
   how far the validator's weight sits from consensus (`alpha_sigmoid`): weights that run ahead of
   consensus buy in fast, weights that agree buy in slowly.
 """
+
 from __future__ import annotations
 
 from hashgrad.incentive.fixed import HALF, ONE, fx_clamp, fx_div, fx_exp, fx_from_int, fx_mul
@@ -25,8 +26,7 @@ def compute_ema(new: Matrix, old: Matrix, alpha: int) -> Matrix:
     """alpha * new + (1 - alpha) * old, entry by entry (`mat_ema`)."""
     keep = ONE - alpha
     return [
-        [fx_mul(alpha, n) + fx_mul(keep, o) for n, o in zip(new_row, old_row)]
-        for new_row, old_row in zip(new, old)
+        [fx_mul(alpha, n) + fx_mul(keep, o) for n, o in zip(new_row, old_row)] for new_row, old_row in zip(new, old)
     ]
 
 

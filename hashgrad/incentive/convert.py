@@ -11,12 +11,14 @@ too), and turn fixed-point results back into floats for display.
 * a fraction in [0, 1] (a Yuma 3 bond, kappa, a penalty) becomes round_half_up(x * 65535);
 * stake floats become integers in the exact ratio of the floats (a common power-of-two scale).
 """
+
 from __future__ import annotations
 
 import math
-from fractions import Fraction
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Mapping, Sequence, cast
+from fractions import Fraction
+from typing import Any, cast
 
 from hashgrad.errors import IncentiveError
 from hashgrad.incentive.fixed import ONE, U16_MAX, fx_to_float

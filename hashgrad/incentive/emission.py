@@ -11,10 +11,11 @@ largest-remainder rule (`compute_ratio_split`): each part first gets floor(amoun
 the units left over (fewer than the number of parts) go one each to the parts with the largest
 discarded fractions, ties to the lower index (uid). The result does not depend on platform.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from hashgrad.errors import IncentiveError
 
@@ -105,4 +106,3 @@ def compute_emission_split(
         validator_emission=compute_ratio_split(validator_part, validator_weights),
         unpaid=unpaid,
     )
-

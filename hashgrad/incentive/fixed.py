@@ -20,6 +20,7 @@ Saturation: Rust saturates at +-2**31; Python ints do not overflow. Yuma's value
 [0, n] for n <= 4096 uids and the clamped exponential stays below e**20 < 2**29, so saturation is
 never reached and the two agree.
 """
+
 from __future__ import annotations
 
 FRAC_BITS = 32

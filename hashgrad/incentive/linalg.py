@@ -5,6 +5,7 @@ order of rounding: a product is floored on its own before it is summed, and a su
 exact, so the order of summation never matters. Matrices are lists of rows; a function returns a
 new list and never changes its arguments.
 """
+
 from __future__ import annotations
 
 from hashgrad.incentive.fixed import FRAC_BITS, ONE, fx_div, fx_mul

@@ -10,6 +10,7 @@ the smallest score whose cumulative stake exceeds the minority; if no score qual
 it returns the largest score. We compute that value directly by sorting each column, which gives
 the same result in O(rows log rows) per column.
 """
+
 from __future__ import annotations
 
 from hashgrad.incentive.linalg import Matrix, Vector, compute_normalized

@@ -24,10 +24,11 @@ pallet: no activity cut-off, registration age or top-k permits here (the caller 
 through `validator_permits`, whose default is "every uid with stake"), and a uid without a permit
 holds no bonds (its old bond row is ignored and its new one is zero), so it earns no dividends.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from hashgrad.errors import IncentiveError
 from hashgrad.incentive.bonds import compute_yuma2_bonds, compute_yuma3_bonds

@@ -3,18 +3,20 @@
 Runs in a worker thread or process, never on an event loop. At regtest/devnet difficulty a block
 takes about two hashes; the `should_stop` callback lets a caller abandon a stale template.
 """
+
 from __future__ import annotations
 
 import hashlib
 import struct
-from typing import Callable
+from collections.abc import Callable
 
 from hashgrad.chain.block import Block
 from hashgrad.chain.pow import compute_target
 
 
-def grind_block(block: Block, pow_limit: int, max_tries: int = 1 << 32,
-                should_stop: Callable[[], bool] | None = None) -> Block | None:
+def grind_block(
+    block: Block, pow_limit: int, max_tries: int = 1 << 32, should_stop: Callable[[], bool] | None = None
+) -> Block | None:
     """The block with a nonce that meets its bits, or None if stopped or out of tries."""
     header = block.header
     target = compute_target(header.bits, pow_limit)

@@ -3,6 +3,7 @@
 Pure given its inputs (tip entry's context, chosen transactions, clock value), so a template can be
 rebuilt and checked anywhere; the node supplies the mempool's selection and the time.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,8 +30,9 @@ class BlockTemplate:
     coinbase_value: int
     txs: tuple[Transaction, ...]
 
-    def build_block(self, params: ChainParams, payout: bytes, extra: bytes = b"", nonce: int = 0,
-                    auxpow: bool = False) -> Block:
+    def build_block(
+        self, params: ChainParams, payout: bytes, extra: bytes = b"", nonce: int = 0, auxpow: bool = False
+    ) -> Block:
         coinbase = make_coinbase(self.height, payout, self.coinbase_value, extra)
         txs = (coinbase, *self.txs)
         root, _ = compute_merkle_root([tx.txid for tx in txs])
@@ -38,8 +40,9 @@ class BlockTemplate:
         return Block(header, txs)
 
 
-def compute_block_template(params: ChainParams, prev_hash: bytes, ctx: HeaderContext, now: int,
-                           candidates: list[Transaction]) -> BlockTemplate:
+def compute_block_template(
+    params: ChainParams, prev_hash: bytes, ctx: HeaderContext, now: int, candidates: list[Transaction]
+) -> BlockTemplate:
     """Take candidates in the given (fee-rate, nonce-valid) order while they fit in the block."""
     budget = params.max_block_size - HEADER_SIZE - COINBASE_RESERVE
     chosen = []

@@ -5,6 +5,7 @@ itself (about two hashes at minimum difficulty) and the block's SQLite commit ru
 worker thread through `run_blocking`, never on the event loop. The new block reaches peers through
 the ledger's listeners, like any other tip change.
 """
+
 from __future__ import annotations
 
 import logging

@@ -6,6 +6,7 @@ one kept-alive connection); every reply is checked once, in `hashgrad.node.repli
 as a frozen dataclass. Node errors keep the node's reason codes; a malformed reply is `bad-response`,
 a node that cannot be reached `node-unreachable`.
 """
+
 from __future__ import annotations
 
 import base64
@@ -21,9 +22,22 @@ from hashgrad.chain.keys import SigningKey
 from hashgrad.chain.params import ChainParams, get_network
 from hashgrad.chain.tx import Transaction
 from hashgrad.errors import HashgradError, RpcError, WorkError
-from hashgrad.node.replies import (HASH_SIZE, Account, ChainInfo, EpochInfo, JobInfo, Metagraph, get_int, get_list,
-                                   get_object, parse_account, parse_chain_info, parse_epoch, parse_job,
-                                   parse_metagraph)
+from hashgrad.node.replies import (
+    HASH_SIZE,
+    Account,
+    ChainInfo,
+    EpochInfo,
+    JobInfo,
+    Metagraph,
+    get_int,
+    get_list,
+    get_object,
+    parse_account,
+    parse_chain_info,
+    parse_epoch,
+    parse_job,
+    parse_metagraph,
+)
 from hashgrad.node.rpc_client import COOKIE_FILE, DEFAULT_TIMEOUT_S, RpcClient
 
 DEFAULT_RPC_HOST = "127.0.0.1"
@@ -55,8 +69,9 @@ class NodeClient:
         """The node's chain info; network-mismatch when it runs another network than this client's."""
         info = self.get_chain_info()
         if info.chain != self.params.name:
-            raise HashgradError("network-mismatch",
-                                f"the node runs {info.chain}, this client is for {self.params.name}")
+            raise HashgradError(
+                "network-mismatch", f"the node runs {info.chain}, this client is for {self.params.name}"
+            )
         return info
 
     def get_block_count(self) -> int:
@@ -128,9 +143,14 @@ class NodeClient:
         return self.submit(build(key, self.params.magic, self.get_next_nonce(key.pubkey), *args, **kwargs))
 
 
-def connect_node(network: str, datadir: Path | str | None, rpcport: int | None = None,
-                 rpcconnect: str = DEFAULT_RPC_HOST, timeout: float = DEFAULT_TIMEOUT_S,
-                 cookie_file: Path | str | None = None) -> NodeClient:
+def connect_node(
+    network: str,
+    datadir: Path | str | None,
+    rpcport: int | None = None,
+    rpcconnect: str = DEFAULT_RPC_HOST,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    cookie_file: Path | str | None = None,
+) -> NodeClient:
     """A client of the node of `network`, with the RPC cookie from its datadir (or `cookie_file`), re-read
     if the node restarts; rpcport defaults to the network's. Nothing is sent yet: a node that is down
     fails the first call (`node-unreachable`)."""

@@ -6,6 +6,7 @@ timer until `request_stop()` (SIGTERM/SIGINT or the `stop` RPC), then stops them
 thread, so ledger access is serialized and grinding or SQLite commits never block the event loop.
 A restart on the same datadir resumes from the chain database; a lock file keeps a second node off it.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -20,6 +21,12 @@ from pathlib import Path
 
 from hashgrad.chain.params import ChainParams
 from hashgrad.errors import HashgradError
+from hashgrad.node.ledger import Ledger
+from hashgrad.node.notify import ChainNotifier
+from hashgrad.node.rpc import RpcServer
+from hashgrad.node.rpc_auth import RpcCredentials, parse_rpcauth
+from hashgrad.p2p.manager import PeerManager
+from hashgrad.store.artifacts import LocalArtifactStore
 
 RECONNECT_INTERVAL_S = 2.0
 LOCK_FILE = ".lock"
@@ -111,12 +118,6 @@ class Node:
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        from hashgrad.node.ledger import Ledger
-        from hashgrad.node.notify import ChainNotifier
-        from hashgrad.node.rpc import RpcServer
-        from hashgrad.node.rpc_auth import RpcCredentials, parse_rpcauth
-        from hashgrad.p2p.manager import PeerManager
-        from hashgrad.store.artifacts import LocalArtifactStore
 
         self._bind_loop()
         self.datadir.mkdir(parents=True, exist_ok=True)
@@ -125,16 +126,27 @@ class Node:
         tip = self.ledger.chainstate.tip
         log.info("chain %s loaded: height %d tip %s", self.params.name, tip.height, tip.hash[::-1].hex())
         self.artifacts = LocalArtifactStore(self.datadir / "artifacts")
-        self.peers = PeerManager(self.params, self.ledger, self.run_blocking, host=self.config.p2p_host,
-                                 port=self.p2p_port, max_peers=self.config.max_peers, user_agent=self.user_agent,
-                                 datadir=self.datadir, artifact_provider=self.provide_artifact,
-                                 auto_connect=self.config.auto_connect)
+        self.peers = PeerManager(
+            self.params,
+            self.ledger,
+            self.run_blocking,
+            host=self.config.p2p_host,
+            port=self.p2p_port,
+            max_peers=self.config.max_peers,
+            user_agent=self.user_agent,
+            datadir=self.datadir,
+            artifact_provider=self.provide_artifact,
+            auto_connect=self.config.auto_connect,
+        )
         await self._listen("P2P", self.peers.start())
         self.p2p_port = self.peers.port
         self.notifier = ChainNotifier(self)
         self.notifier.attach()
-        credentials = RpcCredentials(user=self.config.rpc_user, password=self.config.rpc_password,
-                                     rpcauth=[parse_rpcauth(line) for line in self.config.rpc_auth])
+        credentials = RpcCredentials(
+            user=self.config.rpc_user,
+            password=self.config.rpc_password,
+            rpcauth=[parse_rpcauth(line) for line in self.config.rpc_auth],
+        )
         self.rpc = RpcServer(self, self.config.rpc_host, self.rpc_port, rest=self.config.rest, credentials=credentials)
         await self._listen("RPC", self.rpc.start())
         self.rpc_port = self.rpc.port
@@ -197,7 +209,7 @@ class Node:
                         continue
                     try:
                         await self.peers.connect(host, port)
-                    except (HashgradError, OSError, asyncio.TimeoutError) as exc:
+                    except (TimeoutError, HashgradError, OSError) as exc:
                         log.debug("connect to %s:%d failed: %s", host, port, exc)
             await self.sleep_unless_stopped(RECONNECT_INTERVAL_S, self._connector_wake)
 

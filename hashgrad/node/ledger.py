@@ -4,6 +4,7 @@ Every mutation of the chain goes through here so the mempool follows every tip c
 included). Methods are synchronous and may take time (grinding, SQLite commits): async callers run
 them in a worker thread, never on the event loop.
 """
+
 from __future__ import annotations
 
 import threading
@@ -16,13 +17,13 @@ from hashgrad.chain.coordination import STAKE_PREFIX, Stake
 from hashgrad.chain.header import HEADER_SIZE
 from hashgrad.chain.params import ChainParams
 from hashgrad.chain.state import ACCOUNT_PREFIX, POOL_PREFIX, Account, PoolBalance, StateOverlay, get_supply
-from hashgrad.chain.validation import apply_transaction
 from hashgrad.chain.tx import Transaction
+from hashgrad.chain.validation import apply_transaction
+from hashgrad.errors import HashgradError
 from hashgrad.mining.grind import grind_block
 from hashgrad.mining.template import COINBASE_RESERVE, BlockTemplate, compute_block_template
 from hashgrad.node.mempool import Mempool
 from hashgrad.store.chainstate import AcceptResult, ChainState
-from hashgrad.errors import HashgradError
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,13 @@ class SupplyAudit:
         return self.issued == self.in_accounts + self.in_pools + self.burned + sum(v for _, v in self.extra)
 
     def to_json(self) -> dict:
-        out = {"issued": self.issued, "in_accounts": self.in_accounts, "in_pools": self.in_pools,
-               "burned": self.burned, "balanced": self.is_balanced}
+        out = {
+            "issued": self.issued,
+            "in_accounts": self.in_accounts,
+            "in_pools": self.in_pools,
+            "burned": self.burned,
+            "balanced": self.is_balanced,
+        }
         out.update(dict(self.extra))
         return out
 
@@ -106,8 +112,7 @@ class Ledger:
         for i in range(count):
             template = self.build_template()
             extra = i.to_bytes(4, "little") + self.now().to_bytes(8, "little")
-            block = grind_block(template.build_block(self.params, payout, extra), self.params.pow.pow_limit,
-                                max_tries)
+            block = grind_block(template.build_block(self.params, payout, extra), self.params.pow.pow_limit, max_tries)
             if block is None:
                 raise HashgradError("grind-exhausted", "no nonce found within max_tries")
             self.submit_block(block)

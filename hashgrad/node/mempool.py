@@ -8,6 +8,7 @@ greedily by fee rate. On each tip change only the senders the connected and disc
 touched are re-checked (plus a small round-robin sweep), and a reorg's disconnected transactions
 are re-admitted: block connect costs the same with a full mempool as with an empty one.
 """
+
 from __future__ import annotations
 
 import heapq
@@ -39,8 +40,13 @@ class MempoolEntry:
 
 
 class Mempool:
-    def __init__(self, params: ChainParams, chainstate, max_bytes: int = DEFAULT_MAX_BYTES,
-                 min_fee_rate: int = DEFAULT_MIN_FEE_RATE):
+    def __init__(
+        self,
+        params: ChainParams,
+        chainstate,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        min_fee_rate: int = DEFAULT_MIN_FEE_RATE,
+    ):
         self.params = params
         self.chainstate = chainstate
         self.max_bytes = max_bytes
@@ -95,7 +101,9 @@ class Mempool:
         pending = self.by_sender.get(tx.sender, {})
         replaced = pending.get(tx.nonce)
         if replaced is not None and tx.fee <= self.entries[replaced].tx.fee:
-            raise MempoolError("txn-mempool-conflict", "a pending transaction has this nonce and an equal or higher fee")
+            raise MempoolError(
+                "txn-mempool-conflict", "a pending transaction has this nonce and an equal or higher fee"
+            )
         if replaced is None and len(pending) >= MAX_PENDING_PER_SENDER:
             raise MempoolError("too-long-mempool-chain", f"{len(pending)} pending transactions from this sender")
         overlay = StateOverlay(self.chainstate)
@@ -228,5 +236,10 @@ class Mempool:
 
     def get_info(self) -> dict:
         with self.lock:
-            return {"size": len(self.entries), "bytes": self.total_bytes, "maxmempool": self.max_bytes,
-                    "minrelaytxfeerate": self.min_fee_rate, "senders": len(self.by_sender)}
+            return {
+                "size": len(self.entries),
+                "bytes": self.total_bytes,
+                "maxmempool": self.max_bytes,
+                "minrelaytxfeerate": self.min_fee_rate,
+                "senders": len(self.by_sender),
+            }

@@ -9,6 +9,7 @@ ChainNotifier hops onto the event loop and there:
 - runs the `--blocknotify` command with `%s` replaced by the new tip's hash, without waiting for it;
 - hands connected blocks and admitted transactions to the ZMQ publisher, in the order they happened.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -125,5 +126,5 @@ class ChainNotifier:
                 return
             try:
                 await asyncio.wait_for(event.wait(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return

@@ -7,14 +7,15 @@ stay integer base units; shares stored on chain as u16 are the floats in [0, 1] 
 Each typed reply keeps the checked JSON object (`json`) for callers that show it as the node sent it
 (`--json` output, the explorer's API).
 """
+
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 
 from hashgrad.chain.encoding import parse_hex
-from hashgrad.incentive.fixed import U16_MAX
 from hashgrad.errors import RpcError
+from hashgrad.incentive.fixed import U16_MAX
 
 HASH_SIZE = 32
 U32_MAX = 2**32 - 1
@@ -66,8 +67,12 @@ def get_bool(obj: dict, name: str, method: str) -> bool:
 
 def get_share(obj: dict, name: str, method: str) -> float:
     value = obj.get(name)
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) \
-            or not 0 <= value <= 1:
+    if (
+        not isinstance(value, (int, float))
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or not 0 <= value <= 1
+    ):
         raise bad_response(method, f"{name!r} is not a share in [0, 1]")
     return float(value)
 
@@ -135,8 +140,9 @@ def parse_account(reply, address: str) -> Account:
     if get_str(obj, "address", m, 90).lower() != address.lower():  # bech32m: either case names the same key
         raise bad_response(m, f"asked for {address}, the reply is for another address")
     values = {name: get_int(obj, name, m) for name in ACCOUNT_INT_FIELDS}
-    registrations = {get_int(r, "job", m, 0, U16_MAX): get_int(r, "uid", m, 0, U16_MAX)
-                     for r in get_rows(obj, "registrations", m)}
+    registrations = {
+        get_int(r, "job", m, 0, U16_MAX): get_int(r, "uid", m, 0, U16_MAX) for r in get_rows(obj, "registrations", m)
+    }
     return Account(address=obj["address"], registrations=registrations, json=obj, **values)
 
 
@@ -181,8 +187,18 @@ class JobInfo:
     json: dict = field(repr=False, compare=False)
 
 
-JOB_INT_FIELDS = ("tempo", "max_uids", "max_validators", "immunity_period", "burn", "n_uids",
-                  "registrations_this_epoch", "pool", "height", "next_block_offset")
+JOB_INT_FIELDS = (
+    "tempo",
+    "max_uids",
+    "max_validators",
+    "immunity_period",
+    "burn",
+    "n_uids",
+    "registrations_this_epoch",
+    "pool",
+    "height",
+    "next_block_offset",
+)
 JOB_WINDOW_FIELDS = ("work_commit_end", "work_reveal_end", "weights_commit_end")
 
 
@@ -196,15 +212,23 @@ def parse_job(reply, job_id: int) -> JobInfo:
     checkpoint = None
     if recorded is not None:
         recorded = get_object(recorded, m)
-        checkpoint = CheckpointRecord(get_hash(recorded, "hash", m), get_int(recorded, "epoch", m, 0, U32_MAX),
-                                      get_int(recorded, "height", m))
-    return JobInfo(job=job_id, name=get_str(obj, "name", m), kind=get_str(obj, "kind", m),
-                   definition_hash=get_hash(obj, "definition_hash", m), work_spec=get_str(obj, "work_spec", m, 65536),
-                   next_block_epoch=get_int(obj, "next_block_epoch", m, 0, U32_MAX),
-                   next_block_phase=get_str(obj, "next_block_phase", m, 64),
-                   last_epoch_processed=get_int(obj, "last_epoch_processed", m, -1, U32_MAX),
-                   checkpoint=checkpoint, json=obj, **{name: get_int(obj, name, m) for name in JOB_INT_FIELDS},
-                   **{name: get_int(windows, name, m) for name in JOB_WINDOW_FIELDS})
+        checkpoint = CheckpointRecord(
+            get_hash(recorded, "hash", m), get_int(recorded, "epoch", m, 0, U32_MAX), get_int(recorded, "height", m)
+        )
+    return JobInfo(
+        job=job_id,
+        name=get_str(obj, "name", m),
+        kind=get_str(obj, "kind", m),
+        definition_hash=get_hash(obj, "definition_hash", m),
+        work_spec=get_str(obj, "work_spec", m, 65536),
+        next_block_epoch=get_int(obj, "next_block_epoch", m, 0, U32_MAX),
+        next_block_phase=get_str(obj, "next_block_phase", m, 64),
+        last_epoch_processed=get_int(obj, "last_epoch_processed", m, -1, U32_MAX),
+        checkpoint=checkpoint,
+        json=obj,
+        **{name: get_int(obj, name, m) for name in JOB_INT_FIELDS},
+        **{name: get_int(windows, name, m) for name in JOB_WINDOW_FIELDS},
+    )
 
 
 # ---------------------------------------------------------------- getmetagraph
@@ -238,8 +262,6 @@ class Metagraph:
     json: dict = field(repr=False, compare=False)
 
 
-
-
 def parse_neuron(row: dict, uid: int) -> Neuron:
     m = "getmetagraph"
     if get_int(row, "uid", m, 0, U16_MAX) != uid:
@@ -247,14 +269,24 @@ def parse_neuron(row: dict, uid: int) -> Neuron:
     endpoint = row.get("endpoint")
     if endpoint is not None:
         endpoint = get_str(row, "endpoint", m, 300)
-    return Neuron(uid=uid, hotkey=get_hash(row, "hotkey", m), address=get_str(row, "address", m, 90),
-                  coldkey=get_str(row, "coldkey", m, 90), validator_permit=get_bool(row, "validator_permit", m),
-                  endpoint=endpoint, epoch=get_int(row, "epoch", m, -1, U32_MAX), stake=get_int(row, "stake", m),
-                  consensus=get_share(row, "consensus", m), incentive=get_share(row, "incentive", m),
-                  dividends=get_share(row, "dividends", m), trust=get_share(row, "trust", m),
-                  emission=get_int(row, "emission", m), total_earned=get_int(row, "total_earned", m),
-                  last_update=get_int(row, "last_update", m),
-                  registration_height=get_int(row, "registration_height", m))
+    return Neuron(
+        uid=uid,
+        hotkey=get_hash(row, "hotkey", m),
+        address=get_str(row, "address", m, 90),
+        coldkey=get_str(row, "coldkey", m, 90),
+        validator_permit=get_bool(row, "validator_permit", m),
+        endpoint=endpoint,
+        epoch=get_int(row, "epoch", m, -1, U32_MAX),
+        stake=get_int(row, "stake", m),
+        consensus=get_share(row, "consensus", m),
+        incentive=get_share(row, "incentive", m),
+        dividends=get_share(row, "dividends", m),
+        trust=get_share(row, "trust", m),
+        emission=get_int(row, "emission", m),
+        total_earned=get_int(row, "total_earned", m),
+        last_update=get_int(row, "last_update", m),
+        registration_height=get_int(row, "registration_height", m),
+    )
 
 
 def parse_metagraph(reply, job_id: int) -> Metagraph:
@@ -325,14 +357,23 @@ def parse_epoch(reply, job_id: int, epoch: int) -> EpochInfo:
         return get_int(row, "uid", m, 0, U16_MAX)
 
     return EpochInfo(
-        job=job_id, epoch=epoch, start_height=get_int(obj, "start_height", m),
-        end_height=get_int(obj, "end_height", m), seed=get_optional_hash(obj, "seed", m),
-        checkpoint=get_optional_hash(obj, "checkpoint", m), height=get_int(obj, "height", m),
-        work_commits=tuple(WorkCommit(uid(r), get_hash(r, "commitment", m), get_int(r, "height", m))
-                           for r in get_rows(obj, "work_commits", m)),
-        work_reveals=tuple(WorkReveal(uid(r), get_hash(r, "artifact_id", m), get_hash(r, "base_checkpoint", m))
-                           for r in get_rows(obj, "work_reveals", m)),
+        job=job_id,
+        epoch=epoch,
+        start_height=get_int(obj, "start_height", m),
+        end_height=get_int(obj, "end_height", m),
+        seed=get_optional_hash(obj, "seed", m),
+        checkpoint=get_optional_hash(obj, "checkpoint", m),
+        height=get_int(obj, "height", m),
+        work_commits=tuple(
+            WorkCommit(uid(r), get_hash(r, "commitment", m), get_int(r, "height", m))
+            for r in get_rows(obj, "work_commits", m)
+        ),
+        work_reveals=tuple(
+            WorkReveal(uid(r), get_hash(r, "artifact_id", m), get_hash(r, "base_checkpoint", m))
+            for r in get_rows(obj, "work_reveals", m)
+        ),
         weight_commits=tuple(uid(r) for r in get_rows(obj, "weight_commits", m)),
         weight_reveals=tuple(parse_weights_row(r) for r in get_rows(obj, "weight_reveals", m)),
         attestations={uid(r): get_hash(r, "checkpoint", m) for r in get_rows(obj, "attestations", m)},
-        json=obj)
+        json=obj,
+    )

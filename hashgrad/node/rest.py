@@ -12,6 +12,7 @@ Each route reuses the RPC method of the same meaning, so both views validate and
 a malformed parameter is 400, something unknown is 404. It changes nothing, so it needs no cookie;
 it is off unless `hashgrad node --rest` asks for it.
 """
+
 from __future__ import annotations
 
 from aiohttp import web
@@ -35,6 +36,7 @@ def add_rest_routes(app: web.Application, node) -> None:
             if fmt == "hex":
                 return web.Response(text=result + "\n", content_type="text/plain")
             return web.json_response(result)
+
         return handle
 
     none = lambda m: []  # noqa: E731 - tiny adapters from URL parts to RPC params
@@ -43,8 +45,7 @@ def add_rest_routes(app: web.Application, node) -> None:
     app.router.add_get("/rest/mempool/info.json", route(rpc_chain.rpc_getmempoolinfo, none))
     app.router.add_get("/rest/block/{hash}.json", route(rpc_chain.rpc_getblock, lambda m: [m["hash"], 2]))
     app.router.add_get("/rest/block/{hash}.hex", route(rpc_chain.rpc_getblock, lambda m: [m["hash"], 0], "hex"))
-    app.router.add_get("/rest/blockhashbyheight/{height}.json",
-                       route(_blockhash_by_height, lambda m: [m["height"]]))
+    app.router.add_get("/rest/blockhashbyheight/{height}.json", route(_blockhash_by_height, lambda m: [m["height"]]))
     app.router.add_get("/rest/tx/{txid}.json", route(rpc_chain.rpc_gettransaction, lambda m: [m["txid"]]))
     app.router.add_get("/rest/account/{address}.json", route(rpc_chain.rpc_getaccount, lambda m: [m["address"]]))
 

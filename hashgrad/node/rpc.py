@@ -16,6 +16,7 @@
 - Methods are the `rpc_<name>` coroutines of METHOD_MODULES (plus `help` and `getrpcinfo`).
 - Optionally the unauthenticated read-only REST view of `rest.py` on the same port.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -29,13 +30,14 @@ from pathlib import Path
 
 from aiohttp import web
 
-from hashgrad.safejson import parse_json
 from hashgrad.errors import HashgradError, RpcError
 from hashgrad.node import rpc_artifacts, rpc_auxpow, rpc_blockchain, rpc_chain, rpc_incentive, rpc_mining, rpc_net
+from hashgrad.node.rest import add_rest_routes
 from hashgrad.node.rpc_auth import RpcCredentials
 from hashgrad.node.rpc_client import COOKIE_FILE
 from hashgrad.node.rpc_named import compute_positional
 from hashgrad.node.rpc_params import check_param_count, get_param, parse_str
+from hashgrad.safejson import parse_json
 
 MAX_BODY_SIZE = 16 * 1024 * 1024  # room for an 8 MiB artifact in base64 (putartifact)
 MAX_BATCH = 1000
@@ -53,8 +55,12 @@ log = logging.getLogger("hashgrad.rpc")
 
 def collect_methods(*modules) -> dict:
     """name -> coroutine for every `rpc_<name>` function of the given modules."""
-    return {name[4:]: fn for module in modules for name, fn in vars(module).items()
-            if name.startswith("rpc_") and callable(fn)}
+    return {
+        name[4:]: fn
+        for module in modules
+        for name, fn in vars(module).items()
+        if name.startswith("rpc_") and callable(fn)
+    }
 
 
 def write_cookie(datadir: Path) -> str:
@@ -131,8 +137,7 @@ def parse_call(request) -> Call:
     if isinstance(params, dict):
         call.named = params
     elif not isinstance(params, list):
-        call.error = call.error or RpcError("invalid-request", "Params must be an array or object",
-                                            RPC_INVALID_REQUEST)
+        call.error = call.error or RpcError("invalid-request", "Params must be an array or object", RPC_INVALID_REQUEST)
     call.params = params if isinstance(params, list) else []
     return call
 
@@ -165,8 +170,14 @@ def json_reply(body, status: int) -> web.Response:
 
 
 class RpcServer:
-    def __init__(self, node, host: str = "127.0.0.1", port: int = 0, rest: bool = False,
-                 credentials: RpcCredentials | None = None):
+    def __init__(
+        self,
+        node,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        rest: bool = False,
+        credentials: RpcCredentials | None = None,
+    ):
         self.node = node
         self.host = host
         self.port = port
@@ -186,8 +197,6 @@ class RpcServer:
         app.router.add_post("/", self.handle_post)
         app.router.add_get("/", self.handle_not_post)
         if self.rest:
-            from hashgrad.node.rest import add_rest_routes
-
             add_rest_routes(app, self.node)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5.0)
         await self._runner.setup()
@@ -197,8 +206,12 @@ class RpcServer:
         if self.credentials.password is None:  # as bitcoind: no cookie when -rpcpassword is set
             self.cookie = write_cookie(self.node.datadir)
             self.credentials.cookie = self.cookie
-        log.info("RPC listening on %s:%d (%s)", self.host, self.port,
-                 f"cookie in {self.node.datadir / COOKIE_FILE}" if self.cookie else "rpcuser/rpcpassword")
+        log.info(
+            "RPC listening on %s:%d (%s)",
+            self.host,
+            self.port,
+            f"cookie in {self.node.datadir / COOKIE_FILE}" if self.cookie else "rpcuser/rpcpassword",
+        )
 
     async def stop(self) -> None:
         if self.cookie is not None:
@@ -225,8 +238,9 @@ class RpcServer:
         try:  # bounded depth: a deeply nested body is a parse error, not a RecursionError
             payload = parse_json(body, RpcError, "parse-error", max_bytes=MAX_BODY_SIZE)
         except RpcError:
-            return json_reply(build_reply(None, RpcError("parse-error", "Parse error", RPC_PARSE_ERROR), None, False),
-                              500)
+            return json_reply(
+                build_reply(None, RpcError("parse-error", "Parse error", RPC_PARSE_ERROR), None, False), 500
+            )
         if isinstance(payload, list):
             return await self.handle_batch(payload)
         if not isinstance(payload, dict):
@@ -255,14 +269,19 @@ class RpcServer:
         return json_reply(replies, 200)
 
     # ------------------------------------------------------------ JSON-RPC
-    async def execute(self, call: "Call") -> dict:
+    async def execute(self, call: Call) -> dict:
         """Run one parsed call; its reply object (Core's 1.0 or 2.0 form)."""
         if call.error is not None:
             return build_reply(None, call.error, call.id, call.is_v2, call.has_id)
         method = call.method
         if method is None or method not in self.methods:
-            return build_reply(None, RpcError("method-not-found", "Method not found", RPC_METHOD_NOT_FOUND),
-                               call.id, call.is_v2, call.has_id)
+            return build_reply(
+                None,
+                RpcError("method-not-found", "Method not found", RPC_METHOD_NOT_FOUND),
+                call.id,
+                call.is_v2,
+                call.has_id,
+            )
         self._next_call += 1
         key = self._next_call
         self.active[key] = (method, time.monotonic())
@@ -277,8 +296,9 @@ class RpcServer:
             return build_reply(None, RpcError(exc.reason, exc.detail, RPC_MISC_ERROR), call.id, call.is_v2, call.has_id)
         except Exception as exc:  # a bug must not kill the server; it is logged with its traceback
             log.exception("RPC %s failed", method)
-            return build_reply(None, RpcError("internal-error", type(exc).__name__, RPC_MISC_ERROR), call.id,
-                               call.is_v2, call.has_id)
+            return build_reply(
+                None, RpcError("internal-error", type(exc).__name__, RPC_MISC_ERROR), call.id, call.is_v2, call.has_id
+            )
         finally:
             del self.active[key]
         return build_reply(result, None, call.id, call.is_v2, call.has_id)
@@ -287,9 +307,13 @@ class RpcServer:
         """getrpcinfo: the calls running now ({method, duration in microseconds}) and the log file."""
         check_param_count(params, 0, 0)
         now = time.monotonic()
-        return {"active_commands": [{"method": method, "duration": int((now - started) * 1_000_000)}
-                                    for method, started in self.active.values()],
-                "logpath": str(self.node.datadir / "node.log")}
+        return {
+            "active_commands": [
+                {"method": method, "duration": int((now - started) * 1_000_000)}
+                for method, started in self.active.values()
+            ],
+            "logpath": str(self.node.datadir / "node.log"),
+        }
 
     async def rpc_help(self, node, params):
         """help [COMMAND]: list the methods, or describe one."""
@@ -306,4 +330,3 @@ class RpcServer:
 def _summary(fn) -> str:
     doc = (fn.__doc__ or "").strip()
     return doc.splitlines()[0] if doc else ""
-

@@ -4,14 +4,21 @@
 the P2P artifact messages when the node does not hold them (every byte is hash-checked on arrival
 and on every read). Data travels base64-encoded inside JSON.
 """
+
 from __future__ import annotations
 
 import base64
 import binascii
 
 from hashgrad.errors import HashgradError, RpcError
-from hashgrad.node.rpc_params import (RPC_INVALID_ADDRESS_OR_KEY, RPC_INVALID_PARAMETER, check_param_count,
-                                      get_param, parse_bool, parse_hash)
+from hashgrad.node.rpc_params import (
+    RPC_INVALID_ADDRESS_OR_KEY,
+    RPC_INVALID_PARAMETER,
+    check_param_count,
+    get_param,
+    parse_bool,
+    parse_hash,
+)
 
 MAX_ARTIFACT_BYTES = 8 * 1024 * 1024
 

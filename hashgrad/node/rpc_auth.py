@@ -7,6 +7,7 @@
   HASH = hex(HMAC-SHA256(key=SALT as text, message=password)); the password itself is never stored.
 Every comparison is constant-time. `compute_rpcauth` makes such a line (what `hashgrad rpcauth` prints).
 """
+
 from __future__ import annotations
 
 import base64

@@ -21,6 +21,7 @@ auxpow-decode-failed -22 (the reason of the decoder in the message), unknown-aux
 no-payout-address -18, not-connected -9 and initial-block-download -10 (not on regtest/devnet, as
 Namecoin). A block the chain refuses is `false`, with its reason in the node's log.
 """
+
 from __future__ import annotations
 
 import logging
@@ -38,8 +39,15 @@ from hashgrad.chain.params import ChainParams
 from hashgrad.chain.pow import compute_target
 from hashgrad.chain.validation import check_header_proof
 from hashgrad.errors import HashgradError, RpcError
-from hashgrad.node.rpc_params import (RPC_DESERIALIZATION_ERROR, RPC_INVALID_ADDRESS_OR_KEY, RPC_INVALID_PARAMETER,
-                                      RPC_INVALID_PARAMS, check_param_count, parse_hash, parse_str)
+from hashgrad.node.rpc_params import (
+    RPC_DESERIALIZATION_ERROR,
+    RPC_INVALID_ADDRESS_OR_KEY,
+    RPC_INVALID_PARAMETER,
+    RPC_INVALID_PARAMS,
+    check_param_count,
+    parse_hash,
+    parse_str,
+)
 
 MEMPOOL_REFRESH_S = 60  # Namecoin rebuilds for mempool changes at most once a minute
 MAX_REMEMBERED = 256  # blocks kept by hash for submitauxblock (they share the mempool's tx objects)
@@ -138,7 +146,7 @@ def submit_aux_block(ledger, params: ChainParams, cache: AuxBlockCache, block_ha
 
 
 # ---------------------------------------------------------------- parameters and results
-_CACHES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def get_cache(node) -> AuxBlockCache:
@@ -153,14 +161,20 @@ def parse_payout(value, hrp: str) -> bytes:
     try:
         return decode_address(hrp, text)
     except HashgradError as exc:
-        raise RpcError("bad-address", f"invalid coinbase payout address: {exc.detail or exc.reason}",
-                       RPC_INVALID_ADDRESS_OR_KEY) from None
+        raise RpcError(
+            "bad-address", f"invalid coinbase payout address: {exc.detail or exc.reason}", RPC_INVALID_ADDRESS_OR_KEY
+        ) from None
 
 
 def parse_auxpow_hex(value):
     """The CAuxPow in `value` (hex), size-limited before it is decoded."""
-    data = parse_hex(value, "auxpow", max_size=MAX_AUXPOW_SIZE, length_reason="bad-auxpow-length",
-                     error=lambda reason, detail: RpcError(reason, detail, RPC_DESERIALIZATION_ERROR))
+    data = parse_hex(
+        value,
+        "auxpow",
+        max_size=MAX_AUXPOW_SIZE,
+        length_reason="bad-auxpow-length",
+        error=lambda reason, detail: RpcError(reason, detail, RPC_DESERIALIZATION_ERROR),
+    )
     try:
         return parse_auxpow(data)
     except HashgradError as exc:
@@ -232,6 +246,7 @@ async def rpc_getauxblock(node, params):
         return await submit_aux_hex(node, params[0], params[1])
     payout = node.config.payout
     if payout is None:
-        raise RpcError("no-payout-address", "start the node with --payout ADDRESS to use getauxblock",
-                       RPC_WALLET_NOT_FOUND)
+        raise RpcError(
+            "no-payout-address", "start the node with --payout ADDRESS to use getauxblock", RPC_WALLET_NOT_FOUND
+        )
     return await create_aux_block(node, payout)

@@ -11,6 +11,7 @@ arguments and reply members. Where hashgrad's account ledger differs from Bitcoi
   members are 0 and there is no segwit (`sw*` members are 0);
 - estimatesmartfee answers in base units per 1000 bytes, from the mempool's own queue (no history).
 """
+
 from __future__ import annotations
 
 from hashgrad.chain.bech32 import decode_address, encode_address
@@ -18,9 +19,18 @@ from hashgrad.chain.hashes import hash_to_display
 from hashgrad.chain.subsidy import compute_block_subsidy
 from hashgrad.chain.tx import decode_payload, parse_transaction
 from hashgrad.errors import HashgradError, RpcError
-from hashgrad.node.rpc_params import (RPC_DESERIALIZATION_ERROR, RPC_INVALID_ADDRESS_OR_KEY, RPC_INVALID_PARAMETER,
-                                      check_param_count, get_param, parse_bool, parse_hash, parse_hex, parse_int,
-                                      parse_str)
+from hashgrad.node.rpc_params import (
+    RPC_DESERIALIZATION_ERROR,
+    RPC_INVALID_ADDRESS_OR_KEY,
+    RPC_INVALID_PARAMETER,
+    check_param_count,
+    get_param,
+    parse_bool,
+    parse_hash,
+    parse_hex,
+    parse_int,
+    parse_str,
+)
 from hashgrad.node.rpc_views import compute_difficulty, tx_to_json
 
 MAX_CONF_TARGET = 1008
@@ -62,8 +72,14 @@ def _get_chain_tips(node) -> list[dict]:
                 status = "invalid"
             else:
                 status = "valid-headers"  # stored and checked, never connected (Core: not fully validated)
-            out.append({"height": entry.height, "hash": hash_to_display(entry.hash),
-                        "branchlen": entry.height - fork.height, "status": status})
+            out.append(
+                {
+                    "height": entry.height,
+                    "hash": hash_to_display(entry.hash),
+                    "branchlen": entry.height - fork.height,
+                    "status": status,
+                }
+            )
         return out
 
 
@@ -93,8 +109,11 @@ def _get_block_stats(node, key: tuple[str, object]) -> dict:
     chainstate = node.ledger.chainstate
     if key[0] == "height":
         if key[1] > chainstate.height:
-            raise RpcError("out-of-range", f"Target block height {key[1]} after current tip {chainstate.height}",
-                           RPC_INVALID_PARAMETER)
+            raise RpcError(
+                "out-of-range",
+                f"Target block height {key[1]} after current tip {chainstate.height}",
+                RPC_INVALID_PARAMETER,
+            )
         block_hash = chainstate.get_block_hash(key[1])
     else:
         block_hash = key[1]
@@ -198,10 +217,13 @@ def _get_tx_out(node, txid: bytes, index: int, include_mempool: bool):
     payload = _payload(tx)
     if index != 0 or payload is None or not hasattr(payload, "recipient"):
         return None
-    return {"bestblock": hash_to_display(chainstate.tip.hash), "confirmations": confirmations,
-            "value": payload.amount,
-            "scriptPubKey": {"address": encode_address(node.params.hrp, payload.recipient), "type": "account"},
-            "coinbase": tx.is_coinbase()}
+    return {
+        "bestblock": hash_to_display(chainstate.tip.hash),
+        "confirmations": confirmations,
+        "value": payload.amount,
+        "scriptPubKey": {"address": encode_address(node.params.hrp, payload.recipient), "type": "account"},
+        "coinbase": tx.is_coinbase(),
+    }
 
 
 async def rpc_decoderawtransaction(node, params):
@@ -223,8 +245,14 @@ async def rpc_validateaddress(node, params):
         pubkey = decode_address(node.params.hrp, text)
     except HashgradError as exc:
         return {"isvalid": False, "error_locations": [], "error": exc.detail or exc.reason}
-    return {"isvalid": True, "address": text, "scriptPubKey": pubkey.hex(), "isscript": False,
-            "iswitness": False, "pubkey": pubkey.hex()}
+    return {
+        "isvalid": True,
+        "address": text,
+        "scriptPubKey": pubkey.hex(),
+        "isscript": False,
+        "iswitness": False,
+        "pubkey": pubkey.hex(),
+    }
 
 
 async def rpc_estimatesmartfee(node, params):
@@ -233,8 +261,11 @@ async def rpc_estimatesmartfee(node, params):
     target = parse_int(params[0], "conf_target", 1, MAX_CONF_TARGET)
     mode = parse_str(get_param(params, 1, "conservative"), "estimate_mode", 16).lower()
     if mode not in ("unset", "economical", "conservative"):
-        raise RpcError("invalid-parameter", "Invalid estimate_mode parameter, must be one of: "
-                       '"unset", "economical", "conservative"', RPC_INVALID_PARAMETER)
+        raise RpcError(
+            "invalid-parameter",
+            'Invalid estimate_mode parameter, must be one of: "unset", "economical", "conservative"',
+            RPC_INVALID_PARAMETER,
+        )
     rate = await node.run_blocking(_estimate_fee_rate, node, target)
     return {"feerate": rate * 1000, "blocks": target}
 
@@ -284,4 +315,3 @@ async def rpc_waitforblockheight(node, params):
     notifier = node.notifier
     await notifier.wait_for(lambda: notifier.tip_height >= height, timeout)
     return notifier.get_tip()
-

@@ -4,6 +4,7 @@ Each `rpc_<name>(node, params)` is a coroutine; chainstate reads run through `no
 single worker thread that serializes every ledger access. Names and result shapes are Bitcoin Core's
 where Core has the method; `getaccount`, `getsupply` and `getaddresshistory` are hashgrad's own.
 """
+
 from __future__ import annotations
 
 import time
@@ -11,10 +12,18 @@ import time
 from hashgrad.chain.bech32 import encode_address
 from hashgrad.chain.hashes import hash_to_display
 from hashgrad.chain.state import StateOverlay, get_account
+from hashgrad.chain.tx import decode_payload
 from hashgrad.chain.validation import apply_transaction
 from hashgrad.errors import HashgradError, RpcError
-from hashgrad.node.rpc_params import (RPC_INVALID_ADDRESS_OR_KEY, check_param_count, get_param, parse_address,
-                                      parse_bool, parse_hash, parse_int)
+from hashgrad.node.rpc_params import (
+    RPC_INVALID_ADDRESS_OR_KEY,
+    check_param_count,
+    get_param,
+    parse_address,
+    parse_bool,
+    parse_hash,
+    parse_int,
+)
 from hashgrad.node.rpc_views import block_to_json, compute_difficulty, header_to_json, tx_to_json
 
 IBD_MAX_TIP_AGE = 24 * 60 * 60
@@ -147,25 +156,41 @@ def _get_raw_mempool(node, verbose: bool):
             return [hash_to_display(e.tx.txid) for e in entries]
         chains = {sender: mempool.get_sender_chain(sender) for sender in mempool.by_sender}
     height = node.ledger.chainstate.height
-    return {hash_to_display(e.tx.txid): mempool_entry_to_json(node.params, e, chains[e.tx.sender], height)
-            for e in entries}
+    return {
+        hash_to_display(e.tx.txid): mempool_entry_to_json(node.params, e, chains[e.tx.sender], height) for e in entries
+    }
 
 
 def mempool_entry_to_json(params, entry, chain: list, height: int) -> dict:
     """Core's verbose mempool entry; a sender's earlier nonces are the ancestors, later ones descendants."""
     tx = entry.tx
     position = next(i for i, pending in enumerate(chain) if pending.txid == tx.txid)
-    ancestors, descendants = chain[:position + 1], chain[position:]
-    return {"vsize": tx.size, "weight": 4 * tx.size, "time": int(entry.added_at), "height": height,
-            "descendantcount": len(descendants), "descendantsize": sum(t.size for t in descendants),
-            "ancestorcount": len(ancestors), "ancestorsize": sum(t.size for t in ancestors),
-            "wtxid": hash_to_display(tx.txid),
-            "fees": {"base": tx.fee, "modified": tx.fee, "ancestor": sum(t.fee for t in ancestors),
-                     "descendant": sum(t.fee for t in descendants)},
-            "depends": [hash_to_display(chain[position - 1].txid)] if position else [],
-            "spentby": [hash_to_display(chain[position + 1].txid)] if position + 1 < len(chain) else [],
-            "bip125-replaceable": True, "unbroadcast": False,
-            "size": tx.size, "fee": tx.fee, "sender": encode_address(params.hrp, tx.sender), "nonce": tx.nonce}
+    ancestors, descendants = chain[: position + 1], chain[position:]
+    return {
+        "vsize": tx.size,
+        "weight": 4 * tx.size,
+        "time": int(entry.added_at),
+        "height": height,
+        "descendantcount": len(descendants),
+        "descendantsize": sum(t.size for t in descendants),
+        "ancestorcount": len(ancestors),
+        "ancestorsize": sum(t.size for t in ancestors),
+        "wtxid": hash_to_display(tx.txid),
+        "fees": {
+            "base": tx.fee,
+            "modified": tx.fee,
+            "ancestor": sum(t.fee for t in ancestors),
+            "descendant": sum(t.fee for t in descendants),
+        },
+        "depends": [hash_to_display(chain[position - 1].txid)] if position else [],
+        "spentby": [hash_to_display(chain[position + 1].txid)] if position + 1 < len(chain) else [],
+        "bip125-replaceable": True,
+        "unbroadcast": False,
+        "size": tx.size,
+        "fee": tx.fee,
+        "sender": encode_address(params.hrp, tx.sender),
+        "nonce": tx.nonce,
+    }
 
 
 async def rpc_getmempoolinfo(node, params):
@@ -180,9 +205,18 @@ def _get_mempool_info(node) -> dict:
         info = mempool.get_info()
         total_fee = sum(entry.tx.fee for entry in mempool.entries.values())
     rate_per_kb = mempool.min_fee_rate * 1000
-    info.update({"loaded": True, "usage": info["bytes"], "total_fee": total_fee, "mempoolminfee": rate_per_kb,
-                 "minrelaytxfee": rate_per_kb, "incrementalrelayfee": rate_per_kb, "unbroadcastcount": 0,
-                 "fullrbf": True})
+    info.update(
+        {
+            "loaded": True,
+            "usage": info["bytes"],
+            "total_fee": total_fee,
+            "mempoolminfee": rate_per_kb,
+            "minrelaytxfee": rate_per_kb,
+            "incrementalrelayfee": rate_per_kb,
+            "unbroadcastcount": 0,
+            "fullrbf": True,
+        }
+    )
     return info
 
 
@@ -214,9 +248,16 @@ def _get_transaction(node, txid: bytes) -> dict:
         raise _not_found("No such mempool or blockchain transaction")
     tx, block_hash, height = found
     out = tx_to_json(node.params, tx)
-    out.update({"hex": tx.serialize().hex(), "in_mempool": False, "blockhash": hash_to_display(block_hash),
-                "height": height, "confirmations": ledger.chainstate.height - height + 1,
-                "blocktime": ledger.chainstate.index[block_hash].time})
+    out.update(
+        {
+            "hex": tx.serialize().hex(),
+            "in_mempool": False,
+            "blockhash": hash_to_display(block_hash),
+            "height": height,
+            "confirmations": ledger.chainstate.height - height + 1,
+            "blocktime": ledger.chainstate.index[block_hash].time,
+        }
+    )
     return out
 
 
@@ -241,10 +282,16 @@ def _get_account(node, pubkey: bytes) -> dict:
             except HashgradError:
                 break  # cannot happen for an admitted chain; stop rather than report a wrong balance
         after = get_account(overlay, pubkey)
-        out = {"address": encode_address(node.params.hrp, pubkey), "pubkey": pubkey.hex(),
-               "balance": account.balance, "nonce": account.nonce,
-               "pending_nonce": ledger.mempool.get_next_nonce(pubkey), "pending_balance": after.balance,
-               "pending_txs": len(pending), "height": chainstate.height}
+        out = {
+            "address": encode_address(node.params.hrp, pubkey),
+            "pubkey": pubkey.hex(),
+            "balance": account.balance,
+            "nonce": account.nonce,
+            "pending_nonce": ledger.mempool.get_next_nonce(pubkey),
+            "pending_balance": after.balance,
+            "pending_txs": len(pending),
+            "height": chainstate.height,
+        }
         for extension in ACCOUNT_EXTENSIONS:
             out.update(extension(chainstate, pubkey))
         return out
@@ -275,8 +322,11 @@ def _get_address_history(node, pubkey: bytes, limit: int) -> list[dict]:
         for tx in reversed(ledger.mempool.get_sender_chain(pubkey)):
             out.append(_history_item(node, tx, pubkey, None, None))
         with ledger.mempool.lock:
-            incoming = [e.tx for e in ledger.mempool.entries.values()
-                        if e.tx.sender != pubkey and getattr(_payload(e.tx), "recipient", None) == pubkey]
+            incoming = [
+                e.tx
+                for e in ledger.mempool.entries.values()
+                if e.tx.sender != pubkey and getattr(_payload(e.tx), "recipient", None) == pubkey
+            ]
         out += [_history_item(node, tx, pubkey, None, None) for tx in incoming]
         for height, txid in ledger.chainstate.get_address_txids(pubkey, limit):
             found = ledger.chainstate.get_transaction(txid)
@@ -286,7 +336,6 @@ def _get_address_history(node, pubkey: bytes, limit: int) -> list[dict]:
 
 
 def _payload(tx):
-    from hashgrad.chain.tx import decode_payload
 
     try:
         return decode_payload(tx)

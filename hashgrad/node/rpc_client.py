@@ -8,6 +8,7 @@ the cookie once when refused (the node restarted with a new one).
 An RPC error comes back as `RpcError(reason, detail, code)` with the node's reason code; a node that
 cannot be reached (refused, timed out, cookie missing) as `RpcError("node-unreachable", ...)`.
 """
+
 from __future__ import annotations
 
 import base64
@@ -38,8 +39,9 @@ def read_cookie_file(path: Path | str) -> tuple[str, str]:
     try:
         text = path.read_text(encoding="ascii")[:MAX_COOKIE_SIZE].strip()
     except (OSError, UnicodeDecodeError) as exc:
-        raise RpcError("node-unreachable", f"cannot read cookie {path}: {exc} (is the node running?)",
-                       RPC_UNREACHABLE_CODE) from None
+        raise RpcError(
+            "node-unreachable", f"cannot read cookie {path}: {exc} (is the node running?)", RPC_UNREACHABLE_CODE
+        ) from None
     user, sep, password = text.partition(":")
     if not sep or not user or not password:
         raise RpcError("node-unreachable", f"malformed cookie file {path}", RPC_UNREACHABLE_CODE)
@@ -49,8 +51,9 @@ def read_cookie_file(path: Path | str) -> tuple[str, str]:
 class RpcClient:
     """Calls methods on one node: `RpcClient(url, user, password).call("getblockcount")`."""
 
-    def __init__(self, url: str, user: str | None = None, password: str | None = None,
-                 timeout: float = DEFAULT_TIMEOUT_S):
+    def __init__(
+        self, url: str, user: str | None = None, password: str | None = None, timeout: float = DEFAULT_TIMEOUT_S
+    ):
         parts = urlsplit(url if "://" in url else f"http://{url}")
         if parts.scheme != "http" or not parts.hostname:
             raise RpcError("invalid-url", f"expected http://HOST:PORT, got {url!r}", -8)
@@ -72,13 +75,15 @@ class RpcClient:
         self._auth = f"Basic {token}"
 
     @classmethod
-    def from_datadir(cls, datadir: Path | str, port: int, host: str = "127.0.0.1",
-                     timeout: float = DEFAULT_TIMEOUT_S) -> "RpcClient":
+    def from_datadir(
+        cls, datadir: Path | str, port: int, host: str = "127.0.0.1", timeout: float = DEFAULT_TIMEOUT_S
+    ) -> RpcClient:
         return cls.from_cookie_file(Path(datadir) / COOKIE_FILE, port, host, timeout)
 
     @classmethod
-    def from_cookie_file(cls, path: Path | str, port: int, host: str = "127.0.0.1",
-                         timeout: float = DEFAULT_TIMEOUT_S) -> "RpcClient":
+    def from_cookie_file(
+        cls, path: Path | str, port: int, host: str = "127.0.0.1", timeout: float = DEFAULT_TIMEOUT_S
+    ) -> RpcClient:
         user, password = read_cookie_file(path)
         client = cls(f"http://{host}:{port}/", user, password, timeout)
         client._cookie_file = Path(path)
@@ -132,8 +137,9 @@ class RpcClient:
         except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected):
             self.close()
             if not reused:  # a kept-alive connection the server closed while idle: try once on a new one
-                raise RpcError("node-unreachable", f"{self.host}:{self.port}: connection closed",
-                               RPC_UNREACHABLE_CODE) from None
+                raise RpcError(
+                    "node-unreachable", f"{self.host}:{self.port}: connection closed", RPC_UNREACHABLE_CODE
+                ) from None
         except (OSError, http.client.HTTPException) as exc:
             self.close()
             raise RpcError("node-unreachable", f"{self.host}:{self.port}: {exc}", RPC_UNREACHABLE_CODE) from None
@@ -158,7 +164,7 @@ class RpcClient:
             self._conn.close()
             self._conn = None
 
-    def __enter__(self) -> "RpcClient":
+    def __enter__(self) -> RpcClient:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -183,7 +189,7 @@ def unwrap_reply(reply: dict):
             raise RpcError("bad-response", f"malformed error {error!r}")
         message = str(error.get("message", ""))
         reason = str(error.get("reason") or "rpc-error")
-        detail = message[len(reason) + 2:] if message.startswith(reason + ": ") else message
+        detail = message[len(reason) + 2 :] if message.startswith(reason + ": ") else message
         if message == reason:
             detail = ""
         raise RpcError(reason, detail, int(error.get("code", -1)))

@@ -6,14 +6,33 @@ the chain's typed getters (`coordination_rules.get_*`), never sliced here. Propo
 as u16 are shown as floats in [0, 1] (u16 / 65535, for display); revealed weights as the stored u16
 integers; amounts in base units.
 """
+
 from __future__ import annotations
 
 from hashgrad.chain.bech32 import encode_address
-from hashgrad.chain.coordination_rules import (get_attestation, get_checkpoint_record, get_endpoint, get_job_params,
-                                               get_job_state, get_neuron, get_revealed_weights, get_stake, get_stats,
-                                               get_uid, get_weights_commit, get_work_commit, get_work_reveal)
-from hashgrad.chain.jobs import (MAX_JOB_ID, compute_epoch, compute_epoch_offset, compute_epoch_phase,
-                                 compute_epoch_seed, compute_epoch_start_height)
+from hashgrad.chain.coordination_rules import (
+    get_attestation,
+    get_checkpoint_record,
+    get_endpoint,
+    get_job_params,
+    get_job_state,
+    get_neuron,
+    get_revealed_weights,
+    get_stake,
+    get_stats,
+    get_uid,
+    get_weights_commit,
+    get_work_commit,
+    get_work_reveal,
+)
+from hashgrad.chain.jobs import (
+    MAX_JOB_ID,
+    compute_epoch,
+    compute_epoch_offset,
+    compute_epoch_phase,
+    compute_epoch_seed,
+    compute_epoch_start_height,
+)
 from hashgrad.chain.state import get_pool
 from hashgrad.errors import HashgradError, RpcError
 from hashgrad.incentive.fixed import U16_MAX
@@ -42,17 +61,32 @@ def _job_info(node, job) -> dict:
     height = chainstate.height
     job_state = get_job_state(chainstate, job)
     offset = compute_epoch_offset(height + 1, job.tempo)
-    return {"job": job.job_id, "name": job.name, "kind": job.kind, "definition_hash": job.definition_hash.hex(),
-            "work_spec": job.work_spec, "tempo": job.tempo,
-            "windows": {"work_commit_end": job.work_commit_end, "work_reveal_end": job.work_reveal_end,
-                        "weights_commit_end": job.weights_commit_end},
-            "max_uids": job.max_uids, "max_validators": job.max_validators,
-            "immunity_period": job.immunity_period, "burn": job_state.burn, "n_uids": job_state.n_uids,
-            "registrations_this_epoch": job_state.registrations_this_epoch,
-            "last_epoch_processed": job_state.last_epoch_processed, "pool": get_pool(chainstate, job.job_id),
-            "height": height, "next_block_epoch": compute_epoch(height + 1, job.tempo),
-            "next_block_offset": offset, "next_block_phase": compute_epoch_phase(offset, job),
-            "checkpoint": _latest_checkpoint(chainstate, job, compute_epoch(height + 1, job.tempo))}
+    return {
+        "job": job.job_id,
+        "name": job.name,
+        "kind": job.kind,
+        "definition_hash": job.definition_hash.hex(),
+        "work_spec": job.work_spec,
+        "tempo": job.tempo,
+        "windows": {
+            "work_commit_end": job.work_commit_end,
+            "work_reveal_end": job.work_reveal_end,
+            "weights_commit_end": job.weights_commit_end,
+        },
+        "max_uids": job.max_uids,
+        "max_validators": job.max_validators,
+        "immunity_period": job.immunity_period,
+        "burn": job_state.burn,
+        "n_uids": job_state.n_uids,
+        "registrations_this_epoch": job_state.registrations_this_epoch,
+        "last_epoch_processed": job_state.last_epoch_processed,
+        "pool": get_pool(chainstate, job.job_id),
+        "height": height,
+        "next_block_epoch": compute_epoch(height + 1, job.tempo),
+        "next_block_offset": offset,
+        "next_block_phase": compute_epoch_phase(offset, job),
+        "checkpoint": _latest_checkpoint(chainstate, job, compute_epoch(height + 1, job.tempo)),
+    }
 
 
 async def rpc_getjob(node, params):
@@ -71,14 +105,27 @@ def _metagraph(node, job) -> dict:
         stake = get_stake(chainstate, neuron.hotkey)
         stats = get_stats(chainstate, job.job_id, uid)
         endpoint = get_endpoint(chainstate, job.job_id, uid)
-        uids.append({"uid": uid, "hotkey": neuron.hotkey.hex(), "address": encode_address(hrp, neuron.hotkey),
-                     "coldkey": encode_address(hrp, neuron.coldkey), "stake": stake.amount if stake else 0,
-                     "validator_permit": stats.validator_permit, "consensus": stats.consensus / U16_MAX,
-                     "incentive": stats.incentive / U16_MAX, "dividends": stats.dividends / U16_MAX,
-                     "trust": stats.trust / U16_MAX, "validator_trust": stats.validator_trust / U16_MAX,
-                     "emission": stats.emission, "total_earned": stats.total_earned, "epoch": stats.epoch,
-                     "last_update": stats.last_update, "registration_height": neuron.registered_height,
-                     "endpoint": endpoint.to_host_port() if endpoint else None})
+        uids.append(
+            {
+                "uid": uid,
+                "hotkey": neuron.hotkey.hex(),
+                "address": encode_address(hrp, neuron.hotkey),
+                "coldkey": encode_address(hrp, neuron.coldkey),
+                "stake": stake.amount if stake else 0,
+                "validator_permit": stats.validator_permit,
+                "consensus": stats.consensus / U16_MAX,
+                "incentive": stats.incentive / U16_MAX,
+                "dividends": stats.dividends / U16_MAX,
+                "trust": stats.trust / U16_MAX,
+                "validator_trust": stats.validator_trust / U16_MAX,
+                "emission": stats.emission,
+                "total_earned": stats.total_earned,
+                "epoch": stats.epoch,
+                "last_update": stats.last_update,
+                "registration_height": neuron.registered_height,
+                "endpoint": endpoint.to_host_port() if endpoint else None,
+            }
+        )
     return {"job": job.job_id, "height": chainstate.height, "uids": uids}
 
 
@@ -102,8 +149,9 @@ def _epoch(node, job, epoch: int) -> dict:
             rows["work_commits"].append({"uid": uid, "commitment": commit.commitment.hex(), "height": commit.height})
         reveal = get_work_reveal(chainstate, job.job_id, epoch, uid)
         if reveal:
-            rows["work_reveals"].append({"uid": uid, "artifact_id": reveal.artifact_id.hex(),
-                                         "base_checkpoint": reveal.base_checkpoint.hex()})
+            rows["work_reveals"].append(
+                {"uid": uid, "artifact_id": reveal.artifact_id.hex(), "base_checkpoint": reveal.base_checkpoint.hex()}
+            )
         if get_weights_commit(chainstate, job.job_id, epoch, uid):
             rows["weight_commits"].append({"uid": uid})
         weights = get_revealed_weights(chainstate, job.job_id, epoch, uid)
@@ -113,9 +161,16 @@ def _epoch(node, job, epoch: int) -> dict:
         if attested:
             rows["attestations"].append({"uid": uid, "checkpoint": attested.checkpoint.hex()})
     recorded = get_checkpoint_record(chainstate, job.job_id, epoch)
-    return {"job": job.job_id, "epoch": epoch, "start_height": start, "end_height": start + job.tempo - 1,
-            "seed": compute_epoch_seed(seed_block, job.job_id, epoch).hex() if seed_block else None,
-            "checkpoint": recorded.checkpoint.hex() if recorded else None, "height": chainstate.height, **rows}
+    return {
+        "job": job.job_id,
+        "epoch": epoch,
+        "start_height": start,
+        "end_height": start + job.tempo - 1,
+        "seed": compute_epoch_seed(seed_block, job.job_id, epoch).hex() if seed_block else None,
+        "checkpoint": recorded.checkpoint.hex() if recorded else None,
+        "height": chainstate.height,
+        **rows,
+    }
 
 
 async def rpc_getepoch(node, params):

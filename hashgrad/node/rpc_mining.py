@@ -7,6 +7,7 @@ reason string ("duplicate", "inconclusive", "high-hash"...) exactly like Core's 
 Grinding (`generatetoaddress`) runs one block per worker-thread call so the event loop, peers and
 other RPC calls keep going between blocks.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -22,8 +23,17 @@ from hashgrad.chain.tx import parse_transaction
 from hashgrad.chain.validation import apply_block, check_block_body, check_header_context
 from hashgrad.errors import ConsensusError, DecodeError, HashgradError, MempoolError, RpcError
 from hashgrad.node.rpc_auxpow import check_can_mine
-from hashgrad.node.rpc_params import (RPC_DESERIALIZATION_ERROR, RPC_INVALID_PARAMETER, check_param_count, get_param,
-                                      parse_address, parse_hash, parse_hex, parse_int, parse_str)
+from hashgrad.node.rpc_params import (
+    RPC_DESERIALIZATION_ERROR,
+    RPC_INVALID_PARAMETER,
+    check_param_count,
+    get_param,
+    parse_address,
+    parse_hash,
+    parse_hex,
+    parse_int,
+    parse_str,
+)
 from hashgrad.node.rpc_views import compute_difficulty
 
 RPC_VERIFY_REJECTED = -26
@@ -123,9 +133,18 @@ def template_to_json(params, template, min_time: int, longpollid: str) -> dict:
     for i, tx in enumerate(template.txs, start=1):
         position[(tx.sender, tx.nonce)] = i
         earlier = position.get((tx.sender, tx.nonce - 1)) if tx.nonce else None
-        transactions.append({"data": tx.serialize().hex(), "txid": hash_to_display(tx.txid),
-                             "hash": hash_to_display(tx.txid), "depends": [earlier] if earlier else [],
-                             "fee": tx.fee, "sigops": 0, "weight": 4 * tx.size, "size": tx.size})
+        transactions.append(
+            {
+                "data": tx.serialize().hex(),
+                "txid": hash_to_display(tx.txid),
+                "hash": hash_to_display(tx.txid),
+                "depends": [earlier] if earlier else [],
+                "fee": tx.fee,
+                "sigops": 0,
+                "weight": 4 * tx.size,
+                "size": tx.size,
+            }
+        )
     return {
         "capabilities": ["proposal"],
         "version": compute_block_version(params),
@@ -156,8 +175,9 @@ def parse_longpollid(value) -> tuple[bytes, int]:
     text = parse_str(value, "longpollid", 96)
     counter = text[64:]
     if len(text) < 64 or not counter.isdigit():
-        raise RpcError("invalid-parameter", "longpollid: the value a previous getblocktemplate returned",
-                       RPC_INVALID_PARAMETER)
+        raise RpcError(
+            "invalid-parameter", "longpollid: the value a previous getblocktemplate returned", RPC_INVALID_PARAMETER
+        )
     return parse_hash(text[:64], "longpollid"), int(counter)
 
 
@@ -198,8 +218,9 @@ def check_block_proposal(ledger, params, block) -> str | None:
             return "inconclusive-not-best-prevblk"
         now = ledger.now()
         try:
-            check_header_context(params, block.header, chainstate.compute_header_context(chainstate.tip,
-                                                                                          block.header.time, now))
+            check_header_context(
+                params, block.header, chainstate.compute_header_context(chainstate.tip, block.header.time, now)
+            )
             check_block_body(params, block)
             apply_block(params, StateOverlay(chainstate), block, chainstate.tip.height + 1)
         except HashgradError as exc:
@@ -218,11 +239,16 @@ def _get_mining_info(node) -> dict:
     chainstate = node.ledger.chainstate
     with node.ledger.lock:
         tip = chainstate.tip
-        return {"blocks": tip.height, "bits": f"{tip.bits:08x}",
-                "difficulty": compute_difficulty(tip.bits),
-                "target": f"{compute_target(tip.bits, node.params.pow.pow_limit):064x}",
-                "networkhashps": compute_network_hash_ps(chainstate, node.params, tip, DEFAULT_HASHPS_BLOCKS),
-                "pooledtx": len(node.ledger.mempool), "chain": node.params.name, "warnings": []}
+        return {
+            "blocks": tip.height,
+            "bits": f"{tip.bits:08x}",
+            "difficulty": compute_difficulty(tip.bits),
+            "target": f"{compute_target(tip.bits, node.params.pow.pow_limit):064x}",
+            "networkhashps": compute_network_hash_ps(chainstate, node.params, tip, DEFAULT_HASHPS_BLOCKS),
+            "pooledtx": len(node.ledger.mempool),
+            "chain": node.params.name,
+            "warnings": [],
+        }
 
 
 async def rpc_getnetworkhashps(node, params):
@@ -266,8 +292,9 @@ async def rpc_generatetoaddress(node, params):
     """generatetoaddress NBLOCKS ADDRESS [MAXTRIES]: make blocks now (regtest/devnet only); their hashes."""
     check_param_count(params, 2, 3)
     if not node.params.mine_on_demand:
-        raise RpcError("method-not-found", f"generatetoaddress is for regtest/devnet, not {node.params.name}",
-                       RPC_METHOD_NOT_FOUND)
+        raise RpcError(
+            "method-not-found", f"generatetoaddress is for regtest/devnet, not {node.params.name}", RPC_METHOD_NOT_FOUND
+        )
     count = parse_int(params[0], "nblocks", 0, MAX_GENERATE)
     payout = parse_address(params[1], "address", node.params.hrp)
     max_tries = parse_int(get_param(params, 2, DEFAULT_MAX_TRIES), "maxtries", 1, 1 << 32)

@@ -6,6 +6,7 @@ have is refused with -8 "Unknown named parameter NAME". Methods Bitcoin Core (or
 Core's argument names (CORE_ARG_NAMES); hashgrad's own methods use the names of their help line,
 lower-cased (`getaddresshistory ADDRESS [LIMIT=100]` → address, limit).
 """
+
 from __future__ import annotations
 
 import re

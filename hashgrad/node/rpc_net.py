@@ -3,13 +3,21 @@
 They delegate to the node's PeerManager (`node.peers`) and to the node's own list of added peers,
 which the node keeps connected (Bitcoin Core's `addnode add`).
 """
+
 from __future__ import annotations
 
 import time
 
 from hashgrad.errors import HashgradError, RpcError
-from hashgrad.node.rpc_params import (RPC_INVALID_PARAMETER, check_param_count, get_param, parse_bool, parse_host_port,
-                                      parse_int, parse_str)
+from hashgrad.node.rpc_params import (
+    RPC_INVALID_PARAMETER,
+    check_param_count,
+    get_param,
+    parse_bool,
+    parse_host_port,
+    parse_int,
+    parse_str,
+)
 
 RPC_CLIENT_NODE_ALREADY_ADDED = -23
 RPC_CLIENT_NODE_NOT_ADDED = -24
@@ -41,11 +49,20 @@ async def rpc_getnetworkinfo(node, params):
     peers = _require_peers(node)
     inbound = sum(1 for info in peers.get_peer_info() if info.get("inbound"))
     connections = peers.connection_count()
-    return {"version": getattr(peers, "protocol_version", None), "subversion": node.user_agent,
-            "protocolversion": getattr(peers, "protocol_version", None), "localrelay": True, "timeoffset": 0,
-            "connections": connections, "connections_in": inbound, "connections_out": connections - inbound,
-            "networkactive": node.network_active, "localport": node.p2p_port,
-            "relayfee": node.ledger.mempool.min_fee_rate, "warnings": ""}
+    return {
+        "version": getattr(peers, "protocol_version", None),
+        "subversion": node.user_agent,
+        "protocolversion": getattr(peers, "protocol_version", None),
+        "localrelay": True,
+        "timeoffset": 0,
+        "connections": connections,
+        "connections_in": inbound,
+        "connections_out": connections - inbound,
+        "networkactive": node.network_active,
+        "localport": node.p2p_port,
+        "relayfee": node.ledger.mempool.min_fee_rate,
+        "warnings": "",
+    }
 
 
 async def rpc_addnode(node, params):
@@ -63,8 +80,11 @@ async def rpc_addnode(node, params):
         node.wake_connector()
     elif command == "remove":
         if (host, port) not in node.added_nodes:
-            raise RpcError("node-not-added", "Error: Node could not be removed. It has not been added previously.",
-                           RPC_CLIENT_NODE_NOT_ADDED)
+            raise RpcError(
+                "node-not-added",
+                "Error: Node could not be removed. It has not been added previously.",
+                RPC_CLIENT_NODE_NOT_ADDED,
+            )
         node.added_nodes.discard((host, port))
     else:
         try:
@@ -78,8 +98,10 @@ async def rpc_getaddednodeinfo(node, params):
     """getaddednodeinfo: the peers kept connected (--connect, addnode add) and whether each is connected."""
     check_param_count(params, 0, 1)
     connected = {info["addr"] for info in _require_peers(node).get_peer_info() if not info["inbound"]}
-    return [{"addednode": f"{host}:{port}", "connected": f"{host}:{port}" in connected}
-            for host, port in sorted(node.added_nodes)]
+    return [
+        {"addednode": f"{host}:{port}", "connected": f"{host}:{port}" in connected}
+        for host, port in sorted(node.added_nodes)
+    ]
 
 
 async def rpc_disconnectnode(node, params):
@@ -120,9 +142,19 @@ async def rpc_getnettotals(node, params):
     """getnettotals: bytes received and sent over P2P since start, and the time in milliseconds."""
     check_param_count(params, 0, 0)
     received, sent = _require_peers(node).get_net_totals()
-    return {"totalbytesrecv": received, "totalbytessent": sent, "timemillis": int(time.time() * 1000),
-            "uploadtarget": {"timeframe": 86400, "target": 0, "target_reached": False,
-                             "serve_historical_blocks": True, "bytes_left_in_cycle": 0, "time_left_in_cycle": 0}}
+    return {
+        "totalbytesrecv": received,
+        "totalbytessent": sent,
+        "timemillis": int(time.time() * 1000),
+        "uploadtarget": {
+            "timeframe": 86400,
+            "target": 0,
+            "target_reached": False,
+            "serve_historical_blocks": True,
+            "bytes_left_in_cycle": 0,
+            "time_left_in_cycle": 0,
+        },
+    }
 
 
 async def rpc_getzmqnotifications(node, params):
@@ -157,8 +189,11 @@ async def rpc_setban(node, params):
         peers.ban(host, parse_int(get_param(params, 2, 24 * 60 * 60), "bantime", 1, 10 * 365 * 24 * 3600))
     elif command == "remove":
         if not peers.unban(host):
-            raise RpcError("not-banned", "Error: Unban failed. Requested address/subnet was not previously "
-                           "manually banned.", RPC_CLIENT_NODE_NOT_ADDED)
+            raise RpcError(
+                "not-banned",
+                "Error: Unban failed. Requested address/subnet was not previously manually banned.",
+                RPC_CLIENT_NODE_NOT_ADDED,
+            )
     else:
         raise RpcError("invalid-parameter", "command must be add or remove", RPC_INVALID_PARAMETER)
     return None

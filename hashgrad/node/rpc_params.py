@@ -5,6 +5,7 @@ or raises RpcError with Bitcoin Core's code: -8 (RPC_INVALID_PARAMETER) for a wr
 (RPC_INVALID_ADDRESS_OR_KEY) for an address that is not this network's, -22 (RPC_DESERIALIZATION_ERROR)
 for hex that does not decode into the object it claims to be.
 """
+
 from __future__ import annotations
 
 from hashgrad.chain import encoding
@@ -61,14 +62,18 @@ def parse_hash(value, name: str) -> bytes:
     try:
         return display_to_hash(text)
     except HashgradError:
-        raise RpcError("invalid-parameter", f"{name} must be a 64-digit hex hash, got {text!r}",
-                       RPC_INVALID_PARAMETER) from None
+        raise RpcError(
+            "invalid-parameter", f"{name} must be a 64-digit hex hash, got {text!r}", RPC_INVALID_PARAMETER
+        ) from None
 
 
 def parse_hex(value, name: str, max_chars: int = MAX_HEX_CHARS) -> bytes:
     """The bytes of a hex string parameter (at most max_chars characters), by the one hex rule."""
-    return encoding.parse_hex(parse_str(value, name, max_chars), name,
-                     error=lambda reason, detail: RpcError("invalid-parameter", detail, RPC_INVALID_PARAMETER))
+    return encoding.parse_hex(
+        parse_str(value, name, max_chars),
+        name,
+        error=lambda reason, detail: RpcError("invalid-parameter", detail, RPC_INVALID_PARAMETER),
+    )
 
 
 def parse_address(value, name: str, hrp: str) -> bytes:

@@ -4,10 +4,12 @@ Field names follow Bitcoin Core's `getblock`/`getblockheader`/`getrawtransaction
 Hashes are printed in display (byte-reversed) order, keys as this network's bech32m addresses, and
 amounts as integers in base units (1 coin = 10^8): never floats, so nothing is lost in JSON.
 """
+
 from __future__ import annotations
 
 from hashgrad.chain.bech32 import encode_address
 from hashgrad.chain.block import Block
+from hashgrad.chain.coordination_tx import CoordKind
 from hashgrad.chain.hashes import hash_to_display
 from hashgrad.chain.params import ChainParams
 from hashgrad.chain.tx import ZERO_KEY, Transaction, TxKind, decode_payload
@@ -78,23 +80,35 @@ def auxpow_to_json(auxpow, verbose: bool) -> dict:
     coinbase = auxpow.coinbase_tx
     parent = auxpow.parent_header
     out = {
-        "tx": {"hex": coinbase.serialize().hex(), "txid": hash_to_display(coinbase.txid),
-               "hash": hash_to_display(coinbase.wtxid), "version": coinbase.version, "locktime": coinbase.locktime,
-               "vin": [{"coinbase": txin.script_sig.hex(), "sequence": txin.sequence} for txin in coinbase.inputs],
-               "vout": [{"value": txout.value, "n": n, "scriptPubKey": {"hex": txout.script_pubkey.hex()}}
-                        for n, txout in enumerate(coinbase.outputs)],
-               "blockhash": hash_to_display(parent.hash)},
+        "tx": {
+            "hex": coinbase.serialize().hex(),
+            "txid": hash_to_display(coinbase.txid),
+            "hash": hash_to_display(coinbase.wtxid),
+            "version": coinbase.version,
+            "locktime": coinbase.locktime,
+            "vin": [{"coinbase": txin.script_sig.hex(), "sequence": txin.sequence} for txin in coinbase.inputs],
+            "vout": [
+                {"value": txout.value, "n": n, "scriptPubKey": {"hex": txout.script_pubkey.hex()}}
+                for n, txout in enumerate(coinbase.outputs)
+            ],
+            "blockhash": hash_to_display(parent.hash),
+        },
         "index": auxpow.coinbase_index,
         "chainindex": auxpow.chain_index,
         "merklebranch": [hash_to_display(h) for h in auxpow.coinbase_branch],
         "chainmerklebranch": [hash_to_display(h) for h in auxpow.chain_branch],
     }
     if verbose:
-        out["parentblock"] = {"hash": hash_to_display(parent.hash), "version": parent.version,
-                              "versionHex": f"{parent.version & 0xFFFFFFFF:08x}",
-                              "previousblockhash": hash_to_display(parent.prev_hash),
-                              "merkleroot": hash_to_display(parent.merkle_root), "time": parent.time,
-                              "bits": f"{parent.bits:08x}", "nonce": parent.nonce}
+        out["parentblock"] = {
+            "hash": hash_to_display(parent.hash),
+            "version": parent.version,
+            "versionHex": f"{parent.version & 0xFFFFFFFF:08x}",
+            "previousblockhash": hash_to_display(parent.prev_hash),
+            "merkleroot": hash_to_display(parent.merkle_root),
+            "time": parent.time,
+            "bits": f"{parent.bits:08x}",
+            "nonce": parent.nonce,
+        }
     else:
         out["parentblock"] = parent.serialize().hex()
     return out
@@ -131,7 +145,6 @@ def payload_to_json(params: ChainParams, tx: Transaction) -> dict:
 
 
 def _kind_name(kind: int) -> str:
-    from hashgrad.chain.coordination_tx import CoordKind
 
     for kinds in (TxKind, CoordKind):
         try:

@@ -8,6 +8,7 @@ never block: a subscriber that falls behind the high-water mark loses messages, 
 
 pyzmq is imported only when a `--zmqpub*` option is given, so nodes without ZMQ never load it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -94,8 +95,10 @@ class ZmqPublisher:
 
     def describe(self) -> list[dict]:
         """getzmqnotifications' reply."""
-        return [{"type": f"pub{topic}", "address": address, "hwm": self.hwm}
-                for topic, address in sorted(self.topics.items())]
+        return [
+            {"type": f"pub{topic}", "address": address, "hwm": self.hwm}
+            for topic, address in sorted(self.topics.items())
+        ]
 
     def close(self) -> None:
         for sock in self.sockets.values():

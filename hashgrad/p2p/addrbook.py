@@ -5,6 +5,7 @@ private ranges are allowed because devnets run there. Times from peers are clamp
 The book is bounded: past `max_entries`, the least recently seen address is forgotten. Entries
 loaded from disk go through the same validation as entries heard from peers.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -92,12 +93,23 @@ class AddrBook:
     def load(self) -> None:
         data = load_json_file(self.path)
         items = data.get("addresses", []) if isinstance(data, dict) else []
-        for item in items[:self.max_entries] if isinstance(items, list) else []:
+        for item in items[: self.max_entries] if isinstance(items, list) else []:
             if isinstance(item, dict):
                 last_seen = item.get("last_seen")
-                self.add(item.get("host"), item.get("port"), item.get("services", SERVICE_NETWORK),
-                         last_seen if isinstance(last_seen, int) else 0)
+                self.add(
+                    item.get("host"),
+                    item.get("port"),
+                    item.get("services", SERVICE_NETWORK),
+                    last_seen if isinstance(last_seen, int) else 0,
+                )
 
     def save(self) -> None:
-        save_json_file(self.path, {"addresses": [{"host": a.host, "port": a.port, "services": a.services,
-                                                  "last_seen": a.last_seen} for a in self.entries.values()]})
+        save_json_file(
+            self.path,
+            {
+                "addresses": [
+                    {"host": a.host, "port": a.port, "services": a.services, "last_seen": a.last_seen}
+                    for a in self.entries.values()
+                ]
+            },
+        )

@@ -13,6 +13,7 @@ newcomers cannot evict what the book holds. Groups are IPv4 /16 and IPv6 /32 (Co
 the hash key is random per node and persisted, so an attacker cannot aim at buckets. Validation of
 every address (from peers and from disk) is `addrbook.is_usable_address`.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -85,8 +86,14 @@ class AddrMan:
     def is_stale(self, address: KnownAddress) -> bool:
         return self.clock() - address.last_seen > STALE_AFTER_S
 
-    def add(self, host: str, port: int, services: int = SERVICE_NETWORK, last_seen: int | None = None,
-            source: str | None = None) -> bool:
+    def add(
+        self,
+        host: str,
+        port: int,
+        services: int = SERVICE_NETWORK,
+        last_seen: int | None = None,
+        source: str | None = None,
+    ) -> bool:
         """Remember an address heard of from `source` (a host; None: ourselves). False when unusable.
         A known address only has its time refreshed; a new one takes its new-table slot unless that
         slot's occupant is still fresh."""
@@ -168,7 +175,7 @@ class AddrMan:
                 pass
         for name in ("tried", "addresses"):  # "addresses": new entries (and the older flat format)
             items = data.get(name, [])
-            for item in items[:NEW_BUCKETS * BUCKET_SIZE] if isinstance(items, list) else []:
+            for item in items[: NEW_BUCKETS * BUCKET_SIZE] if isinstance(items, list) else []:
                 if not isinstance(item, dict):
                     continue
                 last_seen = item.get("last_seen")
@@ -188,5 +195,6 @@ class AddrMan:
 
         new = [row(a) | {"source": self.sources.get(a.key, "self").split("/")[0]} for a in self.new.values()]
         # (a group is saved as its network address, e.g. "10.1.0.0", which maps back to the same group)
-        save_json_file(self.path, {"key": self.key.hex(), "addresses": new,
-                                   "tried": [row(a) for a in self.tried.values()]})
+        save_json_file(
+            self.path, {"key": self.key.hex(), "addresses": new, "tried": [row(a) for a in self.tried.values()]}
+        )

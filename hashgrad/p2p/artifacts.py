@@ -8,6 +8,7 @@ timeout: a peer that neither answers nor says notfound in time scores SILENT_POI
 points and is asked last for a while. What comes back is checked before use: its SHA-256 must be the
 id asked for (a peer sending other bytes scores 100 points) and its size within the limit asked.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -15,7 +16,7 @@ import hashlib
 import logging
 import random
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from hashgrad.errors import ProtocolError
 from hashgrad.p2p.messages import ArtifactMessage, GetArtifactMessage, InvEntry, InvType, NotFoundMessage
@@ -34,8 +35,7 @@ def is_artifact_data(artifact_id: bytes, data: bytes) -> bool:
 
 
 class ArtifactExchange:
-    def __init__(self, get_peers: Callable[[], list], max_artifact_size: int,
-                 provider: ArtifactProvider | None = None):
+    def __init__(self, get_peers: Callable[[], list], max_artifact_size: int, provider: ArtifactProvider | None = None):
         self.get_peers = get_peers
         self.max_artifact_size = max_artifact_size
         self.provider = provider
@@ -106,7 +106,7 @@ class ArtifactExchange:
     async def _await_answer(self, future, peer, artifact_id: bytes, timeout_s: float) -> bytes | None:
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout_s)
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             log.info("peer %d: no answer for artifact %s", peer.id, artifact_id.hex())
             self.silent_until[peer.id] = time.monotonic() + SILENT_FOR_S
             while len(self.silent_until) > 10_000:

@@ -5,6 +5,7 @@ Bitcoin Core's setban takes), with the time it was made, when it ends and why; a
 when its address or any banned subnet holding it is. Entries read back from disk are validated one
 by one; malformed or expired ones are dropped. The clock is an input so tests can move time.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -48,7 +49,7 @@ class BanEntry:
         return {"host": self.host, "created": self.created, "until": self.until, "reason": self.reason}
 
     @classmethod
-    def from_json(cls, item) -> "BanEntry | None":
+    def from_json(cls, item) -> BanEntry | None:
         """The entry of one JSON object, or None when it is malformed."""
         if not isinstance(item, dict):
             return None
@@ -121,16 +122,27 @@ class BanList:
             ip = ipaddress.ip_address(target)
         except ValueError:
             return False
-        return any(e.until > now and (net := parse_subnet(e.host)) is not None and ip.version == net.version
-                   and ip in net for e in self.entries.values() if "/" in e.host)
+        return any(
+            e.until > now and (net := parse_subnet(e.host)) is not None and ip.version == net.version and ip in net
+            for e in self.entries.values()
+            if "/" in e.host
+        )
 
     def list_banned(self) -> list[dict]:
         """Bitcoin Core's listbanned shape: address, ban_created, banned_until, ban_duration, time_remaining."""
         self._drop_expired()
         now = self.now()
-        return [{"address": e.host, "ban_created": e.created, "banned_until": e.until,
-                 "ban_duration": e.until - e.created, "time_remaining": e.until - now, "ban_reason": e.reason}
-                for e in sorted(self.entries.values(), key=lambda e: e.created)]
+        return [
+            {
+                "address": e.host,
+                "ban_created": e.created,
+                "banned_until": e.until,
+                "ban_duration": e.until - e.created,
+                "time_remaining": e.until - now,
+                "ban_reason": e.reason,
+            }
+            for e in sorted(self.entries.values(), key=lambda e: e.created)
+        ]
 
     def _drop_expired(self) -> None:
         now = self.now()

@@ -5,11 +5,12 @@ taken from the front of a peer's queue in windows (at most `window` blocks in fl
 skipping blocks we already have or have asked someone else for, so a block is requested from one
 peer at a time. No I/O here: the sync layer asks what to request and says what arrived.
 """
+
 from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Callable, Hashable
+from collections.abc import Callable, Hashable
 
 DEFAULT_WINDOW = 16
 
@@ -86,5 +87,4 @@ class BlockDownloader:
     def find_stalled(self, timeout_s: float) -> list[Hashable]:
         """Peers holding a request older than `timeout_s`."""
         deadline = self.clock() - timeout_s
-        return sorted({peer for peer, requested_at in self.in_flight.values() if requested_at < deadline},
-                      key=str)
+        return sorted({peer for peer, requested_at in self.in_flight.values() if requested_at < deadline}, key=str)

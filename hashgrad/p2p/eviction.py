@@ -8,6 +8,7 @@ group (IPv4 /16, IPv6 /32) with the most connections loses its newest member; a 
 has not completed is always the first to go. None when nothing is left to evict (the newcomer is
 refused instead).
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -26,11 +27,12 @@ def select_eviction(inbound: list):
     candidates = list(inbound)
     pinged = sorted((p for p in candidates if p.min_ping is not None), key=lambda p: p.min_ping)[:PROTECT_PING]
     candidates = [p for p in candidates if p not in pinged]
-    relayed = sorted((p for p in candidates if p.last_block_time),
-                     key=lambda p: p.last_block_time, reverse=True)[:PROTECT_BLOCKS]
+    relayed = sorted((p for p in candidates if p.last_block_time), key=lambda p: p.last_block_time, reverse=True)[
+        :PROTECT_BLOCKS
+    ]
     candidates = [p for p in candidates if p not in relayed]
     by_age = sorted(candidates, key=lambda p: (p.conn_time, p.id))
-    candidates = by_age[(len(by_age) + 1) // 2:]  # the older half stays (a lone peer is kept)
+    candidates = by_age[(len(by_age) + 1) // 2 :]  # the older half stays (a lone peer is kept)
     if not candidates:
         return None
     groups: dict[str, list] = defaultdict(list)

@@ -3,6 +3,7 @@
 They live in the datadir and are read back at start-up, so they are treated as untrusted input:
 a file that is too big, unreadable or not JSON loads as nothing (with a warning), never as a crash.
 """
+
 from __future__ import annotations
 
 import json

@@ -6,6 +6,7 @@ finds the newest locator hash on its own active chain (the fork point) and sends
 it. These functions read the chainstate (SQLite included), so async callers run them through the
 node's `run_blocking`, serialized with every other ledger call.
 """
+
 from __future__ import annotations
 
 from hashgrad.chain.hashes import ZERO_HASH
@@ -30,7 +31,7 @@ def get_block_locator(chainstate, tip_hash: bytes | None = None) -> list[bytes]:
     active = list(chainstate.active)
     locator = [active[h] for h in compute_locator_heights(len(active) - 1)]
     if tip_hash is not None and tip_hash not in locator:
-        locator = [tip_hash] + locator[:MAX_LOCATOR_HASHES - 1]
+        locator = [tip_hash] + locator[: MAX_LOCATOR_HASHES - 1]
     return locator
 
 
@@ -45,18 +46,20 @@ def find_fork_height(chainstate, locator) -> int:
 
 def get_header_bytes(chainstate, block_hash: bytes) -> bytes | None:
     """The 80 header bytes of a stored block without reading its body (a block starts with its header)."""
-    row = chainstate.db.execute("SELECT substr(data, 1, ?) FROM blocks WHERE hash=?",
-                                (HEADER_SIZE, block_hash)).fetchone()
+    row = chainstate.db.execute(
+        "SELECT substr(data, 1, ?) FROM blocks WHERE hash=?", (HEADER_SIZE, block_hash)
+    ).fetchone()
     return bytes(row[0]) if row else None
 
 
-def find_headers_after_locator(chainstate, locator, stop_hash: bytes = ZERO_HASH,
-                               limit: int = MAX_HEADERS_PER_MESSAGE) -> list[bytes]:
+def find_headers_after_locator(
+    chainstate, locator, stop_hash: bytes = ZERO_HASH, limit: int = MAX_HEADERS_PER_MESSAGE
+) -> list[bytes]:
     """Serialized headers of our active chain after the locator's fork point, up to `stop_hash` or `limit`."""
     active = list(chainstate.active)
     start = find_fork_height(chainstate, locator) + 1
     out = []
-    for block_hash in active[start:start + limit]:
+    for block_hash in active[start : start + limit]:
         out.append(get_header_bytes(chainstate, block_hash))
         if block_hash == stop_hash:
             break

@@ -10,6 +10,7 @@ block the ledger connects (it hooks `ledger.listeners`) and transactions the nod
 `auto_connect`, fills outbound slots from the address book. All public methods run on the event
 loop; the ledger is only called through `run_blocking`.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -25,11 +26,19 @@ from hashgrad.errors import ProtocolError
 from hashgrad.p2p.addrman import AddrMan, compute_netgroup
 from hashgrad.p2p.artifacts import ArtifactExchange
 from hashgrad.p2p.banlist import BanList
-from hashgrad.p2p.messages import (MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, SERVICE_ARTIFACTS, SERVICE_NETWORK,
-                                   AddrMessage, GetAddrMessage, InvType, VersionMessage)
+from hashgrad.p2p.eviction import select_eviction
+from hashgrad.p2p.messages import (
+    MIN_PROTOCOL_VERSION,
+    PROTOCOL_VERSION,
+    SERVICE_ARTIFACTS,
+    SERVICE_NETWORK,
+    AddrMessage,
+    GetAddrMessage,
+    InvType,
+    VersionMessage,
+)
 from hashgrad.p2p.misbehaviour import BAN_DURATION_S
 from hashgrad.p2p.netaddr import format_address, is_ip_address, normalize_host
-from hashgrad.p2p.eviction import select_eviction
 from hashgrad.p2p.peer import Peer, PeerConfig
 from hashgrad.p2p.sync import BLOCK_DOWNLOAD_TIMEOUT_S, ChainSync
 from hashgrad.p2p.wire import DEFAULT_MAX_ARTIFACT_SIZE, MAX_ADDR_ENTRIES, compute_message_limits
@@ -51,20 +60,47 @@ LOCAL_HOSTS = frozenset({"127.0.0.1", "::1"})  # the operator's own machine (dev
 FAILED_HANDSHAKE_BAN_S = 60 * 60
 MAX_TRACKED_FAILURES = 10_000
 # closes before a handshake that do not show the peer misbehaving (ours, or a clean refusal)
-NOT_THE_PEERS_FAULT = frozenset({"peer-banned", "too-many-connections", "network-inactive", "network-disabled",
-                                 "shutdown", "disconnect-requested", "wrong-network", "wrong-genesis",
-                                 "obsolete-version", "self-connection", "duplicate-connection", "evicted"})
+NOT_THE_PEERS_FAULT = frozenset(
+    {
+        "peer-banned",
+        "too-many-connections",
+        "network-inactive",
+        "network-disabled",
+        "shutdown",
+        "disconnect-requested",
+        "wrong-network",
+        "wrong-genesis",
+        "obsolete-version",
+        "self-connection",
+        "duplicate-connection",
+        "evicted",
+    }
+)
 
 
 class PeerManager:
     protocol_version = PROTOCOL_VERSION
 
-    def __init__(self, params, ledger, run_blocking, *, host: str = "127.0.0.1", port: int | None = None,
-                 max_peers: int = 32, user_agent: str = DEFAULT_USER_AGENT, datadir: Path | None = None,
-                 max_outbound: int = DEFAULT_MAX_OUTBOUND, config: PeerConfig | None = None,
-                 artifact_provider=None, max_artifact_size: int = DEFAULT_MAX_ARTIFACT_SIZE,
-                 auto_connect: bool = False, block_timeout_s: float = BLOCK_DOWNLOAD_TIMEOUT_S, clock=time.time,
-                 max_inbound_per_group: int = DEFAULT_MAX_INBOUND_PER_GROUP):
+    def __init__(
+        self,
+        params,
+        ledger,
+        run_blocking,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        max_peers: int = 32,
+        user_agent: str = DEFAULT_USER_AGENT,
+        datadir: Path | None = None,
+        max_outbound: int = DEFAULT_MAX_OUTBOUND,
+        config: PeerConfig | None = None,
+        artifact_provider=None,
+        max_artifact_size: int = DEFAULT_MAX_ARTIFACT_SIZE,
+        auto_connect: bool = False,
+        block_timeout_s: float = BLOCK_DOWNLOAD_TIMEOUT_S,
+        clock=time.time,
+        max_inbound_per_group: int = DEFAULT_MAX_INBOUND_PER_GROUP,
+    ):
         self.params = params
         self.ledger = ledger
         self.run_blocking = run_blocking
@@ -194,8 +230,15 @@ class PeerManager:
         if self.banlist.is_banned(host):
             return "peer-banned"
         group = compute_netgroup(host)
-        if host not in LOCAL_HOSTS and sum(1 for p in self.peers.values() if p.inbound and p.close_reason is None
-                                           and compute_netgroup(p.remote_ip) == group) >= self.max_inbound_per_group:
+        if (
+            host not in LOCAL_HOSTS
+            and sum(
+                1
+                for p in self.peers.values()
+                if p.inbound and p.close_reason is None and compute_netgroup(p.remote_ip) == group
+            )
+            >= self.max_inbound_per_group
+        ):
             return "too-many-from-subnet"
         inbound = sum(1 for p in self.peers.values() if p.inbound and p.close_reason is None)
         if inbound >= self.max_inbound or len(self.peers) >= self.max_peers:
@@ -206,8 +249,18 @@ class PeerManager:
         return None
 
     def _start_peer(self, reader, writer, *, inbound: bool, host: str, port: int) -> Peer:
-        peer = Peer(self._next_peer_id, reader, writer, owner=self, inbound=inbound, host=host, port=port,
-                    magic=self.params.magic, limits=self.limits, config=self.config)
+        peer = Peer(
+            self._next_peer_id,
+            reader,
+            writer,
+            owner=self,
+            inbound=inbound,
+            host=host,
+            port=port,
+            magic=self.params.magic,
+            limits=self.limits,
+            config=self.config,
+        )
         self._next_peer_id += 1
         self.peers[peer.id] = peer
         task = asyncio.create_task(peer.run(), name=f"peer-{peer.id}")
@@ -235,8 +288,17 @@ class PeerManager:
         nonce = int.from_bytes(os.urandom(8), "little")
         self._nonces.add(nonce)
         services = SERVICE_NETWORK | (SERVICE_ARTIFACTS if self.artifacts.provider is not None else 0)
-        return VersionMessage(PROTOCOL_VERSION, services, int(self.clock()), self.params.magic, self.genesis_hash,
-                              self.ledger.chainstate.height, nonce, self.user_agent, self.port)
+        return VersionMessage(
+            PROTOCOL_VERSION,
+            services,
+            int(self.clock()),
+            self.params.magic,
+            self.genesis_hash,
+            self.ledger.chainstate.height,
+            nonce,
+            self.user_agent,
+            self.port,
+        )
 
     def check_version(self, peer: Peer, message: VersionMessage) -> None:
         if message.magic != self.params.magic:
@@ -303,7 +365,11 @@ class PeerManager:
         if peer.id in self._answered_getaddr:
             return  # once per connection, as Bitcoin Core
         self._answered_getaddr.add(peer.id)
-        entries = [e for e in self.addrbook.get_addr_entries(MAX_ADDR_ENTRIES) if (e.host, e.port) != (peer.remote_ip, peer.port)]
+        entries = [
+            e
+            for e in self.addrbook.get_addr_entries(MAX_ADDR_ENTRIES)
+            if (e.host, e.port) != (peer.remote_ip, peer.port)
+        ]
         if entries:
             peer.send(AddrMessage(tuple(entries)))
 
@@ -319,8 +385,14 @@ class PeerManager:
                 other.send(AddrMessage(tuple(fresh)))
 
     async def on_reject(self, peer: Peer, message) -> None:
-        log.info("peer %d (%s) rejected our %s %s: %s", peer.id, peer.addr, message.message,
-                 message.hash[::-1].hex(), message.reason)
+        log.info(
+            "peer %d (%s) rejected our %s %s: %s",
+            peer.id,
+            peer.addr,
+            message.message,
+            message.hash[::-1].hex(),
+            message.reason,
+        )
 
     async def on_notfound(self, peer: Peer, message) -> None:
         self.sync.on_notfound(peer, message)
@@ -392,8 +464,10 @@ class PeerManager:
     def get_net_totals(self) -> tuple[int, int]:
         """(bytes received, bytes sent) since start, over every peer, closed ones included."""
         peers = list(self.peers.values())
-        return (self.closed_bytes_recv + sum(p.bytes_recv for p in peers),
-                self.closed_bytes_sent + sum(p.bytes_sent for p in peers))
+        return (
+            self.closed_bytes_recv + sum(p.bytes_recv for p in peers),
+            self.closed_bytes_sent + sum(p.bytes_sent for p in peers),
+        )
 
     def get_peer_info(self) -> list[dict]:
         """One dict per connection, with Bitcoin Core's getpeerinfo keys."""
@@ -402,15 +476,23 @@ class PeerManager:
     def _describe(self, peer: Peer) -> dict:
         version = peer.version
         return {
-            "id": peer.id, "addr": peer.addr, "inbound": peer.inbound,
-            "version": version.version if version else 0, "subver": version.user_agent if version else "",
+            "id": peer.id,
+            "addr": peer.addr,
+            "inbound": peer.inbound,
+            "version": version.version if version else 0,
+            "subver": version.user_agent if version else "",
             "services": f"{version.services:016x}" if version else "0" * 16,
             "startingheight": version.best_height if version else -1,
             "synced_height": peer.sync.best_known_height if peer.sync else -1,
-            "pingtime": peer.ping_time, "minping": peer.min_ping,
-            "bytessent": peer.bytes_sent, "bytesrecv": peer.bytes_recv,
-            "lastsend": peer.last_send, "lastrecv": peer.last_recv,
-            "banscore": peer.ban_score, "conntime": peer.conn_time, "handshaked": peer.is_ready,
+            "pingtime": peer.ping_time,
+            "minping": peer.min_ping,
+            "bytessent": peer.bytes_sent,
+            "bytesrecv": peer.bytes_recv,
+            "lastsend": peer.last_send,
+            "lastrecv": peer.last_recv,
+            "banscore": peer.ban_score,
+            "conntime": peer.conn_time,
+            "handshaked": peer.is_ready,
         }
 
     # ------------------------------------------------------------ maintenance
@@ -443,6 +525,6 @@ class PeerManager:
                 continue
             try:
                 await self.connect(candidate.host, candidate.port)
-            except (ProtocolError, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, ProtocolError, OSError) as exc:
                 log.debug("auto-connect to %s failed: %s", format_address(candidate.host, candidate.port), exc)
                 self._failed_until[candidate.key] = now + RETRY_FAILED_AFTER_S

@@ -7,6 +7,7 @@ agent ≤ 256 bytes); `decode_message` turns any decoding failure into ProtocolE
 and an unknown command into ProtocolError("unknown-command"). Blocks and transactions travel as
 their canonical consensus bytes (`parse_block`, `parse_transaction`).
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -21,9 +22,17 @@ from hashgrad.chain.hashes import ZERO_HASH
 from hashgrad.chain.header import BlockHeader
 from hashgrad.chain.tx import Transaction, parse_transaction
 from hashgrad.errors import HashgradError, ProtocolError
-from hashgrad.p2p.wire import (HEADER_BYTES, MAX_ADDR_ENTRIES, MAX_HEADERS_PER_MESSAGE, MAX_INV_ENTRIES,
-                               MAX_LOCATOR_HASHES, MAX_REJECT_MESSAGE, MAX_REJECT_REASON, MAX_USER_AGENT,
-                               encode_frame)
+from hashgrad.p2p.wire import (
+    HEADER_BYTES,
+    MAX_ADDR_ENTRIES,
+    MAX_HEADERS_PER_MESSAGE,
+    MAX_INV_ENTRIES,
+    MAX_LOCATOR_HASHES,
+    MAX_REJECT_MESSAGE,
+    MAX_REJECT_REASON,
+    MAX_USER_AGENT,
+    encode_frame,
+)
 
 PROTOCOL_VERSION = 1
 MIN_PROTOCOL_VERSION = 1
@@ -66,12 +75,16 @@ class VersionMessage:
     listen_port: int  # 0 when the sender does not accept connections
 
     def serialize(self) -> bytes:
-        return (self._FIXED.pack(self.version, self.services, self.timestamp, self.magic, self.genesis_hash,
-                                 self.best_height, self.nonce)
-                + encode_var_bytes(self.user_agent.encode("utf-8")) + struct.pack("<H", self.listen_port))
+        return (
+            self._FIXED.pack(
+                self.version, self.services, self.timestamp, self.magic, self.genesis_hash, self.best_height, self.nonce
+            )
+            + encode_var_bytes(self.user_agent.encode("utf-8"))
+            + struct.pack("<H", self.listen_port)
+        )
 
     @classmethod
-    def deserialize(cls, data: bytes) -> "VersionMessage":
+    def deserialize(cls, data: bytes) -> VersionMessage:
         reader = ByteReader(data)
         fixed = cls._FIXED.unpack(reader.read(cls._FIXED.size))
         user_agent = _read_text(reader, MAX_USER_AGENT, "utf-8")
@@ -142,7 +155,7 @@ class AddrEntry:
         return struct.pack("<IQ", self.time, self.services) + packed + struct.pack(">H", self.port)
 
     @classmethod
-    def read(cls, reader: ByteReader) -> "AddrEntry":
+    def read(cls, reader: ByteReader) -> AddrEntry:
         time, services = struct.unpack("<IQ", reader.read(12))
         ip = ipaddress.IPv6Address(reader.read(16))
         port = struct.unpack(">H", reader.read(2))[0]
@@ -160,7 +173,7 @@ class AddrMessage:
         return encode_compact_size(len(self.entries)) + b"".join(e.serialize() for e in self.entries)
 
     @classmethod
-    def deserialize(cls, data: bytes) -> "AddrMessage":
+    def deserialize(cls, data: bytes) -> AddrMessage:
         reader = ByteReader(data)
         count = reader.read_compact_size(MAX_ADDR_ENTRIES)
         entries = tuple(AddrEntry.read(reader) for _ in range(count))
@@ -224,7 +237,7 @@ class GetHeadersMessage:
         return encode_compact_size(len(self.locator)) + b"".join(self.locator) + self.stop_hash
 
     @classmethod
-    def deserialize(cls, data: bytes) -> "GetHeadersMessage":
+    def deserialize(cls, data: bytes) -> GetHeadersMessage:
         reader = ByteReader(data)
         count = reader.read_compact_size(MAX_LOCATOR_HASHES)
         locator = tuple(_read_hash(reader) for _ in range(count))
@@ -245,7 +258,7 @@ class HeadersMessage:
         return encode_compact_size(len(self.headers)) + b"".join(h.serialize() for h in self.headers)
 
     @classmethod
-    def deserialize(cls, data: bytes) -> "HeadersMessage":
+    def deserialize(cls, data: bytes) -> HeadersMessage:
         reader = ByteReader(data)
         count = reader.read_compact_size(MAX_HEADERS_PER_MESSAGE)
         headers = tuple(BlockHeader.deserialize(reader.read(HEADER_BYTES)) for _ in range(count))
@@ -264,7 +277,7 @@ class BlockMessage:
         return self.block.serialize()
 
     @classmethod
-    def deserialize(cls, data: bytes) -> "BlockMessage":
+    def deserialize(cls, data: bytes) -> BlockMessage:
         return cls(parse_block(data, len(data)))  # the frame limit already bounded len(data)
 
 
@@ -278,7 +291,7 @@ class TxMessage:
         return self.tx.serialize()
 
     @classmethod
-    def deserialize(cls, data: bytes) -> "TxMessage":
+    def deserialize(cls, data: bytes) -> TxMessage:
         return cls(parse_transaction(data))
 
 
@@ -297,7 +310,7 @@ class RejectMessage:
         return encode_var_bytes(message) + encode_var_bytes(reason) + self.hash
 
     @classmethod
-    def deserialize(cls, data: bytes) -> "RejectMessage":
+    def deserialize(cls, data: bytes) -> RejectMessage:
         reader = ByteReader(data)
         message = _read_text(reader, MAX_REJECT_MESSAGE, "ascii")
         reason = _read_text(reader, MAX_REJECT_REASON, "ascii")
@@ -320,7 +333,7 @@ class GetArtifactMessage:
         return self.artifact_id + struct.pack("<I", self.max_size)
 
     @classmethod
-    def deserialize(cls, data: bytes) -> "GetArtifactMessage":
+    def deserialize(cls, data: bytes) -> GetArtifactMessage:
         reader = ByteReader(data)
         artifact_id, max_size = _read_hash(reader), reader.read_u32()
         reader.check_done()
@@ -338,7 +351,7 @@ class ArtifactMessage:
         return self.artifact_id + encode_var_bytes(self.data)
 
     @classmethod
-    def deserialize(cls, data: bytes) -> "ArtifactMessage":
+    def deserialize(cls, data: bytes) -> ArtifactMessage:
         reader = ByteReader(data)
         artifact_id = _read_hash(reader)
         body = reader.read_var_bytes(len(data))  # the frame limit already bounded the payload
@@ -346,10 +359,27 @@ class ArtifactMessage:
         return cls(artifact_id, body)
 
 
-MESSAGE_TYPES: dict[str, type] = {cls.command: cls for cls in (
-    VersionMessage, VerackMessage, PingMessage, PongMessage, GetAddrMessage, AddrMessage, InvMessage,
-    GetDataMessage, NotFoundMessage, GetHeadersMessage, HeadersMessage, BlockMessage, TxMessage, RejectMessage,
-    GetArtifactMessage, ArtifactMessage)}
+MESSAGE_TYPES: dict[str, type] = {
+    cls.command: cls
+    for cls in (
+        VersionMessage,
+        VerackMessage,
+        PingMessage,
+        PongMessage,
+        GetAddrMessage,
+        AddrMessage,
+        InvMessage,
+        GetDataMessage,
+        NotFoundMessage,
+        GetHeadersMessage,
+        HeadersMessage,
+        BlockMessage,
+        TxMessage,
+        RejectMessage,
+        GetArtifactMessage,
+        ArtifactMessage,
+    )
+}
 
 
 def decode_message(command: str, payload: bytes):

@@ -6,6 +6,7 @@ rule, transactions with a bad signature) scores the full 100. Things an honest p
 racing us (a transaction whose nonce our tip has already used, a block from the future, a block
 that is merely an orphan or a duplicate) score nothing; policy refusals score a point.
 """
+
 from __future__ import annotations
 
 from hashgrad.errors import ConsensusError, DecodeError, HashgradError, MempoolError
@@ -39,9 +40,19 @@ PROTOCOL_SCORES = {
 HARMLESS_BLOCK_REASONS = frozenset({"time-too-new", "bad-fork-too-deep"})
 
 # Transaction rejections that prove the transaction malformed whatever the chain state.
-CONTEXT_FREE_TX_REASONS = frozenset({"bad-txns-version", "bad-txns-oversize", "bad-txns-fee-outofrange",
-                                     "bad-txns-kind", "bad-txns-payload", "bad-txns-sig", "bad-cb-payload",
-                                     "coinbase", "bad-encoding"})
+CONTEXT_FREE_TX_REASONS = frozenset(
+    {
+        "bad-txns-version",
+        "bad-txns-oversize",
+        "bad-txns-fee-outofrange",
+        "bad-txns-kind",
+        "bad-txns-payload",
+        "bad-txns-sig",
+        "bad-cb-payload",
+        "coinbase",
+        "bad-encoding",
+    }
+)
 POLICY_TX_SCORES = {"min-relay-fee-not-met": 1, "too-long-mempool-chain": 1}
 
 

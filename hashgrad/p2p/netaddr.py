@@ -3,6 +3,7 @@
 Bans and the address book key peers by IP address (a ban is per host, whatever port the peer
 connects from); names that are not IP literals are kept lower-cased as given.
 """
+
 from __future__ import annotations
 
 import ipaddress

@@ -8,6 +8,7 @@ dropping it, ChainSync keeps it here and tries it again when a transaction from 
 paying its sender is admitted, and whenever the tip moves. The pool is bounded (count, size per transaction, age) and
 forgets a peer's orphans when the peer goes; all of it runs on the event loop.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -42,8 +43,9 @@ class Orphan:
 
 
 class OrphanPool:
-    def __init__(self, max_count: int = MAX_ORPHANS, max_tx_size: int = MAX_ORPHAN_TX_SIZE,
-                 expire_s: float = ORPHAN_EXPIRE_S):
+    def __init__(
+        self, max_count: int = MAX_ORPHANS, max_tx_size: int = MAX_ORPHAN_TX_SIZE, expire_s: float = ORPHAN_EXPIRE_S
+    ):
         self.max_count = max_count
         self.max_tx_size = max_tx_size
         self.expire_s = expire_s

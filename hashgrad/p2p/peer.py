@@ -12,6 +12,7 @@ reason) and on_peer_closed(peer). Misbehaviour points come from `misbehaviour.py
 owner bans the host and the connection closes. Framing errors always close the connection (the
 stream can no longer be trusted); handler errors only add points.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -22,7 +23,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from hashgrad.errors import ProtocolError
-from hashgrad.p2p.messages import (PingMessage, PongMessage, VerackMessage, VersionMessage, decode_message)
+from hashgrad.p2p.messages import PingMessage, PongMessage, VerackMessage, VersionMessage, decode_message
 from hashgrad.p2p.misbehaviour import BAN_THRESHOLD, compute_protocol_score
 from hashgrad.p2p.netaddr import format_address, normalize_host
 from hashgrad.p2p.wire import FRAME_HEADER_SIZE, MessageLimits, encode_frame, read_frame
@@ -30,8 +31,9 @@ from hashgrad.p2p.wire import FRAME_HEADER_SIZE, MessageLimits, encode_frame, re
 log = logging.getLogger("hashgrad.p2p")
 
 # Framing failures after which the byte stream cannot be resynchronised: always disconnect.
-FATAL_REASONS = frozenset({"bad-magic", "bad-command", "oversized-message", "bad-checksum", "bad-payload",
-                           "connection-closed"})
+FATAL_REASONS = frozenset(
+    {"bad-magic", "bad-command", "oversized-message", "bad-checksum", "bad-payload", "connection-closed"}
+)
 MAX_KNOWN_INVENTORY = 50_000
 PRE_HANDSHAKE_FRAME_CAP = 1024  # a version message is at most ~350 bytes
 
@@ -73,8 +75,20 @@ class _Closed(Exception):
 
 
 class Peer:
-    def __init__(self, peer_id: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, owner,
-                 inbound: bool, host: str, port: int, magic: bytes, limits: MessageLimits, config: PeerConfig):
+    def __init__(
+        self,
+        peer_id: int,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        owner,
+        inbound: bool,
+        host: str,
+        port: int,
+        magic: bytes,
+        limits: MessageLimits,
+        config: PeerConfig,
+    ):
         self.id = peer_id
         self.reader, self.writer = reader, writer
         self.owner = owner
@@ -148,14 +162,14 @@ class Peer:
         if self._flush_on_close:
             try:
                 await asyncio.wait_for(self.wait_for_send_buffer(0), self.config.close_flush_s)
-            except (TimeoutError, asyncio.TimeoutError):
+            except TimeoutError:
                 pass
         raise _Closed()
 
     async def _serve(self, group: asyncio.TaskGroup) -> None:
         try:
             await asyncio.wait_for(self._handshake(), self.config.handshake_timeout_s)
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             self.close("handshake-timeout")
             return
         except ProtocolError as exc:
@@ -165,9 +179,14 @@ class Peer:
             self.close("connection-closed")
             return
         self.ready.set()
-        log.info("peer %d (%s): connected (%s, %s, height %d)", self.id, self.addr,
-                 "inbound" if self.inbound else "outbound", sanitize_text(self.version.user_agent),
-                 self.version.best_height)
+        log.info(
+            "peer %d (%s): connected (%s, %s, height %d)",
+            self.id,
+            self.addr,
+            "inbound" if self.inbound else "outbound",
+            sanitize_text(self.version.user_agent),
+            self.version.best_height,
+        )
         group.create_task(self._ping_loop())
         try:
             await self.owner.on_peer_ready(self)

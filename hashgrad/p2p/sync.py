@@ -22,23 +22,32 @@ scores misbehaviour points by `misbehaviour.py` (never for an orphan or a duplic
 Reads of `chainstate.index` / `.orphans` / `mempool` membership here are single dict lookups on the
 event loop; everything that touches SQLite or changes state goes through `run_blocking`.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from hashgrad.chain.encoding import encode_compact_size
 from hashgrad.chain.pow import compute_target
 from hashgrad.chain.validation import check_header_proof
 from hashgrad.errors import HashgradError, HeaderError, ProtocolError
 from hashgrad.p2p.download import DEFAULT_WINDOW, BlockDownloader
-from hashgrad.p2p.locator import get_block_locator, find_headers_after_locator
-from hashgrad.p2p.messages import (GetDataMessage, GetHeadersMessage, InvEntry, InvMessage, InvType,
-                                   NotFoundMessage, RejectMessage, TxMessage)
+from hashgrad.p2p.locator import find_headers_after_locator, get_block_locator
+from hashgrad.p2p.messages import (
+    GetDataMessage,
+    GetHeadersMessage,
+    InvEntry,
+    InvMessage,
+    InvType,
+    NotFoundMessage,
+    RejectMessage,
+    TxMessage,
+)
 from hashgrad.p2p.misbehaviour import compute_block_score, compute_tx_score
 from hashgrad.p2p.orphans import OrphanPool, is_missing_parent
 from hashgrad.p2p.wire import MAX_HEADERS_PER_MESSAGE, MAX_INV_ENTRIES
@@ -82,8 +91,16 @@ class BoundedMap(OrderedDict):
 
 
 class ChainSync:
-    def __init__(self, params, ledger, run_blocking, get_peers: Callable[[], list], *,
-                 window: int = DEFAULT_WINDOW, block_timeout_s: float = BLOCK_DOWNLOAD_TIMEOUT_S):
+    def __init__(
+        self,
+        params,
+        ledger,
+        run_blocking,
+        get_peers: Callable[[], list],
+        *,
+        window: int = DEFAULT_WINDOW,
+        block_timeout_s: float = BLOCK_DOWNLOAD_TIMEOUT_S,
+    ):
         self.params = params
         self.ledger = ledger
         self.chainstate = ledger.chainstate
@@ -141,8 +158,9 @@ class ChainSync:
             if self.get_known_height(block_hash) is not None:
                 self._note_peer_has(peer, block_hash)
                 break
-        headers = await self.run_blocking(find_headers_after_locator, self.chainstate, message.locator,
-                                          message.stop_hash)
+        headers = await self.run_blocking(
+            find_headers_after_locator, self.chainstate, message.locator, message.stop_hash
+        )
         peer.send_payload("headers", encode_compact_size(len(headers)) + b"".join(headers))
 
     async def on_headers(self, peer, message) -> None:
@@ -253,7 +271,7 @@ class ChainSync:
         blocks = [e.hash for e in message.entries if e.type == InvType.BLOCK]
         for start in range(0, len(blocks), SERVE_BATCH):
             await peer.wait_for_send_buffer(SERVE_BUFFER)
-            batch = blocks[start:start + SERVE_BATCH]
+            batch = blocks[start : start + SERVE_BATCH]
             for block_hash, raw in zip(batch, await self.run_blocking(self._read_valid_blocks, batch)):
                 if raw is None:
                     missing.append(InvEntry(InvType.BLOCK, block_hash))
@@ -302,8 +320,9 @@ class ChainSync:
         txids = message.get_hashes(InvType.TX)
         for txid in txids:
             peer.known_inventory.add(txid)
-        wanted = [t for t in txids if t not in self.recent_rejects and t not in self.ledger.mempool
-                  and t not in self.orphans]
+        wanted = [
+            t for t in txids if t not in self.recent_rejects and t not in self.ledger.mempool and t not in self.orphans
+        ]
         if wanted:
             peer.send(GetDataMessage(tuple(InvEntry(InvType.TX, t) for t in wanted)))
 
@@ -368,7 +387,7 @@ class ChainSync:
             for h in fresh:
                 peer.known_inventory.add(h)
             for start in range(0, len(fresh), MAX_INV_ENTRIES):
-                peer.send(InvMessage(tuple(InvEntry(inv_type, h) for h in fresh[start:start + MAX_INV_ENTRIES])))
+                peer.send(InvMessage(tuple(InvEntry(inv_type, h) for h in fresh[start : start + MAX_INV_ENTRIES])))
 
     def on_tip_changed(self, result) -> None:
         """The ledger's tip moved (any source): announce the newest connected blocks."""

@@ -8,13 +8,14 @@ limit *before* reading the payload, so a peer cannot make us buffer more than th
 checksum is checked once the payload is in. Every failure raises ProtocolError with a stable reason:
 `bad-magic`, `bad-command`, `oversized-message`, `bad-checksum`, `connection-closed`.
 """
+
 from __future__ import annotations
 
 import asyncio
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping
 
 from hashgrad.chain.hashes import sha256d
 from hashgrad.chain.params import ChainParams

@@ -1,4 +1,5 @@
 """Pieces both training roles share: job parameters from the chain, registration, logging, the loop clock."""
+
 from __future__ import annotations
 
 import json
@@ -25,7 +26,7 @@ class EpochClock:
     offset: int
 
     @classmethod
-    def read(cls, client: NodeClient, job: JobParams) -> "EpochClock":
+    def read(cls, client: NodeClient, job: JobParams) -> EpochClock:
         info = client.get_job(job.job_id)
         return cls(info.height, info.next_block_epoch, info.next_block_offset)
 
@@ -96,4 +97,3 @@ def run_epoch_loop(client: NodeClient, job: JobParams, step, stop, poll_s: float
 
 def load_job(params, job_id: int) -> JobParams:
     return get_job_params(params, job_id)
-

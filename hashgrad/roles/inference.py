@@ -7,6 +7,7 @@ Inference validator: registers and stakes, and each epoch, in the weights-commit
 miners' endpoints from the metagraph, challenges them with signed requests built from the epoch seed,
 verifies every returned token with one teacher-forced pass, and commits, then reveals, the weights.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -19,8 +20,8 @@ from hashgrad.chain.jobs import JobParams
 from hashgrad.errors import HashgradError, RpcError
 from hashgrad.node.client import NodeClient, wait_until
 from hashgrad.node.replies import Metagraph
+from hashgrad.roles.common import EpochClock, ensure_registered, ensure_stake, log, run_epoch_loop, submit_quietly
 from hashgrad.roles.keys import RoleKeys
-from hashgrad.roles.common import EpochClock, run_epoch_loop, ensure_registered, ensure_stake, log, submit_quietly
 
 TRAIN_JOB = 0
 LOCAL_NETWORKS = ("regtest", "devnet")
@@ -30,6 +31,7 @@ def wait_for_checkpoint(client: NodeClient, stop, timeout: float = 600.0):
     """(checkpoint, hash) of the latest checkpoint job 0 recorded, once there is one and this node can
     serve its bytes: a checkpoint recorded a moment ago may still be on its way from the peer that holds
     it (`artifact-not-found`), so that, like an unreachable node, is waited out rather than fatal."""
+    # lazy: keeps torch off importing hashgrad.roles.inference
     from hashgrad.serve.checkpoints import fetch_checkpoint, get_chain_checkpoint_hash
 
     fetched = []
@@ -59,8 +61,17 @@ def compute_validator_allow_list(metagraph: Metagraph) -> frozenset[bytes]:
 
 
 class InferenceMiner:
-    def __init__(self, client: NodeClient, keys: RoleKeys, job: JobParams, kind: str = "honest",
-                 host: str = "127.0.0.1", port: int = 0, poll_s: float = 2.0, validators_only: bool = False):
+    def __init__(
+        self,
+        client: NodeClient,
+        keys: RoleKeys,
+        job: JobParams,
+        kind: str = "honest",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        poll_s: float = 2.0,
+        validators_only: bool = False,
+    ):
         self.client, self.keys, self.job, self.kind = client, keys, job, kind
         self.host, self.port, self.poll_s = host, port, poll_s
         self.validators_only = validators_only  # an allow-list of the job's permitted validators, kept fresh
@@ -74,8 +85,15 @@ class InferenceMiner:
         if not self.bound.wait(60):
             raise HashgradError("server-start-timeout", "the inference server did not start")
         log.info("inference miner uid %d serving on %s:%d (%s)", uid, self.host, self.port, self.kind)
-        submit_quietly("endpoint announcement", self.client.submit_built, make_announce_endpoint, self.keys.hotkey,
-                       self.job.job_id, self.host, self.port)
+        submit_quietly(
+            "endpoint announcement",
+            self.client.submit_built,
+            make_announce_endpoint,
+            self.keys.hotkey,
+            self.job.job_id,
+            self.host,
+            self.port,
+        )
         while not stop() and thread.is_alive():
             time.sleep(self.poll_s)
 
@@ -115,9 +133,18 @@ class InferenceMiner:
 
 
 class InferenceValidator:
-    def __init__(self, client: NodeClient, keys: RoleKeys, job: JobParams, dataset, stake: int,
-                 challenges: int = 3, poll_s: float = 0.5, checkpoint_wait_s: float = 5.0,
-                 allow_private: bool | None = None):
+    def __init__(
+        self,
+        client: NodeClient,
+        keys: RoleKeys,
+        job: JobParams,
+        dataset,
+        stake: int,
+        challenges: int = 3,
+        poll_s: float = 0.5,
+        checkpoint_wait_s: float = 5.0,
+        allow_private: bool | None = None,
+    ):
         self.client, self.keys, self.job, self.dataset = client, keys, job, dataset
         self.stake, self.challenges, self.poll_s = stake, challenges, poll_s
         self.checkpoint_wait_s = checkpoint_wait_s
@@ -141,8 +168,16 @@ class InferenceValidator:
         if clock.offset >= job.weights_commit_end and e in self.committed and e not in self.revealed:
             self.revealed.add(e)
             weights, salt = self.committed[e]
-            submit_quietly("weights reveal", self.client.submit_built, make_reveal_weights, self.keys.hotkey,
-                           job.job_id, e, weights, salt)
+            submit_quietly(
+                "weights reveal",
+                self.client.submit_built,
+                make_reveal_weights,
+                self.keys.hotkey,
+                job.job_id,
+                e,
+                weights,
+                salt,
+            )
 
     def get_round_checkpoint(self):
         """(checkpoint, hash) if this node can serve job 0's latest checkpoint within a few seconds, else
@@ -156,9 +191,14 @@ class InferenceValidator:
             return None
 
     def score_and_commit(self, epoch: int) -> None:
+        # lazy: keeps torch off importing hashgrad.roles.inference
         from hashgrad.serve.engine import Engine
-        from hashgrad.serve.validator import (MinerEndpoint, get_heldout_texts, is_endpoint_allowed,
-                                              run_validation_round_blocking)
+        from hashgrad.serve.validator import (
+            MinerEndpoint,
+            get_heldout_texts,
+            is_endpoint_allowed,
+            run_validation_round_blocking,
+        )
 
         me = self.keys.hotkey.pubkey
         uids = [u for u in self.client.get_metagraph(self.job.job_id).uids if u.endpoint and u.hotkey != me]
@@ -175,13 +215,22 @@ class InferenceValidator:
             return
         checkpoint, digest = fetched
         engine = Engine(checkpoint, digest)
-        report = run_validation_round_blocking(miners, engine, self.keys.hotkey, seed,
-                                               get_heldout_texts(self.dataset, engine.codec), self.challenges)
+        report = run_validation_round_blocking(
+            miners, engine, self.keys.hotkey, seed, get_heldout_texts(self.dataset, engine.codec), self.challenges
+        )
         verdicts = {uid: [o.verdict for o in outcomes] for uid, outcomes in report.outcomes.items()}
         log.info("epoch %d: inference scores %s verdicts %s", epoch, report.scores, verdicts)
         if not report.weights:
             return
         salt = os.urandom(32)
-        if submit_quietly("weights commit", self.client.submit_built, make_commit_weights, self.keys.hotkey,
-                          self.job.job_id, epoch, report.weights, salt):
+        if submit_quietly(
+            "weights commit",
+            self.client.submit_built,
+            make_commit_weights,
+            self.keys.hotkey,
+            self.job.job_id,
+            epoch,
+            report.weights,
+            salt,
+        ):
             self.committed[epoch] = (report.weights, salt)

@@ -1,5 +1,6 @@
 """A role's keys on disk: the coldkey (funds, stake, registration fees) and the hotkey (its identity
 on the job), as one JSON file of two hex secrets, mode 0600."""
+
 from __future__ import annotations
 
 import json
@@ -22,13 +23,15 @@ class RoleKeys:
     hotkey: SigningKey
 
     @classmethod
-    def load(cls, path: Path) -> "RoleKeys":
+    def load(cls, path: Path) -> RoleKeys:
         try:
             raw = json.loads(Path(path).read_text()[:MAX_KEYFILE_SIZE])
             if not isinstance(raw, dict):
                 raise ValueError("not a JSON object")
-            secrets = [parse_hex(raw.get(name), f"{path}: {name}", size=32, reason="bad-keyfile", error=HashgradError)
-                       for name in ("coldkey", "hotkey")]
+            secrets = [
+                parse_hex(raw.get(name), f"{path}: {name}", size=32, reason="bad-keyfile", error=HashgradError)
+                for name in ("coldkey", "hotkey")
+            ]
             return cls(SigningKey(secrets[0]), SigningKey(secrets[1]))
         except (OSError, ValueError) as exc:
             raise HashgradError("bad-keyfile", f"{path}: {exc}") from None

@@ -6,6 +6,7 @@ Adversarial kinds (lazy, noise, copycat, replay, poisoner, sandbagger) run the s
 work library's adversary in place of honest training; a copycat or replayer copies artifacts revealed
 in the previous epoch (commitments hide this epoch's until the commit window has closed).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,13 +15,13 @@ from hashgrad.chain.coordination_make import make_commit_work, make_reveal_work
 from hashgrad.chain.jobs import JobParams
 from hashgrad.errors import HashgradError, RpcError
 from hashgrad.node.client import NodeClient
+from hashgrad.roles.common import EpochClock, ensure_registered, log, run_epoch_loop, submit_quietly
 from hashgrad.roles.keys import RoleKeys
-from hashgrad.roles.common import EpochClock, run_epoch_loop, ensure_registered, log, submit_quietly
 from hashgrad.work.adversaries import MinerContext, compute_output
 from hashgrad.work.data import Dataset
-from hashgrad.work.job_model import compute_job_params
 from hashgrad.work.distributed import STOP_EPOCH, broadcast_epoch
 from hashgrad.work.hardware import CPU_FP32, Runtime
+from hashgrad.work.job_model import compute_job_params
 from hashgrad.work.model import Checkpoint, decode_checkpoint
 from hashgrad.work.params import WorkParams
 
@@ -35,8 +36,18 @@ class PendingReveal:
 
 
 class TrainingMiner:
-    def __init__(self, client: NodeClient, keys: RoleKeys, job: JobParams, params: WorkParams, dataset: Dataset,
-                 kind: str = "honest", poll_s: float = 0.5, runtime: Runtime = CPU_FP32, shard: dict | None = None):
+    def __init__(
+        self,
+        client: NodeClient,
+        keys: RoleKeys,
+        job: JobParams,
+        params: WorkParams,
+        dataset: Dataset,
+        kind: str = "honest",
+        poll_s: float = 0.5,
+        runtime: Runtime = CPU_FP32,
+        shard: dict | None = None,
+    ):
         self.client, self.keys, self.job, self.params, self.dataset = client, keys, job, params, dataset
         self.runtime = runtime  # device and precision; the update declares their hardware class
         self.shard = shard or {}  # data-parallel (torchrun): this is rank 0, the others follow (run_follower)
@@ -57,7 +68,11 @@ class TrainingMiner:
 
     def step(self, clock: EpochClock) -> None:
         job = self.job
-        if self.pending and self.pending.epoch == clock.epoch and job.work_commit_end <= clock.offset < job.work_reveal_end:
+        if (
+            self.pending
+            and self.pending.epoch == clock.epoch
+            and job.work_commit_end <= clock.offset < job.work_reveal_end
+        ):
             self.reveal()
         elif clock.epoch != self.last_epoch and clock.offset < job.work_commit_end - COMMIT_MARGIN:
             self.work(clock.epoch)
@@ -90,17 +105,36 @@ class TrainingMiner:
         copied = self.get_previous_artifacts(epoch) if self.kind in ("copycat", "replay") else ()
         if self.shard:
             broadcast_epoch(epoch, info.seed, base)  # the other processes train with us
-        ctx = MinerContext(checkpoint, base, self.dataset, info.seed,
-                           self.keys.hotkey.pubkey, epoch, self.params, self.ef, others=copied, past=copied,
-                           runtime=self.runtime, shard=self.shard)
+        ctx = MinerContext(
+            checkpoint,
+            base,
+            self.dataset,
+            info.seed,
+            self.keys.hotkey.pubkey,
+            epoch,
+            self.params,
+            self.ef,
+            others=copied,
+            past=copied,
+            runtime=self.runtime,
+            shard=self.shard,
+        )
         output = compute_output(self.kind, ctx)
         if output is None:
             log.info("epoch %d: %s miner has nothing to submit", epoch, self.kind)
             return
         self.ef = output.ef
         artifact_id = self.client.put_artifact(output.artifact)
-        if submit_quietly("work commit", self.client.submit_built, make_commit_work, self.keys.hotkey,
-                          self.job.job_id, epoch, artifact_id, base):
+        if submit_quietly(
+            "work commit",
+            self.client.submit_built,
+            make_commit_work,
+            self.keys.hotkey,
+            self.job.job_id,
+            epoch,
+            artifact_id,
+            base,
+        ):
             self.pending = PendingReveal(epoch, artifact_id, base)
             log.info("epoch %d: committed artifact %s (%d bytes)", epoch, artifact_id.hex()[:16], len(output.artifact))
 
@@ -110,13 +144,22 @@ class TrainingMiner:
 
     def reveal(self) -> None:
         pending, self.pending = self.pending, None
-        if submit_quietly("work reveal", self.client.submit_built, make_reveal_work, self.keys.hotkey,
-                          self.job.job_id, pending.epoch, pending.artifact_id, pending.base):
+        if submit_quietly(
+            "work reveal",
+            self.client.submit_built,
+            make_reveal_work,
+            self.keys.hotkey,
+            self.job.job_id,
+            pending.epoch,
+            pending.artifact_id,
+            pending.base,
+        ):
             log.info("epoch %d: revealed %s", pending.epoch, pending.artifact_id.hex()[:16])
 
 
-def run_follower(client: NodeClient, keys: RoleKeys, params: WorkParams, dataset: Dataset, runtime: Runtime,
-                 shard: dict) -> None:
+def run_follower(
+    client: NodeClient, keys: RoleKeys, params: WorkParams, dataset: Dataset, runtime: Runtime, shard: dict
+) -> None:
     """Ranks 1..N-1 of a data-parallel miner: train each epoch rank 0 announces, on their rows of
     each batch, and leave when it stops. They fetch the base checkpoint by hash from the node."""
     checkpoints: dict[bytes, Checkpoint] = {}
@@ -127,6 +170,7 @@ def run_follower(client: NodeClient, keys: RoleKeys, params: WorkParams, dataset
             return
         if base not in checkpoints:
             checkpoints = {base: decode_checkpoint(client.get_artifact(base))}
-        ctx = MinerContext(checkpoints[base], base, dataset, seed, keys.hotkey.pubkey, epoch, params, ef,
-                           runtime=runtime, shard=shard)
+        ctx = MinerContext(
+            checkpoints[base], base, dataset, seed, keys.hotkey.pubkey, epoch, params, ef, runtime=runtime, shard=shard
+        )
         ef = compute_output("honest", ctx).ef

@@ -4,6 +4,7 @@ Each shard is read from disk, checked against the manifest (work/shards.py) and 
 node's artifact store; a miner whose node lacks a shard gets it from the node's peers, and checks
 it again before use.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -10,6 +10,7 @@ Each epoch e it
      reveal window and the validator's hotkey; replay audits);
   3. commits its weights (hash with a fresh salt), and reveals them in the weights-reveal window.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,8 @@ from hashgrad.chain.jobs import JobParams, compute_epoch_start_height
 from hashgrad.errors import HashgradError, RpcError
 from hashgrad.node.client import NodeClient
 from hashgrad.node.replies import EpochInfo
+from hashgrad.roles.common import EpochClock, ensure_registered, ensure_stake, log, run_epoch_loop, submit_quietly
 from hashgrad.roles.keys import RoleKeys
-from hashgrad.roles.common import EpochClock, run_epoch_loop, ensure_registered, ensure_stake, log, submit_quietly
 from hashgrad.work.aggregate import WeightedUpdate, compute_next_checkpoint, compute_update_weight
 from hashgrad.work.audit_evidence import encode_evidence
 from hashgrad.work.compress import compute_layout, decompress
@@ -53,8 +54,18 @@ class ValidatorMemory:
 
 
 class TrainingValidator:
-    def __init__(self, client: NodeClient, keys: RoleKeys, job: JobParams, params: WorkParams, dataset: Dataset,
-                 initial_checkpoint: bytes, stake: int, poll_s: float = 0.5, runtime: Runtime = CPU_FP32):
+    def __init__(
+        self,
+        client: NodeClient,
+        keys: RoleKeys,
+        job: JobParams,
+        params: WorkParams,
+        dataset: Dataset,
+        initial_checkpoint: bytes,
+        stake: int,
+        poll_s: float = 0.5,
+        runtime: Runtime = CPU_FP32,
+    ):
         self.client, self.keys, self.job, self.params, self.dataset = client, keys, job, params, dataset
         self.runtime = runtime  # audits replay on this device
         self.initial = initial_checkpoint
@@ -80,8 +91,16 @@ class TrainingValidator:
         if clock.offset >= job.weights_commit_end and e in memory.committed and e not in memory.revealed:
             memory.revealed.add(e)
             committed = memory.committed[e]
-            submit_quietly("weights reveal", self.client.submit_built, make_reveal_weights, self.keys.hotkey,
-                           job.job_id, e, committed.weights, committed.salt)
+            submit_quietly(
+                "weights reveal",
+                self.client.submit_built,
+                make_reveal_weights,
+                self.keys.hotkey,
+                job.job_id,
+                e,
+                committed.weights,
+                committed.salt,
+            )
 
     # ------------------------------------------------------------ checkpoints
     def get_checkpoint(self, digest: bytes) -> Checkpoint:
@@ -101,8 +120,15 @@ class TrainingValidator:
             return
         base_bytes = self.compute_base(epoch)
         digest = self.client.put_artifact(base_bytes)
-        if submit_quietly("checkpoint attestation", self.client.submit_built, make_attest_checkpoint,
-                          self.keys.hotkey, self.job.job_id, epoch, digest):
+        if submit_quietly(
+            "checkpoint attestation",
+            self.client.submit_built,
+            make_attest_checkpoint,
+            self.keys.hotkey,
+            self.job.job_id,
+            epoch,
+            digest,
+        ):
             self.memory.attested.add(epoch)
             log.info("epoch %d: attested base checkpoint %s", epoch, digest.hex()[:16])
 
@@ -141,22 +167,43 @@ class TrainingValidator:
         base = info.checkpoint
         report = compute_scores(self.build_inputs(epoch, info, base), self.memory.state)
         self.memory.state = report.state
-        self.memory.history = (self.memory.history + list(report.updates.values()))[-4 * self.params.history_epochs * 8:]
+        self.memory.history = (self.memory.history + list(report.updates.values()))[
+            -4 * self.params.history_epochs * 8 :
+        ]
         weights = tuple(sorted((uid, w) for uid, w in report.weights_u16.items() if w > 0))
         reasons = {v.uid: v.reason for v in report.verdicts}
         log.info("epoch %d: scores %s verdicts %s", epoch, dict(weights), reasons)
         for v in report.verdicts:
             if v.loss_test is not None:
                 t = v.loss_test
-                log.info("epoch %d: uid %d loss test own %.4f rand %.4f (se %.4f, %d windows) significant %s "
-                         "own-data excess %.4f (se %.4f) score %.4f", epoch, v.uid, t.s_own, t.s_rand, t.rand_stderr,
-                         t.rand_windows, t.significant, t.excess, t.diff_stderr, v.score)
+                log.info(
+                    "epoch %d: uid %d loss test own %.4f rand %.4f (se %.4f, %d windows) significant %s "
+                    "own-data excess %.4f (se %.4f) score %.4f",
+                    epoch,
+                    v.uid,
+                    t.s_own,
+                    t.s_rand,
+                    t.rand_stderr,
+                    t.rand_windows,
+                    t.significant,
+                    t.excess,
+                    t.diff_stderr,
+                    v.score,
+                )
         self.publish_evidence(epoch, report.evidence)
         if not weights:
             return
         salt = os.urandom(32)
-        if submit_quietly("weights commit", self.client.submit_built, make_commit_weights, self.keys.hotkey,
-                          self.job.job_id, epoch, weights, salt):
+        if submit_quietly(
+            "weights commit",
+            self.client.submit_built,
+            make_commit_weights,
+            self.keys.hotkey,
+            self.job.job_id,
+            epoch,
+            weights,
+            salt,
+        ):
             self.memory.committed[epoch] = CommittedWeights(weights, salt)
 
     def publish_evidence(self, epoch: int, records) -> None:
@@ -168,9 +215,16 @@ class TrainingValidator:
             except (HashgradError, RpcError) as exc:
                 log.warning("epoch %d: could not publish audit evidence for uid %d: %s", epoch, record.uid, exc)
                 continue
-            log.warning("epoch %d: audit of uid %d failed in steps %d-%d (declared %s, replayed %s); evidence %s",
-                        epoch, record.uid, record.segment[0], record.segment[1], record.expected_hash.hex(),
-                        record.got_hash.hex(), digest.hex())
+            log.warning(
+                "epoch %d: audit of uid %d failed in steps %d-%d (declared %s, replayed %s); evidence %s",
+                epoch,
+                record.uid,
+                record.segment[0],
+                record.segment[1],
+                record.expected_hash.hex(),
+                record.got_hash.hex(),
+                digest.hex(),
+            )
 
     def build_inputs(self, epoch: int, info: EpochInfo, base: bytes) -> ScoringInputs:
         hotkeys = {u.uid: u.hotkey for u in self.client.get_metagraph(self.job.job_id).uids}
@@ -190,6 +244,16 @@ class TrainingValidator:
         salt = tagged_hash("hashgrad/validator-salt", self.client.get_block_hash(salt_block) + self.keys.hotkey.pubkey)
         # milestone states do not travel through the node yet (a demo model's states exceed its artifact
         # limit), so updates of another hardware class get the loss test but no replay audit here
-        return ScoringInputs(self.params, epoch, info.seed, salt, self.get_checkpoint(base), base,
-                             self.dataset, tuple(submissions), tuple(self.memory.history), self.runtime,
-                             cross_class_audits=False)
+        return ScoringInputs(
+            self.params,
+            epoch,
+            info.seed,
+            salt,
+            self.get_checkpoint(base),
+            base,
+            self.dataset,
+            tuple(submissions),
+            tuple(self.memory.history),
+            self.runtime,
+            cross_class_audits=False,
+        )

@@ -11,10 +11,11 @@
 Every kind answers in the same format as an honest server and claims the current checkpoint's
 hash as its fingerprint, so only recomputation can tell them apart.
 """
+
 from __future__ import annotations
 
 import random
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 
@@ -38,8 +39,9 @@ def build_backend(kind: str, checkpoint: Checkpoint, older: Checkpoint | None = 
             raise WorkError("missing-older-checkpoint", "the stale adversary serves an older checkpoint: give one")
         return Engine(older, fingerprint, device=device)
     if kind == "other-model":
-        return Engine(Checkpoint(checkpoint.config, compute_initial_state(checkpoint.config, OTHER_MODEL_SEED)),
-                      fingerprint)
+        return Engine(
+            Checkpoint(checkpoint.config, compute_initial_state(checkpoint.config, OTHER_MODEL_SEED)), fingerprint
+        )
     if kind == "random":
         return RandomBackend(checkpoint, fingerprint)
     if kind == "truncated":
@@ -82,7 +84,9 @@ class RandomBackend(Engine):
         super().__init__(checkpoint, fingerprint)
         self.rng = random.Random()
 
-    def serve(self, prompt: tuple[int, ...], max_tokens: int, params: SamplingParams, top_n: int = 0) -> Iterator[TokenOut]:
+    def serve(
+        self, prompt: tuple[int, ...], max_tokens: int, params: SamplingParams, top_n: int = 0
+    ) -> Iterator[TokenOut]:
         uniform = -torch.log(torch.tensor(float(self.config.vocab_size))).item()
         for _ in range(max_tokens):
             token = self.rng.randrange(self.config.vocab_size)
@@ -96,7 +100,9 @@ class ReplayBackend(Engine):
         super().__init__(checkpoint, fingerprint)
         self.answers: list[list[TokenOut]] = []
 
-    def serve(self, prompt: tuple[int, ...], max_tokens: int, params: SamplingParams, top_n: int = 0) -> Iterator[TokenOut]:
+    def serve(
+        self, prompt: tuple[int, ...], max_tokens: int, params: SamplingParams, top_n: int = 0
+    ) -> Iterator[TokenOut]:
         for answer in reversed(self.answers):
             if len(answer) >= max_tokens:
                 yield from answer[:max_tokens]

@@ -18,6 +18,7 @@ hotkey is allowed (when an allow-list, e.g. the job's registered validators, is 
 unsigned-request, bad-request-signature, stale-request, replayed-request, wrong-target, not-allowed,
 replay-cache-full. Clocks are inputs (`now`), as everywhere in hashgrad's cores.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -59,18 +60,38 @@ def compute_request_message(method: str, path: str, body: bytes, nonce: bytes, t
         raise ProtocolError("bad-request-signature", "field out of range")
     if not 0 <= time < 2**64:
         raise ProtocolError("bad-request-signature", "time out of range")
-    data = (struct.pack("<B", len(method_bytes)) + method_bytes + struct.pack("<H", len(path_bytes)) + path_bytes
-            + hashlib.sha256(body).digest() + nonce + struct.pack("<Q", time) + target)
+    data = (
+        struct.pack("<B", len(method_bytes))
+        + method_bytes
+        + struct.pack("<H", len(path_bytes))
+        + path_bytes
+        + hashlib.sha256(body).digest()
+        + nonce
+        + struct.pack("<Q", time)
+        + target
+    )
     return tagged_hash(TAG_REQUEST, data)
 
 
-def sign_request(key: SigningKey, method: str, path: str, body: bytes, now: int, target: bytes = NO_TARGET,
-                 nonce: bytes | None = None) -> dict[str, str]:
+def sign_request(
+    key: SigningKey,
+    method: str,
+    path: str,
+    body: bytes,
+    now: int,
+    target: bytes = NO_TARGET,
+    nonce: bytes | None = None,
+) -> dict[str, str]:
     """The signature headers for one request."""
     nonce = os.urandom(NONCE_SIZE) if nonce is None else nonce
     signature = key.sign(compute_request_message(method, path, body, nonce, now, target))
-    return {HEADER_HOTKEY: key.pubkey.hex(), HEADER_NONCE: nonce.hex(), HEADER_TIME: str(now),
-            HEADER_TARGET: target.hex(), HEADER_SIGNATURE: signature.hex()}
+    return {
+        HEADER_HOTKEY: key.pubkey.hex(),
+        HEADER_NONCE: nonce.hex(),
+        HEADER_TIME: str(now),
+        HEADER_TARGET: target.hex(),
+        HEADER_SIGNATURE: signature.hex(),
+    }
 
 
 def parse_signed_fields(headers) -> SignedFields:
@@ -93,8 +114,13 @@ def parse_signed_fields(headers) -> SignedFields:
 class RequestVerifier:
     """Checks signed requests for one server: signature, time window, replay cache, target, allow-list."""
 
-    def __init__(self, window: int = DEFAULT_WINDOW, own_hotkey: bytes | None = None,
-                 allowed: frozenset[bytes] | None = None, max_entries: int = MAX_REPLAY_ENTRIES):
+    def __init__(
+        self,
+        window: int = DEFAULT_WINDOW,
+        own_hotkey: bytes | None = None,
+        allowed: frozenset[bytes] | None = None,
+        max_entries: int = MAX_REPLAY_ENTRIES,
+    ):
         self.window = window
         self.own_hotkey = own_hotkey
         self.allowed = allowed

@@ -5,6 +5,7 @@ Whatever the source, the bytes are size-limited, hashed and decoded by `work.mod
 operator) a mismatch is `wrong-checkpoint`. `get_chain_checkpoint_hash` reads the latest checkpoint
 job 0 recorded on chain — the one job 1 serves.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -6,9 +6,9 @@ answers are reassembled into the shape of a non-streamed one. Timings are measur
 the first token and to the end) because the validator's score uses them. Everything a miner sends
 back is untrusted: `parse_claim` checks shapes and that the text is the decoding of the token ids.
 """
+
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import time
@@ -46,8 +46,9 @@ class Exchange:
 class MinerClient:
     """Async client; one aiohttp session shared across miners."""
 
-    def __init__(self, session: aiohttp.ClientSession, signer: SigningKey | None = None, timeout: float = 30.0,
-                 clock=time.time):
+    def __init__(
+        self, session: aiohttp.ClientSession, signer: SigningKey | None = None, timeout: float = 30.0, clock=time.time
+    ):
         self.session = session
         self.signer = signer
         self.timeout = aiohttp.ClientTimeout(total=timeout)
@@ -71,11 +72,13 @@ class MinerClient:
         start = time.perf_counter()
         first = None
         try:
-            async with self.session.post(url.rstrip("/") + COMPLETIONS_PATH, data=data, headers=headers,
-                                         timeout=self.timeout) as response:
+            async with self.session.post(
+                url.rstrip("/") + COMPLETIONS_PATH, data=data, headers=headers, timeout=self.timeout
+            ) as response:
                 if response.status != 200:
                     return Exchange(url, body, None, await read_error(response), 0.0, time.perf_counter() - start)
                 if body.get("stream"):
+
                     def on_first() -> None:
                         nonlocal first
                         first = time.perf_counter() - start if first is None else first
@@ -83,7 +86,7 @@ class MinerClient:
                     result = merge_stream(await read_capped_lines(response.content, on_first))
                 else:
                     result = parse_reply_json(await read_capped_body(response.content))
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             return Exchange(url, body, None, f"unreachable: {type(exc).__name__}", 0.0, time.perf_counter() - start)
         except ProtocolError as exc:
             return Exchange(url, body, None, f"bad-response: {exc.detail}", 0.0, time.perf_counter() - start)
@@ -134,10 +137,17 @@ def merge_stream(lines: list[bytes]) -> dict:
                 token_logprobs += get_list(logprobs, "token_logprobs")
             finish = choice.get("finish_reason") or finish
     logprobs = {"token_logprobs": token_logprobs} if token_logprobs else None
-    return {"id": head.get("id"), "object": "text_completion", "model": head.get("model"),
-            "system_fingerprint": head.get("system_fingerprint"), "seed": head.get("seed"),
-            "choices": [{"index": 0, "text": "".join(text), "token_ids": token_ids, "logprobs": logprobs,
-                         "finish_reason": finish}], "usage": usage}
+    return {
+        "id": head.get("id"),
+        "object": "text_completion",
+        "model": head.get("model"),
+        "system_fingerprint": head.get("system_fingerprint"),
+        "seed": head.get("seed"),
+        "choices": [
+            {"index": 0, "text": "".join(text), "token_ids": token_ids, "logprobs": logprobs, "finish_reason": finish}
+        ],
+        "usage": usage,
+    }
 
 
 def get_list(obj: dict, key: str) -> list:
@@ -162,8 +172,9 @@ async def read_capped_body(content: aiohttp.StreamReader, cap: int = MAX_RESPONS
     return raw
 
 
-async def read_capped_lines(content: aiohttp.StreamReader, on_first, cap: int = MAX_RESPONSE_BYTES,
-                            max_lines: int = MAX_STREAM_LINES) -> list[bytes]:
+async def read_capped_lines(
+    content: aiohttp.StreamReader, on_first, cap: int = MAX_RESPONSE_BYTES, max_lines: int = MAX_STREAM_LINES
+) -> list[bytes]:
     """A stream's lines, refusing one that sends more than `cap` bytes or `max_lines` lines in all."""
     lines, total = [], 0
     while True:
@@ -180,8 +191,9 @@ async def read_capped_lines(content: aiohttp.StreamReader, on_first, cap: int = 
             raise ProtocolError("bad-response", "stream too large")
 
 
-def parse_claim(prompt: tuple[int, ...], max_tokens: int, params: SamplingParams, response: dict,
-                codec: ServeCodec = BYTE_CODEC) -> Claim:
+def parse_claim(
+    prompt: tuple[int, ...], max_tokens: int, params: SamplingParams, response: dict, codec: ServeCodec = BYTE_CODEC
+) -> Claim:
     """The claim a completion response makes, checked for shape (ProtocolError bad-response)."""
     try:
         choices = response["choices"]
@@ -189,28 +201,38 @@ def parse_claim(prompt: tuple[int, ...], max_tokens: int, params: SamplingParams
             raise ValueError("expected exactly one choice")
         choice = choices[0]
         tokens = choice["token_ids"]
-        if not isinstance(tokens, list) or len(tokens) > 1 << 16 or not all(
-                isinstance(t, int) and not isinstance(t, bool) and 0 <= t < codec.vocab_size for t in tokens):
+        if (
+            not isinstance(tokens, list)
+            or len(tokens) > 1 << 16
+            or not all(isinstance(t, int) and not isinstance(t, bool) and 0 <= t < codec.vocab_size for t in tokens)
+        ):
             raise ValueError("token_ids must be a list of the model's token ids")
         if choice.get("text") != codec.decode(tokens):
             raise ValueError("text is not the decoding of token_ids")
-        fingerprint = parse_hex(response["system_fingerprint"], "system_fingerprint", max_size=64,
-                                reason="bad-response", error=ProtocolError)
+        fingerprint = parse_hex(
+            response["system_fingerprint"],
+            "system_fingerprint",
+            max_size=64,
+            reason="bad-response",
+            error=ProtocolError,
+        )
         seed = response.get("seed")
         if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
             raise ValueError("seed must be an integer")
         logprobs = parse_logprobs(choice.get("logprobs"))
     except (KeyError, TypeError, ValueError) as exc:
         raise ProtocolError("bad-response", str(exc)) from None
-    return Claim(tuple(prompt), tuple(tokens), logprobs, params, max_tokens, str(choice.get("finish_reason")),
-                 fingerprint, seed)
+    return Claim(
+        tuple(prompt), tuple(tokens), logprobs, params, max_tokens, str(choice.get("finish_reason")), fingerprint, seed
+    )
 
 
 def parse_logprobs(logprobs) -> tuple[float, ...] | None:
     if logprobs is None:
         return None
     values = logprobs["token_logprobs"]
-    if not isinstance(values, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                               and math.isfinite(v) for v in values):
+    if not isinstance(values, list) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values
+    ):
         raise ValueError("token_logprobs must be finite numbers")
     return tuple(float(v) for v in values)

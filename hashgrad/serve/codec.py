@@ -7,6 +7,7 @@ that carries a Hugging Face tokenizer encodes and decodes with it, shows a token
 own string, and renders chat messages with the tokenizer's chat template (Jinja, run in jinja2's
 immutable sandbox as transformers runs it) when it has one.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -66,12 +67,13 @@ class ServeCodec:
         try:
             env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
             env.globals["raise_exception"] = raise_template_error
-            return env.from_string(self.chat_template).render(messages=messages, add_generation_prompt=True,
-                                                              **self.special)
+            return env.from_string(self.chat_template).render(
+                messages=messages, add_generation_prompt=True, **self.special
+            )
         except TemplateError as exc:
             raise ProtocolError("bad-messages", f"the chat template refused the messages: {exc}") from None
 
-    def new_stream(self) -> "TextStream":
+    def new_stream(self) -> TextStream:
         return TextStream(self)
 
     def compute_pieces(self, tokens) -> list[str]:
@@ -97,7 +99,7 @@ class TextStream:
         text = self.codec.decode(self.tokens)
         if text.endswith(REPLACEMENT) and not final:
             return ""
-        piece, self.emitted = text[self.emitted:], len(text)
+        piece, self.emitted = text[self.emitted :], len(text)
         return piece
 
 

@@ -25,12 +25,13 @@ The reference generation loop runs the full forward pass over the sequence for e
 obvious definition); `generate_cached` is the fast path with a key/value cache and must give the
 same tokens (tests/serve/test_engine.py checks it).
 """
+
 from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -59,7 +60,7 @@ class SamplingParams:
     def is_greedy(self) -> bool:
         return self.temperature == 0.0
 
-    def check(self) -> "SamplingParams":
+    def check(self) -> SamplingParams:
         """Raise WorkError unless every field is in range; returns self."""
         t, k, p, s = self.temperature, self.top_k, self.top_p, self.seed
         if not isinstance(t, float) or not math.isfinite(t) or not 0.0 <= t <= MAX_TEMPERATURE:
@@ -179,8 +180,13 @@ def check_request(tokens: tuple[int, ...], max_tokens: int, context: int, vocab_
 class Engine:
     """A loaded checkpoint that generates completions and recomputes logits (call from one thread)."""
 
-    def __init__(self, checkpoint: Checkpoint, fingerprint: bytes | None = None, model: GPT | None = None,
-                 device: torch.device | str = "cpu"):
+    def __init__(
+        self,
+        checkpoint: Checkpoint,
+        fingerprint: bytes | None = None,
+        model: GPT | None = None,
+        device: torch.device | str = "cpu",
+    ):
         self.checkpoint = checkpoint
         self.config = checkpoint.config
         self.fingerprint = fingerprint if fingerprint is not None else checkpoint_hash(checkpoint.to_bytes())
@@ -198,8 +204,9 @@ class Engine:
             logits, _ = self.model(torch.tensor([list(tokens)], dtype=torch.long, device=self.device))
         return logits[0].double().cpu().numpy()
 
-    def stream(self, prompt: tuple[int, ...], max_tokens: int, params: SamplingParams,
-               top_n: int = 0) -> Iterator[TokenOut]:
+    def stream(
+        self, prompt: tuple[int, ...], max_tokens: int, params: SamplingParams, top_n: int = 0
+    ) -> Iterator[TokenOut]:
         """The reference loop: a full forward pass over the sequence for each new token."""
         check_request(prompt, max_tokens, self.context, self.config.vocab_size)
         sequence = list(prompt)
@@ -208,8 +215,9 @@ class Engine:
             yield out
             sequence.append(out.token)
 
-    def stream_cached(self, prompt: tuple[int, ...], max_tokens: int, params: SamplingParams,
-                      top_n: int = 0) -> Iterator[TokenOut]:
+    def stream_cached(
+        self, prompt: tuple[int, ...], max_tokens: int, params: SamplingParams, top_n: int = 0
+    ) -> Iterator[TokenOut]:
         """The fast path: one pass over the prompt, then one position at a time with a key/value cache."""
         check_request(prompt, max_tokens, self.context, self.config.vocab_size)
         cache: list[tuple[torch.Tensor, torch.Tensor]] = []
@@ -226,15 +234,17 @@ class Engine:
 
     serve = stream_cached  # what a server runs
 
-    def generate(self, prompt: tuple[int, ...], max_tokens: int, params: SamplingParams,
-                 cached: bool = True) -> Completion:
+    def generate(
+        self, prompt: tuple[int, ...], max_tokens: int, params: SamplingParams, cached: bool = True
+    ) -> Completion:
         steps = (self.stream_cached if cached else self.stream)(prompt, max_tokens, params.check())
         outs = list(steps)
         return Completion(tuple(prompt), tuple(o.token for o in outs), tuple(o.logprob for o in outs), "length")
 
 
-def compute_cached_forward(model: GPT, new_tokens: list[int], start: int,
-                           cache: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+def compute_cached_forward(
+    model: GPT, new_tokens: list[int], start: int, cache: list[tuple[torch.Tensor, torch.Tensor]]
+) -> torch.Tensor:
     """Logits (len(new_tokens), vocab) for tokens at positions start.., extending `cache` in place.
 
     Mirrors model.GPT.forward block by block (same modules, same arithmetic order per position);

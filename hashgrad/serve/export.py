@@ -7,6 +7,7 @@ stored, as `save_pretrained` does. A checkpoint that carries a tokenizer gets it
 (the same bytes) and a tokenizer_config.json (special tokens, chat template), so `AutoTokenizer`
 loads it; a byte-level checkpoint has no tokenizer file: a token is `text.encode()[i]`.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,24 +49,57 @@ print(tokenizer.decode(model.generate(ids, max_new_tokens=40, do_sample=False)[0
 
 
 def compute_gpt2_config(c: GPTConfig) -> dict:
-    return {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "vocab_size": c.vocab_size,
-            "n_positions": c.block_size, "n_ctx": c.block_size, "n_embd": c.n_embd, "n_layer": c.n_layer,
-            "n_head": c.n_head, "n_inner": None, "activation_function": "gelu_new", "resid_pdrop": 0.0,
-            "embd_pdrop": 0.0, "attn_pdrop": 0.0, "layer_norm_epsilon": c.layer_norm_epsilon,
-            "initializer_range": 0.02, "scale_attn_weights": True, "tie_word_embeddings": True,
-            "bos_token_id": None, "eos_token_id": None, "torch_dtype": "float32"}
+    return {
+        "architectures": ["GPT2LMHeadModel"],
+        "model_type": "gpt2",
+        "vocab_size": c.vocab_size,
+        "n_positions": c.block_size,
+        "n_ctx": c.block_size,
+        "n_embd": c.n_embd,
+        "n_layer": c.n_layer,
+        "n_head": c.n_head,
+        "n_inner": None,
+        "activation_function": "gelu_new",
+        "resid_pdrop": 0.0,
+        "embd_pdrop": 0.0,
+        "attn_pdrop": 0.0,
+        "layer_norm_epsilon": c.layer_norm_epsilon,
+        "initializer_range": 0.02,
+        "scale_attn_weights": True,
+        "tie_word_embeddings": True,
+        "bos_token_id": None,
+        "eos_token_id": None,
+        "torch_dtype": "float32",
+    }
 
 
 def compute_llama_config(c) -> dict:
-    return {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": c.vocab_size,
-            "max_position_embeddings": c.block_size, "hidden_size": c.hidden_size,
-            "intermediate_size": c.intermediate_size, "num_hidden_layers": c.num_hidden_layers,
-            "num_attention_heads": c.num_attention_heads, "num_key_value_heads": c.num_key_value_heads,
-            "head_dim": c.head_dim, "hidden_act": "silu", "rms_norm_eps": c.rms_norm_eps,
-            "rope_theta": c.rope_theta, "rope_parameters": {"rope_type": "default", "rope_theta": c.rope_theta},
-            "rope_scaling": None, "attention_bias": False, "mlp_bias": False, "attention_dropout": 0.0,
-            "pretraining_tp": 1, "tie_word_embeddings": c.tie_word_embeddings, "initializer_range": 0.02,
-            "bos_token_id": c.bos_token_id, "eos_token_id": c.eos_token_id, "torch_dtype": "float32"}
+    return {
+        "architectures": ["LlamaForCausalLM"],
+        "model_type": "llama",
+        "vocab_size": c.vocab_size,
+        "max_position_embeddings": c.block_size,
+        "hidden_size": c.hidden_size,
+        "intermediate_size": c.intermediate_size,
+        "num_hidden_layers": c.num_hidden_layers,
+        "num_attention_heads": c.num_attention_heads,
+        "num_key_value_heads": c.num_key_value_heads,
+        "head_dim": c.head_dim,
+        "hidden_act": "silu",
+        "rms_norm_eps": c.rms_norm_eps,
+        "rope_theta": c.rope_theta,
+        "rope_parameters": {"rope_type": "default", "rope_theta": c.rope_theta},
+        "rope_scaling": None,
+        "attention_bias": False,
+        "mlp_bias": False,
+        "attention_dropout": 0.0,
+        "pretraining_tp": 1,
+        "tie_word_embeddings": c.tie_word_embeddings,
+        "initializer_range": 0.02,
+        "bos_token_id": c.bos_token_id,
+        "eos_token_id": c.eos_token_id,
+        "torch_dtype": "float32",
+    }
 
 
 def compute_hf_config(checkpoint: Checkpoint) -> dict:
@@ -76,14 +110,19 @@ def compute_hf_config(checkpoint: Checkpoint) -> dict:
 def compute_hf_state(checkpoint: Checkpoint) -> dict[str, torch.Tensor]:
     """transformers' names (`transformer.h.0.attn.c_attn.weight`, `model.layers.0.self_attn.q_proj.weight`)."""
     prefix = "transformer." if isinstance(checkpoint.config, GPTConfig) else ""
-    return {f"{prefix}{name}": tensor.detach().to(torch.float32).contiguous()
-            for name, tensor in checkpoint.state.items()}
+    return {
+        f"{prefix}{name}": tensor.detach().to(torch.float32).contiguous() for name, tensor in checkpoint.state.items()
+    }
 
 
 def compute_tokenizer_config(checkpoint: Checkpoint) -> dict:
     """tokenizer_config.json: a plain fast tokenizer over tokenizer.json, with the special tokens and chat template."""
-    return {"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": checkpoint.config.block_size,
-            "clean_up_tokenization_spaces": False, **checkpoint.tokenizer_config}
+    return {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "model_max_length": checkpoint.config.block_size,
+        "clean_up_tokenization_spaces": False,
+        **checkpoint.tokenizer_config,
+    }
 
 
 def export_hf(checkpoint: Checkpoint, out_dir: Path, fingerprint: bytes) -> list[Path]:
@@ -100,7 +139,9 @@ def export_hf(checkpoint: Checkpoint, out_dir: Path, fingerprint: bytes) -> list
         family = "GPT-2" if isinstance(checkpoint.config, GPTConfig) else "Llama-style"
         readme.write_text(README_TOKENIZER.format(hash=fingerprint.hex(), dir=out_dir, family=family))
         (out_dir / "tokenizer.json").write_bytes(checkpoint.tokenizer)
-        (out_dir / "tokenizer_config.json").write_text(json.dumps(compute_tokenizer_config(checkpoint), indent=2) + "\n")
+        (out_dir / "tokenizer_config.json").write_text(
+            json.dumps(compute_tokenizer_config(checkpoint), indent=2) + "\n"
+        )
         written += [out_dir / "tokenizer.json", out_dir / "tokenizer_config.json"]
     else:
         readme.write_text(README.format(hash=fingerprint.hex(), dir=out_dir))

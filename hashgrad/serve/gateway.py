@@ -8,6 +8,7 @@ the checkpoint. A miner that errs or fails a check is set aside for the rest of 
 the request falls back to the next one. Its requests look like a validator's (they always ask for
 log-probabilities and name their seed), so a miner cannot serve validators honestly and users not.
 """
+
 from __future__ import annotations
 
 import os
@@ -57,8 +58,15 @@ def compute_route_order(miners: list[RoutedMiner]) -> list[RoutedMiner]:
 
 
 class Gateway:
-    def __init__(self, miners: list[RoutedMiner], engine=None, signer: SigningKey | None = None,
-                 spot_check: float = 1.0, timeout: float = 60.0, rng: random.Random | None = None):
+    def __init__(
+        self,
+        miners: list[RoutedMiner],
+        engine=None,
+        signer: SigningKey | None = None,
+        spot_check: float = 1.0,
+        timeout: float = 60.0,
+        rng: random.Random | None = None,
+    ):
         self.miners = miners
         self.engine = engine
         self.signer = signer
@@ -82,8 +90,12 @@ class Gateway:
     async def complete(self, prompt: str, max_tokens: int, params: SamplingParams) -> GatewayAnswer:
         """The first trusted answer among the ranked miners; ProtocolError no-miner-answered if none."""
         if not params.is_greedy:
-            params = SamplingParams(params.temperature, params.top_k, params.top_p,
-                                    params.seed or int.from_bytes(os.urandom(8), "little") & MAX_SEED).check()
+            params = SamplingParams(
+                params.temperature,
+                params.top_k,
+                params.top_p,
+                params.seed or int.from_bytes(os.urandom(8), "little") & MAX_SEED,
+            ).check()
         tokens = encode_text(prompt)
         attempts = []
         async with aiohttp.ClientSession() as session:
@@ -92,19 +104,35 @@ class Gateway:
             client = MinerClient(session, self.signer, self.timeout)
             for miner in compute_route_order(self.miners):
                 answer = await self.ask(client, miner, tokens, max_tokens, params)
-                attempts.append(Attempt(miner.url, answer if isinstance(answer, str) else
-                                        ("ok" if answer.verified else "unverified")))
+                attempts.append(
+                    Attempt(
+                        miner.url, answer if isinstance(answer, str) else ("ok" if answer.verified else "unverified")
+                    )
+                )
                 if not isinstance(answer, str):
-                    return GatewayAnswer(answer.text, answer.tokens, miner.url, answer.verified, params.seed,
-                                         answer.fingerprint, tuple(attempts))
+                    return GatewayAnswer(
+                        answer.text,
+                        answer.tokens,
+                        miner.url,
+                        answer.verified,
+                        params.seed,
+                        answer.fingerprint,
+                        tuple(attempts),
+                    )
                 miner.set_aside = answer
         raise ProtocolError("no-miner-answered", "; ".join(f"{a.url}: {a.outcome}" for a in attempts) or "no miners")
 
-    async def ask(self, client: MinerClient, miner: RoutedMiner, tokens: tuple[int, ...], max_tokens: int,
-                  params: SamplingParams):
+    async def ask(
+        self, client: MinerClient, miner: RoutedMiner, tokens: tuple[int, ...], max_tokens: int, params: SamplingParams
+    ):
         """One miner's answer as a GatewayAnswer, or the reason it is not acceptable."""
-        body = {"model": miner.model, "prompt": decode_text(tokens), "max_tokens": max_tokens,
-                "temperature": params.temperature, "logprobs": 0}
+        body = {
+            "model": miner.model,
+            "prompt": decode_text(tokens),
+            "max_tokens": max_tokens,
+            "temperature": params.temperature,
+            "logprobs": 0,
+        }
         if not params.is_greedy:
             body |= {"seed": params.seed, "top_p": params.top_p, "top_k": params.top_k}
         exchange = await client.complete(miner.url, body, miner.hotkey)
@@ -120,5 +148,11 @@ class Gateway:
             if not verdict.ok:
                 return verdict.reason
             verified = True
-        return GatewayAnswer(exchange.response["choices"][0]["text"], claim.tokens, miner.url, verified, params.seed,
-                             claim.fingerprint.hex())
+        return GatewayAnswer(
+            exchange.response["choices"][0]["text"],
+            claim.tokens,
+            miner.url,
+            verified,
+            params.seed,
+            claim.fingerprint.hex(),
+        )

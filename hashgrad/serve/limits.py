@@ -4,6 +4,7 @@ A client is its hotkey when the request is signed, else its IP address. Each buc
 `burst` requests and refills at `rate` per second; the table of buckets is bounded (the idlest
 are dropped first), so a flood of new keys cannot grow memory without limit.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict

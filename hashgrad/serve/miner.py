@@ -4,12 +4,13 @@ follow the checkpoints job 0 records on chain, switching to each new one once fe
 Used by `hashgrad serve miner` (cli/serve_cmd.py) and by the devnet's inference miner role
 (roles/inference.py), each passing what it has as explicit parameters.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from hashgrad.errors import HashgradError
 from hashgrad.serve.adversaries import build_backend
@@ -58,8 +59,15 @@ async def follow_chain(server: InferenceServer, follow: ChainFollow, checkpoint:
         log.info("now serving checkpoint %s", digest.hex())
 
 
-async def serve_miner(server: InferenceServer, host: str, port: int, on_started: Callable[[int], None],
-                      checkpoint: Checkpoint, digest: bytes, follow: ChainFollow | None = None) -> None:
+async def serve_miner(
+    server: InferenceServer,
+    host: str,
+    port: int,
+    on_started: Callable[[int], None],
+    checkpoint: Checkpoint,
+    digest: bytes,
+    follow: ChainFollow | None = None,
+) -> None:
     """Serve on host:port (`on_started(bound port)` once listening) and, with `follow`, move to each
     new checkpoint job 0 records. Runs until cancelled or until either part fails."""
     tasks = [asyncio.create_task(serve_forever(server, host, port, on_started))]

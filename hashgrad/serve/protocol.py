@@ -17,6 +17,7 @@ Text goes through the served model's codec (serve/codec.py): bytes by default, o
 tokenizer, whose chat template then renders the messages; the request carries the codec it was
 parsed with, so the response shows tokens the same way.
 """
+
 from __future__ import annotations
 
 import math
@@ -31,8 +32,16 @@ KIND_CHAT = "chat"
 DEFAULT_MAX_TOKENS = 16
 MAX_TOP_LOGPROBS = 5
 # parameters we accept only at the value that changes nothing
-NEUTRAL = {"n": (1, None), "best_of": (1, None), "echo": (False, None), "suffix": (None, ""), "stop": (None, [], ""),
-           "presence_penalty": (0, 0.0, None), "frequency_penalty": (0, 0.0, None), "logit_bias": (None, {})}
+NEUTRAL = {
+    "n": (1, None),
+    "best_of": (1, None),
+    "echo": (False, None),
+    "suffix": (None, ""),
+    "stop": (None, [], ""),
+    "presence_penalty": (0, 0.0, None),
+    "frequency_penalty": (0, 0.0, None),
+    "logit_bias": (None, {}),
+}
 
 
 @dataclass(frozen=True)
@@ -48,8 +57,15 @@ class CompletionRequest:
     codec: ServeCodec = BYTE_CODEC
 
 
-def parse_request(body: object, kind: str, context: int, max_tokens_cap: int, max_prompt_tokens: int,
-                  fresh_seed: int, codec: ServeCodec = BYTE_CODEC) -> CompletionRequest:
+def parse_request(
+    body: object,
+    kind: str,
+    context: int,
+    max_tokens_cap: int,
+    max_prompt_tokens: int,
+    fresh_seed: int,
+    codec: ServeCodec = BYTE_CODEC,
+) -> CompletionRequest:
     """Validate a decoded JSON body. `fresh_seed` is used when sampling without a seed."""
     if not isinstance(body, dict):
         raise ProtocolError("bad-request", "the body must be a JSON object")
@@ -57,8 +73,11 @@ def parse_request(body: object, kind: str, context: int, max_tokens_cap: int, ma
     if not isinstance(model, str) or not model or len(model) > 256:
         raise ProtocolError("bad-request", "model must be a non-empty string")
     check_neutral(body)
-    prompt = (parse_prompt(body.get("prompt"), codec) if kind == KIND_COMPLETION
-              else parse_messages(body.get("messages"), codec))
+    prompt = (
+        parse_prompt(body.get("prompt"), codec)
+        if kind == KIND_COMPLETION
+        else parse_messages(body.get("messages"), codec)
+    )
     if len(prompt) > max_prompt_tokens:
         raise ProtocolError("prompt-too-long", f"{len(prompt)} tokens > limit {max_prompt_tokens}")
     max_tokens = body.get("max_tokens", body.get("max_completion_tokens"))
@@ -78,8 +97,17 @@ def parse_request(body: object, kind: str, context: int, max_tokens_cap: int, ma
     options = body.get("stream_options") or {}
     if not isinstance(options, dict):
         raise ProtocolError("bad-request", "stream_options must be an object")
-    return CompletionRequest(kind, model, prompt, max_tokens, params, stream, parse_logprobs(body, kind),
-                             bool(options.get("include_usage", False)), codec)
+    return CompletionRequest(
+        kind,
+        model,
+        prompt,
+        max_tokens,
+        params,
+        stream,
+        parse_logprobs(body, kind),
+        bool(options.get("include_usage", False)),
+        codec,
+    )
 
 
 def is_int(value) -> bool:
@@ -113,7 +141,9 @@ def parse_messages(messages, codec: ServeCodec = BYTE_CODEC) -> tuple[int, ...]:
             raise ProtocolError("bad-messages", "each message needs a role of system, user, assistant or developer")
         content = message.get("content")
         if isinstance(content, list):
-            content = "".join(part.get("text", "") for part in content if isinstance(part, dict) and part.get("type") == "text")
+            content = "".join(
+                part.get("text", "") for part in content if isinstance(part, dict) and part.get("type") == "text"
+            )
         if not isinstance(content, str):
             raise ProtocolError("bad-messages", "message content must be text")
         normalized.append({"role": message["role"], "content": content})
@@ -135,8 +165,12 @@ def parse_sampling(body: dict, fresh_seed: int) -> SamplingParams:
     seed = body.get("seed")
     if seed is not None and (not is_int(seed) or not 0 <= seed <= MAX_SEED):
         raise ProtocolError("bad-seed", f"seed must be an integer in [0, {MAX_SEED}]")
-    params = SamplingParams(parse_number(body, "temperature", 1.0), top_k, parse_number(body, "top_p", 1.0),
-                            fresh_seed if seed is None else seed)
+    params = SamplingParams(
+        parse_number(body, "temperature", 1.0),
+        top_k,
+        parse_number(body, "top_p", 1.0),
+        fresh_seed if seed is None else seed,
+    )
     try:
         return params.check()
     except WorkError as exc:
@@ -169,23 +203,37 @@ def compute_text_pieces(tokens, codec: ServeCodec = BYTE_CODEC) -> list[str]:
     return codec.compute_pieces(tokens)
 
 
-def build_completion_logprobs(outs: list[TokenOut], pieces: list[str], start_offset: int, top: bool,
-                              codec: ServeCodec = BYTE_CODEC) -> dict:
+def build_completion_logprobs(
+    outs: list[TokenOut], pieces: list[str], start_offset: int, top: bool, codec: ServeCodec = BYTE_CODEC
+) -> dict:
     offsets, offset = [], start_offset
     for piece in pieces:
         offsets.append(offset)
         offset += len(piece)
     top_logprobs = [{compute_token_string(t, codec): lp for t, lp in o.top} for o in outs] if top else None
-    return {"tokens": [compute_token_string(o.token, codec) for o in outs], "token_logprobs": [o.logprob for o in outs],
-            "top_logprobs": top_logprobs, "text_offset": offsets}
+    return {
+        "tokens": [compute_token_string(o.token, codec) for o in outs],
+        "token_logprobs": [o.logprob for o in outs],
+        "top_logprobs": top_logprobs,
+        "text_offset": offsets,
+    }
 
 
 def build_chat_logprobs(outs: list[TokenOut], codec: ServeCodec = BYTE_CODEC) -> dict:
-    return {"content": [{"token": compute_token_string(o.token, codec), "logprob": o.logprob,
-                         "bytes": codec.token_bytes(o.token),
-                         "top_logprobs": [{"token": compute_token_string(t, codec), "logprob": lp,
-                                           "bytes": codec.token_bytes(t)}
-                                          for t, lp in o.top]} for o in outs]}
+    return {
+        "content": [
+            {
+                "token": compute_token_string(o.token, codec),
+                "logprob": o.logprob,
+                "bytes": codec.token_bytes(o.token),
+                "top_logprobs": [
+                    {"token": compute_token_string(t, codec), "logprob": lp, "bytes": codec.token_bytes(t)}
+                    for t, lp in o.top
+                ],
+            }
+            for o in outs
+        ]
+    }
 
 
 @dataclass(frozen=True)
@@ -197,19 +245,31 @@ class ResponseMeta:
 
 
 def build_usage(request: CompletionRequest, completion_tokens: int) -> dict:
-    return {"prompt_tokens": len(request.prompt), "completion_tokens": completion_tokens,
-            "total_tokens": len(request.prompt) + completion_tokens}
+    return {
+        "prompt_tokens": len(request.prompt),
+        "completion_tokens": completion_tokens,
+        "total_tokens": len(request.prompt) + completion_tokens,
+    }
 
 
-def build_choice(request: CompletionRequest, outs: list[TokenOut], pieces: list[str], text_offset: int,
-                 finish_reason: str | None, delta: bool) -> dict:
+def build_choice(
+    request: CompletionRequest,
+    outs: list[TokenOut],
+    pieces: list[str],
+    text_offset: int,
+    finish_reason: str | None,
+    delta: bool,
+) -> dict:
     text = "".join(pieces)
     choice: dict = {"index": 0, "finish_reason": finish_reason, "token_ids": [o.token for o in outs]}
     wants = request.top_logprobs is not None
     if request.kind == KIND_COMPLETION:
         choice["text"] = text
-        choice["logprobs"] = (build_completion_logprobs(outs, pieces, text_offset, request.top_logprobs > 0, request.codec)
-                              if wants else None)
+        choice["logprobs"] = (
+            build_completion_logprobs(outs, pieces, text_offset, request.top_logprobs > 0, request.codec)
+            if wants
+            else None
+        )
     else:
         choice["delta" if delta else "message"] = {"role": "assistant", "content": text}
         choice["logprobs"] = build_chat_logprobs(outs, request.codec) if wants else None
@@ -218,21 +278,45 @@ def build_choice(request: CompletionRequest, outs: list[TokenOut], pieces: list[
 
 def build_response(request: CompletionRequest, meta: ResponseMeta, outs: list[TokenOut]) -> dict:
     """The whole (non-streamed) response."""
-    choice = build_choice(request, outs, compute_text_pieces([o.token for o in outs], request.codec), 0, "length",
-                          delta=False)
+    choice = build_choice(
+        request, outs, compute_text_pieces([o.token for o in outs], request.codec), 0, "length", delta=False
+    )
     obj = "text_completion" if request.kind == KIND_COMPLETION else "chat.completion"
-    return {"id": meta.response_id, "object": obj, "created": meta.created, "model": meta.model_id,
-            "system_fingerprint": meta.fingerprint, "seed": request.params.seed, "choices": [choice],
-            "usage": build_usage(request, len(outs))}
+    return {
+        "id": meta.response_id,
+        "object": obj,
+        "created": meta.created,
+        "model": meta.model_id,
+        "system_fingerprint": meta.fingerprint,
+        "seed": request.params.seed,
+        "choices": [choice],
+        "usage": build_usage(request, len(outs)),
+    }
 
 
-def build_chunk(request: CompletionRequest, meta: ResponseMeta, outs: list[TokenOut], pieces: list[str],
-                text_offset: int, finish_reason: str | None, usage: dict | None = None) -> dict:
+def build_chunk(
+    request: CompletionRequest,
+    meta: ResponseMeta,
+    outs: list[TokenOut],
+    pieces: list[str],
+    text_offset: int,
+    finish_reason: str | None,
+    usage: dict | None = None,
+) -> dict:
     """One server-sent event of a streamed response (no choices when it only carries usage)."""
     obj = "text_completion" if request.kind == KIND_COMPLETION else "chat.completion.chunk"
-    choices = [build_choice(request, outs, pieces, text_offset, finish_reason, delta=True)] if outs or finish_reason else []
-    chunk = {"id": meta.response_id, "object": obj, "created": meta.created, "model": meta.model_id,
-             "system_fingerprint": meta.fingerprint, "seed": request.params.seed, "choices": choices}
+    choices = (
+        [build_choice(request, outs, pieces, text_offset, finish_reason, delta=True)] if outs or finish_reason else []
+    )
+    chunk = {
+        "id": meta.response_id,
+        "object": obj,
+        "created": meta.created,
+        "model": meta.model_id,
+        "system_fingerprint": meta.fingerprint,
+        "seed": request.params.seed,
+        "choices": choices,
+    }
     if usage is not None:
         chunk["usage"] = usage
     return chunk
@@ -241,15 +325,27 @@ def build_chunk(request: CompletionRequest, meta: ResponseMeta, outs: list[Token
 def build_error(reason: str, message: str) -> dict:
     """OpenAI's error body; `code` carries our reason code."""
     kind = "invalid_request_error" if reason not in ("rate-limited", "server-busy") else "rate_limit_error"
-    return {"error": {"message": f"{reason}: {message}" if message else reason, "type": kind, "param": None,
-                      "code": reason}}
+    return {
+        "error": {"message": f"{reason}: {message}" if message else reason, "type": kind, "param": None, "code": reason}
+    }
 
 
 def build_models(model_id: str, fingerprint: str, context: int, hotkey: str | None) -> dict:
-    return {"object": "list", "data": [{"id": model_id, "object": "model", "created": 0, "owned_by": "hashgrad",
-                                        "checkpoint": fingerprint, "context_length": context, "hotkey": hotkey}]}
+    return {
+        "object": "list",
+        "data": [
+            {
+                "id": model_id,
+                "object": "model",
+                "created": 0,
+                "owned_by": "hashgrad",
+                "checkpoint": fingerprint,
+                "context_length": context,
+                "hotkey": hotkey,
+            }
+        ],
+    }
 
 
 def compute_model_id(fingerprint: bytes) -> str:
     return f"hashgrad-{fingerprint.hex()[:16]}"
-

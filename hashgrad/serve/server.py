@@ -8,10 +8,12 @@
 Requests to the POST routes must be signed by a hotkey (auth.py) unless the server runs open
 (local use by people, e.g. with the `openai` client). Limits: body size (413), prompt length
 (400 prompt-too-long), max_tokens (400 max-tokens-too-large), a per-client token bucket (429
-rate-limited; per IP address as well, so fresh hotkeys do not bypass it) and a bounded queue of pending generations (503 server-busy). Generation runs on
+rate-limited; per IP address as well, so fresh hotkeys do not bypass it) and a bounded queue of pending
+generations (503 server-busy). Generation runs on
 one worker thread, away from the event loop; the backend (an Engine, or a cheating one for tests)
 can be swapped while running, when the chain records a new checkpoint.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -31,16 +33,34 @@ from hashgrad.serve.auth import RequestVerifier
 from hashgrad.serve.codec import BYTE_CODEC
 from hashgrad.serve.engine import Engine
 from hashgrad.serve.limits import RateLimiter
-from hashgrad.serve.protocol import (KIND_CHAT, KIND_COMPLETION, CompletionRequest, ResponseMeta, build_chunk,
-                                     build_error, build_models, build_response, build_usage, compute_model_id,
-                                     parse_request)
+from hashgrad.serve.protocol import (
+    KIND_CHAT,
+    KIND_COMPLETION,
+    CompletionRequest,
+    ResponseMeta,
+    build_chunk,
+    build_error,
+    build_models,
+    build_response,
+    build_usage,
+    compute_model_id,
+    parse_request,
+)
 
 log = logging.getLogger("hashgrad.serve")
 
 STATUS_BY_REASON = {
-    "unsigned-request": 401, "bad-request-signature": 401, "stale-request": 401, "replayed-request": 401,
-    "wrong-target": 401, "not-allowed": 403, "model-not-found": 404, "body-too-large": 413,
-    "rate-limited": 429, "server-busy": 503, "replay-cache-full": 503,
+    "unsigned-request": 401,
+    "bad-request-signature": 401,
+    "stale-request": 401,
+    "replayed-request": 401,
+    "wrong-target": 401,
+    "not-allowed": 403,
+    "model-not-found": 404,
+    "body-too-large": 413,
+    "rate-limited": 429,
+    "server-busy": 503,
+    "replay-cache-full": 503,
 }
 
 
@@ -114,8 +134,12 @@ class InferenceServer:
             parsed = self.parse(body, kind, backend)
             if self.pending >= self.config.max_pending:
                 raise ProtocolError("server-busy", "too many requests in progress")
-            meta = ResponseMeta("cmpl-" + os.urandom(12).hex(), int(self.clock()), compute_model_id(backend.fingerprint),
-                                backend.fingerprint.hex())
+            meta = ResponseMeta(
+                "cmpl-" + os.urandom(12).hex(),
+                int(self.clock()),
+                compute_model_id(backend.fingerprint),
+                backend.fingerprint.hex(),
+            )
         except HashgradError as exc:
             return error_response(exc)
         self.pending += 1
@@ -152,15 +176,22 @@ class InferenceServer:
     def parse(self, body: bytes, kind: str, backend: Engine) -> CompletionRequest:
         decoded = parse_json(body, ProtocolError, "bad-json", self.config.max_body_bytes)
         context = backend.context
-        parsed = parse_request(decoded, kind, context, self.config.max_tokens_cap or context,
-                               self.config.max_prompt_tokens or context - 1, int.from_bytes(os.urandom(8), "little") >> 1,
-                               getattr(backend, "codec", BYTE_CODEC))
+        parsed = parse_request(
+            decoded,
+            kind,
+            context,
+            self.config.max_tokens_cap or context,
+            self.config.max_prompt_tokens or context - 1,
+            int.from_bytes(os.urandom(8), "little") >> 1,
+            getattr(backend, "codec", BYTE_CODEC),
+        )
         if parsed.model not in (compute_model_id(backend.fingerprint), backend.fingerprint.hex()):
             raise ProtocolError("model-not-found", f"this server serves {compute_model_id(backend.fingerprint)}")
         return parsed
 
-    async def stream(self, request: web.Request, backend: Engine, parsed: CompletionRequest,
-                     meta: ResponseMeta) -> web.StreamResponse:
+    async def stream(
+        self, request: web.Request, backend: Engine, parsed: CompletionRequest, meta: ResponseMeta
+    ) -> web.StreamResponse:
         """Server-sent events: one chunk per token, then usage (if asked) and [DONE]."""
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await response.prepare(request)
@@ -177,13 +208,15 @@ class InferenceServer:
                 count += 1
                 last = count == parsed.max_tokens
                 piece = decoder.push(item.token, final=last)
-                await response.write(encode_event(build_chunk(parsed, meta, [item], [piece], offset,
-                                                              "length" if last else None)))
+                await response.write(
+                    encode_event(build_chunk(parsed, meta, [item], [piece], offset, "length" if last else None))
+                )
                 offset += len(piece)
             self.served_tokens += count
             if parsed.include_usage:
-                await response.write(encode_event(build_chunk(parsed, meta, [], [], offset, None,
-                                                              build_usage(parsed, count))))
+                await response.write(
+                    encode_event(build_chunk(parsed, meta, [], [], offset, None, build_usage(parsed, count)))
+                )
             await response.write(b"data: [DONE]\n\n")
         finally:
             stop.set()
@@ -195,7 +228,9 @@ def run_backend(backend: Engine, parsed: CompletionRequest) -> list:
     return list(backend.serve(parsed.prompt, parsed.max_tokens, parsed.params, parsed.top_logprobs or 0))
 
 
-def produce_tokens(backend: Engine, parsed: CompletionRequest, loop, queue: asyncio.Queue, stop: threading.Event) -> None:
+def produce_tokens(
+    backend: Engine, parsed: CompletionRequest, loop, queue: asyncio.Queue, stop: threading.Event
+) -> None:
     """Worker thread: push each token to the event loop's queue; None at the end, or the error."""
     try:
         for out in backend.serve(parsed.prompt, parsed.max_tokens, parsed.params, parsed.top_logprobs or 0):
@@ -230,7 +265,7 @@ class BackgroundServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> "BackgroundServer":
+    def start(self) -> BackgroundServer:
         self.thread.start()
         asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(timeout=30)
         return self
@@ -248,7 +283,7 @@ class BackgroundServer:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=30)
 
-    def __enter__(self) -> "BackgroundServer":
+    def __enter__(self) -> BackgroundServer:
         return self.start()
 
     def __exit__(self, *_exc) -> None:

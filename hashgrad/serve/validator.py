@@ -18,6 +18,7 @@ process (or the devnet) calls once per epoch. A model with a tokenizer is challe
 prompts are cut from the held-out text, tokenized with the model's tokenizer and sent as token ids
 (so that the prompt the server runs is exactly the one the validator recomputes).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -57,8 +58,14 @@ class Challenge:
     def to_body(self, model: str) -> dict:
         """The request body: an ordinary completion request (always asking for log-probabilities)."""
         prompt = list(self.prompt) if self.as_token_ids else decode_text(self.prompt)
-        body = {"model": model, "prompt": prompt, "max_tokens": self.max_tokens,
-                "temperature": self.params.temperature, "logprobs": 0, "stream": self.stream}
+        body = {
+            "model": model,
+            "prompt": prompt,
+            "max_tokens": self.max_tokens,
+            "temperature": self.params.temperature,
+            "logprobs": 0,
+            "stream": self.stream,
+        }
         if not self.params.is_greedy:
             body |= {"seed": self.params.seed, "top_p": self.params.top_p}
             if self.params.top_k:
@@ -66,8 +73,9 @@ class Challenge:
         return body
 
 
-def compute_challenges(seed: bytes, texts: list[bytes], count: int, context: int,
-                       codec: ServeCodec = BYTE_CODEC) -> list[Challenge]:
+def compute_challenges(
+    seed: bytes, texts: list[bytes], count: int, context: int, codec: ServeCodec = BYTE_CODEC
+) -> list[Challenge]:
     """`count` challenges from held-out texts, a pure function of the seed."""
     if not texts or context < 2 * MIN_PROMPT:
         raise ProtocolError("no-challenge-text", "need held-out text and a context of at least 16")
@@ -75,7 +83,9 @@ def compute_challenges(seed: bytes, texts: list[bytes], count: int, context: int
     return [compute_challenge(stream, texts, context, codec) for _ in range(count)]
 
 
-def compute_challenge(stream: HashStream, texts: list[bytes], context: int, codec: ServeCodec = BYTE_CODEC) -> Challenge:
+def compute_challenge(
+    stream: HashStream, texts: list[bytes], context: int, codec: ServeCodec = BYTE_CODEC
+) -> Challenge:
     max_tokens = MIN_PROMPT + stream.next_below(min(MAX_CHALLENGE_TOKENS, context // 2) - MIN_PROMPT + 1)
     length = MIN_PROMPT + stream.next_below(context - max_tokens - MIN_PROMPT + 1)
     text = texts[stream.next_below(len(texts))]
@@ -83,14 +93,18 @@ def compute_challenge(stream: HashStream, texts: list[bytes], context: int, code
     newline = text.find(b"\n", start, start + length)
     start = newline + 1 if newline >= 0 and len(text) - newline - 1 >= MIN_PROMPT else start
     # cut on character boundaries so the prompt is the UTF-8 text a user would send
-    prompt = codec.encode(text[start:start + length].decode("utf-8", errors="ignore"))[:length]
+    prompt = codec.encode(text[start : start + length].decode("utf-8", errors="ignore"))[:length]
     if len(prompt) < 1:
         prompt = codec.encode("\n")
     if stream.next_below(2) == 0:
         params = SamplingParams()
     else:
-        params = SamplingParams(TEMPERATURES[stream.next_below(len(TEMPERATURES))], TOP_KS[stream.next_below(len(TOP_KS))],
-                                TOP_PS[stream.next_below(len(TOP_PS))], stream.next_u64() >> 1)
+        params = SamplingParams(
+            TEMPERATURES[stream.next_below(len(TEMPERATURES))],
+            TOP_KS[stream.next_below(len(TOP_KS))],
+            TOP_PS[stream.next_below(len(TOP_PS))],
+            stream.next_u64() >> 1,
+        )
     return Challenge(prompt, max_tokens, params, stream.next_below(2) == 0, not codec.is_bytes)
 
 
@@ -197,29 +211,56 @@ def compute_outcome(engine, fingerprint: bytes, challenge: Challenge, exchange: 
     if exchange.response is None:
         return Outcome(f"error: {exchange.error}", 0, 0.0, exchange.total_s)
     try:
-        claim = parse_claim(challenge.prompt, challenge.max_tokens, challenge.params, exchange.response,
-                            getattr(engine, "codec", BYTE_CODEC))
+        claim = parse_claim(
+            challenge.prompt,
+            challenge.max_tokens,
+            challenge.params,
+            exchange.response,
+            getattr(engine, "codec", BYTE_CODEC),
+        )
     except ProtocolError as exc:
         return Outcome(exc.reason, 0, exchange.first_token_s, exchange.total_s)
     started = time.perf_counter()
     verdict: Verdict = verify_completion(engine, claim, fingerprint)
-    return Outcome(verdict.reason, len(claim.tokens), exchange.first_token_s, exchange.total_s,
-                   time.perf_counter() - started, challenge.stream)
+    return Outcome(
+        verdict.reason,
+        len(claim.tokens),
+        exchange.first_token_s,
+        exchange.total_s,
+        time.perf_counter() - started,
+        challenge.stream,
+    )
 
 
-async def query_miner(client: MinerClient, miner: MinerEndpoint, challenges: list[Challenge], model: str) -> list[Exchange]:
+async def query_miner(
+    client: MinerClient, miner: MinerEndpoint, challenges: list[Challenge], model: str
+) -> list[Exchange]:
     """A miner's challenges, one after another (a miner serves one generation at a time)."""
     return [await client.complete(miner.url, c.to_body(model), miner.hotkey) for c in challenges]
 
 
-async def run_validation_round(miners: list[MinerEndpoint], engine, signer: SigningKey, seed: bytes,
-                               texts: list[bytes], challenges_per_miner: int = 4,
-                               timeout: float = 30.0) -> RoundReport:
+async def run_validation_round(
+    miners: list[MinerEndpoint],
+    engine,
+    signer: SigningKey,
+    seed: bytes,
+    texts: list[bytes],
+    challenges_per_miner: int = 4,
+    timeout: float = 30.0,
+) -> RoundReport:
     """Challenge every miner (concurrently), verify every answer, score, and turn scores into weights."""
     fingerprint = engine.fingerprint
     model = compute_model_id(fingerprint)
-    plans = {m.uid: compute_challenges(compute_seed(seed, "serve-challenges", m.hotkey), texts, challenges_per_miner,
-                                       engine.context, getattr(engine, "codec", BYTE_CODEC)) for m in miners}
+    plans = {
+        m.uid: compute_challenges(
+            compute_seed(seed, "serve-challenges", m.hotkey),
+            texts,
+            challenges_per_miner,
+            engine.context,
+            getattr(engine, "codec", BYTE_CODEC),
+        )
+        for m in miners
+    }
     async with aiohttp.ClientSession() as session:
         client = MinerClient(session, signer, timeout)
         answers = await asyncio.gather(*(query_miner(client, m, plans[m.uid], model) for m in miners))
@@ -229,8 +270,10 @@ async def run_validation_round(miners: list[MinerEndpoint], engine, signer: Sign
 
 
 def verify_answers(engine, fingerprint, miners, plans, answers) -> dict[int, list[Outcome]]:
-    return {m.uid: [compute_outcome(engine, fingerprint, c, e) for c, e in zip(plans[m.uid], rows)]
-            for m, rows in zip(miners, answers)}
+    return {
+        m.uid: [compute_outcome(engine, fingerprint, c, e) for c, e in zip(plans[m.uid], rows)]
+        for m, rows in zip(miners, answers)
+    }
 
 
 def run_validation_round_blocking(*args, **kwargs) -> RoundReport:

@@ -17,6 +17,7 @@ older, truncated or quantized model, random tokens or an answer to another promp
 Reason codes: wrong-model, wrong-seed, bad-token, short-completion, long-completion,
 bad-finish-reason, context-overflow, missing-logprobs, wrong-token, wrong-logprob.
 """
+
 from __future__ import annotations
 
 import math
@@ -24,8 +25,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hashgrad.serve.engine import (Engine, SamplingParams, compute_cut, compute_descending, compute_draw,
-                                   compute_logprobs, compute_probs)
+from hashgrad.serve.engine import (
+    Engine,
+    SamplingParams,
+    compute_cut,
+    compute_descending,
+    compute_draw,
+    compute_logprobs,
+    compute_probs,
+)
 
 TOKEN_OK = "ok"
 TOKEN_NEAR_TIE = "near-tie"
@@ -68,8 +76,9 @@ def fail(reason: str) -> Verdict:
     return Verdict(False, reason)
 
 
-def check_claim_shape(claim: Claim, expected_fingerprint: bytes, context: int, require_logprobs: bool,
-                      vocab_size: int = 256) -> str:
+def check_claim_shape(
+    claim: Claim, expected_fingerprint: bytes, context: int, require_logprobs: bool, vocab_size: int = 256
+) -> str:
     """The reason a claim fails before any model arithmetic, or "ok"."""
     if claim.fingerprint != expected_fingerprint:
         return "wrong-model"
@@ -90,8 +99,13 @@ def check_claim_shape(claim: Claim, expected_fingerprint: bytes, context: int, r
     return "ok"
 
 
-def verify_completion(engine: Engine, claim: Claim, expected_fingerprint: bytes, require_logprobs: bool = True,
-                      tolerance: Tolerance = Tolerance()) -> Verdict:
+def verify_completion(
+    engine: Engine,
+    claim: Claim,
+    expected_fingerprint: bytes,
+    require_logprobs: bool = True,
+    tolerance: Tolerance = Tolerance(),
+) -> Verdict:
     """Check every token of a completion with one forward pass of the expected model."""
     reason = check_claim_shape(claim, expected_fingerprint, engine.context, require_logprobs, engine.config.vocab_size)
     if reason != "ok":
@@ -99,7 +113,7 @@ def verify_completion(engine: Engine, claim: Claim, expected_fingerprint: bytes,
     if not claim.tokens:
         return Verdict(True, "ok")
     sequence = claim.prompt + claim.tokens[:-1]
-    logits = engine.compute_logits(sequence)[len(claim.prompt) - 1:]  # row i preceded token i
+    logits = engine.compute_logits(sequence)[len(claim.prompt) - 1 :]  # row i preceded token i
     verdicts = []
     for i, token in enumerate(claim.tokens):
         verdict = compute_token_verdict(logits[i], claim.params, len(claim.prompt) + i, token, tolerance)
@@ -117,8 +131,9 @@ def is_close_logprob(claimed, recomputed: float, tol: float) -> bool:
     return isinstance(claimed, (int, float)) and math.isfinite(claimed) and abs(claimed - recomputed) <= tol
 
 
-def compute_token_verdict(logits: np.ndarray, params: SamplingParams, position: int, token: int,
-                          tolerance: Tolerance) -> str:
+def compute_token_verdict(
+    logits: np.ndarray, params: SamplingParams, position: int, token: int, tolerance: Tolerance
+) -> str:
     if params.is_greedy:
         best = float(logits.max())
         if float(logits[token]) >= best - tolerance.logit:

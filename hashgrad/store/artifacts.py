@@ -5,6 +5,7 @@ keeps files under a directory (`ab/abcdef...`, written atomically), `MemoryArtif
 them in a dict for in-process swarms. An S3-compatible store would implement the same four
 methods. Every `get` re-hashes what it read, so a corrupted or swapped file is never returned.
 """
+
 from __future__ import annotations
 
 import hashlib

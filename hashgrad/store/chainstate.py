@@ -7,6 +7,7 @@ new branch. Each connect or disconnect is one SQLite transaction, so a process k
 instant reopens with a consistent tip and state. Invalid blocks are remembered, except for
 mutation failures, which must not poison the hash of the honest twin (CVE-2012-2459).
 """
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,14 @@ from hashgrad.chain.pow import compute_block_proof
 from hashgrad.chain.state import StateOverlay, account_key, deserialize_undo, serialize_undo
 from hashgrad.chain.timing import compute_median_time_past
 from hashgrad.chain.tx import Transaction, decode_payload
-from hashgrad.chain.validation import (HeaderContext, apply_block, check_block_body, check_header_context,
-                                       check_header_proof, is_mutation_error)
+from hashgrad.chain.validation import (
+    HeaderContext,
+    apply_block,
+    check_block_body,
+    check_header_context,
+    check_header_proof,
+    is_mutation_error,
+)
 from hashgrad.errors import ConsensusError, HashgradError, StoreError
 from hashgrad.store.db import open_database
 
@@ -66,7 +73,7 @@ class AcceptResult:
 class _BranchAncestry:
     """Times and bits by height along the branch ending at `entry` (the difficulty Ancestry protocol)."""
 
-    def __init__(self, chainstate: "ChainState", entry: IndexEntry):
+    def __init__(self, chainstate: ChainState, entry: IndexEntry):
         self.chainstate = chainstate
         self.entry = entry
 
@@ -103,8 +110,9 @@ class ChainState:
 
     # ---------------------------------------------------------------- loading
     def _load(self) -> None:
-        rows = self.db.execute("SELECT hash, prev, height, chainwork, time, bits, status, seq, failure "
-                               "FROM block_index").fetchall()
+        rows = self.db.execute(
+            "SELECT hash, prev, height, chainwork, time, bits, status, seq, failure FROM block_index"
+        ).fetchall()
         for row in rows:
             entry = IndexEntry(row[0], row[1], row[2], int.from_bytes(row[3], "big"), *row[4:])
             self.index[entry.hash] = entry
@@ -121,8 +129,16 @@ class ChainState:
 
     def _store_genesis(self) -> None:
         genesis = build_genesis_block(self.params)
-        entry = IndexEntry(genesis.hash, genesis.header.prev_hash, 0, compute_block_proof(genesis.header.bits),
-                           genesis.header.time, genesis.header.bits, STATUS_VALID, 0)
+        entry = IndexEntry(
+            genesis.hash,
+            genesis.header.prev_hash,
+            0,
+            compute_block_proof(genesis.header.bits),
+            genesis.header.time,
+            genesis.header.bits,
+            STATUS_VALID,
+            0,
+        )
         with self._transaction():
             self._insert_entry(entry, genesis.serialize())
             self.db.execute("INSERT INTO active_chain VALUES (0, ?)", (genesis.hash,))
@@ -149,15 +165,16 @@ class ChainState:
         """The stored value of each present key (absent keys are left out), in batched queries."""
         found: dict[bytes, bytes] = {}
         for start in range(0, len(keys), MAX_SQL_VARIABLES):
-            chunk = keys[start:start + MAX_SQL_VARIABLES]
+            chunk = keys[start : start + MAX_SQL_VARIABLES]
             marks = ",".join("?" * len(chunk))
             found.update(self.db.execute(f"SELECT key, value FROM state WHERE key IN ({marks})", chunk))
         return found
 
     def iter_state(self, prefix: bytes):
         upper = prefix[:-1] + bytes([prefix[-1] + 1])
-        yield from self.db.execute("SELECT key, value FROM state WHERE key >= ? AND key < ? ORDER BY key",
-                                   (prefix, upper))
+        yield from self.db.execute(
+            "SELECT key, value FROM state WHERE key >= ? AND key < ? ORDER BY key", (prefix, upper)
+        )
 
     def get_block_hash(self, height: int) -> bytes | None:
         return self.active[height] if 0 <= height < len(self.active) else None
@@ -190,8 +207,10 @@ class ChainState:
         return block.txs[row[1]], row[0], self.index[row[0]].height
 
     def get_address_txids(self, pubkey: bytes, limit: int = 100) -> list[tuple[int, bytes]]:
-        rows = self.db.execute("SELECT height, txid FROM address_index WHERE pubkey=? "
-                               "ORDER BY height DESC, position DESC LIMIT ?", (pubkey, limit))
+        rows = self.db.execute(
+            "SELECT height, txid FROM address_index WHERE pubkey=? ORDER BY height DESC, position DESC LIMIT ?",
+            (pubkey, limit),
+        )
         return [(h, t) for h, t in rows]
 
     def compute_median_time_past(self, entry: IndexEntry) -> int:
@@ -244,9 +263,16 @@ class ChainState:
             if not is_mutation_error(exc):
                 self.invalid_headers[block_hash] = exc.reason
             raise
-        entry = IndexEntry(block_hash, parent.hash, parent.height + 1,
-                           parent.chainwork + compute_block_proof(block.header.bits),
-                           block.header.time, block.header.bits, STATUS_VALID, self.next_seq)
+        entry = IndexEntry(
+            block_hash,
+            parent.hash,
+            parent.height + 1,
+            parent.chainwork + compute_block_proof(block.header.bits),
+            block.header.time,
+            block.header.bits,
+            STATUS_VALID,
+            self.next_seq,
+        )
         self.next_seq += 1
         with self._transaction():
             self._insert_entry(entry, block.serialize())
@@ -346,7 +372,9 @@ class ChainState:
         entry.status = STATUS_FAILED
         entry.failure = reason
         if persist:
-            self.db.execute("UPDATE block_index SET status=?, failure=? WHERE hash=?", (STATUS_FAILED, reason, entry.hash))
+            self.db.execute(
+                "UPDATE block_index SET status=?, failure=? WHERE hash=?", (STATUS_FAILED, reason, entry.hash)
+            )
 
     # ---------------------------------------------------------------- connect / disconnect
     def _connect(self, entry: IndexEntry) -> Block:
@@ -391,20 +419,37 @@ class ChainState:
             self.db.executemany("DELETE FROM state WHERE key=?", deletes)
 
     def _index_transactions(self, block: Block, height: int) -> None:
-        self.db.executemany("INSERT OR REPLACE INTO tx_index VALUES (?, ?, ?)",
-                            [(tx.txid, block.hash, i) for i, tx in enumerate(block.txs)])
+        self.db.executemany(
+            "INSERT OR REPLACE INTO tx_index VALUES (?, ?, ?)",
+            [(tx.txid, block.hash, i) for i, tx in enumerate(block.txs)],
+        )
         rows = [(pubkey, height, i, tx.txid) for i, tx in enumerate(block.txs) for pubkey in compute_tx_pubkeys(tx)]
         self.db.executemany("INSERT OR REPLACE INTO address_index VALUES (?, ?, ?, ?)", rows)
 
     def _unindex_transactions(self, block: Block, height: int) -> None:
-        self.db.executemany("DELETE FROM tx_index WHERE txid=? AND block_hash=?", [(tx.txid, block.hash) for tx in block.txs])
-        self.db.executemany("DELETE FROM address_index WHERE pubkey=? AND height=? AND position=?",
-                            [(p, height, i) for i, tx in enumerate(block.txs) for p in compute_tx_pubkeys(tx)])
+        self.db.executemany(
+            "DELETE FROM tx_index WHERE txid=? AND block_hash=?", [(tx.txid, block.hash) for tx in block.txs]
+        )
+        self.db.executemany(
+            "DELETE FROM address_index WHERE pubkey=? AND height=? AND position=?",
+            [(p, height, i) for i, tx in enumerate(block.txs) for p in compute_tx_pubkeys(tx)],
+        )
 
     def _insert_entry(self, entry: IndexEntry, data: bytes) -> None:
-        self.db.execute("INSERT INTO block_index VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (entry.hash, entry.prev, entry.height, entry.chainwork.to_bytes(32, "big"), entry.time,
-                         entry.bits, entry.status, entry.seq, entry.failure))
+        self.db.execute(
+            "INSERT INTO block_index VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                entry.hash,
+                entry.prev,
+                entry.height,
+                entry.chainwork.to_bytes(32, "big"),
+                entry.time,
+                entry.bits,
+                entry.status,
+                entry.seq,
+                entry.failure,
+            ),
+        )
         self.db.execute("INSERT OR REPLACE INTO blocks VALUES (?, ?)", (entry.hash, data))
 
     def _transaction(self):

@@ -3,10 +3,13 @@
 WAL mode with synchronous=NORMAL: a process killed at any instant (SIGKILL included) reopens to the
 last committed transaction, and connecting or disconnecting a block is exactly one transaction.
 """
+
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+
+from hashgrad.errors import StoreError
 
 SCHEMA_VERSION = 1
 
@@ -41,7 +44,5 @@ def open_database(path: Path) -> sqlite3.Connection:
     if row is None:
         conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
     elif int(row[0]) != SCHEMA_VERSION:
-        from hashgrad.errors import StoreError
-
         raise StoreError("bad-schema-version", f"database schema {row[0]}, this build reads {SCHEMA_VERSION}")
     return conn

@@ -4,6 +4,7 @@ Parsing is exact: `"0.1"` is 10,000,000 base units, never a float's approximatio
 ASCII decimals are accepted (no sign, exponent, underscores, spaces, `NaN` or non-ASCII digits,
 which `Decimal()` alone would take), with at most 8 fractional digits and at most `MAX_MONEY`.
 """
+
 from __future__ import annotations
 
 import re

@@ -12,6 +12,7 @@ Who pays: the coldkey sends REGISTER (and pays the burn) and ADD/REMOVE_STAKE; t
 COMMIT/REVEAL_WEIGHTS and pays their fees from its own balance. Fees default to the mempool's
 minimum relay fee (1 base unit per byte) for the transaction's size.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from hashgrad.node.replies import Account
 from hashgrad.wallet.amounts import format_amount
 from hashgrad.wallet.transfer import compute_default_fee, submit_transaction
 from hashgrad.wallet.weights import SaltRecord, Weights, compute_new_salt, write_salt_file
+
 
 @dataclass(frozen=True)
 class SentCoordination:
@@ -56,8 +58,11 @@ def compute_fee(build) -> int:
 
 def check_funds(account: Account, needed: int, what: str, hint: str = "") -> None:
     if needed > account.pending_balance:
-        raise WalletError("insufficient-funds", f"{what} needs {format_amount(needed)}, {account.address} can spend "
-                          f"{format_amount(account.pending_balance)}{hint}")
+        raise WalletError(
+            "insufficient-funds",
+            f"{what} needs {format_amount(needed)}, {account.address} can spend "
+            f"{format_amount(account.pending_balance)}{hint}",
+        )
 
 
 def sign_and_submit(client: NodeClient, signer: SigningKey, build) -> SentCoordination:
@@ -76,29 +81,41 @@ class RegistrationPlan:
     max_burn: int
 
 
-def prepare_registration(client: NodeClient, coldkey: bytes, hotkey: bytes, job_id: int,
-                         max_burn: int | None = None) -> RegistrationPlan:
+def prepare_registration(
+    client: NodeClient, coldkey: bytes, hotkey: bytes, job_id: int, max_burn: int | None = None
+) -> RegistrationPlan:
     """Check that `coldkey` can register `hotkey` on the job now; max_burn defaults to twice the burn."""
     job = client.get_job(check_job_id(job_id))
     hotkey_stake = client.get_account_of(hotkey)
     if job_id in hotkey_stake.registrations:
-        raise WalletError("hotkey-already-registered",
-                          f"uid {hotkey_stake.registrations[job_id]} on job {job_id} already holds this hotkey")
+        raise WalletError(
+            "hotkey-already-registered",
+            f"uid {hotkey_stake.registrations[job_id]} on job {job_id} already holds this hotkey",
+        )
     max_burn = 2 * job.burn if max_burn is None else max_burn
     if job.burn > max_burn:
-        raise WalletError("burn-too-high", f"job {job_id} burns {format_amount(job.burn)} now, "
-                          f"above --max-burn {format_amount(max_burn)}")
+        raise WalletError(
+            "burn-too-high",
+            f"job {job_id} burns {format_amount(job.burn)} now, above --max-burn {format_amount(max_burn)}",
+        )
     fee = compute_default_fee(_registration_size(client.params))
-    check_funds(client.get_account_of(coldkey), job.burn + fee,
-                f"registration (burn {format_amount(job.burn)} + fee {format_amount(fee)})")
+    check_funds(
+        client.get_account_of(coldkey),
+        job.burn + fee,
+        f"registration (burn {format_amount(job.burn)} + fee {format_amount(fee)})",
+    )
     return RegistrationPlan(job_id, job.burn, max_burn)
 
 
-def send_registration(client: NodeClient, coldkey: SigningKey, hotkey: SigningKey,
-                      plan: RegistrationPlan) -> SentCoordination:
+def send_registration(
+    client: NodeClient, coldkey: SigningKey, hotkey: SigningKey, plan: RegistrationPlan
+) -> SentCoordination:
     """The coldkey registers the hotkey (which signs its consent), paying at most plan.max_burn."""
-    return sign_and_submit(client, coldkey, lambda nonce, fee: make_register(
-        coldkey, hotkey, client.params.magic, nonce, plan.job_id, plan.max_burn, fee))
+    return sign_and_submit(
+        client,
+        coldkey,
+        lambda nonce, fee: make_register(coldkey, hotkey, client.params.magic, nonce, plan.job_id, plan.max_burn, fee),
+    )
 
 
 def _registration_size(params: ChainParams) -> int:
@@ -124,15 +141,20 @@ def prepare_stake_change(client: NodeClient, coldkey: bytes, hotkey: bytes, amou
         check_funds(account, amount + fee, f"staking {format_amount(amount)} (+ fee {format_amount(fee)})")
     else:
         if amount > staked:
-            raise WalletError("insufficient-stake", f"cannot remove {format_amount(amount)}: the hotkey has "
-                              f"{format_amount(staked)} staked")
+            raise WalletError(
+                "insufficient-stake",
+                f"cannot remove {format_amount(amount)}: the hotkey has {format_amount(staked)} staked",
+            )
         check_funds(account, fee, "the fee of removing stake")
     return StakePlan(hotkey, amount, add, staked)
 
 
 def send_stake_change(client: NodeClient, coldkey: SigningKey, plan: StakePlan) -> SentCoordination:
-    return sign_and_submit(client, coldkey, lambda nonce, fee: make_stake(
-        coldkey, client.params.magic, nonce, plan.hotkey, plan.amount, plan.add, fee))
+    return sign_and_submit(
+        client,
+        coldkey,
+        lambda nonce, fee: make_stake(coldkey, client.params.magic, nonce, plan.hotkey, plan.amount, plan.add, fee),
+    )
 
 
 # ---------------------------------------------------------------- weights
@@ -143,8 +165,9 @@ class WeightsPlan:
     weights: Weights
 
 
-def prepare_weights(client: NodeClient, hotkey: bytes, job_id: int, epoch: int | None,
-                    weights: Weights, *, commit: bool) -> WeightsPlan:
+def prepare_weights(
+    client: NodeClient, hotkey: bytes, job_id: int, epoch: int | None, weights: Weights, *, commit: bool
+) -> WeightsPlan:
     """Check that the hotkey can commit (or reveal) these weights; epoch defaults to the next block's."""
     job = client.get_job(check_job_id(job_id))
     check_epoch(epoch)
@@ -156,22 +179,31 @@ def prepare_weights(client: NodeClient, hotkey: bytes, job_id: int, epoch: int |
         raise WalletError("no-validator-stake", "only a staked hotkey sets weights: `hashgrad stake add` first")
     if weights and weights[-1][0] >= job.n_uids:
         raise WalletError("bad-weights", f"uid {weights[-1][0]} is not registered (job {job_id} has {job.n_uids} uids)")
-    size = make_reveal_weights(SigningKey(b"\x01" * 32), client.params.magic, 0, job_id, 0, weights, b"\0" * 32,
-                               0).size
-    check_funds(hotkey_stake, compute_default_fee(size), "the weights fee",
-                " (hotkey transactions pay fees from the hotkey: `hashgrad wallet send` it some coins)")
+    size = make_reveal_weights(SigningKey(b"\x01" * 32), client.params.magic, 0, job_id, 0, weights, b"\0" * 32, 0).size
+    check_funds(
+        hotkey_stake,
+        compute_default_fee(size),
+        "the weights fee",
+        " (hotkey transactions pay fees from the hotkey: `hashgrad wallet send` it some coins)",
+    )
     return WeightsPlan(job_id, job.next_block_epoch if epoch is None else epoch, weights)
 
 
-def send_weights_commit(client: NodeClient, hotkey: SigningKey, plan: WeightsPlan,
-                        salt_path: Path) -> tuple[SentCoordination, SaltRecord]:
+def send_weights_commit(
+    client: NodeClient, hotkey: SigningKey, plan: WeightsPlan, salt_path: Path
+) -> tuple[SentCoordination, SaltRecord]:
     """Write a fresh salt file, then commit; the file is removed if the node refuses the commit."""
     params = client.params
     record = SaltRecord(params.name, plan.job_id, plan.epoch, hotkey.pubkey, compute_new_salt(), plan.weights)
     write_salt_file(salt_path, record)
     try:
-        sent = sign_and_submit(client, hotkey, lambda nonce, fee: make_commit_weights(
-            hotkey, params.magic, nonce, plan.job_id, plan.epoch, plan.weights, record.salt, fee))
+        sent = sign_and_submit(
+            client,
+            hotkey,
+            lambda nonce, fee: make_commit_weights(
+                hotkey, params.magic, nonce, plan.job_id, plan.epoch, plan.weights, record.salt, fee
+            ),
+        )
     except (RpcError, WalletError) as exc:
         if exc.reason != "node-unreachable":  # unreachable: the commit may have been accepted; keep the salt
             salt_path.unlink(missing_ok=True)
@@ -180,5 +212,10 @@ def send_weights_commit(client: NodeClient, hotkey: SigningKey, plan: WeightsPla
 
 
 def send_weights_reveal(client: NodeClient, hotkey: SigningKey, record: SaltRecord) -> SentCoordination:
-    return sign_and_submit(client, hotkey, lambda nonce, fee: make_reveal_weights(
-        hotkey, client.params.magic, nonce, record.job_id, record.epoch, record.weights, record.salt, fee))
+    return sign_and_submit(
+        client,
+        hotkey,
+        lambda nonce, fee: make_reveal_weights(
+            hotkey, client.params.magic, nonce, record.job_id, record.epoch, record.weights, record.salt, fee
+        ),
+    )

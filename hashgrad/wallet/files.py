@@ -7,6 +7,7 @@ fsynced: a crash or a failed command leaves either the old file or the new one, 
 and creating a wallet never overwrites an existing one. Changes to existing wallets (adding a
 hotkey) hold an exclusive lock on `wallets/.lock`, so two commands cannot drop each other's keys.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -14,8 +15,8 @@ import fcntl
 import os
 import re
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from hashgrad.errors import WalletError
 
@@ -42,7 +43,9 @@ def get_wallets_dir(home: Path) -> Path:
 def check_name(name: str, what: str = "wallet") -> str:
     """A wallet or hotkey name: 1-64 ASCII letters, digits, `_ . -`, starting with a letter or digit."""
     if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
-        raise WalletError(f"bad-{what}-name", f"{what} names are 1-64 of A-Z a-z 0-9 _ . - starting with a letter or digit")
+        raise WalletError(
+            f"bad-{what}-name", f"{what} names are 1-64 of A-Z a-z 0-9 _ . - starting with a letter or digit"
+        )
     return name
 
 
@@ -122,7 +125,7 @@ def _write_temp(path: Path, data: bytes) -> Path:
         os.fchmod(fd, FILE_MODE)
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     except BaseException:
         os.close(fd)

@@ -11,6 +11,7 @@ password and a modified record look the same to an AEAD; both give `wrong-passwo
 is not even well-formed gives `corrupt-wallet`. Passwords are UTF-8 after NFC normalisation, so the
 same characters typed on different systems give the same key.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,7 +44,7 @@ class KdfParams:
     r: int = 8
     p: int = 1
 
-    def check(self) -> "KdfParams":
+    def check(self) -> KdfParams:
         """Raise corrupt-wallet for costs that are malformed, too weak to be real, or too big to run."""
         n, r, p = self.n, self.r, self.p
         if not all(type(v) is int for v in (n, r, p)):
@@ -69,12 +70,19 @@ def compute_key(password: str, salt: bytes, kdf: KdfParams) -> bytes:
     """The 32-byte AEAD key scrypt derives from a password and salt."""
     kdf.check()
     maxmem = 128 * kdf.r * (kdf.n + kdf.p + 2) + 1024 * 1024
-    return hashlib.scrypt(compute_password_bytes(password), salt=salt, n=kdf.n, r=kdf.r, p=kdf.p,
-                          maxmem=maxmem, dklen=32)
+    return hashlib.scrypt(
+        compute_password_bytes(password), salt=salt, n=kdf.n, r=kdf.r, p=kdf.p, maxmem=maxmem, dklen=32
+    )
 
 
-def seal_secret(secret: bytes, password: str, aad: bytes, kdf: KdfParams = PRODUCTION_KDF,
-                salt: bytes | None = None, nonce: bytes | None = None) -> dict:
+def seal_secret(
+    secret: bytes,
+    password: str,
+    aad: bytes,
+    kdf: KdfParams = PRODUCTION_KDF,
+    salt: bytes | None = None,
+    nonce: bytes | None = None,
+) -> dict:
     """A record holding `secret` encrypted under `password`, bound to `aad`. Fresh salt and nonce by default."""
     if len(secret) != SECRET_SIZE:
         raise WalletError("bad-secret-key", "a secret key is 32 bytes")
@@ -83,8 +91,16 @@ def seal_secret(secret: bytes, password: str, aad: bytes, kdf: KdfParams = PRODU
     if len(salt) != SALT_SIZE or len(nonce) != NONCE_SIZE:
         raise WalletError("bad-keystore", "salt is 16 bytes and nonce 12")
     ciphertext = AESGCM(compute_key(password, salt, kdf)).encrypt(nonce, secret, aad)
-    return {"kdf": KDF_NAME, "n": kdf.n, "r": kdf.r, "p": kdf.p, "salt": salt.hex(),
-            "cipher": CIPHER_NAME, "nonce": nonce.hex(), "ciphertext": ciphertext.hex()}
+    return {
+        "kdf": KDF_NAME,
+        "n": kdf.n,
+        "r": kdf.r,
+        "p": kdf.p,
+        "salt": salt.hex(),
+        "cipher": CIPHER_NAME,
+        "nonce": nonce.hex(),
+        "ciphertext": ciphertext.hex(),
+    }
 
 
 def open_secret(record: dict, password: str, aad: bytes) -> bytes:
@@ -93,7 +109,9 @@ def open_secret(record: dict, password: str, aad: bytes) -> bytes:
     try:
         return AESGCM(compute_key(password, salt, kdf)).decrypt(nonce, ciphertext, aad)
     except InvalidTag:
-        raise WalletError("wrong-password", "the password does not open this wallet (or its file was modified)") from None
+        raise WalletError(
+            "wrong-password", "the password does not open this wallet (or its file was modified)"
+        ) from None
 
 
 def parse_record(record: dict) -> tuple[KdfParams, bytes, bytes, bytes]:
@@ -101,7 +119,8 @@ def parse_record(record: dict) -> tuple[KdfParams, bytes, bytes, bytes]:
     if not isinstance(record, dict) or record.get("kdf") != KDF_NAME or record.get("cipher") != CIPHER_NAME:
         raise WalletError("corrupt-wallet", f"a key record must use {KDF_NAME} and {CIPHER_NAME}")
     kdf = KdfParams(record.get("n"), record.get("r"), record.get("p")).check()
-    salt, nonce, ciphertext = (parse_hex(record.get(name), name, size=size, reason="corrupt-wallet", error=WalletError)
-                               for name, size in (("salt", SALT_SIZE), ("nonce", NONCE_SIZE),
-                                                  ("ciphertext", SECRET_SIZE + TAG_SIZE)))
+    salt, nonce, ciphertext = (
+        parse_hex(record.get(name), name, size=size, reason="corrupt-wallet", error=WalletError)
+        for name, size in (("salt", SALT_SIZE), ("nonce", NONCE_SIZE), ("ciphertext", SECRET_SIZE + TAG_SIZE))
+    )
     return kdf, salt, nonce, ciphertext

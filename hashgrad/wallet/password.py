@@ -4,12 +4,13 @@
 Passwords are returned, never printed or logged. A password file is read with a size limit and only
 its first line counts (without the line ending), so `echo secret > file` works as expected.
 """
+
 from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from hashgrad.errors import WalletError
 from hashgrad.wallet.keystore import MAX_PASSWORD_BYTES
@@ -32,8 +33,9 @@ def read_password_file(path: Path) -> str:
         raise WalletError("bad-password-file", f"{path} is not UTF-8") from None
 
 
-def get_password(password_file: Path | None, *, confirm: bool, environ=os.environ,
-                 prompt: Callable[[str], str] | None = None) -> str:
+def get_password(
+    password_file: Path | None, *, confirm: bool, environ=os.environ, prompt: Callable[[str], str] | None = None
+) -> str:
     """The password for a command; with `confirm`, a prompted password is asked twice and must match."""
     if password_file is not None:
         return read_password_file(password_file)

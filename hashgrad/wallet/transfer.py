@@ -5,6 +5,7 @@ sends in a row chain in the mempool. The default fee is the mempool's minimum re
 unit per byte) times the transaction's size; a transfer's size does not depend on its field values.
 Funds are checked against the balance left after pending transactions before anything is signed.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -62,21 +63,25 @@ def check_sufficient_funds(account: Account, amount: int, fee: int) -> None:
     needed = amount + fee
     if needed > account.pending_balance:
         pending = account.balance - account.pending_balance
-        raise WalletError("insufficient-funds",
-                          f"need {format_amount(needed)} (amount {format_amount(amount)} + fee {format_amount(fee)}), "
-                          f"spendable {format_amount(account.pending_balance)} "
-                          f"(balance {format_amount(account.balance)}, pending out {format_amount(pending)})")
+        raise WalletError(
+            "insufficient-funds",
+            f"need {format_amount(needed)} (amount {format_amount(amount)} + fee {format_amount(fee)}), "
+            f"spendable {format_amount(account.pending_balance)} "
+            f"(balance {format_amount(account.balance)}, pending out {format_amount(pending)})",
+        )
 
 
-def build_transfer(key: SigningKey, params: ChainParams, account: Account, recipient: bytes,
-                   amount: int, fee: int) -> Transaction:
+def build_transfer(
+    key: SigningKey, params: ChainParams, account: Account, recipient: bytes, amount: int, fee: int
+) -> Transaction:
     """A signed transfer at the account's next nonce, after checking funds."""
     check_sufficient_funds(account, amount, fee)
     return make_transfer(key, params.magic, account.pending_nonce, recipient, amount, fee)
 
 
-def send_transfer(client: NodeClient, key: SigningKey, to_address: str, amount: int,
-                  fee: int | None = None) -> SentTransfer:
+def send_transfer(
+    client: NodeClient, key: SigningKey, to_address: str, amount: int, fee: int | None = None
+) -> SentTransfer:
     """Build, sign and submit a transfer from `key`; the node's txid, which must be the transaction's."""
     params = client.params
     recipient = parse_recipient(params, to_address)

@@ -16,6 +16,7 @@ Key derivation cost: scrypt n=2**15, r=8, p=1. Tests may lower n through the par
 the environment variable `HASHGRAD_WALLET_SCRYPT_N` (a power of two >= 1024); that makes stolen
 wallet files cheaper to attack, so never set it for wallets that hold value.
 """
+
 from __future__ import annotations
 
 import json
@@ -126,9 +127,13 @@ def compute_wallet_document(wallet: Wallet) -> dict:
     def entry_doc(entry: KeyEntry) -> dict:
         return {"pubkey": entry.pubkey.hex(), "address": encode_address(hrp, entry.pubkey), "keystore": entry.keystore}
 
-    return {"type": WALLET_TYPE, "version": WALLET_VERSION, "network": wallet.network,
-            "coldkey": entry_doc(wallet.coldkey),
-            "hotkeys": {name: entry_doc(entry) for name, entry in wallet.hotkeys}}
+    return {
+        "type": WALLET_TYPE,
+        "version": WALLET_VERSION,
+        "network": wallet.network,
+        "coldkey": entry_doc(wallet.coldkey),
+        "hotkeys": {name: entry_doc(entry) for name, entry in wallet.hotkeys},
+    }
 
 
 def serialize_wallet(wallet: Wallet) -> bytes:
@@ -174,8 +179,9 @@ def load_wallet(home: Path, name: str) -> Wallet:
     return parse_wallet(name, files.read_wallet_bytes(files.get_wallet_path(home, name)))
 
 
-def create_wallet(home: Path, name: str, network: str, password: str, kdf: KdfParams = PRODUCTION_KDF,
-                  secret: bytes | None = None) -> Wallet:
+def create_wallet(
+    home: Path, name: str, network: str, password: str, kdf: KdfParams = PRODUCTION_KDF, secret: bytes | None = None
+) -> Wallet:
     """Make and store a new wallet (fresh coldkey, or the given secret); wallet-exists if the name is taken."""
     path = files.get_wallet_path(home, name)
     get_network(network)
@@ -187,8 +193,9 @@ def create_wallet(home: Path, name: str, network: str, password: str, kdf: KdfPa
     return wallet
 
 
-def add_hotkey(home: Path, name: str, hotkey: str, password: str, kdf: KdfParams = PRODUCTION_KDF,
-               secret: bytes | None = None) -> Wallet:
+def add_hotkey(
+    home: Path, name: str, hotkey: str, password: str, kdf: KdfParams = PRODUCTION_KDF, secret: bytes | None = None
+) -> Wallet:
     """Add a hotkey sealed under the wallet's password (checked by opening the coldkey)."""
     files.check_name(hotkey, "hotkey")
     with files.hold_wallets_lock(home):

@@ -15,6 +15,7 @@ overwritten) holds what a reveal needs:
 
 It is written before the commit is submitted, so a commitment on chain always has its salt on disk.
 """
+
 from __future__ import annotations
 
 import json
@@ -100,9 +101,16 @@ class SaltRecord:
     weights: Weights
 
     def to_json(self) -> dict:
-        return {"type": SALT_FILE_TYPE, "version": SALT_FILE_VERSION, "network": self.network,
-                "job": self.job_id, "epoch": self.epoch, "hotkey": self.hotkey.hex(), "salt": self.salt.hex(),
-                "weights": [list(pair) for pair in self.weights]}
+        return {
+            "type": SALT_FILE_TYPE,
+            "version": SALT_FILE_VERSION,
+            "network": self.network,
+            "job": self.job_id,
+            "epoch": self.epoch,
+            "hotkey": self.hotkey.hex(),
+            "salt": self.salt.hex(),
+            "weights": [list(pair) for pair in self.weights],
+        }
 
 
 def get_default_salt_path(home: Path, job_id: int, epoch: int, hotkey: bytes) -> Path:
@@ -120,8 +128,9 @@ def write_salt_file(path: Path, record: SaltRecord) -> None:
     except WalletError as exc:
         if exc.reason != "wallet-exists":
             raise
-        raise WalletError("salt-file-exists", f"{path} already exists: reveal it, or delete it if its commit "
-                          "was never accepted") from None
+        raise WalletError(
+            "salt-file-exists", f"{path} already exists: reveal it, or delete it if its commit was never accepted"
+        ) from None
     except OSError as exc:
         raise WalletError("bad-salt-file", f"cannot write {path}: {exc.strerror}") from None
 
@@ -132,8 +141,9 @@ def read_salt_file(path: Path) -> SaltRecord:
         with open(path, "rb") as handle:
             data = handle.read(MAX_SALT_FILE_BYTES + 1)
     except FileNotFoundError:
-        raise WalletError("no-salt-file",
-                          f"no salt file {path} (was `weights commit` run with another --salt-file?)") from None
+        raise WalletError(
+            "no-salt-file", f"no salt file {path} (was `weights commit` run with another --salt-file?)"
+        ) from None
     except OSError as exc:
         raise WalletError("bad-salt-file", f"cannot read {path}: {exc.strerror}") from None
     if len(data) > MAX_SALT_FILE_BYTES:
@@ -161,9 +171,12 @@ def check_salt_record(record: SaltRecord, network: str, job_id: int, epoch: int,
     wanted = (network, job_id, epoch, hotkey)
     found = (record.network, record.job_id, record.epoch, record.hotkey)
     if wanted != found:
-        raise WalletError("salt-file-mismatch", f"the salt file is for network {record.network}, job {record.job_id}, "
-                          f"epoch {record.epoch}, hotkey {record.hotkey.hex()[:16]}...; asked for {network}, job "
-                          f"{job_id}, epoch {epoch}, hotkey {hotkey.hex()[:16]}...")
+        raise WalletError(
+            "salt-file-mismatch",
+            f"the salt file is for network {record.network}, job {record.job_id}, "
+            f"epoch {record.epoch}, hotkey {record.hotkey.hex()[:16]}...; asked for {network}, job "
+            f"{job_id}, epoch {epoch}, hotkey {hotkey.hex()[:16]}...",
+        )
     return record
 
 

@@ -4,6 +4,7 @@ Each `parse_*` takes the raw text and returns the typed value, or raises Hashgra
 reason (`bad-hash`, `bad-height`, `bad-address`, `bad-job`...) that the server answers as HTTP 400
 `{"error": reason}`. Lengths are checked before any other work, so a huge input costs nothing.
 """
+
 from __future__ import annotations
 
 import re
@@ -86,8 +87,9 @@ def parse_epoch(text: str) -> int:
 def classify_query(text: str, params: ChainParams) -> tuple[str, str | int]:
     """What a search box entry names: ("height", int), ("hash", str) for a block or txid, or ("address", str)."""
     if not isinstance(text, str) or not 0 < len(text.strip()) <= MAX_QUERY_CHARS:
-        raise HashgradError("bad-query", f"search for a height, a 64-hex-digit hash or an address "
-                            f"(1 to {MAX_QUERY_CHARS} characters)")
+        raise HashgradError(
+            "bad-query", f"search for a height, a 64-hex-digit hash or an address (1 to {MAX_QUERY_CHARS} characters)"
+        )
     text = text.strip()
     if _UINT_RE.fullmatch(text):
         return "height", parse_height(text)
@@ -95,5 +97,4 @@ def classify_query(text: str, params: ChainParams) -> tuple[str, str | int]:
         return "hash", text.lower()
     if text.lower().startswith(params.hrp + "1"):
         return "address", parse_address(text, params)
-    raise HashgradError("bad-query", "not a height, a 64-hex-digit hash or a "
-                        f"{params.name} address ({params.hrp}1...)")
+    raise HashgradError("bad-query", f"not a height, a 64-hex-digit hash or a {params.name} address ({params.hrp}1...)")

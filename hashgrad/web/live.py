@@ -10,6 +10,7 @@ The devnet orchestrator replaces the file atomically after every finished epoch:
 It comes from another process, so only known fields of the expected types are passed on to the page
 (`bad-live-file` otherwise); a missing file is a devnet that has not finished an epoch: no epochs.
 """
+
 from __future__ import annotations
 
 import json
@@ -52,8 +53,10 @@ def check_live_document(document) -> dict:
     epochs = document.get("epochs", [])
     _expect(isinstance(epochs, list) and len(epochs) <= MAX_EPOCHS, "epochs is not a list (or too long)")
     initial = document.get("initial_heldout_loss")
-    return {"epochs": [_check_epoch(e) for e in epochs],
-            "initial_heldout_loss": None if initial is None else _number(initial, "initial_heldout_loss")}
+    return {
+        "epochs": [_check_epoch(e) for e in epochs],
+        "initial_heldout_loss": None if initial is None else _number(initial, "initial_heldout_loss"),
+    }
 
 
 def _check_epoch(epoch) -> dict:
@@ -61,10 +64,13 @@ def _check_epoch(epoch) -> dict:
     uids = epoch.get("uids", [])
     _expect(isinstance(uids, list) and len(uids) <= MAX_UIDS, "uids is not a list (or too long)")
     loss = epoch.get("heldout_loss")
-    checked = {"epoch": _uint(epoch.get("epoch"), "epoch"), "height": _uint(epoch.get("height"), "height"),
-               "checkpoint": _hex(epoch.get("checkpoint"), "checkpoint"),
-               "heldout_loss": None if loss is None else _number(loss, "heldout_loss"),
-               "uids": [_check_uid(u) for u in uids]}
+    checked = {
+        "epoch": _uint(epoch.get("epoch"), "epoch"),
+        "height": _uint(epoch.get("height"), "height"),
+        "checkpoint": _hex(epoch.get("checkpoint"), "checkpoint"),
+        "heldout_loss": None if loss is None else _number(loss, "heldout_loss"),
+        "uids": [_check_uid(u) for u in uids],
+    }
     inference = epoch.get("inference")
     if inference is not None:  # job 1's uids in the same epoch, when the devnet runs inference servers
         _expect(isinstance(inference, dict), "inference is not an object")
@@ -79,15 +85,28 @@ def _check_uid(row) -> dict:
     role = row.get("role")
     _expect(role in ROLES, f"role must be one of {ROLES}")
     adversary = row.get("adversary")
-    _expect(adversary is None or (isinstance(adversary, str) and 0 < len(adversary) <= 32
-                                  and adversary.replace("-", "").replace("_", "").isalnum()),
-            "adversary must be null or a short name")
+    _expect(
+        adversary is None
+        or (
+            isinstance(adversary, str)
+            and 0 < len(adversary) <= 32
+            and adversary.replace("-", "").replace("_", "").isalnum()
+        ),
+        "adversary must be null or a short name",
+    )
     address = row.get("address")
     _expect(isinstance(address, str) and 0 < len(address) <= 90 and address.isalnum(), "address is malformed")
-    return {"uid": _uint(row.get("uid"), "uid"), "hotkey": _hex(row.get("hotkey"), "hotkey"), "address": address,
-            "role": role, "adversary": adversary, "incentive": _number(row.get("incentive"), "incentive"),
-            "dividends": _number(row.get("dividends"), "dividends"), "emission": _uint(row.get("emission"), "emission"),
-            "total_earned": _uint(row.get("total_earned"), "total_earned")}
+    return {
+        "uid": _uint(row.get("uid"), "uid"),
+        "hotkey": _hex(row.get("hotkey"), "hotkey"),
+        "address": address,
+        "role": role,
+        "adversary": adversary,
+        "incentive": _number(row.get("incentive"), "incentive"),
+        "dividends": _number(row.get("dividends"), "dividends"),
+        "emission": _uint(row.get("emission"), "emission"),
+        "total_earned": _uint(row.get("total_earned"), "total_earned"),
+    }
 
 
 def _expect(condition: bool, detail: str) -> None:

@@ -6,6 +6,7 @@ the cookie in the node's datadir) when first needed. A node that restarts writes
 `unauthorized` or `node-unreachable` the thread drops its client, so the next call reads the cookie
 again, and an `unauthorized` call is retried once at once with the fresh cookie.
 """
+
 from __future__ import annotations
 
 import asyncio

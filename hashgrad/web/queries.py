@@ -6,6 +6,7 @@ returns the JSON object the page reads. Node errors pass through as RpcError (`n
 (checked in `hashgrad.node.replies`); those it only shows are checked there for the shape the page
 relies on and passed on as the node sent them.
 """
+
 from __future__ import annotations
 
 from hashgrad.chain.bech32 import encode_address
@@ -26,18 +27,27 @@ BLOCK_SUMMARY_FIELDS = ("height", "hash", "time", "nTx", "size", "auxpow", "diff
 def get_status(client: NodeClient, params: ChainParams) -> dict:
     """Height, best hash, supply, peers and mempool of the node, in one batched request."""
     info, supply, mempool, peers, pending = client.batch(
-        [("getblockchaininfo",), ("getsupply",), ("getmempoolinfo",), ("getpeerinfo",), ("getrawmempool",)])
+        [("getblockchaininfo",), ("getsupply",), ("getmempoolinfo",), ("getpeerinfo",), ("getrawmempool",)]
+    )
     chain = parse_chain_info(info)
-    info, supply, mempool = (get_object(r, m) for r, m in ((info, "getblockchaininfo"), (supply, "getsupply"),
-                                                            (mempool, "getmempoolinfo")))
+    info, supply, mempool = (
+        get_object(r, m) for r, m in ((info, "getblockchaininfo"), (supply, "getsupply"), (mempool, "getmempoolinfo"))
+    )
     if chain.chain != params.name:
         raise HashgradError("network-mismatch", f"the node runs {chain.chain!r}, the explorer {params.name!r}")
     peer_count = None if isinstance(peers, RpcError) else len(get_list(peers, "getpeerinfo"))
     pending = [] if isinstance(pending, RpcError) else get_list(pending, "getrawmempool")
-    return {"network": params.name, "height": chain.blocks, "bestblockhash": chain.best_hash.hex(),
-            "time": info["time"], "difficulty": info["difficulty"], "chainwork": info["chainwork"],
-            "supply": supply, "peers": peer_count,
-            "mempool": {"size": mempool["size"], "bytes": mempool["bytes"], "txids": pending[:MAX_PENDING_SHOWN]}}
+    return {
+        "network": params.name,
+        "height": chain.blocks,
+        "bestblockhash": chain.best_hash.hex(),
+        "time": info["time"],
+        "difficulty": info["difficulty"],
+        "chainwork": info["chainwork"],
+        "supply": supply,
+        "peers": peer_count,
+        "mempool": {"size": mempool["size"], "bytes": mempool["bytes"], "txids": pending[:MAX_PENDING_SHOWN]},
+    }
 
 
 def get_recent_blocks(client: NodeClient, start: int | None, count: int) -> dict:
@@ -125,4 +135,3 @@ def search(client: NodeClient, kind: str, value: str | int) -> dict:
             raise
     client.call("gettransaction", value)
     return {"kind": "tx", "id": value}
-

@@ -17,6 +17,7 @@ Inputs are checked by `inputs.py` before the node is asked; errors are JSON `{"e
 "detail": text}`: 400 bad input, 404 unknown object, 503 node unreachable, 502 bad node reply.
 Node calls run in worker threads (`NodeGateway`), never on the event loop.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -42,7 +43,7 @@ SERVER_FAULT_REASONS = {"bad-live-file": 500, "network-mismatch": 502}
 NODE_DOWN_DETAIL = "the node does not answer (is it running?)"
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; "
-                               "form-action 'none'",
+    "form-action 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
@@ -83,11 +84,18 @@ class ExplorerApp:
         app = web.Application(middlewares=[self.error_middleware])
         app.router.add_get("/", self.handle_index)
         app.router.add_get("/static/{name}", self.handle_static)
-        routes = {"/api/status": self.api_status, "/api/blocks": self.api_blocks, "/api/block/{ref}": self.api_block,
-                  "/api/tx/{txid}": self.api_tx, "/api/account/{address}": self.api_account,
-                  "/api/jobs": self.api_jobs, "/api/metagraph/{job}": self.api_metagraph,
-                  "/api/epoch/{job}/{epoch}": self.api_epoch, "/api/devnet": self.api_devnet,
-                  "/api/search": self.api_search}
+        routes = {
+            "/api/status": self.api_status,
+            "/api/blocks": self.api_blocks,
+            "/api/block/{ref}": self.api_block,
+            "/api/tx/{txid}": self.api_tx,
+            "/api/account/{address}": self.api_account,
+            "/api/jobs": self.api_jobs,
+            "/api/metagraph/{job}": self.api_metagraph,
+            "/api/epoch/{job}/{epoch}": self.api_epoch,
+            "/api/devnet": self.api_devnet,
+            "/api/search": self.api_search,
+        }
         for path, handler in routes.items():
             app.router.add_get(path, self.json_handler(handler))
         app.router.add_get("/api/{tail:.*}", self.handle_unknown_api)
@@ -120,6 +128,7 @@ class ExplorerApp:
         async def handle(request: web.Request) -> web.Response:
             result = await handler(request)
             return web.json_response(result, dumps=json.dumps, headers={"Cache-Control": "no-store"})
+
         return handle
 
     async def handle_index(self, request: web.Request) -> web.Response:

@@ -11,6 +11,7 @@
 Each returns a `MinerOutput` exactly as an honest miner does (valid format, valid commitment), or
 None when it has nothing to send (a copycat with nobody to copy, a replay with no past).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -55,17 +56,43 @@ def compute_output(kind: str, ctx: MinerContext) -> MinerOutput | None:
     if kind not in KINDS:
         raise WorkError("unknown-miner-kind", f"{kind}; known: {', '.join(KINDS)}")
     if kind == "honest":
-        return compute_miner_update(ctx.checkpoint, ctx.base_hash, ctx.dataset, ctx.seed, ctx.hotkey,
-                                    ctx.epoch, ctx.params, ctx.ef, ctx.runtime, **ctx.shard)
+        return compute_miner_update(
+            ctx.checkpoint,
+            ctx.base_hash,
+            ctx.dataset,
+            ctx.seed,
+            ctx.hotkey,
+            ctx.epoch,
+            ctx.params,
+            ctx.ef,
+            ctx.runtime,
+            **ctx.shard,
+        )
     return ADVERSARIES[kind](ctx, compute_layout(ctx.params.model, ctx.params.chunk_size, ctx.params.topk))
 
 
-def compute_wrapped(ctx: MinerContext, payload: Payload, layout: Layout, delta: torch.Tensor,
-                    ef: torch.Tensor | None, milestones: tuple[bytes, ...] | None = None) -> MinerOutput:
-    artifact, artifact_id, commitment = build_update(ctx.params, ctx.epoch, ctx.base_hash, ctx.hotkey,
-                                                     compute_delta_hash(delta), payload, layout,
-                                                     ctx.runtime.get_class().to_text(), milestones)
-    return MinerOutput(artifact, artifact_id, commitment, ef if ef is not None else torch.zeros(layout.num_params), delta)
+def compute_wrapped(
+    ctx: MinerContext,
+    payload: Payload,
+    layout: Layout,
+    delta: torch.Tensor,
+    ef: torch.Tensor | None,
+    milestones: tuple[bytes, ...] | None = None,
+) -> MinerOutput:
+    artifact, artifact_id, commitment = build_update(
+        ctx.params,
+        ctx.epoch,
+        ctx.base_hash,
+        ctx.hotkey,
+        compute_delta_hash(delta),
+        payload,
+        layout,
+        ctx.runtime.get_class().to_text(),
+        milestones,
+    )
+    return MinerOutput(
+        artifact, artifact_id, commitment, ef if ef is not None else torch.zeros(layout.num_params), delta
+    )
 
 
 def compute_lazy(ctx: MinerContext, layout: Layout) -> MinerOutput:
@@ -114,7 +141,10 @@ def compute_sandbagger(ctx: MinerContext, layout: Layout) -> MinerOutput:
     steps = max(1, int(ctx.params.inner_steps * ctx.sandbag_fraction))
     partial, milestones = compute_training(ctx.checkpoint, ctx.dataset, ctx.seed, ctx.hotkey, ctx.params, steps=steps)
     start = compute_flat(ctx.checkpoint.state)
-    faked = tuple(compute_state_hash(start - partial * (s / steps)) for s in compute_milestone_steps(ctx.params)[len(milestones):])
+    faked = tuple(
+        compute_state_hash(start - partial * (s / steps))
+        for s in compute_milestone_steps(ctx.params)[len(milestones) :]
+    )
     delta = partial * (ctx.params.inner_steps / steps)
     ef = torch.zeros(layout.num_params) if ctx.ef is None else ctx.ef
     payload, ef_next = apply_error_feedback(ef, delta, layout, ctx.params.quant_bins, ctx.params.ef_decay)

@@ -20,6 +20,7 @@ validator that receives a record that checks out zeroes the miner for the epoch 
 hotkey (`apply_evidence`), so one auditor's catch reaches the consensus, not just its own row.
 The record's hash (`compute_evidence_hash`) is what goes on chain or into a coordination record.
 """
+
 from __future__ import annotations
 
 import json
@@ -71,18 +72,31 @@ def decode_evidence(data: bytes) -> AuditEvidence:
         raw = json.loads(data)
         if raw.pop("format") != EVIDENCE_FORMAT:
             raise WorkError("bad-evidence", "unknown format")
-        fields = {name: bytes.fromhex(raw[name]) for name in
-                  ("miner", "artifact_id", "base_checkpoint", "expected_hash", "got_hash")}
+        fields = {
+            name: bytes.fromhex(raw[name])
+            for name in ("miner", "artifact_id", "base_checkpoint", "expected_hash", "got_hash")
+        }
         segment = tuple(int(s) for s in raw["segment"])
         distance = raw["distance"]
-        evidence = AuditEvidence(uid=int(raw["uid"]), epoch=int(raw["epoch"]), segment=segment, step=int(raw["step"]),
-                                 distance=None if distance is None else float(distance), **fields)
+        evidence = AuditEvidence(
+            uid=int(raw["uid"]),
+            epoch=int(raw["epoch"]),
+            segment=segment,
+            step=int(raw["step"]),
+            distance=None if distance is None else float(distance),
+            **fields,
+        )
     except WorkError:
         raise
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise WorkError("bad-evidence", str(exc)) from exc
-    if set(raw) != set(AuditEvidence.__dataclass_fields__) or len(segment) != 2 or not 0 <= segment[0] < segment[1] \
-            or segment[1] != evidence.step or any(len(fields[n]) != 32 for n in ("miner", "artifact_id", "base_checkpoint")):
+    if (
+        set(raw) != set(AuditEvidence.__dataclass_fields__)
+        or len(segment) != 2
+        or not 0 <= segment[0] < segment[1]
+        or segment[1] != evidence.step
+        or any(len(fields[n]) != 32 for n in ("miner", "artifact_id", "base_checkpoint"))
+    ):
         raise WorkError("bad-evidence", "fields, segment or hash sizes")
     return evidence
 
@@ -101,13 +115,20 @@ def get_replay_runtime(header: UpdateHeader, device: Runtime = CPU_FP32) -> Runt
     return replace(device, precision=parse_hardware_class(header.hardware).precision)
 
 
-def compute_divergence(checkpoint: Checkpoint, dataset: Dataset, seed: bytes, params: WorkParams,
-                       header: UpdateHeader, steps: int,
-                       device: Runtime = CPU_FP32) -> tuple[tuple[int, int], bytes, bytes] | None:
+def compute_divergence(
+    checkpoint: Checkpoint,
+    dataset: Dataset,
+    seed: bytes,
+    params: WorkParams,
+    header: UpdateHeader,
+    steps: int,
+    device: Runtime = CPU_FP32,
+) -> tuple[tuple[int, int], bytes, bytes] | None:
     """Replay the first `steps` inner steps (within the miner's hardware class); None if every declared
     hash reached matches, else (segment, expected hash, replayed hash) of the first mismatch."""
-    delta, milestones = compute_training(checkpoint, dataset, seed, header.hotkey, params, steps=steps,
-                                         runtime=get_replay_runtime(header, device))
+    delta, milestones = compute_training(
+        checkpoint, dataset, seed, header.hotkey, params, steps=steps, runtime=get_replay_runtime(header, device)
+    )
     reached = list(milestones) + ([compute_delta_hash(delta)] if steps >= params.inner_steps else [])
     previous = 0
     for (step, expected), got in zip(compute_declared(header, params), reached):
@@ -117,26 +138,48 @@ def compute_divergence(checkpoint: Checkpoint, dataset: Dataset, seed: bytes, pa
     return None
 
 
-def compute_audit_evidence(checkpoint: Checkpoint, dataset: Dataset, seed: bytes, params: WorkParams, uid: int,
-                           artifact_id: bytes, header: UpdateHeader, steps: int,
-                           device: Runtime = CPU_FP32) -> AuditEvidence | None:
+def compute_audit_evidence(
+    checkpoint: Checkpoint,
+    dataset: Dataset,
+    seed: bytes,
+    params: WorkParams,
+    uid: int,
+    artifact_id: bytes,
+    header: UpdateHeader,
+    steps: int,
+    device: Runtime = CPU_FP32,
+) -> AuditEvidence | None:
     """The audit itself: None if the replay of `steps` inner steps matches, else the evidence."""
     found = compute_divergence(checkpoint, dataset, seed, params, header, steps, device)
     if found is None:
         return None
     segment, expected, got = found
-    return AuditEvidence(header.hotkey, uid, header.epoch, artifact_id, header.base_checkpoint, segment, segment[1],
-                         expected, got)
+    return AuditEvidence(
+        header.hotkey, uid, header.epoch, artifact_id, header.base_checkpoint, segment, segment[1], expected, got
+    )
 
 
-def check_evidence(evidence: AuditEvidence, checkpoint: Checkpoint, dataset: Dataset, seed: bytes, params: WorkParams,
-                   header: UpdateHeader, artifact_id: bytes) -> bool:
+def check_evidence(
+    evidence: AuditEvidence,
+    checkpoint: Checkpoint,
+    dataset: Dataset,
+    seed: bytes,
+    params: WorkParams,
+    header: UpdateHeader,
+    artifact_id: bytes,
+) -> bool:
     """True iff the record is about this artifact and a replay to its step reproduces the mismatch."""
     declared = dict(compute_declared(header, params))
-    if (evidence.artifact_id != artifact_id or evidence.miner != header.hotkey or evidence.epoch != header.epoch
-            or evidence.base_checkpoint != header.base_checkpoint or declared.get(evidence.step) != evidence.expected_hash):
+    if (
+        evidence.artifact_id != artifact_id
+        or evidence.miner != header.hotkey
+        or evidence.epoch != header.epoch
+        or evidence.base_checkpoint != header.base_checkpoint
+        or declared.get(evidence.step) != evidence.expected_hash
+    ):
         return False
-    delta, milestones = compute_training(checkpoint, dataset, seed, header.hotkey, params, steps=evidence.step,
-                                         runtime=get_replay_runtime(header))
+    delta, milestones = compute_training(
+        checkpoint, dataset, seed, header.hotkey, params, steps=evidence.step, runtime=get_replay_runtime(header)
+    )
     got = compute_delta_hash(delta) if evidence.step >= params.inner_steps else milestones[-1]
     return got == evidence.got_hash != evidence.expected_hash

@@ -1,9 +1,11 @@
 """Centralized training, the baseline the swarm is measured against (and a way to make a start model).
 
 Same model, the same inner loop (`miner.run_inner_steps`, AdamW) and the same data pages as the
-miners, but one optimizer over the whole training set: what a data-parallel run with `batch_size` samples per step would do.
+miners, but one optimizer over the whole training set: what a data-parallel run with `batch_size` samples per
+step would do.
 The batch order comes from a seed over all training windows, so the run is reproducible.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -17,8 +19,9 @@ from hashgrad.work.params import WorkParams
 CENTRAL_HOTKEY = compute_tagged_hash("hashgrad/work/centralized", b"")
 
 
-def compute_centralized_training(checkpoint: Checkpoint, dataset: Dataset, params: WorkParams, steps: int,
-                                 batch_size: int, seed: bytes, on_step=None) -> Checkpoint:
+def compute_centralized_training(
+    checkpoint: Checkpoint, dataset: Dataset, params: WorkParams, steps: int, batch_size: int, seed: bytes, on_step=None
+) -> Checkpoint:
     """`steps` AdamW steps of `batch_size` windows over all training pages; returns the new checkpoint."""
     order = compute_batch_order(seed, CENTRAL_HOTKEY, dataset.train_pages, params.windows_per_page, steps, batch_size)
     model = checkpoint.build_model()

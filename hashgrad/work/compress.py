@@ -11,6 +11,7 @@ Error feedback makes the sparsity affordable: the miner keeps e ← β·e + Δ, 
 e − D(C(e)) for next time, so what is not sent now is sent later. Nothing here depends on the
 miner's state except through `ef`; decoding is a pure function of the payload and the layout.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -63,14 +64,16 @@ class Layout:
 
     @cached_property
     def chunks(self) -> tuple[ChunkLayout, ...]:
-        return tuple(ChunkLayout(g.tensor, g.start + i * g.length, g.length, g.keep)
-                     for g in self.groups for i in range(g.count))
+        return tuple(
+            ChunkLayout(g.tensor, g.start + i * g.length, g.length, g.keep) for g in self.groups for i in range(g.count)
+        )
 
     @cached_property
     def value_starts(self) -> np.ndarray:
         """For every kept value (payload order), the flat offset of its chunk."""
-        return np.concatenate([np.repeat(g.start + g.length * np.arange(g.count, dtype=np.int64), g.keep)
-                               for g in self.groups])
+        return np.concatenate(
+            [np.repeat(g.start + g.length * np.arange(g.count, dtype=np.int64), g.keep) for g in self.groups]
+        )
 
     @cached_property
     def tensor_of(self) -> np.ndarray:
@@ -87,7 +90,9 @@ def compute_layout(config: GPTConfig, chunk_size: int, topk: int) -> Layout:
         if full:
             groups.append(ChunkGroup(tensor, offset, full, chunk_size, topk))
         if rest:
-            groups.append(ChunkGroup(tensor, offset + full * chunk_size, 1, rest, min(rest, max(1, topk * rest // chunk_size))))
+            groups.append(
+                ChunkGroup(tensor, offset + full * chunk_size, 1, rest, min(rest, max(1, topk * rest // chunk_size)))
+            )
         offset += numel
     return Layout(offset, len(shapes), tuple(groups))
 
@@ -170,6 +175,7 @@ def apply_error_feedback(ef: torch.Tensor, delta: torch.Tensor, layout: Layout, 
 
 
 # ---- bit packing -------------------------------------------------------------------------------
+
 
 def pack_bits(values: np.ndarray, bits: int) -> bytes:
     """Big-endian bit fields of `bits` bits each, zero-padded to a whole byte."""

@@ -21,6 +21,7 @@ milestone, as Gensyn's Verde does:
 
 Only weights enter a distance; the AdamW moments are revealed so that a segment can be resumed.
 """
+
 from __future__ import annotations
 
 import math
@@ -32,8 +33,14 @@ from safetensors.torch import save as safetensors_save
 from hashgrad.errors import WorkError
 from hashgrad.work.data import Dataset
 from hashgrad.work.hardware import Runtime
-from hashgrad.work.miner import (InnerState, TrainingRun, compute_batches, compute_initial_inner_state,
-                                 compute_inner_state_hash, compute_segment)
+from hashgrad.work.miner import (
+    InnerState,
+    TrainingRun,
+    compute_batches,
+    compute_initial_inner_state,
+    compute_inner_state_hash,
+    compute_segment,
+)
 from hashgrad.work.model import Checkpoint, compute_header_json, decode_safetensors
 from hashgrad.work.params import WorkParams
 from hashgrad.work.update import UpdateHeader, compute_delta_hash, compute_milestone_steps
@@ -92,8 +99,9 @@ def decode_reveal(data: bytes, header: UpdateHeader, params: WorkParams) -> Reve
         raise WorkError("reveal-mismatch", "the revealed Δ does not hash to the update's delta_hash")
     states = {}
     for index, step in enumerate(marks):
-        state = InnerState(step, *(check_vector(tensors[f"s{step}.{p}"], header.num_params, f"s{step}.{p}")
-                                   for p in STATE_PARTS))
+        state = InnerState(
+            step, *(check_vector(tensors[f"s{step}.{p}"], header.num_params, f"s{step}.{p}") for p in STATE_PARTS)
+        )
         if compute_inner_state_hash(state) != header.milestones[index]:
             raise WorkError("reveal-mismatch", f"the state revealed for step {step} does not match its milestone hash")
         states[step] = state
@@ -108,22 +116,45 @@ def compute_drift(replayed: torch.Tensor, claimed: torch.Tensor, moved: torch.Te
     return 0.0 if distance == 0 else math.inf
 
 
-def compute_replay(checkpoint: Checkpoint, dataset: Dataset, batches: list, params: WorkParams, start: InnerState,
-                   stop: int, runtime: Runtime) -> TrainingRun:
+def compute_replay(
+    checkpoint: Checkpoint,
+    dataset: Dataset,
+    batches: list,
+    params: WorkParams,
+    start: InnerState,
+    stop: int,
+    runtime: Runtime,
+) -> TrainingRun:
     return compute_segment(checkpoint, dataset, batches, params, start, stop, runtime)
 
 
-def compute_run_drift(checkpoint: Checkpoint, dataset: Dataset, seed: bytes, hotkey: bytes, params: WorkParams,
-                      delta: torch.Tensor, runtime: Runtime) -> float:
+def compute_run_drift(
+    checkpoint: Checkpoint,
+    dataset: Dataset,
+    seed: bytes,
+    hotkey: bytes,
+    params: WorkParams,
+    delta: torch.Tensor,
+    runtime: Runtime,
+) -> float:
     """The whole-run drift between this hardware's replay and a claimed pseudo-gradient."""
     start = compute_initial_inner_state(checkpoint)
-    end = compute_replay(checkpoint, dataset, compute_batches(dataset, seed, hotkey, params), params, start,
-                         params.inner_steps, runtime).end.params
+    end = compute_replay(
+        checkpoint, dataset, compute_batches(dataset, seed, hotkey, params), params, start, params.inner_steps, runtime
+    ).end.params
     return compute_drift(end, start.params - delta, start.params - end)
 
 
-def compute_first_divergence(checkpoint: Checkpoint, dataset: Dataset, seed: bytes, hotkey: bytes,
-                             params: WorkParams, reveal: Reveal, runtime: Runtime, threshold: float) -> tuple[int, int]:
+def compute_first_divergence(
+    checkpoint: Checkpoint,
+    dataset: Dataset,
+    seed: bytes,
+    hotkey: bytes,
+    params: WorkParams,
+    reveal: Reveal,
+    runtime: Runtime,
+    threshold: float,
+) -> tuple[int, int]:
     """(the step that ends the first diverging segment, inner steps replayed): bisection over the
     milestones, between the agreed start and the disputed end (see the module docstring)."""
     batches = compute_batches(dataset, seed, hotkey, params)
@@ -142,8 +173,16 @@ def compute_first_divergence(checkpoint: Checkpoint, dataset: Dataset, seed: byt
     return points[hi].step, replayed
 
 
-def check_cross_class(checkpoint: Checkpoint, dataset: Dataset, seed: bytes, hotkey: bytes, params: WorkParams,
-                      header: UpdateHeader, reveal_bytes: bytes | None, runtime: Runtime) -> CrossClassVerdict:
+def check_cross_class(
+    checkpoint: Checkpoint,
+    dataset: Dataset,
+    seed: bytes,
+    hotkey: bytes,
+    params: WorkParams,
+    header: UpdateHeader,
+    reveal_bytes: bytes | None,
+    runtime: Runtime,
+) -> CrossClassVerdict:
     """The audit of an update from another hardware class (see the module docstring). `runtime` is
     the validator's device, run in the precision the miner declared."""
     threshold = params.get_drift_threshold(runtime.precision)
@@ -152,8 +191,9 @@ def check_cross_class(checkpoint: Checkpoint, dataset: Dataset, seed: bytes, hot
             raise WorkError("reveal-mismatch", "the miner revealed nothing")
         reveal = decode_reveal(reveal_bytes, header, params)
     except WorkError as exc:
-        return CrossClassVerdict(False, math.inf, threshold, exc.reason if exc.reason == "reveal-mismatch"
-                                 else "bad-reveal")
+        return CrossClassVerdict(
+            False, math.inf, threshold, exc.reason if exc.reason == "reveal-mismatch" else "bad-reveal"
+        )
     drift = compute_run_drift(checkpoint, dataset, seed, hotkey, params, reveal.delta, runtime)
     if drift <= threshold:
         return CrossClassVerdict(True, drift, threshold, replayed_steps=params.inner_steps)

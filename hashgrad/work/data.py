@@ -13,6 +13,7 @@ and the miner's hotkey, so anyone can recompute them (and a validator can replay
 A dataset made by a tokenizer (`hashgrad data prepare`, work/prepare.py) is the same pages stored
 as content-addressed token shards under a v2 manifest (work/shards.py); `load_dataset` reads both.
 """
+
 from __future__ import annotations
 
 import json
@@ -140,7 +141,11 @@ def check_manifest(manifest: object) -> dict:
     if page_tokens * num_pages > MAX_DATASET_BYTES:
         raise WorkError("dataset-too-large", "pages exceed the dataset size limit")
     pages = manifest["pages"]
-    if not isinstance(pages, list) or len(pages) != num_pages or not all(isinstance(h, str) and len(h) == 64 for h in pages):
+    if (
+        not isinstance(pages, list)
+        or len(pages) != num_pages
+        or not all(isinstance(h, str) and len(h) == 64 for h in pages)
+    ):
         raise WorkError("bad-manifest", "pages must list one sha256 hex per page")
     if manifest["heldout"] != compute_heldout(num_pages):
         raise WorkError("bad-manifest", "held-out pages do not follow the fixed rule")
@@ -201,8 +206,9 @@ def compute_window_refs(pages: list[int], windows_per_page: int) -> list[WindowR
     return [(page, w) for page in pages for w in range(windows_per_page)]
 
 
-def compute_batch_order(seed: bytes, hotkey: bytes, pages: list[int], windows_per_page: int,
-                        steps: int, batch_size: int) -> list[list[WindowRef]]:
+def compute_batch_order(
+    seed: bytes, hotkey: bytes, pages: list[int], windows_per_page: int, steps: int, batch_size: int
+) -> list[list[WindowRef]]:
     """Windows for each inner step: seeded passes over all windows of the assigned pages."""
     refs = compute_window_refs(pages, windows_per_page)
     order: list[WindowRef] = []

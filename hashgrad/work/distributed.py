@@ -7,10 +7,11 @@ network; the protocol sees one miner. The update declares its class with N proce
 (work.hardware), so a validator replays it with a tolerance like any other class: the averaged
 gradient equals the whole batch's up to the rounding of the split sums.
 """
+
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.distributed as dist
@@ -48,8 +49,13 @@ def build_shard(device: torch.device, batch_size: int) -> dict:
 
 def build_ddp_wrap(device: torch.device) -> Callable[[torch.nn.Module], torch.nn.Module]:
     def wrap(model: torch.nn.Module) -> torch.nn.Module:
-        ids = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else None
+        ids = (
+            [device.index if device.index is not None else torch.cuda.current_device()]
+            if device.type == "cuda"
+            else None
+        )
         return torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
     return wrap
 
 
@@ -57,7 +63,9 @@ EPOCH_MESSAGE_BYTES = 8 + 32 + 32  # epoch, seed, base checkpoint hash
 STOP_EPOCH = 2**63 - 1
 
 
-def broadcast_epoch(epoch: int = STOP_EPOCH, seed: bytes = bytes(32), base: bytes = bytes(32)) -> tuple[int, bytes, bytes]:
+def broadcast_epoch(
+    epoch: int = STOP_EPOCH, seed: bytes = bytes(32), base: bytes = bytes(32)
+) -> tuple[int, bytes, bytes]:
     """Rank 0 tells the other processes which epoch to train (fixed bytes, no pickle); every rank
     returns (epoch, seed, base). STOP_EPOCH tells them to leave."""
     device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")

@@ -21,6 +21,7 @@ cannot know which), and compare the weight hashes bit for bit; the last mileston
 checked against the declared pseudo-gradient hash. A miner that skipped the steps after step k is
 caught whenever the drawn milestone lies beyond k, and the average audit costs about half a run.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,8 +29,14 @@ from dataclasses import dataclass
 
 import torch
 
-from hashgrad.work.data import (Dataset, WindowRef, compute_assigned_pages, compute_batch_order,
-                                compute_window_refs, compute_windows)
+from hashgrad.work.data import (
+    Dataset,
+    WindowRef,
+    compute_assigned_pages,
+    compute_batch_order,
+    compute_window_refs,
+    compute_windows,
+)
 from hashgrad.work.hardware import CPU_FP32, Runtime
 from hashgrad.work.hashing import HashStream, compute_sample, compute_seed, compute_tagged_hash
 from hashgrad.work.miner import compute_pseudo_gradient, compute_training
@@ -91,14 +98,18 @@ def compute_own_refs(dataset: Dataset, params: WorkParams, seed: bytes, salt: by
     return [refs[i] for i in sorted(picked)]
 
 
-def compute_random_windows(dataset: Dataset, params: WorkParams, seed: bytes, salt: bytes,
-                           hotkeys: list[bytes]) -> torch.Tensor:
+def compute_random_windows(
+    dataset: Dataset, params: WorkParams, seed: bytes, salt: bytes, hotkeys: list[bytes]
+) -> torch.Tensor:
     """Shared random windows from train pages assigned to none of the scored hotkeys."""
-    return compute_windows(dataset, compute_random_refs(dataset, params, seed, salt, hotkeys), params.model.block_size + 1)
+    return compute_windows(
+        dataset, compute_random_refs(dataset, params, seed, salt, hotkeys), params.model.block_size + 1
+    )
 
 
-def compute_random_refs(dataset: Dataset, params: WorkParams, seed: bytes, salt: bytes,
-                        hotkeys: list[bytes]) -> list[WindowRef]:
+def compute_random_refs(
+    dataset: Dataset, params: WorkParams, seed: bytes, salt: bytes, hotkeys: list[bytes]
+) -> list[WindowRef]:
     """(page, window) of the shared random sample: eval_rand_max windows in draw order, so that any
     prefix is itself a uniform sample (the loss test uses as long a prefix as its variance needs)."""
     taken = {p for hk in hotkeys for p in compute_assigned_pages(seed, hk, params.pages_per_miner, dataset.train_pages)}
@@ -135,8 +146,9 @@ def compute_stderr(gains: torch.Tensor, scale: float, clusters: list[int] | None
     return math.sqrt(variance) / len(gains) / scale
 
 
-def compute_rand_prefix(model: GPT, rand: torch.Tensor, rand_before: torch.Tensor, pages: list[int] | None,
-                        params: WorkParams) -> tuple[float, float, int]:
+def compute_rand_prefix(
+    model: GPT, rand: torch.Tensor, rand_before: torch.Tensor, pages: list[int] | None, params: WorkParams
+) -> tuple[float, float, int]:
     """(s_rand, its standard error, windows used) on the shortest prefix of the shared random sample,
     from eval_rand_windows doubling to all of it, whose standard error is within eval_rel_stderr of the gain."""
     count, after = min(params.eval_rand_windows, len(rand)), torch.empty(0)
@@ -150,16 +162,31 @@ def compute_rand_prefix(model: GPT, rand: torch.Tensor, rand_before: torch.Tenso
         count = min(2 * count, len(rand))
 
 
-def compute_loss_test(checkpoint: Checkpoint, update: torch.Tensor, params: WorkParams, own: torch.Tensor,
-                      own_before: torch.Tensor, rand: torch.Tensor, rand_before: torch.Tensor,
-                      own_pages: list[int] | None = None, rand_pages: list[int] | None = None) -> LossTest:
+def compute_loss_test(
+    checkpoint: Checkpoint,
+    update: torch.Tensor,
+    params: WorkParams,
+    own: torch.Tensor,
+    own_before: torch.Tensor,
+    rand: torch.Tensor,
+    rand_before: torch.Tensor,
+    own_pages: list[int] | None = None,
+    rand_pages: list[int] | None = None,
+) -> LossTest:
     """The loss test of one update; `own_pages` / `rand_pages` (each window's page) cluster the errors."""
     model = compute_applied_model(checkpoint, update, params.outer_lr)
     own_after = compute_batched_loss(model, own)
     s_rand, rand_se, used = compute_rand_prefix(model, rand, rand_before, rand_pages, params)
     own_se = compute_stderr(own_before - own_after, float(own_before.mean()), own_pages)
-    return LossTest(compute_relative_gain(own_before, own_after), s_rand, rand_se, math.hypot(rand_se, own_se),
-                    params.eval_z, params.gate_z, used)
+    return LossTest(
+        compute_relative_gain(own_before, own_after),
+        s_rand,
+        rand_se,
+        math.hypot(rand_se, own_se),
+        params.eval_z,
+        params.gate_z,
+        used,
+    )
 
 
 def is_audited(seed: bytes, salt: bytes, hotkey: bytes, probability: float) -> bool:
@@ -168,8 +195,9 @@ def is_audited(seed: bytes, salt: bytes, hotkey: bytes, probability: float) -> b
     return draw < probability
 
 
-def is_replay_exact(checkpoint: Checkpoint, dataset: Dataset, seed: bytes, hotkey: bytes,
-                    params: WorkParams, delta_hash: bytes) -> bool:
+def is_replay_exact(
+    checkpoint: Checkpoint, dataset: Dataset, seed: bytes, hotkey: bytes, params: WorkParams, delta_hash: bytes
+) -> bool:
     """Re-run the miner's H steps; True iff the pseudo-gradient hashes to what it declared."""
     return compute_delta_hash(compute_pseudo_gradient(checkpoint, dataset, seed, hotkey, params)) == delta_hash
 
@@ -180,8 +208,16 @@ def compute_audit_steps(seed: bytes, salt: bytes, hotkey: bytes, params: WorkPar
     return choices[HashStream(compute_tagged_hash(TAG_AUDIT_DEPTH, seed + salt + hotkey)).next_below(len(choices))]
 
 
-def is_prefix_exact(checkpoint: Checkpoint, dataset: Dataset, seed: bytes, hotkey: bytes, params: WorkParams,
-                    header: UpdateHeader, steps: int, runtime: Runtime = CPU_FP32) -> bool:
+def is_prefix_exact(
+    checkpoint: Checkpoint,
+    dataset: Dataset,
+    seed: bytes,
+    hotkey: bytes,
+    params: WorkParams,
+    header: UpdateHeader,
+    steps: int,
+    runtime: Runtime = CPU_FP32,
+) -> bool:
     """Re-run the first `steps` inner steps; True iff every milestone reached (and, for a whole run,
     the pseudo-gradient) hashes to what the header declares. Only meaningful within the miner's
     hardware class (scoring.compute_audit picks this or a cross-class audit)."""
@@ -194,7 +230,9 @@ def is_prefix_exact(checkpoint: Checkpoint, dataset: Dataset, seed: bytes, hotke
 def compute_heldout_loss(checkpoint: Checkpoint, dataset: Dataset, max_windows: int = 512) -> float:
     """Mean next-byte loss (nats) over up to max_windows windows spread evenly over the held-out pages."""
     window = checkpoint.config.block_size + 1
-    windows = compute_windows(dataset, compute_window_refs(dataset.heldout_pages, dataset.page_tokens // window), window)
+    windows = compute_windows(
+        dataset, compute_window_refs(dataset.heldout_pages, dataset.page_tokens // window), window
+    )
     if len(windows) > max_windows:
         windows = windows[torch.linspace(0, len(windows) - 1, max_windows).long()]
     return float(compute_batched_loss(checkpoint.build_model().eval(), windows).mean())

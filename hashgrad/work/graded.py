@@ -10,6 +10,7 @@ milestones that work reached (an audit that replays past a step it skipped, or t
 At f = 1 each is exactly the honest miner. bench/bench_fidelity.py grades 2 miners at each of
 25/50/75/100 % along each axis and measures the rank correlation of effort and reward.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -33,7 +34,7 @@ class Effort:
     axis: str  # one of AXES
     fraction: float  # in (0, 1]
 
-    def check(self) -> "Effort":
+    def check(self) -> Effort:
         if self.axis not in AXES or not 0 < self.fraction <= 1:
             raise WorkError("bad-effort", f"{self.axis} {self.fraction}: axis in {AXES}, fraction in (0, 1]")
         return self
@@ -67,8 +68,9 @@ def compute_graded_training(ctx: MinerContext, effort: Effort) -> tuple[torch.Te
     if effort.axis == "batch":
         batch = max(1, round(effort.fraction * params.batch_size))
         return compute_training(ctx.checkpoint, ctx.dataset, ctx.seed, ctx.hotkey, replace(params, batch_size=batch))
-    return compute_training(ctx.checkpoint, compute_unfaithful_dataset(ctx, effort.fraction), ctx.seed, ctx.hotkey,
-                            params)
+    return compute_training(
+        ctx.checkpoint, compute_unfaithful_dataset(ctx, effort.fraction), ctx.seed, ctx.hotkey, params
+    )
 
 
 def compute_graded_output(ctx: MinerContext, effort: Effort) -> MinerOutput:
@@ -78,6 +80,7 @@ def compute_graded_output(ctx: MinerContext, effort: Effort) -> MinerOutput:
     delta, milestones = compute_graded_training(ctx, effort)
     ef = torch.zeros(layout.num_params) if ctx.ef is None else ctx.ef
     payload, ef_next = apply_error_feedback(ef, delta, layout, params.quant_bins, params.ef_decay)
-    artifact, artifact_id, commitment = build_update(params, ctx.epoch, ctx.base_hash, ctx.hotkey,
-                                                     compute_delta_hash(delta), payload, layout, milestones=milestones)
+    artifact, artifact_id, commitment = build_update(
+        params, ctx.epoch, ctx.base_hash, ctx.hotkey, compute_delta_hash(delta), payload, layout, milestones=milestones
+    )
     return MinerOutput(artifact, artifact_id, commitment, ef_next, delta)

@@ -15,6 +15,7 @@ PyTorch picks its CPU kernel (DEFAULT, AVX2, AVX512, ...) once per process, from
 ATEN_CPU_CAPABILITY read before the first dispatch, so a second process computes the same bits
 only when it is started with the same kernel: `compute_kernel_env` gives the environment for that.
 """
+
 from __future__ import annotations
 
 import os
@@ -130,8 +131,7 @@ class Runtime:
     processes: int = 1
 
     def get_class(self) -> HardwareClass:
-        return HardwareClass(self.device.type, get_arch(self.device), self.precision, torch.__version__,
-                             self.processes)
+        return HardwareClass(self.device.type, get_arch(self.device), self.precision, torch.__version__, self.processes)
 
     def build_autocast(self):
         """The context a forward pass runs in: bf16 autocast, or nothing (fp32)."""
@@ -145,7 +145,9 @@ def build_runtime(device: str | None = None, precision: str = "fp32") -> Runtime
     """A checked Runtime for `--device` and a precision the device supports."""
     parsed = parse_device(device)
     if precision not in get_precisions(parsed):
-        raise WorkError("bad-precision", f"{precision} on {parsed}; this device runs {', '.join(get_precisions(parsed))}")
+        raise WorkError(
+            "bad-precision", f"{precision} on {parsed}; this device runs {', '.join(get_precisions(parsed))}"
+        )
     return Runtime(parsed, precision)
 
 

@@ -10,6 +10,7 @@ layout, so another implementation (or the chain layer) can recompute the same va
 - `compute_sample(...)` draws indices without replacement from a SHA-256 counter stream, so page
   assignment and batch order do not depend on numpy's or torch's RNG implementation.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -53,8 +54,13 @@ def compute_commitment(
     """
     if not 0 <= job_id <= MAX_JOB_ID or not 0 <= epoch < 2**32:
         raise WorkError("bad-commitment-field", "job_id must fit u16 and epoch u32")
-    return compute_work_commitment(check_bytes32(artifact_id, "artifact_id"), check_bytes32(hotkey, "hotkey"),
-                                   epoch, job_id, check_bytes32(base_checkpoint_hash, "base_checkpoint_hash"))
+    return compute_work_commitment(
+        check_bytes32(artifact_id, "artifact_id"),
+        check_bytes32(hotkey, "hotkey"),
+        epoch,
+        job_id,
+        check_bytes32(base_checkpoint_hash, "base_checkpoint_hash"),
+    )
 
 
 def compute_seed(seed: bytes, label: str, *parts: bytes | int) -> bytes:

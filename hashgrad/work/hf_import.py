@@ -12,6 +12,7 @@ family has none, untied GPT-2 heads...) raises `unsupported-config` naming the f
 importing a model whose logits would differ from transformers'. Half-precision weights are widened
 to float32 (exactly); float32 weights come through bit for bit.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,16 @@ import torch
 from safetensors import safe_open
 
 from hashgrad.errors import WorkError
-from hashgrad.work.model import (MAX_CHECKPOINT_BYTES, MAX_TOKENIZER_BYTES, TOKENIZER_CONFIG_KEYS, Checkpoint,
-                                 GPTConfig, ModelConfig, check_tokenizer_config, compute_param_shapes)
+from hashgrad.work.model import (
+    MAX_CHECKPOINT_BYTES,
+    MAX_TOKENIZER_BYTES,
+    TOKENIZER_CONFIG_KEYS,
+    Checkpoint,
+    GPTConfig,
+    ModelConfig,
+    check_tokenizer_config,
+    compute_param_shapes,
+)
 from hashgrad.work.models.llama import LlamaConfig
 from hashgrad.work.tokenizer import load_tokenizer
 
@@ -89,14 +98,21 @@ def compute_llama_config(raw: dict) -> LlamaConfig:
     heads = get_int(raw, "num_attention_heads")
     hidden = get_int(raw, "hidden_size")
     head_dim = raw.get("head_dim") or (hidden // heads if heads else 0)
-    return LlamaConfig(vocab_size=get_int(raw, "vocab_size"), block_size=get_int(raw, "max_position_embeddings"),
-                       hidden_size=hidden, intermediate_size=get_int(raw, "intermediate_size"),
-                       num_hidden_layers=get_int(raw, "num_hidden_layers"), num_attention_heads=heads,
-                       num_key_value_heads=get_int(raw, "num_key_value_heads", heads), head_dim=head_dim,
-                       rms_norm_eps=get_float(raw, "rms_norm_eps", 1e-6), rope_theta=theta,
-                       tie_word_embeddings=require(raw, "tie_word_embeddings", (True, False), False),
-                       bos_token_id=get_token_id(raw, "bos_token_id"),
-                       eos_token_id=get_token_id(raw, "eos_token_id")).check()
+    return LlamaConfig(
+        vocab_size=get_int(raw, "vocab_size"),
+        block_size=get_int(raw, "max_position_embeddings"),
+        hidden_size=hidden,
+        intermediate_size=get_int(raw, "intermediate_size"),
+        num_hidden_layers=get_int(raw, "num_hidden_layers"),
+        num_attention_heads=heads,
+        num_key_value_heads=get_int(raw, "num_key_value_heads", heads),
+        head_dim=head_dim,
+        rms_norm_eps=get_float(raw, "rms_norm_eps", 1e-6),
+        rope_theta=theta,
+        tie_word_embeddings=require(raw, "tie_word_embeddings", (True, False), False),
+        bos_token_id=get_token_id(raw, "bos_token_id"),
+        eos_token_id=get_token_id(raw, "eos_token_id"),
+    ).check()
 
 
 def compute_gpt2_config(raw: dict) -> GPTConfig:
@@ -108,9 +124,14 @@ def compute_gpt2_config(raw: dict) -> GPTConfig:
     require(raw, "add_cross_attention", (False,), False)
     n_embd = get_int(raw, "n_embd", 768)
     require(raw, "n_inner", (None, 4 * n_embd), None)
-    return GPTConfig(vocab_size=get_int(raw, "vocab_size"), block_size=get_int(raw, "n_positions", 1024),
-                     n_layer=get_int(raw, "n_layer", 12), n_head=get_int(raw, "n_head", 12), n_embd=n_embd,
-                     layer_norm_epsilon=get_float(raw, "layer_norm_epsilon", 1e-5)).check()
+    return GPTConfig(
+        vocab_size=get_int(raw, "vocab_size"),
+        block_size=get_int(raw, "n_positions", 1024),
+        n_layer=get_int(raw, "n_layer", 12),
+        n_head=get_int(raw, "n_head", 12),
+        n_embd=n_embd,
+        layer_norm_epsilon=get_float(raw, "layer_norm_epsilon", 1e-5),
+    ).check()
 
 
 def compute_config(raw: dict) -> ModelConfig:
@@ -130,7 +151,9 @@ def get_weight_files(folder: Path) -> list[Path]:
         if any(Path(name).name != name or not name.endswith(".safetensors") for name in names):
             raise WorkError("bad-json", f"{INDEX_FILE} names a file outside the folder or not safetensors")
         return [folder / name for name in names]
-    raise WorkError("missing-file", f"{folder} holds neither {WEIGHTS_FILE} nor {INDEX_FILE} (only safetensors are read)")
+    raise WorkError(
+        "missing-file", f"{folder} holds neither {WEIGHTS_FILE} nor {INDEX_FILE} (only safetensors are read)"
+    )
 
 
 def compute_our_name(name: str, config: ModelConfig) -> str | None:
@@ -162,8 +185,10 @@ def read_weights(folder: Path, config: ModelConfig) -> dict[str, torch.Tensor]:
                         raise WorkError("bad-tensor-names", f"unexpected or repeated tensor {name}")
                     tensor = handle.get_tensor(name)
                     if tensor.dtype not in FLOAT_DTYPES or tuple(tensor.shape) != shapes[ours]:
-                        raise WorkError("bad-shape", f"{name} is {tensor.dtype} {tuple(tensor.shape)}, "
-                                        f"expected a float tensor {shapes[ours]}")
+                        raise WorkError(
+                            "bad-shape",
+                            f"{name} is {tensor.dtype} {tuple(tensor.shape)}, expected a float tensor {shapes[ours]}",
+                        )
                     state[ours] = tensor.to(torch.float32).contiguous()
         except WorkError:
             raise

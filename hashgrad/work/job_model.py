@@ -7,6 +7,7 @@ together, and refuses a dataset cut by another tokenizer than the checkpoint car
 (`wrong-tokenizer`) or holding ids the model's vocabulary lacks (`vocab-mismatch`), so every
 miner, validator and server of the job reads the same tokens the same way.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -22,11 +23,15 @@ def check_dataset_tokenizer(dataset: Dataset, checkpoint: Checkpoint) -> None:
     manifest = dataset.manifest
     expected = compute_tokenizer_id(checkpoint.tokenizer)
     if manifest.get("tokenizer", BYTE_LEVEL) != expected:
-        raise WorkError("wrong-tokenizer", f"the dataset was tokenized by {manifest.get('tokenizer', BYTE_LEVEL)}, "
-                        f"the checkpoint carries {expected}")
+        raise WorkError(
+            "wrong-tokenizer",
+            f"the dataset was tokenized by {manifest.get('tokenizer', BYTE_LEVEL)}, the checkpoint carries {expected}",
+        )
     if manifest.get("vocab_size", 256) > checkpoint.config.vocab_size:
-        raise WorkError("vocab-mismatch", f"dataset vocabulary {manifest.get('vocab_size', 256)} > "
-                        f"model vocab_size {checkpoint.config.vocab_size}")
+        raise WorkError(
+            "vocab-mismatch",
+            f"dataset vocabulary {manifest.get('vocab_size', 256)} > model vocab_size {checkpoint.config.vocab_size}",
+        )
 
 
 def compute_job_params(params: WorkParams, checkpoint: Checkpoint, dataset: Dataset) -> WorkParams:

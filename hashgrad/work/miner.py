@@ -14,10 +14,11 @@ data-parallel inside the miner (`torchrun`, see work.distributed). The header de
 hardware class; replays are bit-exact only within a CPU class (one thread, deterministic
 algorithms, the same kernel and torch build), and tolerant across classes.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable
 
 import torch
 
@@ -28,8 +29,14 @@ from hashgrad.work.hardware import set_determinism_pins as set_hardware_pins
 from hashgrad.work.hashing import compute_commitment, compute_sha256
 from hashgrad.work.model import Checkpoint, compute_flat, compute_unflat
 from hashgrad.work.params import WorkParams
-from hashgrad.work.update import (MILESTONE_BYTES, UpdateHeader, compute_artifact_id, compute_delta_hash,
-                                  compute_milestone_steps, encode_update)
+from hashgrad.work.update import (
+    MILESTONE_BYTES,
+    UpdateHeader,
+    compute_artifact_id,
+    compute_delta_hash,
+    compute_milestone_steps,
+    encode_update,
+)
 
 
 def set_determinism_pins(threads: int = 1, device: torch.device | None = None) -> None:
@@ -44,7 +51,9 @@ def get_kernel() -> str:
 
 def compute_state_hash(flat: torch.Tensor) -> bytes:
     """Truncated sha256 of flat float32 vectors (little-endian bytes)."""
-    return compute_sha256(flat.detach().to(torch.float32).cpu().contiguous().numpy().astype("<f4").tobytes())[:MILESTONE_BYTES]
+    return compute_sha256(flat.detach().to(torch.float32).cpu().contiguous().numpy().astype("<f4").tobytes())[
+        :MILESTONE_BYTES
+    ]
 
 
 @dataclass(frozen=True)
@@ -70,8 +79,14 @@ def compute_initial_inner_state(checkpoint: Checkpoint) -> InnerState:
 
 def build_inner_optimizer(model: torch.nn.Module, params: WorkParams) -> torch.optim.AdamW:
     """The inner AdamW of every training run (single-tensor kernels: the replayable path)."""
-    return torch.optim.AdamW(model.parameters(), lr=params.inner_lr, betas=params.inner_betas,
-                             weight_decay=params.inner_weight_decay, foreach=False, fused=False)
+    return torch.optim.AdamW(
+        model.parameters(),
+        lr=params.inner_lr,
+        betas=params.inner_betas,
+        weight_decay=params.inner_weight_decay,
+        foreach=False,
+        fused=False,
+    )
 
 
 def get_inner_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step: int) -> InnerState:
@@ -80,9 +95,13 @@ def get_inner_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer, st
 
     def flat(get) -> torch.Tensor:
         return torch.cat([get(named[n]).detach().to(torch.float32).cpu().reshape(-1) for n in names])
-    return InnerState(step, flat(lambda p: p),
-                      flat(lambda p: optimizer.state[p]["exp_avg"] if p in optimizer.state else torch.zeros_like(p)),
-                      flat(lambda p: optimizer.state[p]["exp_avg_sq"] if p in optimizer.state else torch.zeros_like(p)))
+
+    return InnerState(
+        step,
+        flat(lambda p: p),
+        flat(lambda p: optimizer.state[p]["exp_avg"] if p in optimizer.state else torch.zeros_like(p)),
+        flat(lambda p: optimizer.state[p]["exp_avg_sq"] if p in optimizer.state else torch.zeros_like(p)),
+    )
 
 
 def put_inner_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: InnerState) -> None:
@@ -93,16 +112,26 @@ def put_inner_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer, st
     for name in sorted(named):
         p = named[name]
         size = p.numel()
-        optimizer.state[p] = {"step": torch.tensor(float(state.step), dtype=torch.float32),
-                              "exp_avg": state.exp_avg[offset:offset + size].view_as(p).to(p.device).clone(),
-                              "exp_avg_sq": state.exp_avg_sq[offset:offset + size].view_as(p).to(p.device).clone()}
+        optimizer.state[p] = {
+            "step": torch.tensor(float(state.step), dtype=torch.float32),
+            "exp_avg": state.exp_avg[offset : offset + size].view_as(p).to(p.device).clone(),
+            "exp_avg_sq": state.exp_avg_sq[offset : offset + size].view_as(p).to(p.device).clone(),
+        }
         offset += size
 
 
-def run_inner_steps(model: torch.nn.Module, optimizer: torch.optim.Optimizer, dataset: Dataset,
-                    batches: list, params: WorkParams, on_step: Callable | None = None,
-                    runtime: Runtime = CPU_FP32, first_step: int = 1, shard: tuple[int, int] = (0, 1),
-                    forward: torch.nn.Module | None = None) -> None:
+def run_inner_steps(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    dataset: Dataset,
+    batches: list,
+    params: WorkParams,
+    on_step: Callable | None = None,
+    runtime: Runtime = CPU_FP32,
+    first_step: int = 1,
+    shard: tuple[int, int] = (0, 1),
+    forward: torch.nn.Module | None = None,
+) -> None:
     """The one inner-training loop (the miner's; the centralized baseline runs it too): per batch of
     window refs, forward (under the runtime's autocast), backward, clip the gradient norm to
     inner_grad_clip, AdamW step; then `on_step(step, loss)`, steps counted from `first_step`.
@@ -138,9 +167,17 @@ def compute_batches(dataset: Dataset, seed: bytes, hotkey: bytes, params: WorkPa
     return compute_batch_order(seed, hotkey, pages, params.windows_per_page, params.inner_steps, params.batch_size)
 
 
-def compute_segment(checkpoint: Checkpoint, dataset: Dataset, batches: list, params: WorkParams, start: InnerState,
-                    stop: int, runtime: Runtime = CPU_FP32, shard: tuple[int, int] = (0, 1),
-                    wrap: Callable | None = None) -> TrainingRun:
+def compute_segment(
+    checkpoint: Checkpoint,
+    dataset: Dataset,
+    batches: list,
+    params: WorkParams,
+    start: InnerState,
+    stop: int,
+    runtime: Runtime = CPU_FP32,
+    shard: tuple[int, int] = (0, 1),
+    wrap: Callable | None = None,
+) -> TrainingRun:
     """Steps start.step + 1 .. stop of a run from `start` (a revealed or initial state), recording the
     milestone states it passes. Resuming from a state gives the same bits as running through it."""
     model = replace(checkpoint, state=compute_unflat(start.params, checkpoint.config)).build_model().to(runtime.device)
@@ -151,30 +188,65 @@ def compute_segment(checkpoint: Checkpoint, dataset: Dataset, batches: list, par
     def on_step(step: int, loss: torch.Tensor) -> None:
         if step in marks:
             states.append(get_inner_state(model, optimizer, step))
-    run_inner_steps(model, optimizer, dataset, batches[start.step:stop], params, on_step, runtime, start.step + 1,
-                    shard, wrap(model) if wrap is not None else None)
+
+    run_inner_steps(
+        model,
+        optimizer,
+        dataset,
+        batches[start.step : stop],
+        params,
+        on_step,
+        runtime,
+        start.step + 1,
+        shard,
+        wrap(model) if wrap is not None else None,
+    )
     end = get_inner_state(model, optimizer, stop)
     return TrainingRun(end, tuple(compute_inner_state_hash(s) for s in states), tuple(states))
 
 
-def compute_training_run(checkpoint: Checkpoint, dataset: Dataset, seed: bytes, hotkey: bytes, params: WorkParams,
-                         steps: int | None = None, runtime: Runtime = CPU_FP32, **shard) -> TrainingRun:
+def compute_training_run(
+    checkpoint: Checkpoint,
+    dataset: Dataset,
+    seed: bytes,
+    hotkey: bytes,
+    params: WorkParams,
+    steps: int | None = None,
+    runtime: Runtime = CPU_FP32,
+    **shard,
+) -> TrainingRun:
     """The first `steps` (default H) inner steps of the hotkey's run from the checkpoint."""
     steps = params.inner_steps if steps is None else steps
-    return compute_segment(checkpoint, dataset, compute_batches(dataset, seed, hotkey, params), params,
-                           compute_initial_inner_state(checkpoint), steps, runtime, **shard)
+    return compute_segment(
+        checkpoint,
+        dataset,
+        compute_batches(dataset, seed, hotkey, params),
+        params,
+        compute_initial_inner_state(checkpoint),
+        steps,
+        runtime,
+        **shard,
+    )
 
 
-def compute_training(checkpoint: Checkpoint, dataset: Dataset, seed: bytes, hotkey: bytes, params: WorkParams,
-                     steps: int | None = None, runtime: Runtime = CPU_FP32) -> tuple[torch.Tensor, tuple[bytes, ...]]:
+def compute_training(
+    checkpoint: Checkpoint,
+    dataset: Dataset,
+    seed: bytes,
+    hotkey: bytes,
+    params: WorkParams,
+    steps: int | None = None,
+    runtime: Runtime = CPU_FP32,
+) -> tuple[torch.Tensor, tuple[bytes, ...]]:
     """(θ_start − θ_end, milestone hashes reached) after `steps` (default H) AdamW steps on the
     hotkey's seeded batches. Stopping early gives exactly the prefix of the full run."""
     run = compute_training_run(checkpoint, dataset, seed, hotkey, params, steps, runtime)
     return compute_flat(checkpoint.state) - run.end.params, run.milestones
 
 
-def compute_pseudo_gradient(checkpoint: Checkpoint, dataset: Dataset, seed: bytes, hotkey: bytes,
-                            params: WorkParams, steps: int | None = None) -> torch.Tensor:
+def compute_pseudo_gradient(
+    checkpoint: Checkpoint, dataset: Dataset, seed: bytes, hotkey: bytes, params: WorkParams, steps: int | None = None
+) -> torch.Tensor:
     """θ_start − θ_end after `steps` (default H) AdamW steps on the hotkey's seeded batches."""
     return compute_training(checkpoint, dataset, seed, hotkey, params, steps)[0]
 
@@ -189,25 +261,50 @@ class MinerOutput:
     states: tuple[InnerState, ...] = ()  # the milestone states, revealed when the update is audited
 
 
-def build_update(params: WorkParams, epoch: int, base_hash: bytes, hotkey: bytes, delta_hash: bytes,
-                 payload: Payload, layout: Layout, hardware: str | None = None,
-                 milestones: tuple[bytes, ...] | None = None) -> tuple[bytes, bytes, bytes]:
+def build_update(
+    params: WorkParams,
+    epoch: int,
+    base_hash: bytes,
+    hotkey: bytes,
+    delta_hash: bytes,
+    payload: Payload,
+    layout: Layout,
+    hardware: str | None = None,
+    milestones: tuple[bytes, ...] | None = None,
+) -> tuple[bytes, bytes, bytes]:
     """(artifact bytes, artifact id, commitment) for a payload (milestones default to zero hashes)."""
     if milestones is None:
         milestones = tuple(bytes(MILESTONE_BYTES) for _ in compute_milestone_steps(params))
-    header = UpdateHeader(job_id=params.job_id, epoch=epoch, base_checkpoint=base_hash, hotkey=hotkey,
-                          delta_hash=delta_hash, hardware=hardware or CPU_FP32.get_class().to_text(),
-                          num_params=layout.num_params,
-                          chunk_size=params.chunk_size, topk=params.topk, quant_bins=params.quant_bins,
-                          milestones=milestones)
+    header = UpdateHeader(
+        job_id=params.job_id,
+        epoch=epoch,
+        base_checkpoint=base_hash,
+        hotkey=hotkey,
+        delta_hash=delta_hash,
+        hardware=hardware or CPU_FP32.get_class().to_text(),
+        num_params=layout.num_params,
+        chunk_size=params.chunk_size,
+        topk=params.topk,
+        quant_bins=params.quant_bins,
+        milestones=milestones,
+    )
     artifact = encode_update(header, payload)
     artifact_id = compute_artifact_id(artifact)
     return artifact, artifact_id, compute_commitment(artifact_id, hotkey, epoch, params.job_id, base_hash)
 
 
-def compute_miner_update(checkpoint: Checkpoint, base_hash: bytes, dataset: Dataset, seed: bytes, hotkey: bytes,
-                         epoch: int, params: WorkParams, ef: torch.Tensor | None,
-                         runtime: Runtime = CPU_FP32, **shard) -> MinerOutput:
+def compute_miner_update(
+    checkpoint: Checkpoint,
+    base_hash: bytes,
+    dataset: Dataset,
+    seed: bytes,
+    hotkey: bytes,
+    epoch: int,
+    params: WorkParams,
+    ef: torch.Tensor | None,
+    runtime: Runtime = CPU_FP32,
+    **shard,
+) -> MinerOutput:
     """An honest miner's whole epoch (deterministic given its inputs, the runtime and the process pins)."""
     layout = compute_layout(params.model, params.chunk_size, params.topk)
     run = compute_training_run(checkpoint, dataset, seed, hotkey, params, runtime=runtime, **shard)
@@ -215,8 +312,16 @@ def compute_miner_update(checkpoint: Checkpoint, base_hash: bytes, dataset: Data
     ef = torch.zeros(layout.num_params) if ef is None else ef
     payload, ef_next = apply_error_feedback(ef, delta, layout, params.quant_bins, params.ef_decay)
     artifact, artifact_id, commitment = build_update(
-        params, epoch, base_hash, hotkey, compute_delta_hash(delta), payload, layout,
-        get_update_class(runtime, shard), milestones)
+        params,
+        epoch,
+        base_hash,
+        hotkey,
+        compute_delta_hash(delta),
+        payload,
+        layout,
+        get_update_class(runtime, shard),
+        milestones,
+    )
     return MinerOutput(artifact, artifact_id, commitment, ef_next, delta, run.states)
 
 

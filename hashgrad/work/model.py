@@ -23,6 +23,7 @@ fields, so GPT checkpoints keep their bytes), and `build_model`, `compute_param_
 field: the tokenizer is then part of the checkpoint hash, hence of the job's definition. Without
 one the vocabulary is the 256 byte values.
 """
+
 from __future__ import annotations
 
 import json
@@ -60,7 +61,7 @@ class GPTConfig:
     n_embd: int = 128
     layer_norm_epsilon: float = 1e-5
 
-    def check(self) -> "GPTConfig":
+    def check(self) -> GPTConfig:
         """Raise WorkError unless the config is sane and small enough to hold in memory."""
         ints = (self.vocab_size, self.block_size, self.n_layer, self.n_head, self.n_embd)
         if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in ints):
@@ -188,11 +189,18 @@ def compute_param_shapes(config: GPTConfig) -> dict[str, tuple[int, ...]]:
     for i in range(c.n_layer):
         p = f"h.{i}."
         shapes |= {
-            p + "ln_1.weight": (e,), p + "ln_1.bias": (e,), p + "ln_2.weight": (e,), p + "ln_2.bias": (e,),
-            p + "attn.c_attn.weight": (e, 3 * e), p + "attn.c_attn.bias": (3 * e,),
-            p + "attn.c_proj.weight": (e, e), p + "attn.c_proj.bias": (e,),
-            p + "mlp.c_fc.weight": (e, 4 * e), p + "mlp.c_fc.bias": (4 * e,),
-            p + "mlp.c_proj.weight": (4 * e, e), p + "mlp.c_proj.bias": (e,),
+            p + "ln_1.weight": (e,),
+            p + "ln_1.bias": (e,),
+            p + "ln_2.weight": (e,),
+            p + "ln_2.bias": (e,),
+            p + "attn.c_attn.weight": (e, 3 * e),
+            p + "attn.c_attn.bias": (3 * e,),
+            p + "attn.c_proj.weight": (e, e),
+            p + "attn.c_proj.bias": (e,),
+            p + "mlp.c_fc.weight": (e, 4 * e),
+            p + "mlp.c_fc.bias": (4 * e,),
+            p + "mlp.c_proj.weight": (4 * e, e),
+            p + "mlp.c_proj.bias": (e,),
         }
     return dict(sorted(shapes.items()))
 
@@ -279,8 +287,9 @@ def read_safetensors_header(data: bytes, max_bytes: int) -> dict:
     return header
 
 
-def decode_safetensors(data: bytes, max_bytes: int,
-                       expected_format: str | tuple[str, ...]) -> tuple[dict, dict[str, torch.Tensor]]:
+def decode_safetensors(
+    data: bytes, max_bytes: int, expected_format: str | tuple[str, ...]
+) -> tuple[dict, dict[str, torch.Tensor]]:
     """(hashgrad header, tensors) from safetensors bytes; never unpickles anything."""
     outer = read_safetensors_header(data, max_bytes)
     meta = outer.get("__metadata__")
@@ -294,7 +303,9 @@ def decode_safetensors(data: bytes, max_bytes: int,
         tensors = safetensors_load(bytes(data))
     except Exception as exc:  # the Rust parser reports any structural fault as one of several types
         raise WorkError("bad-safetensors", f"{type(exc).__name__}: {exc}") from None
-    if len(data) != 8 + int.from_bytes(data[:8], "little") + sum(t.numel() * t.element_size() for t in tensors.values()):
+    if len(data) != 8 + int.from_bytes(data[:8], "little") + sum(
+        t.numel() * t.element_size() for t in tensors.values()
+    ):
         raise WorkError("bad-safetensors", "trailing or missing bytes")
     return header, tensors
 
@@ -358,7 +369,9 @@ def check_tokenizer_config(raw: object) -> dict:
         raise WorkError("bad-tokenizer-config", f"keys must be among {', '.join(TOKENIZER_CONFIG_KEYS)}")
     for key, value in raw.items():
         if not isinstance(value, str) or len(value) > MAX_TOKENIZER_CONFIG_CHARS:
-            raise WorkError("bad-tokenizer-config", f"{key} must be a string of at most {MAX_TOKENIZER_CONFIG_CHARS} chars")
+            raise WorkError(
+                "bad-tokenizer-config", f"{key} must be a string of at most {MAX_TOKENIZER_CONFIG_CHARS} chars"
+            )
     return raw
 
 

@@ -6,7 +6,8 @@ step further, to what the chain computes at the end of an epoch (chain/epoch.py)
     each validator scores the epoch (scoring.compute_scores) and publishes its failed-audit records;
     every validator re-checks the records published that epoch and zeroes the convicted miners;
     the validators' u16 weight rows form the weight matrix; the chain's epoch computation
-    (chain/job_epoch.py: permits by stake, then Yuma with the job's parameters) turns it, the stake and last epoch's bonds into
+    (chain/job_epoch.py: permits by stake, then Yuma with the job's parameters) turns it, the stake and last
+    epoch's bonds into
     incentive (miners' pay) and dividends (validators' pay); the next checkpoint aggregates the
     updates by incentive, as roles/validator.py does.
 
@@ -14,14 +15,15 @@ Miners are adversaries.KINDS or graded-effort miners (graded.Effort). A validato
 copier: under commit-reveal it only sees the weights revealed for the previous epoch, so it sets
 last epoch's consensus as its own. Miners hold no stake (no validator permit), validators do.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import torch
 
-from hashgrad.chain.jobs import JobParams
 from hashgrad.chain.job_epoch import compute_incentive_u16, compute_job_consensus
+from hashgrad.chain.jobs import JobParams
 from hashgrad.incentive.fixed import ONE
 from hashgrad.store.artifacts import MemoryArtifactStore
 from hashgrad.work.adversaries import MinerContext, compute_output
@@ -33,10 +35,16 @@ from hashgrad.work.graded import Effort, compute_graded_output
 from hashgrad.work.hashing import compute_tagged_hash
 from hashgrad.work.model import Checkpoint, checkpoint_hash, encode_checkpoint
 from hashgrad.work.params import WorkParams
-from hashgrad.work.update import compute_artifact_id
-from hashgrad.work.scoring import (ScoreReport, ScoringInputs, Submission, ValidatorState, apply_audit_evidence,
-                                   compute_scores)
+from hashgrad.work.scoring import (
+    ScoreReport,
+    ScoringInputs,
+    Submission,
+    ValidatorState,
+    apply_audit_evidence,
+    compute_scores,
+)
 from hashgrad.work.swarm import COMMIT_LAST, compute_epoch_seed
+from hashgrad.work.update import compute_artifact_id
 
 U16_MAX = 65535
 
@@ -93,11 +101,19 @@ class NetworkEpoch:
     accepted: int
 
 
-def build_network(params: WorkParams, dataset: Dataset, checkpoint: Checkpoint, miners: list[NetMiner],
-                  validators: list[tuple[int, bool]], share_evidence: bool = True) -> Network:
+def build_network(
+    params: WorkParams,
+    dataset: Dataset,
+    checkpoint: Checkpoint,
+    miners: list[NetMiner],
+    validators: list[tuple[int, bool]],
+    share_evidence: bool = True,
+) -> Network:
     """Miners take uids 0..M-1; validators (stake, copier?) take the uids after them."""
-    vals = [NetValidator(len(miners) + i, compute_tagged_hash("hashgrad/net/validator", bytes([i])), stake, copier)
-            for i, (stake, copier) in enumerate(validators)]
+    vals = [
+        NetValidator(len(miners) + i, compute_tagged_hash("hashgrad/net/validator", bytes([i])), stake, copier)
+        for i, (stake, copier) in enumerate(validators)
+    ]
     return Network(params, dataset, checkpoint, miners, vals, share_evidence=share_evidence)
 
 
@@ -109,10 +125,20 @@ def run_network_miners(net: Network, base_hash: bytes, seed: bytes) -> list[Subm
     submissions, revealed, honest_norms = [], [], []
     ordered = sorted(net.miners, key=lambda m: (m.effort is None and m.kind in COMMIT_LAST, m.uid))
     for miner in ordered:
-        ctx = MinerContext(net.checkpoint, base_hash, net.dataset, seed, miner.hotkey, net.epoch, net.params, miner.ef,
-                           others=tuple(revealed), past=tuple(net.past_artifacts),
-                           norm_hint=sorted(honest_norms)[len(honest_norms) // 2] if honest_norms else 0.0,
-                           sandbag_fraction=miner.sandbag_fraction)
+        ctx = MinerContext(
+            net.checkpoint,
+            base_hash,
+            net.dataset,
+            seed,
+            miner.hotkey,
+            net.epoch,
+            net.params,
+            miner.ef,
+            others=tuple(revealed),
+            past=tuple(net.past_artifacts),
+            norm_hint=sorted(honest_norms)[len(honest_norms) // 2] if honest_norms else 0.0,
+            sandbag_fraction=miner.sandbag_fraction,
+        )
         output = compute_graded_output(ctx, miner.effort) if miner.effort else compute_output(miner.kind, ctx)
         if output is None:
             continue
@@ -125,21 +151,36 @@ def run_network_miners(net: Network, base_hash: bytes, seed: bytes) -> list[Subm
     return submissions
 
 
-def run_network_validators(net: Network, base_hash: bytes, seed: bytes, submissions: list[Submission],
-                           forced: dict[int, frozenset[bytes]]):
+def run_network_validators(
+    net: Network, base_hash: bytes, seed: bytes, submissions: list[Submission], forced: dict[int, frozenset[bytes]]
+):
     """Score twice where needed: first each honest validator alone, then, once the epoch's
     failed-audit records are out, again with them (each validator re-checks every record).
     Returns (reports, the epoch's records, the first validator's inputs)."""
-    history = tuple(u for epoch in net.history[-net.params.history_epochs:] for u in epoch)
+    history = tuple(u for epoch in net.history[-net.params.history_epochs :] for u in epoch)
     honest = [v for v in net.validators if not v.copier]
-    inputs = [ScoringInputs(net.params, net.epoch, seed, compute_tagged_hash("hashgrad/sim/salt", bytes([i]) + seed),
-                            net.checkpoint, base_hash, net.dataset, tuple(submissions), history,
-                            forced_audits=forced.get(i, frozenset())) for i, v in enumerate(honest)]
+    inputs = [
+        ScoringInputs(
+            net.params,
+            net.epoch,
+            seed,
+            compute_tagged_hash("hashgrad/sim/salt", bytes([i]) + seed),
+            net.checkpoint,
+            base_hash,
+            net.dataset,
+            tuple(submissions),
+            history,
+            forced_audits=forced.get(i, frozenset()),
+        )
+        for i, v in enumerate(honest)
+    ]
     reports = [compute_scores(inp, v.state) for inp, v in zip(inputs, honest)]
     evidence = tuple(e for r in reports for e in r.evidence)
     if evidence and net.share_evidence:
-        reports = [apply_audit_evidence(r, inp, tuple(e for e in evidence if e not in r.evidence))
-                   for inp, r in zip(inputs, reports)]
+        reports = [
+            apply_audit_evidence(r, inp, tuple(e for e in evidence if e not in r.evidence))
+            for inp, r in zip(inputs, reports)
+        ]
     for v, r in zip(honest, reports):
         v.state = r.state
     return reports, evidence, inputs[0]
@@ -174,15 +215,26 @@ def run_network_epoch(net: Network, forced: dict[int, frozenset[bytes]] | None =
     dividends = {uid: result.dividends[uid] / ONE for uid in range(net.n) if result.dividends[uid]}
     by_uid = {s.uid: s for s in submissions}
     stored = compute_incentive_u16(result)  # aggregated by the incentive as the chain stores it
-    updates = [WeightedUpdate(compute_artifact_id(by_uid[uid].artifact), update,
-                              compute_update_weight(stored[uid])) for uid, update in reports[0].updates.items()]
+    updates = [
+        WeightedUpdate(compute_artifact_id(by_uid[uid].artifact), update, compute_update_weight(stored[uid]))
+        for uid, update in reports[0].updates.items()
+    ]
     aggregated = compute_next_checkpoint(net.checkpoint, updates, net.params)
     net.history.append(list(reports[0].updates.values()) + [aggregated.step])
     accepted = set(aggregated.accepted)
-    net.past_artifacts = [by_uid[uid].artifact for uid in reports[0].updates
-                          if compute_artifact_id(by_uid[uid].artifact) in accepted]
+    net.past_artifacts = [
+        by_uid[uid].artifact for uid in reports[0].updates if compute_artifact_id(by_uid[uid].artifact) in accepted
+    ]
     net.checkpoint = aggregated.checkpoint
-    record = NetworkEpoch(net.epoch, incentive, dividends, reports, inputs, evidence,
-                          compute_heldout_loss(net.checkpoint, net.dataset), len(accepted))
+    record = NetworkEpoch(
+        net.epoch,
+        incentive,
+        dividends,
+        reports,
+        inputs,
+        evidence,
+        compute_heldout_loss(net.checkpoint, net.dataset),
+        len(accepted),
+    )
     net.epoch += 1
     return record

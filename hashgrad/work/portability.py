@@ -19,6 +19,7 @@ Cheats, each self-consistent (its milestone hashes match the states it reveals):
     fewer-steps-larger-lr  half the steps at twice the learning rate, milestones interpolated
 Prints one JSON line per audited update.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,14 @@ from hashgrad.work.distributed import broadcast_epoch, build_shard, close_distri
 from hashgrad.work.evaluate import is_prefix_exact
 from hashgrad.work.hardware import Runtime, build_runtime, is_exact_class, parse_hardware_class
 from hashgrad.work.hashing import compute_tagged_hash
-from hashgrad.work.miner import (InnerState, build_update, compute_inner_state_hash, compute_training_run,
-                                 get_update_class, set_determinism_pins)
+from hashgrad.work.miner import (
+    InnerState,
+    build_update,
+    compute_inner_state_hash,
+    compute_training_run,
+    get_update_class,
+    set_determinism_pins,
+)
 from hashgrad.work.model import Checkpoint, checkpoint_hash, compute_flat, compute_initial_state, decode_checkpoint
 from hashgrad.work.params import WorkParams, get_preset
 from hashgrad.work.update import compute_delta_hash, compute_milestone_steps, decode_update
@@ -56,12 +63,15 @@ CORPUS_SUBDIR = "email"
 def compute_interpolated_states(start: torch.Tensor, end: torch.Tensor, params: WorkParams) -> tuple[InnerState, ...]:
     """Made-up milestone states on the straight line from start to end (zero moments)."""
     zero = torch.zeros_like(start)
-    return tuple(InnerState(s, start + (end - start) * (s / params.inner_steps), zero, zero)
-                 for s in compute_milestone_steps(params))
+    return tuple(
+        InnerState(s, start + (end - start) * (s / params.inner_steps), zero, zero)
+        for s in compute_milestone_steps(params)
+    )
 
 
-def compute_claim(kind: str, checkpoint: Checkpoint, dataset: Dataset, params: WorkParams,
-                  runtime: Runtime, shard: dict | None = None) -> tuple[torch.Tensor, tuple[InnerState, ...]]:
+def compute_claim(
+    kind: str, checkpoint: Checkpoint, dataset: Dataset, params: WorkParams, runtime: Runtime, shard: dict | None = None
+) -> tuple[torch.Tensor, tuple[InnerState, ...]]:
     """(the Δ a miner of `kind` declares, the milestone states it reveals); `shard` makes the honest
     run data-parallel (work.distributed)."""
     start = compute_flat(checkpoint.state)
@@ -69,14 +79,19 @@ def compute_claim(kind: str, checkpoint: Checkpoint, dataset: Dataset, params: W
     if kind == "skipped-steps":
         run = compute_training_run(checkpoint, dataset, SEED, HOTKEY, params, half, runtime)
         moved = start - run.end.params
-        faked = tuple(InnerState(s, start - moved * (s / half), run.end.exp_avg, run.end.exp_avg_sq)
-                      for s in compute_milestone_steps(params) if s > half)
+        faked = tuple(
+            InnerState(s, start - moved * (s / half), run.end.exp_avg, run.end.exp_avg_sq)
+            for s in compute_milestone_steps(params)
+            if s > half
+        )
         return moved * (params.inner_steps / half), run.states + faked
     if kind == "fewer-steps-larger-lr":
         fast = replace(params, inner_lr=2 * params.inner_lr)
         end = compute_training_run(checkpoint, dataset, SEED, HOTKEY, fast, half, runtime).end.params
         return start - end, compute_interpolated_states(start, end, params)
-    hotkey, seed = (OTHER_HOTKEY, SEED) if kind == "other-pages" else (HOTKEY, OLD_SEED if kind == "old-update" else SEED)
+    hotkey, seed = (
+        (OTHER_HOTKEY, SEED) if kind == "other-pages" else (HOTKEY, OLD_SEED if kind == "old-update" else SEED)
+    )
     run = compute_training_run(checkpoint, dataset, seed, hotkey, params, runtime=runtime, **(shard or {}))
     delta = start - run.end.params
     if kind == "scaled":
@@ -89,15 +104,24 @@ def compute_claim(kind: str, checkpoint: Checkpoint, dataset: Dataset, params: W
     return delta, run.states
 
 
-def build_claim(kind: str, checkpoint: Checkpoint, dataset: Dataset, params: WorkParams,
-                runtime: Runtime, shard: dict | None = None) -> tuple[bytes, bytes]:
+def build_claim(
+    kind: str, checkpoint: Checkpoint, dataset: Dataset, params: WorkParams, runtime: Runtime, shard: dict | None = None
+) -> tuple[bytes, bytes]:
     """(update artifact, reveal) for a miner of `kind`: a real artifact with the declared class."""
     delta, states = compute_claim(kind, checkpoint, dataset, params, runtime, shard)
     layout = compute_layout(params.model, params.chunk_size, params.topk)
     payload, _ = apply_error_feedback(torch.zeros(layout.num_params), delta, layout, params.quant_bins, params.ef_decay)
-    artifact, _, _ = build_update(params, 1, checkpoint_hash(checkpoint.to_bytes()), HOTKEY, compute_delta_hash(delta),
-                                  payload, layout, get_update_class(runtime, shard or {}),
-                                  tuple(compute_inner_state_hash(s) for s in states))
+    artifact, _, _ = build_update(
+        params,
+        1,
+        checkpoint_hash(checkpoint.to_bytes()),
+        HOTKEY,
+        compute_delta_hash(delta),
+        payload,
+        layout,
+        get_update_class(runtime, shard or {}),
+        tuple(compute_inner_state_hash(s) for s in states),
+    )
     return artifact, encode_reveal(delta, states)
 
 
@@ -127,13 +151,24 @@ def run_mine(directory: Path, preset: str, kinds: tuple[str, ...], device: str, 
         if is_leader():
             (directory / f"{kind}.update").write_bytes(artifact)
             (directory / f"{kind}.reveal").write_bytes(reveal)
-            print(json.dumps({"kind": kind, "class": get_update_class(runtime, shard),
-                              "seconds": time.process_time() - started}), flush=True)
+            print(
+                json.dumps(
+                    {"kind": kind, "class": get_update_class(runtime, shard), "seconds": time.process_time() - started}
+                ),
+                flush=True,
+            )
     close_distributed()
 
 
-def compute_audit_record(kind: str, checkpoint: Checkpoint, dataset: Dataset, params: WorkParams, artifact: bytes,
-                         reveal: bytes, runtime: Runtime) -> dict:
+def compute_audit_record(
+    kind: str,
+    checkpoint: Checkpoint,
+    dataset: Dataset,
+    params: WorkParams,
+    artifact: bytes,
+    reveal: bytes,
+    runtime: Runtime,
+) -> dict:
     header, _ = decode_update(artifact, params, compute_layout(params.model, params.chunk_size, params.topk))
     declared = parse_hardware_class(header.hardware)
     runtime = replace(runtime, precision=declared.precision)
@@ -144,9 +179,15 @@ def compute_audit_record(kind: str, checkpoint: Checkpoint, dataset: Dataset, pa
         record |= {"mode": "exact", "passed": passed, "reason": None if passed else "replay-mismatch"}
     else:
         verdict = check_cross_class(checkpoint, dataset, SEED, HOTKEY, params, header, reveal, runtime)
-        record |= {"mode": "tolerance", "passed": verdict.passed, "drift": verdict.drift, "threshold": verdict.threshold,
-                   "reason": verdict.reason, "first_bad_step": verdict.first_bad_step,
-                   "replayed_steps": verdict.replayed_steps}
+        record |= {
+            "mode": "tolerance",
+            "passed": verdict.passed,
+            "drift": verdict.drift,
+            "threshold": verdict.threshold,
+            "reason": verdict.reason,
+            "first_bad_step": verdict.first_bad_step,
+            "replayed_steps": verdict.replayed_steps,
+        }
     return record | {"seconds": time.process_time() - started}
 
 
@@ -156,8 +197,15 @@ def run_audit(directory: Path, preset: str, kinds: tuple[str, ...], device: str)
     params, dataset = load_inputs(preset)
     checkpoint = decode_checkpoint((directory / "checkpoint.safetensors").read_bytes())
     for kind in kinds:
-        record = compute_audit_record(kind, checkpoint, dataset, params, (directory / f"{kind}.update").read_bytes(),
-                                      (directory / f"{kind}.reveal").read_bytes(), runtime)
+        record = compute_audit_record(
+            kind,
+            checkpoint,
+            dataset,
+            params,
+            (directory / f"{kind}.update").read_bytes(),
+            (directory / f"{kind}.reveal").read_bytes(),
+            runtime,
+        )
         print(json.dumps(record), flush=True)
 
 

@@ -12,20 +12,28 @@ is full. The result is a pure function of the files, the tokenizer and the sizes
 manifest hash). Records are validated: a .jsonl line that is not an object with a string in the
 field is `bad-record` with its file and line.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
+import pyarrow.parquet as pq
 
 from hashgrad.errors import WorkError
 from hashgrad.work.data import get_corpus_files
 from hashgrad.work.model import compute_header_json
-from hashgrad.work.shards import (SHARDED_FORMAT, TOKEN_DTYPES, check_sharded_manifest, compute_heldout_pages,
-                                  compute_token_bytes, save_shard)
+from hashgrad.work.shards import (
+    SHARDED_FORMAT,
+    TOKEN_DTYPES,
+    check_sharded_manifest,
+    compute_heldout_pages,
+    compute_token_bytes,
+    save_shard,
+)
 from hashgrad.work.tokenizer import END_OF_TEXT, ByteCodec, HFCodec
 
 SUFFIXES = (".txt", ".jsonl", ".parquet")
@@ -74,7 +82,6 @@ def iter_jsonl(path: Path, field: str) -> Iterator[Piece]:
 
 
 def iter_parquet(path: Path, field: str) -> Iterator[Piece]:
-    import pyarrow.parquet as pq  # pyarrow is heavy: only loaded when a parquet file is read
 
     try:
         reader = pq.ParquetFile(path)
@@ -161,8 +168,16 @@ class ShardWriter:
         self.buffer, self.buffered = [], 0
 
 
-def prepare_dataset(source: Path, out: Path, tokenizer: bytes, page_tokens: int, shard_pages: int,
-                    field: str = "text", name: str = "", on_progress: Callable[[int], None] | None = None) -> dict:
+def prepare_dataset(
+    source: Path,
+    out: Path,
+    tokenizer: bytes,
+    page_tokens: int,
+    shard_pages: int,
+    field: str = "text",
+    name: str = "",
+    on_progress: Callable[[int], None] | None = None,
+) -> dict:
     """Tokenize `source` into out/shards and write out/manifest.json; returns the manifest."""
     codec = HFCodec(tokenizer) if tokenizer else ByteCodec()
     vocab = max(codec.vocab_size, 256) if tokenizer else 256
@@ -178,7 +193,9 @@ def prepare_dataset(source: Path, out: Path, tokenizer: bytes, page_tokens: int,
         # encode_batch_fast skips the character offsets we do not use (1.6x faster than encode_batch)
         encoded = codec.tokenizer.encode_batch_fast(texts, add_special_tokens=False) if tokenizer else None
         for i, piece in enumerate(batch):
-            writer.add((encoded[i].ids if encoded else codec.encode(piece.text)) + (separator if piece.ends_document else []))
+            writer.add(
+                (encoded[i].ids if encoded else codec.encode(piece.text)) + (separator if piece.ends_document else [])
+            )
         if on_progress:
             on_progress(sum(p.nbytes for p in batch))
         batch.clear()
@@ -191,13 +208,24 @@ def prepare_dataset(source: Path, out: Path, tokenizer: bytes, page_tokens: int,
             chars = 0
     flush()
     writer.finish()
-    manifest = {"format": SHARDED_FORMAT, "source": (name or Path(source).name)[:256],
-                "tokenizer": codec.tokenizer_id, "vocab_size": vocab, "token_bytes": dtype.itemsize,
-                "page_tokens": page_tokens, "shard_pages": shard_pages, "num_pages": writer.pages,
-                "shards": writer.shards, "heldout": compute_heldout_pages(writer.pages, shard_pages)}
+    manifest = {
+        "format": SHARDED_FORMAT,
+        "source": (name or Path(source).name)[:256],
+        "tokenizer": codec.tokenizer_id,
+        "vocab_size": vocab,
+        "token_bytes": dtype.itemsize,
+        "page_tokens": page_tokens,
+        "shard_pages": shard_pages,
+        "num_pages": writer.pages,
+        "shards": writer.shards,
+        "heldout": compute_heldout_pages(writer.pages, shard_pages),
+    }
     if len(writer.shards) < 2:
-        raise WorkError("dataset-too-small", f"{writer.pages} pages make {len(writer.shards)} shard(s); need 2 "
-                        "(use a smaller --shard-pages or --page-tokens)")
+        raise WorkError(
+            "dataset-too-small",
+            f"{writer.pages} pages make {len(writer.shards)} shard(s); need 2 "
+            "(use a smaller --shard-pages or --page-tokens)",
+        )
     check_sharded_manifest(manifest)
     (Path(out) / "manifest.json").write_text(compute_header_json(manifest) + "\n")
     return manifest

@@ -12,11 +12,12 @@ disk, or else through `fetch(hash)` (a node's artifact store, which gets it from
 shard's sha256 is checked before use: one that fails is refused with `bad-shard-hash`, never used.
 A miner thus fetches only the shards holding the pages it is assigned.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -28,8 +29,18 @@ SHARDS_DIR = "shards"
 MAX_SHARD_BYTES = 8 * 1024 * 1024  # what one artifact may hold (putartifact's limit)
 MAX_DATASET_TOKENS = 1 << 36
 TOKEN_DTYPES = {1: np.dtype("<u1"), 2: np.dtype("<u2"), 4: np.dtype("<u4")}
-MANIFEST_FIELDS = {"format", "source", "tokenizer", "vocab_size", "token_bytes", "page_tokens", "shard_pages",
-                   "num_pages", "shards", "heldout"}
+MANIFEST_FIELDS = {
+    "format",
+    "source",
+    "tokenizer",
+    "vocab_size",
+    "token_bytes",
+    "page_tokens",
+    "shard_pages",
+    "num_pages",
+    "shards",
+    "heldout",
+}
 
 Fetch = Callable[[bytes], bytes]
 
@@ -71,8 +82,12 @@ def check_sharded_manifest(manifest: object) -> dict:
     if page_tokens * shard_pages * token_bytes > MAX_SHARD_BYTES or page_tokens * num_pages > MAX_DATASET_TOKENS:
         raise WorkError("dataset-too-large", "a shard or the dataset exceeds its size limit")
     shards = manifest["shards"]
-    if (not isinstance(shards, list) or len(shards) != -(-num_pages // shard_pages) or len(shards) < 2
-            or not all(isinstance(h, str) and len(h) == 64 and set(h) <= set("0123456789abcdef") for h in shards)):
+    if (
+        not isinstance(shards, list)
+        or len(shards) != -(-num_pages // shard_pages)
+        or len(shards) < 2
+        or not all(isinstance(h, str) and len(h) == 64 and set(h) <= set("0123456789abcdef") for h in shards)
+    ):
         raise WorkError("bad-manifest", "shards must list one sha256 hex per shard (at least two shards)")
     if manifest["heldout"] != compute_heldout_pages(num_pages, shard_pages):
         raise WorkError("bad-manifest", "held-out pages do not follow the fixed rule")
@@ -125,7 +140,7 @@ class ShardedPages:
             save_shard(self.folder, data)
         return np.frombuffer(data, dtype=self.dtype).reshape(pages, self.shape[1])
 
-    def load_all(self) -> "ShardedPages":
+    def load_all(self) -> ShardedPages:
         for index in range(len(self.manifest["shards"])):
             self.get_shard(index)
         return self

@@ -10,6 +10,7 @@ the chain's own: the validators' u16 weights go through `chain.job_epoch.compute
 (Yuma, integer, with bonds kept across epochs) and updates are aggregated by the incentive it gives,
 exactly as the validator role aggregates by the incentive the chain stored.
 """
+
 from __future__ import annotations
 
 import time
@@ -17,11 +18,11 @@ from dataclasses import dataclass, field
 
 import torch
 
-from hashgrad.chain.jobs import JobParams
 from hashgrad.chain.job_epoch import compute_incentive_u16, compute_job_consensus
+from hashgrad.chain.jobs import JobParams
+from hashgrad.store.artifacts import MemoryArtifactStore
 from hashgrad.work.adversaries import MinerContext, compute_output
 from hashgrad.work.aggregate import WeightedUpdate, compute_next_checkpoint, compute_update_weight
-from hashgrad.store.artifacts import MemoryArtifactStore
 from hashgrad.work.data import Dataset
 from hashgrad.work.evaluate import compute_heldout_loss
 from hashgrad.work.hashing import compute_tagged_hash
@@ -86,10 +87,13 @@ class Swarm:
     bonds: list[list[int]] = field(default_factory=list)  # stored bonds, n x n (miners then validators)
 
 
-def build_swarm(params: WorkParams, dataset: Dataset, checkpoint: Checkpoint, kinds: list[str],
-                validators: int = 1) -> Swarm:
-    miners = [SimMiner(uid, kind, compute_tagged_hash("hashgrad/sim/hotkey", uid.to_bytes(4, "little")))
-              for uid, kind in enumerate(kinds)]
+def build_swarm(
+    params: WorkParams, dataset: Dataset, checkpoint: Checkpoint, kinds: list[str], validators: int = 1
+) -> Swarm:
+    miners = [
+        SimMiner(uid, kind, compute_tagged_hash("hashgrad/sim/hotkey", uid.to_bytes(4, "little")))
+        for uid, kind in enumerate(kinds)
+    ]
     return Swarm(params, dataset, checkpoint, miners, validators, states=[ValidatorState()] * validators)
 
 
@@ -103,9 +107,19 @@ def run_miners(swarm: Swarm, base_hash: bytes, seed: bytes) -> tuple[list[Commit
     commits, revealed, honest_norms, seconds = [], [], [], 0.0
     ordered = sorted(swarm.miners, key=lambda m: (m.kind in COMMIT_LAST, m.uid))
     for miner in ordered:
-        ctx = MinerContext(swarm.checkpoint, base_hash, swarm.dataset, seed, miner.hotkey, swarm.epoch, swarm.params,
-                           miner.ef, others=tuple(revealed), past=tuple(swarm.past_artifacts),
-                           norm_hint=sorted(honest_norms)[len(honest_norms) // 2] if honest_norms else 0.0)
+        ctx = MinerContext(
+            swarm.checkpoint,
+            base_hash,
+            swarm.dataset,
+            seed,
+            miner.hotkey,
+            swarm.epoch,
+            swarm.params,
+            miner.ef,
+            others=tuple(revealed),
+            past=tuple(swarm.past_artifacts),
+            norm_hint=sorted(honest_norms)[len(honest_norms) // 2] if honest_norms else 0.0,
+        )
         started = time.process_time()
         output = compute_output(miner.kind, ctx)
         seconds += time.process_time() - started
@@ -121,7 +135,7 @@ def run_miners(swarm: Swarm, base_hash: bytes, seed: bytes) -> tuple[list[Commit
 
 
 def compute_recent_history(swarm: Swarm) -> tuple[torch.Tensor, ...]:
-    return tuple(u for epoch in swarm.history[-swarm.params.history_epochs:] for u in epoch)
+    return tuple(u for epoch in swarm.history[-swarm.params.history_epochs :] for u in epoch)
 
 
 def compute_consensus_weights(swarm: Swarm, weights_u16: list[dict[int, int]]) -> dict[int, float]:
@@ -143,13 +157,23 @@ def compute_consensus_weights(swarm: Swarm, weights_u16: list[dict[int, int]]) -
 
 def run_validators(swarm: Swarm, base_hash: bytes, seed: bytes, commits: list[Commit]):
     """(consensus weights, first validator's report, validator compute seconds)."""
-    revealed = tuple(Submission(c.uid, c.hotkey, c.commitment, c.commit_order, swarm.store.get(c.artifact_id))
-                     for c in commits)
+    revealed = tuple(
+        Submission(c.uid, c.hotkey, c.commitment, c.commit_order, swarm.store.get(c.artifact_id)) for c in commits
+    )
     reports, started = [], time.process_time()
     for v in range(swarm.validators):
         salt = compute_tagged_hash("hashgrad/sim/salt", bytes([v]) + seed)
-        inputs = ScoringInputs(swarm.params, swarm.epoch, seed, salt, swarm.checkpoint, base_hash, swarm.dataset,
-                               revealed, compute_recent_history(swarm))
+        inputs = ScoringInputs(
+            swarm.params,
+            swarm.epoch,
+            seed,
+            salt,
+            swarm.checkpoint,
+            base_hash,
+            swarm.dataset,
+            revealed,
+            compute_recent_history(swarm),
+        )
         reports.append(compute_scores(inputs, swarm.states[v]))
         swarm.states[v] = reports[-1].state
     seconds = time.process_time() - started
@@ -162,19 +186,26 @@ def run_epoch(swarm: Swarm) -> EpochRecord:
     commits, miner_seconds = run_miners(swarm, base_hash, seed)
     weights, report, validator_seconds = run_validators(swarm, base_hash, seed, commits)
     by_uid = {c.uid: c for c in commits}
-    updates = [WeightedUpdate(by_uid[uid].artifact_id, update, weights.get(uid, 0.0))
-               for uid, update in report.updates.items()]
+    updates = [
+        WeightedUpdate(by_uid[uid].artifact_id, update, weights.get(uid, 0.0)) for uid, update in report.updates.items()
+    ]
     result = compute_next_checkpoint(swarm.checkpoint, updates, swarm.params)
     swarm.history.append(list(report.updates.values()) + [result.step])
     swarm.past_artifacts = [swarm.store.get(artifact_id) for artifact_id in result.accepted]
     swarm.checkpoint = result.checkpoint
     record = EpochRecord(
-        epoch=swarm.epoch, heldout_loss=compute_heldout_loss(swarm.checkpoint, swarm.dataset),
-        checkpoint_hash=result.checkpoint_hash, weights=weights,
-        reasons={v.uid: v.reason for v in report.verdicts}, accepted=len(result.accepted),
-        miner_seconds=miner_seconds, validator_seconds=validator_seconds,
+        epoch=swarm.epoch,
+        heldout_loss=compute_heldout_loss(swarm.checkpoint, swarm.dataset),
+        checkpoint_hash=result.checkpoint_hash,
+        weights=weights,
+        reasons={v.uid: v.reason for v in report.verdicts},
+        accepted=len(result.accepted),
+        miner_seconds=miner_seconds,
+        validator_seconds=validator_seconds,
         artifact_bytes={c.uid: len(swarm.store.get(c.artifact_id)) for c in commits},
-        audited=sum(v.audited for v in report.verdicts), tested=sum(v.loss_test is not None for v in report.verdicts),
-        audit_steps=sum(v.audit_steps for v in report.verdicts))
+        audited=sum(v.audited for v in report.verdicts),
+        tested=sum(v.loss_test is not None for v in report.verdicts),
+        audit_steps=sum(v.audit_steps for v in report.verdicts),
+    )
     swarm.epoch += 1
     return record

@@ -12,10 +12,12 @@ truncated hashes of its inner state (weights and AdamW moments) after every `aud
 steps; `hardware` is the class it trained on (work.hardware: device/arch or kernel/precision/torch/
 processes), signed and hashed with the rest. A validator of the same CPU class replays a prefix of
 the run bit-exactly, to a milestone the miner could not predict, and compares hashes; a validator
-of another class replays with a tolerance from the revealed states (work.crossclass). The artifact id is sha256 of the bytes (content addressing), and the
+of another class replays with a tolerance from the revealed states (work.crossclass). The artifact id is
+sha256 of the bytes (content addressing), and the
 on-chain commitment binds that id to hotkey, job, epoch and base checkpoint.
 Decoding never executes anything: sizes are checked before parsing and every field after.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -26,8 +28,15 @@ from safetensors.torch import save as safetensors_save
 
 from hashgrad.chain.encoding import parse_hex
 from hashgrad.errors import WorkError
-from hashgrad.work.compress import (Layout, Payload, check_payload, compute_code_bits, compute_index_bits, pack_bits,
-                                    unpack_bits)
+from hashgrad.work.compress import (
+    Layout,
+    Payload,
+    check_payload,
+    compute_code_bits,
+    compute_index_bits,
+    pack_bits,
+    unpack_bits,
+)
 from hashgrad.work.hardware import parse_hardware_class
 from hashgrad.work.hashing import compute_sha256
 from hashgrad.work.model import compute_header_json, decode_safetensors
@@ -69,7 +78,9 @@ def compute_milestone_steps(params: WorkParams) -> tuple[int, ...]:
 def encode_update(header: UpdateHeader, payload: Payload) -> bytes:
     bits = compute_code_bits(header.quant_bins)
     tensors = {
-        "indices": torch.frombuffer(bytearray(pack_bits(payload.indices, compute_index_bits(header.chunk_size))), dtype=torch.uint8),
+        "indices": torch.frombuffer(
+            bytearray(pack_bits(payload.indices, compute_index_bits(header.chunk_size))), dtype=torch.uint8
+        ),
         "codes": torch.frombuffer(bytearray(pack_bits(payload.codes, bits)), dtype=torch.uint8),
         "codebook": torch.from_numpy(np.ascontiguousarray(payload.codebook, dtype=np.float32)),
     }
@@ -85,13 +96,21 @@ def parse_update_header(raw: dict) -> UpdateHeader:
         raise WorkError("bad-header", "integer fields out of range")
     parse_hardware_class(raw["hardware"])
     milestones = raw["milestones"]
-    if not isinstance(milestones, list) or len(milestones) > MAX_MILESTONES or not all(
-            isinstance(m, str) and len(m) == 2 * MILESTONE_BYTES for m in milestones):
+    if (
+        not isinstance(milestones, list)
+        or len(milestones) > MAX_MILESTONES
+        or not all(isinstance(m, str) and len(m) == 2 * MILESTONE_BYTES for m in milestones)
+    ):
         raise WorkError("bad-header", f"milestones must be a list of {MILESTONE_BYTES}-byte hex hashes")
     parsed = tuple(parse_hex(m, "milestone", size=MILESTONE_BYTES, error=WorkError) for m in milestones)
     return UpdateHeader(
-        job_id=raw["job_id"], epoch=raw["epoch"], hardware=raw["hardware"], num_params=raw["num_params"],
-        chunk_size=raw["chunk_size"], topk=raw["topk"], quant_bins=raw["quant_bins"],
+        job_id=raw["job_id"],
+        epoch=raw["epoch"],
+        hardware=raw["hardware"],
+        num_params=raw["num_params"],
+        chunk_size=raw["chunk_size"],
+        topk=raw["topk"],
+        quant_bins=raw["quant_bins"],
         base_checkpoint=parse_hex(raw["base_checkpoint"], "base_checkpoint", size=32, error=WorkError),
         hotkey=parse_hex(raw["hotkey"], "hotkey", size=32, error=WorkError),
         delta_hash=parse_hex(raw["delta_hash"], "delta_hash", size=32, error=WorkError),
@@ -107,8 +126,10 @@ def check_header_matches_job(header: UpdateHeader, params: WorkParams, layout: L
     if header.num_params != layout.num_params:
         raise WorkError("wrong-model", f"{header.num_params} parameters, job has {layout.num_params}")
     if len(header.milestones) != len(compute_milestone_steps(params)):
-        raise WorkError("wrong-milestones", f"{len(header.milestones)} milestones, the job expects "
-                        f"{len(compute_milestone_steps(params))}")
+        raise WorkError(
+            "wrong-milestones",
+            f"{len(header.milestones)} milestones, the job expects {len(compute_milestone_steps(params))}",
+        )
     precision = parse_hardware_class(header.hardware).precision
     if precision not in params.precisions:
         raise WorkError("wrong-precision", f"trained in {precision}; the job accepts {', '.join(params.precisions)}")
@@ -128,8 +149,12 @@ def decode_update(data: bytes, params: WorkParams, layout: Layout) -> tuple[Upda
         raise WorkError("bad-shape", "codebook must be float32 (tensors, bins)")
     total = layout.total_keep
     payload = Payload(
-        indices=unpack_bits(tensors["indices"].numpy().tobytes(), compute_index_bits(params.chunk_size), total).astype(np.uint16),
-        codes=unpack_bits(tensors["codes"].numpy().tobytes(), compute_code_bits(params.quant_bins), total).astype(np.uint8),
+        indices=unpack_bits(tensors["indices"].numpy().tobytes(), compute_index_bits(params.chunk_size), total).astype(
+            np.uint16
+        ),
+        codes=unpack_bits(tensors["codes"].numpy().tobytes(), compute_code_bits(params.quant_bins), total).astype(
+            np.uint8
+        ),
         codebook=codebook.numpy().copy(),
     )
     check_payload(payload, layout)

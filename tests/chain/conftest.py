@@ -1,13 +1,14 @@
 """Fixtures of the chain tests: the real Bitcoin data of tests/data, loaded once; a fresh regtest network
 and a team on job 0 (three miners and one staked validator, registered before epoch 1 so every
 coordination test can start with a whole epoch)."""
+
 from __future__ import annotations
 
 import pytest
-from data_files import read_data, read_json
-from support.coordination import COIN, Member, Net
 
+from data_files import read_data, read_json
 from hashgrad.chain.header import BlockHeader, iter_headers
+from support.coordination import COIN, Member, Net
 
 
 @pytest.fixture(scope="session")
@@ -65,6 +66,7 @@ def parsed_830000(block_830000):
     from hashgrad.chain.btc_tx import parse_bitcoin_block
 
     return parse_bitcoin_block(block_830000)
+
 
 VALIDATOR_STAKE = 10 * COIN
 

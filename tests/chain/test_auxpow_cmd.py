@@ -1,5 +1,6 @@
 """`hashgrad auxpow check FILE`: real samples accepted, mutated ones rejected with their reason,
 and a malformed file refused with exit code 2."""
+
 from __future__ import annotations
 
 import json
@@ -9,19 +10,23 @@ from dataclasses import replace
 
 import pytest
 
-from support.auxpow import build_pool_auxpow, header_samples, load_samples, make_child_header, sample_parts
 from hashgrad.chain.auxpow import parse_auxpow
 from hashgrad.chain.header import BlockHeader
 from hashgrad.chain.params import HASHGRAD_CHAIN_ID
 from hashgrad.cli.auxpow_cmd import MAX_CHECK_FILE
 from hashgrad.cli.main import main
+from support.auxpow import build_pool_auxpow, header_samples, load_samples, make_child_header, sample_parts
 
 
 def sample_item(name: str) -> dict:
     entry = load_samples()[name]
     header, raw = sample_parts(name)
-    return {"header": header.hex(), "auxpow": raw.hex() if raw else None, "chain_id": entry["chain_id"],
-            "parent_pow": entry["parent_pow_algo"]}
+    return {
+        "header": header.hex(),
+        "auxpow": raw.hex() if raw else None,
+        "chain_id": entry["chain_id"],
+        "parent_pow": entry["parent_pow_algo"],
+    }
 
 
 def run_check(tmp_path, items, capsys) -> tuple[int, list[dict], str]:
@@ -59,11 +64,17 @@ def mutated_items() -> list[tuple[dict, str]]:
         (mutate_auxpow(nmc37174, chain_branch=(b"\x00" * 32,) + branch[1:]), "auxpow-missing-root"),
         (mutate_auxpow(nmc, chain_index=1), "auxpow-wrong-index"),
         (mutate_auxpow(nmc, coinbase_index=1), "auxpow-coinbase-index"),
-        (mutate_auxpow(sys_item, parent_header=replace(parent, version=parent.version | 0x100)),
-         "auxpow-parent-has-auxpow"),
-        (mutate_auxpow(sample_item("namecoin_19414_implicit_mm_header"),
-                       parent_header=BlockHeader.deserialize(bytes.fromhex(plain["header"]))),
-         "auxpow-parent-chain-id"),
+        (
+            mutate_auxpow(sys_item, parent_header=replace(parent, version=parent.version | 0x100)),
+            "auxpow-parent-has-auxpow",
+        ),
+        (
+            mutate_auxpow(
+                sample_item("namecoin_19414_implicit_mm_header"),
+                parent_header=BlockHeader.deserialize(bytes.fromhex(plain["header"])),
+            ),
+            "auxpow-parent-chain-id",
+        ),
         (dict(nmc, auxpow=nmc["auxpow"][:-2]), "bad-encoding"),
         (dict(nmc, auxpow=nmc["auxpow"] + "00"), "bad-encoding"),
         (dict(nmc, auxpow=nmc["auxpow"][:-1]), "bad-hex"),
@@ -92,27 +103,33 @@ def test_auxpow_check_one_bad_item_fails_the_file(tmp_path, capsys):
 
 def test_auxpow_check_our_own_merge_mined_block(tmp_path, capsys):
     child = make_child_header()
-    item = {"header": child.serialize().hex(), "auxpow": build_pool_auxpow(child).serialize().hex(),
-            "chain_id": HASHGRAD_CHAIN_ID}
+    item = {
+        "header": child.serialize().hex(),
+        "auxpow": build_pool_auxpow(child).serialize().hex(),
+        "chain_id": HASHGRAD_CHAIN_ID,
+    }
     code, lines, _ = run_check(tmp_path, [item], capsys)
     assert code == 0 and lines[0]["hash"] == child.hash_hex
 
 
-@pytest.mark.parametrize("content, reason", [
-    ("not json", "bad-json"),
-    ('[{"header": "00", "chain_id": 1' + "0" * 5000 + "}]", "bad-json"),
-    ("[" * 100_000 + "]" * 100_000, "bad-json"),
-    ("{}", "bad-item"),
-    ("[]", "bad-item"),
-    ('[["00"]]', "bad-item"),
-    ('[{"header": "00", "chain_id": 1, "extra": 1}]', "bad-item"),
-    ('[{"header": "00"}]', "bad-item"),
-    ('[{"header": "00", "chain_id": true}]', "bad-item"),
-    ('[{"header": "00", "chain_id": 65536}]', "bad-item"),
-    ('[{"header": 5, "chain_id": 1}]', "bad-item"),
-    ('[{"header": "00", "chain_id": 1, "auxpow": 7}]', "bad-item"),
-    ('[{"header": "00", "chain_id": 1, "parent_pow": "x11"}]', "bad-item"),
-])
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        ("not json", "bad-json"),
+        ('[{"header": "00", "chain_id": 1' + "0" * 5000 + "}]", "bad-json"),
+        ("[" * 100_000 + "]" * 100_000, "bad-json"),
+        ("{}", "bad-item"),
+        ("[]", "bad-item"),
+        ('[["00"]]', "bad-item"),
+        ('[{"header": "00", "chain_id": 1, "extra": 1}]', "bad-item"),
+        ('[{"header": "00"}]', "bad-item"),
+        ('[{"header": "00", "chain_id": true}]', "bad-item"),
+        ('[{"header": "00", "chain_id": 65536}]', "bad-item"),
+        ('[{"header": 5, "chain_id": 1}]', "bad-item"),
+        ('[{"header": "00", "chain_id": 1, "auxpow": 7}]', "bad-item"),
+        ('[{"header": "00", "chain_id": 1, "parent_pow": "x11"}]', "bad-item"),
+    ],
+)
 def test_auxpow_check_bad_file(tmp_path, capsys, content, reason):
     path = tmp_path / "bad.json"
     path.write_text(content)
@@ -134,7 +151,8 @@ def test_auxpow_check_file_limits(tmp_path, capsys):
 def test_auxpow_check_entry_point(tmp_path):
     path = tmp_path / "items.json"
     path.write_text(json.dumps([sample_item("dogecoin_748634")]))
-    done = subprocess.run([sys.executable, "-m", "hashgrad", "auxpow", "check", str(path)],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "hashgrad", "auxpow", "check", str(path)], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["valid"] is True

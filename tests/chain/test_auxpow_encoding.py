@@ -1,4 +1,5 @@
 """CAuxPow bytes (round trip, strict decoding) and getExpectedIndex (real values, 32-bit wraparound)."""
+
 from __future__ import annotations
 
 import ctypes
@@ -8,13 +9,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from support.auxpow import build_pool_auxpow, load_samples, make_child_header, sample_parts
-
-from hashgrad.chain.auxpow import (MAX_AUXPOW_SIZE, MAX_BRANCH_DECODE, build_aux_coinbase_script,
-                                   build_aux_merkle_tree, compute_chain_id, compute_expected_index, parse_auxpow,
-                                   read_auxpow)
+from hashgrad.chain.auxpow import (
+    MAX_AUXPOW_SIZE,
+    MAX_BRANCH_DECODE,
+    build_aux_coinbase_script,
+    build_aux_merkle_tree,
+    compute_chain_id,
+    compute_expected_index,
+    parse_auxpow,
+    read_auxpow,
+)
 from hashgrad.chain.encoding import ByteReader
 from hashgrad.errors import DecodeError
+from support.auxpow import build_pool_auxpow, load_samples, make_child_header, sample_parts
 
 AUXPOW_SAMPLES = [name for name, entry in load_samples().items() if "auxpow" in entry]
 
@@ -89,15 +96,21 @@ def test_invalid_parse_auxpow_non_canonical_branch_length():
     raw = auxpow.serialize()
     tx_len = len(auxpow.coinbase_tx.serialize())
     # the coinbase branch count (5) re-encoded as 0xfd 0x0500: Bitcoin Core refuses it
-    bloated = raw[:tx_len + 32] + b"\xfd\x05\x00" + raw[tx_len + 33:]
+    bloated = raw[: tx_len + 32] + b"\xfd\x05\x00" + raw[tx_len + 33 :]
     with pytest.raises(DecodeError) as info:
         parse_auxpow(bloated)
     assert info.value.reason == "bad-encoding"
 
 
-@pytest.mark.parametrize("nonce, chain_id, height, index", [
-    (0, 1, 4, 11), (2677055472, 4096, 4, 14), (67108864, 98, 6, 56), (2677055472, 98, 6, 40),
-])
+@pytest.mark.parametrize(
+    "nonce, chain_id, height, index",
+    [
+        (0, 1, 4, 11),
+        (2677055472, 4096, 4, 14),
+        (67108864, 98, 6, 56),
+        (2677055472, 98, 6, 40),
+    ],
+)
 def test_compute_expected_index_real(nonce, chain_id, height, index):
     assert compute_expected_index(nonce, chain_id, height) == index
 
@@ -113,7 +126,7 @@ def reference_expected_index(nonce: int, chain_id: int, height: int) -> int:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.integers(0, 2**32 - 1), st.integers(-2**15, 2**16 - 1), st.integers(0, 30))
+@given(st.integers(0, 2**32 - 1), st.integers(-(2**15), 2**16 - 1), st.integers(0, 30))
 def test_compute_expected_index_wraps_like_uint32(nonce, chain_id, height):
     assert compute_expected_index(nonce, chain_id, height) == reference_expected_index(nonce, chain_id, height)
 
@@ -127,7 +140,7 @@ def test_compute_expected_index_edges():
 
 def test_compute_chain_id_truncates_like_c():
     assert compute_chain_id(0x10920104) == 0x1092
-    assert compute_chain_id(0x20c00000) == 8384
+    assert compute_chain_id(0x20C00000) == 8384
     assert compute_chain_id(-0x0000EDCC) == 0  # C: -60876 / 65536 == 0, where >> 16 gives -1
     assert compute_chain_id(-0x00010000) == -1
 

@@ -1,19 +1,28 @@
 """Playing a Bitcoin pool: build the coinbase commitment (alone and in a multi-chain tree beside
 chain IDs 1 and 98), grind a parent header to our target, and check the block on regtest params."""
+
 from __future__ import annotations
 
 from dataclasses import replace
 
 import pytest
 
-from support.auxpow import EASY_BITS, build_pool_auxpow, grind_header, make_child_header, script_of
-from hashgrad.chain.auxpow import (MERGED_MINING_HEADER, build_aux_coinbase_script, build_aux_merkle_tree,
-                                   build_auxpow, build_parent_coinbase, check_auxpow, check_block_proof,
-                                   compute_expected_index, parse_auxpow)
+from hashgrad.chain.auxpow import (
+    MERGED_MINING_HEADER,
+    build_aux_coinbase_script,
+    build_aux_merkle_tree,
+    build_auxpow,
+    build_parent_coinbase,
+    check_auxpow,
+    check_block_proof,
+    compute_expected_index,
+    parse_auxpow,
+)
 from hashgrad.chain.hashes import sha256
 from hashgrad.chain.header import VERSION_AUXPOW, BlockHeader
 from hashgrad.chain.params import HASHGRAD_CHAIN_ID, HASHGRAD_REGTEST
 from hashgrad.errors import HeaderError
+from support.auxpow import EASY_BITS, build_pool_auxpow, grind_header, make_child_header, script_of
 
 OTHER_CHAINS = {1: sha256(b"namecoin block"), 98: sha256(b"dogecoin block")}
 TREE_HEIGHT = 5  # 4242 and 98 agree mod 16: they only get distinct slots from 32 leaves up
@@ -93,17 +102,20 @@ def test_invalid_pool_parent_with_auxpow_flag():
 
 
 # The pool's scriptSig: [0:4] height push | [4:8] magic | [8:40] root | [40:44] size | [44:48] nonce | tag
-@pytest.mark.parametrize("edit, reason", [
-    (lambda s: s[:4] + b"\x00" + s[4:], None),  # extranonce bytes before the magic are fine
-    (lambda s: s + MERGED_MINING_HEADER, "auxpow-multiple-headers"),
-    (lambda s: s[:4] + MERGED_MINING_HEADER + b"\x00" + s[8:], "auxpow-header-not-before-root"),
-    (lambda s: s[:4] + s[8:], None),  # no magic (legacy form): root at byte 4
-    (lambda s: s[:4] + b"\x00" * 16 + s[8:], None),  # no magic: root at byte 20, the last allowed
-    (lambda s: s[:4] + b"\x00" * 17 + s[8:], "auxpow-root-too-late"),  # no magic: root at byte 21
-    (lambda s: s[:47], "auxpow-missing-size-nonce"),
-    (lambda s: s[:40] + b"\x02" + s[41:], "auxpow-wrong-size"),
-    (lambda s: s[:4], "auxpow-missing-root"),
-])
+@pytest.mark.parametrize(
+    "edit, reason",
+    [
+        (lambda s: s[:4] + b"\x00" + s[4:], None),  # extranonce bytes before the magic are fine
+        (lambda s: s + MERGED_MINING_HEADER, "auxpow-multiple-headers"),
+        (lambda s: s[:4] + MERGED_MINING_HEADER + b"\x00" + s[8:], "auxpow-header-not-before-root"),
+        (lambda s: s[:4] + s[8:], None),  # no magic (legacy form): root at byte 4
+        (lambda s: s[:4] + b"\x00" * 16 + s[8:], None),  # no magic: root at byte 20, the last allowed
+        (lambda s: s[:4] + b"\x00" * 17 + s[8:], "auxpow-root-too-late"),  # no magic: root at byte 21
+        (lambda s: s[:47], "auxpow-missing-size-nonce"),
+        (lambda s: s[:40] + b"\x02" + s[41:], "auxpow-wrong-size"),
+        (lambda s: s[:4], "auxpow-missing-root"),
+    ],
+)
 def test_pool_script_rules(edit, reason):
     child = make_child_header()
     auxpow = build_pool_auxpow(child, edit_script=edit)
@@ -147,8 +159,7 @@ def test_pool_minimal_coinbase_like_namecoin_test_framework():
     child = make_child_header()
     coinbase = build_parent_coinbase(build_aux_coinbase_script(child.hash, 0, 0), height_push=b"")
     assert coinbase.inputs[0].script_sig[:4] == MERGED_MINING_HEADER and not coinbase.outputs
-    parent = grind_header(BlockHeader(0x20000000, b"\x00" * 32, coinbase.txid, 1_800_000_000, EASY_BITS, 0),
-                          EASY_BITS)
+    parent = grind_header(BlockHeader(0x20000000, b"\x00" * 32, coinbase.txid, 1_800_000_000, EASY_BITS, 0), EASY_BITS)
     auxpow = build_auxpow(coinbase, parent)
     raw = auxpow.serialize()
     assert raw.endswith(b"\x00" * 32 + b"\x00" + b"\x00" * 4 + b"\x00" + b"\x00" * 4 + parent.serialize())

@@ -1,19 +1,28 @@
 """Real merge-mined blocks (Namecoin, Syscoin, Dogecoin) accepted by the library, and each rule of
 CAuxPow::check / CheckProofOfWork shown to fire on a mutation of them, with its reason code."""
+
 from __future__ import annotations
 
 from dataclasses import replace
 
 import pytest
 
-from support.auxpow import MAX_TARGET, header_samples, load_samples, sample_parts, script_of, with_script
-from hashgrad.chain.auxpow import (AuxPow, MERGED_MINING_HEADER, check_auxpow, check_auxpow_proof,
-                                   check_block_proof, compute_expected_index, compute_parent_pow_hash, parse_auxpow)
+from hashgrad.chain.auxpow import (
+    MERGED_MINING_HEADER,
+    AuxPow,
+    check_auxpow,
+    check_auxpow_proof,
+    check_block_proof,
+    compute_expected_index,
+    compute_parent_pow_hash,
+    parse_auxpow,
+)
 from hashgrad.chain.hashes import display_to_hash, hash_to_display
 from hashgrad.chain.header import VERSION_AUXPOW, BlockHeader
 from hashgrad.chain.merkle import compute_root_from_branch
 from hashgrad.chain.params import HASHGRAD_MAIN, PowParams
 from hashgrad.errors import HeaderError
+from support.auxpow import MAX_TARGET, header_samples, load_samples, sample_parts, script_of, with_script
 
 
 def params_for(chain_id: int):
@@ -58,8 +67,9 @@ def test_check_auxpow_proof_dogecoin_auxpow_only():
     aux_hash, bits = display_to_hash(entry["block_hash"]), int(entry["bits"], 16)
     check_auxpow_proof(auxpow, aux_hash, 98, bits, MAX_TARGET, "scrypt")
     assert reason_of(check_auxpow_proof, auxpow, aux_hash, 98, bits, MAX_TARGET, "sha256d") == "high-hash"
-    assert reason_of(check_auxpow_proof, auxpow, aux_hash[::-1], 98, bits, MAX_TARGET, "scrypt") \
-        == "auxpow-missing-root"
+    assert (
+        reason_of(check_auxpow_proof, auxpow, aux_hash[::-1], 98, bits, MAX_TARGET, "scrypt") == "auxpow-missing-root"
+    )
     assert reason_of(check_auxpow_proof, auxpow, aux_hash, 1, bits, MAX_TARGET, "scrypt") == "auxpow-wrong-index"
 
 
@@ -90,8 +100,10 @@ def test_invalid_chain_branch_changed():
 
 def test_invalid_chain_index_changed_moves_root():
     header, auxpow, entry = load("namecoin_37174_explicit_mm_header")
-    assert reason_of(check_sample, header, replace(auxpow, chain_index=auxpow.chain_index ^ 1), entry) \
+    assert (
+        reason_of(check_sample, header, replace(auxpow, chain_index=auxpow.chain_index ^ 1), entry)
         == "auxpow-missing-root"
+    )
 
 
 def test_invalid_wrong_index_single_chain():
@@ -105,7 +117,7 @@ def test_invalid_wrong_index_changed_merkle_nonce():
     script = script_of(auxpow)
     nonce_at = script.find(MERGED_MINING_HEADER) + 4 + 32 + 4
     assert compute_expected_index(1, 1, 4) != auxpow.chain_index
-    mutated = with_script(auxpow, script[:nonce_at] + (1).to_bytes(4, "little") + script[nonce_at + 4:])
+    mutated = with_script(auxpow, script[:nonce_at] + (1).to_bytes(4, "little") + script[nonce_at + 4 :])
     assert reason_of(check_auxpow, mutated, header.hash, 1) == "auxpow-wrong-index"
 
 
@@ -113,8 +125,8 @@ def test_invalid_wrong_size():
     header, auxpow, _ = load("namecoin_37174_explicit_mm_header")
     script = script_of(auxpow)
     size_at = script.find(MERGED_MINING_HEADER) + 4 + 32
-    assert script[size_at:size_at + 4] == (16).to_bytes(4, "little")
-    mutated = with_script(auxpow, script[:size_at] + (8).to_bytes(4, "little") + script[size_at + 4:])
+    assert script[size_at : size_at + 4] == (16).to_bytes(4, "little")
+    mutated = with_script(auxpow, script[:size_at] + (8).to_bytes(4, "little") + script[size_at + 4 :])
     assert reason_of(check_auxpow, mutated, header.hash, 1) == "auxpow-wrong-size"
 
 
@@ -122,9 +134,11 @@ def test_invalid_missing_size_nonce():
     header, auxpow, _ = load("namecoin_19200")
     script = script_of(auxpow)
     end_of_root = script.find(MERGED_MINING_HEADER) + 4 + 32
-    assert reason_of(check_auxpow, with_script(auxpow, script[:end_of_root + 7]), header.hash, 1) \
+    assert (
+        reason_of(check_auxpow, with_script(auxpow, script[: end_of_root + 7]), header.hash, 1)
         == "auxpow-missing-size-nonce"
-    check_auxpow(with_script(auxpow, script[:end_of_root + 8]), header.hash, 1)
+    )
+    check_auxpow(with_script(auxpow, script[: end_of_root + 8]), header.hash, 1)
 
 
 def test_invalid_second_magic():
@@ -188,8 +202,10 @@ def test_invalid_parent_with_auxpow_flag():
 def test_invalid_chain_branch_too_long():
     header, auxpow, entry = load("dogecoin_748634")
     long_branch = auxpow.chain_branch + (b"\x00" * 32,) * (31 - len(auxpow.chain_branch))
-    assert reason_of(check_sample, header, replace(auxpow, chain_branch=long_branch), entry) \
+    assert (
+        reason_of(check_sample, header, replace(auxpow, chain_branch=long_branch), entry)
         == "auxpow-chain-branch-too-long"
+    )
 
 
 def test_invalid_block_rules_on_real_samples():

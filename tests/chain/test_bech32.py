@@ -1,5 +1,6 @@
 """Bech32/Bech32m (BIP173/BIP350) on the official vectors, segwit addresses with their
 scriptPubKeys, and hashgrad's bech32m account addresses."""
+
 from __future__ import annotations
 
 import pytest
@@ -38,7 +39,7 @@ def test_bech32_decode_valid(bech32_vectors):
             # Any single flipped data character breaks the checksum.
             pos = case["string"].rfind("1") + 1
             swap = "q" if case["string"][pos].lower() != "q" else "p"
-            flipped = case["string"][:pos] + swap + case["string"][pos + 1:]
+            flipped = case["string"][:pos] + swap + case["string"][pos + 1 :]
             with pytest.raises(DecodeError):
                 bech32_decode(flipped.lower())
 

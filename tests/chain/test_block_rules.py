@@ -1,5 +1,6 @@
 """One test per header and block rule of hashgrad's ledger, each asserting the exact reason code
 through the real chainstate (`accept_block`), plus the CVE-2012-2459 twin and remembered failures."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -14,8 +15,7 @@ from hashgrad.chain.state import get_account
 from hashgrad.chain.tx import ZERO_SIG, Transaction, TxKind, make_coinbase
 from hashgrad.errors import BlockError, HashgradError
 from hashgrad.store.chainstate import ChainState
-from support.ledger import (ALICE, BOB, NOW, PARAMS, compute_maker_reward, make_block, make_child, make_transfer,
-                            mine)
+from support.ledger import ALICE, BOB, NOW, PARAMS, compute_maker_reward, make_block, make_child, make_transfer, mine
 
 
 def reject_reason(chainstate: ChainState, block: Block, now: int | None = NOW) -> str:
@@ -32,6 +32,7 @@ def two_transfers() -> tuple[Transaction, Transaction]:
 
 
 # ---------------------------------------------------------------- header rules
+
 
 def test_accept_block_connects_valid_child(funded):
     block = mine(funded)
@@ -71,11 +72,13 @@ def test_invalid_time_too_new(funded):
     assert reject_reason(funded, late, now=NOW) == "time-too-new"
     # Not remembered as invalid: once the clock catches up the same block is accepted.
     assert funded.accept_block(late, NOW + 1).status == "connected"
-    assert funded.accept_block(make_child(funded, time=NOW + MAX_FUTURE_BLOCK_TIME + 60),
-                               NOW + 60).status == "connected"
+    assert (
+        funded.accept_block(make_child(funded, time=NOW + MAX_FUTURE_BLOCK_TIME + 60), NOW + 60).status == "connected"
+    )
 
 
 # ---------------------------------------------------------------- body rules
+
 
 def test_invalid_bad_blk_length(funded):
     # Sixteen 64 kB payloads: over 1 MB, and the size rule is checked before anything inside.
@@ -126,8 +129,12 @@ def test_mutated_block_does_not_poison_honest_twin(funded, mutation):
 @pytest.mark.parametrize("field", ["fee", "version", "sender", "signature"])
 def test_invalid_bad_cb_form(funded, field):
     good = make_coinbase(funded.height + 1, ALICE.pubkey, compute_maker_reward(PARAMS, funded.height + 1))
-    changes = {"fee": {"fee": 1}, "version": {"version": 2}, "sender": {"sender": BOB.pubkey},
-               "signature": {"signature": b"\x01" + ZERO_SIG[1:]}}[field]
+    changes = {
+        "fee": {"fee": 1},
+        "version": {"version": 2},
+        "sender": {"sender": BOB.pubkey},
+        "signature": {"signature": b"\x01" + ZERO_SIG[1:]},
+    }[field]
     coinbase = replace(good, **changes)
     assert coinbase.is_coinbase()
     assert reject_reason(funded, make_child(funded, coinbase=coinbase)) == "bad-cb-form"
@@ -155,6 +162,7 @@ def test_coinbase_collects_fees(funded):
 
 
 # ---------------------------------------------------------------- remembered failures
+
 
 def test_invalid_bad_prevblk_after_failed_connect(funded):
     bad = make_child(funded, coinbase=make_coinbase(2, ALICE.pubkey, 1))  # fails when applied

@@ -1,5 +1,6 @@
 """Canonical encodings of the ledger's objects: decode(encode(x)) == x for every kind (hypothesis),
 and untrusted bytes that are truncated, padded or non-canonical fail with DecodeError('bad-encoding')."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 from hashgrad.chain.block import Block, parse_block
 from hashgrad.chain.header import HEADER_SIZE, VERSION_AUXPOW, BlockHeader
 from hashgrad.chain.state import Account, Supply, deserialize_undo, serialize_undo
-from hashgrad.chain.tx import (MAX_PAYLOAD_SIZE, CoinbasePayload, Transaction, TransferPayload, parse_transaction)
+from hashgrad.chain.tx import MAX_PAYLOAD_SIZE, CoinbasePayload, Transaction, TransferPayload, parse_transaction
 from hashgrad.errors import DecodeError, HashgradError, TxError
 from support.ledger import ALICE, BOB, PARAMS, make_block, make_transfer
 
@@ -23,7 +24,7 @@ PAYLOAD = st.one_of(st.binary(max_size=300), st.integers(0xFD, MAX_PAYLOAD_SIZE)
 MAX_BLOCK_BYTES = 4 * PARAMS.max_block_size
 
 transactions = st.builds(Transaction, U8, U8, HASH, U64, U64, PAYLOAD, st.binary(min_size=64, max_size=64))
-headers = st.builds(BlockHeader, st.integers(-2**31, 2**31 - 1), HASH, HASH, U32, U32, U32)
+headers = st.builds(BlockHeader, st.integers(-(2**31), 2**31 - 1), HASH, HASH, U32, U32, U32)
 plain_headers = headers.filter(lambda h: not h.is_auxpow())  # an auxpow-flagged header needs a proof after it
 blocks = st.builds(Block, plain_headers, st.lists(transactions, max_size=4).map(tuple))
 undo_records = st.dictionaries(st.binary(min_size=1, max_size=40), st.none() | st.binary(max_size=60), max_size=12)
@@ -107,13 +108,13 @@ def test_parse_block_of_random_bytes_only_raises_decode_errors(data):
 
 # ---------------------------------------------------------------- decode errors
 
+
 def sample_tx() -> Transaction:
     return make_transfer(ALICE, 3, BOB.pubkey, 1_000)
 
 
 def sample_block() -> Block:
-    return make_block(b"\x07" * 32, 5, PARAMS.genesis_time + 600,
-                      (sample_tx(), make_transfer(ALICE, 4, BOB.pubkey, 9)))
+    return make_block(b"\x07" * 32, 5, PARAMS.genesis_time + 600, (sample_tx(), make_transfer(ALICE, 4, BOB.pubkey, 9)))
 
 
 def decode_reason(parse, data: bytes) -> str:

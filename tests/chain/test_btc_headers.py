@@ -5,6 +5,7 @@ whose every rejection is checked for its exact reason and height.
 Scripted chains use a `PowParams` with an easy powLimit (2^248) and an 8-block window (spacing 4 s,
 timespan 32 s) so nonces can be ground in the test; powLimit * 4 * timespan < 2^256 as Core requires.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -13,7 +14,6 @@ import itertools
 import pytest
 
 from data_files import read_data
-
 from hashgrad.chain.btc_headers import verify_bitcoin_headers
 from hashgrad.chain.difficulty import compute_next_work_required
 from hashgrad.chain.hashes import hash_to_int
@@ -30,6 +30,7 @@ MERKLE = bytes(range(32))
 
 
 # --- scripted chains ---------------------------------------------------------------------------
+
 
 def grind(version: int, prev_hash: bytes, time: int, bits: int) -> BlockHeader:
     """Find a nonce whose hash meets the target of `bits` (no powLimit check: bits may be wrong)."""
@@ -110,7 +111,7 @@ def test_invalid_bad_diffbits_above_pow_limit_is_high_hash(fast_chain):
 
 def test_invalid_time_too_old(fast_chain):
     height = 12
-    mtp = sorted(h.time for h in fast_chain[height - 11:height])[5]
+    mtp = sorted(h.time for h in fast_chain[height - 11 : height])[5]
     params = synth_params(fast_chain)
     assert verify_bitcoin_headers(params, regrind(fast_chain, height, time=mtp + 1)).ok
     result = verify_bitcoin_headers(params, regrind(fast_chain, height, time=mtp))
@@ -127,7 +128,7 @@ def test_invalid_time_too_old_near_genesis(fast_chain):
 def test_time_may_go_backwards(fast_chain):
     """Only median-time-past binds: a time below the previous block's is valid."""
     height = 12
-    assert fast_chain[height - 1].time - 3 > sorted(h.time for h in fast_chain[height - 11:height])[5]
+    assert fast_chain[height - 1].time - 3 > sorted(h.time for h in fast_chain[height - 11 : height])[5]
     chain = regrind(fast_chain, height, time=fast_chain[height - 1].time - 3)
     assert verify_bitcoin_headers(synth_params(fast_chain), chain).ok
 
@@ -146,8 +147,12 @@ def test_invalid_bad_version():
     chain = build_chain(SYNTH_POW, times, versions)
     params = synth_params(chain, bip34_height=3, bip66_height=5, bip65_height=7)
     assert verify_bitcoin_headers(params, chain).ok
-    for height, version, reason in ((3, 1, "bad-version(0x00000001)"), (5, 2, "bad-version(0x00000002)"),
-                                    (7, 3, "bad-version(0x00000003)"), (9, -0x80000000, "bad-version(0x80000000)")):
+    for height, version, reason in (
+        (3, 1, "bad-version(0x00000001)"),
+        (5, 2, "bad-version(0x00000002)"),
+        (7, 3, "bad-version(0x00000003)"),
+        (9, -0x80000000, "bad-version(0x80000000)"),
+    ):
         result = verify_bitcoin_headers(params, regrind(chain, height, version=version))
         assert (result.height, result.reason) == (height, reason)
 
@@ -172,6 +177,7 @@ def test_min_difficulty_blocks_scripted():
 
 # --- real headers --------------------------------------------------------------------------------
 
+
 def test_verify_bitcoin_headers_mainnet_0_9999(mainnet_headers):
     result = verify_bitcoin_headers(BTC_MAIN, mainnet_headers)
     assert result.ok and result.height == 9999
@@ -187,8 +193,13 @@ def test_verify_bitcoin_headers_mainnet_from_checkpoint(recent_headers, boundary
     assert recent_headers[0].hash_hex == "000000000000000000001daacd23f9cb40c69ba923085618a5f9dbdd4d97e93a"
     assert result.chainwork == boundary_headers[830592]["chainwork"] - boundary_headers[822527]["chainwork"]
     retargets = {h: recent_headers[h - 822528].bits for h in (822528, 824544, 826560, 828576, 830592)}
-    assert retargets == {822528: 0x1703E8B3, 824544: 0x1703D869, 826560: 0x1704005A, 828576: 0x1703BA5D,
-                         830592: 0x170371B1}
+    assert retargets == {
+        822528: 0x1703E8B3,
+        824544: 0x1703D869,
+        826560: 0x1704005A,
+        828576: 0x1703BA5D,
+        830592: 0x170371B1,
+    }
 
 
 def test_invalid_checkpoint_inside_window_is_unknown_ancestor(recent_headers):
@@ -204,10 +215,17 @@ def test_verify_bitcoin_headers_testnet3_0_9999(testnet_headers):
     assert result.tip == "000000001655e2a7293f28383a2965b2f0add77fd6ac383986e90971a07467d4"
     assert testnet_headers[0].hash_hex == BTC_TEST.genesis_hash_hex
     assert result.chainwork == sum(compute_block_proof(h.bits) for h in testnet_headers)
-    twenty_minute = sum(1 for h in range(1, 10_000) if h % 2016 and
-                        testnet_headers[h].time > testnet_headers[h - 1].time + 1200)
-    walked = sum(1 for h in range(1, 10_000) if h % 2016 and testnet_headers[h].time <= testnet_headers[h - 1].time
-                 + 1200 and testnet_headers[h - 1].bits == 0x1D00FFFF and (h - 1) % 2016)
+    twenty_minute = sum(
+        1 for h in range(1, 10_000) if h % 2016 and testnet_headers[h].time > testnet_headers[h - 1].time + 1200
+    )
+    walked = sum(
+        1
+        for h in range(1, 10_000)
+        if h % 2016
+        and testnet_headers[h].time <= testnet_headers[h - 1].time + 1200
+        and testnet_headers[h - 1].bits == 0x1D00FFFF
+        and (h - 1) % 2016
+    )
     assert (twenty_minute, walked) == (184, 4023)
     assert [testnet_headers[h].bits for h in (4032, 6048, 8064)] == [0x1C3FFFC0, 0x1C0FFFF0, 0x1C3FFFC0]
 
@@ -222,8 +240,9 @@ def test_invalid_testnet_headers_on_mainnet(testnet_headers):
     assert (result.height, result.reason) == (0, "bad-genesis")
     # Mainnet rules reject testnet3's first min-difficulty block after a retarget.
     first_min = next(h for h in range(4033, 10_000) if testnet_headers[h].bits == 0x1D00FFFF)
-    result = verify_bitcoin_headers(dataclasses.replace(BTC_MAIN, genesis_hash_hex=BTC_TEST.genesis_hash_hex,
-                                                        bip34_height=10**9), testnet_headers)
+    result = verify_bitcoin_headers(
+        dataclasses.replace(BTC_MAIN, genesis_hash_hex=BTC_TEST.genesis_hash_hex, bip34_height=10**9), testnet_headers
+    )
     assert (result.height, result.reason) == (first_min, "bad-diffbits")
 
 
@@ -285,14 +304,15 @@ def test_stale_header_823226(recent_headers, load_json):
     index = 823226 - 822528
     assert main == recent_headers[index]
     assert stale.hash_hex == data["stale"]["hash"] != main.hash_hex == data["main_chain_same_height"]["hash"]
-    main_result = verify_bitcoin_headers(BTC_MAIN, recent_headers[:index + 1], start_height=822528)
+    main_result = verify_bitcoin_headers(BTC_MAIN, recent_headers[: index + 1], start_height=822528)
     stale_result = verify_bitcoin_headers(BTC_MAIN, recent_headers[:index] + [stale], start_height=822528)
     assert stale_result.ok and main_result.ok
     assert (stale_result.height, stale_result.tip) == (823226, stale.hash_hex)
     assert stale_result.chainwork == main_result.chainwork  # equal work: first seen wins in Core
     # The main chain goes on from its own 823226, not from the stale one.
-    result = verify_bitcoin_headers(BTC_MAIN, recent_headers[:index] + [stale] + recent_headers[index + 1:index + 5],
-                                    start_height=822528)
+    result = verify_bitcoin_headers(
+        BTC_MAIN, recent_headers[:index] + [stale] + recent_headers[index + 1 : index + 5], start_height=822528
+    )
     assert (result.height, result.reason) == (823227, "bad-prevblk")
 
 

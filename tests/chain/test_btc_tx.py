@@ -1,5 +1,6 @@
 """Bitcoin transactions and blocks as bytes: parse/serialize round trips on every tx of two real
 blocks, txid/wtxid, and CheckBlock's body rules with Core's reasons on mutated copies."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -38,7 +39,7 @@ def reason_of(block: BitcoinBlock) -> str:
 
 
 def with_tx(block: BitcoinBlock, index: int, tx) -> BitcoinBlock:
-    return dataclasses.replace(block, txs=block.txs[:index] + (tx,) + block.txs[index + 1:])
+    return dataclasses.replace(block, txs=block.txs[:index] + (tx,) + block.txs[index + 1 :])
 
 
 def with_witness(tx, input_index: int, witness: tuple[bytes, ...]):
@@ -83,7 +84,7 @@ def test_tx_round_trip(name, request):
     for _ in range(count):
         start = reader.pos
         tx = read_bitcoin_tx(reader)
-        tx_bytes = raw[start:reader.pos]
+        tx_bytes = raw[start : reader.pos]
         assert tx.serialize() == tx_bytes
         assert parse_bitcoin_tx(tx_bytes) == tx
         assert tx.wtxid == sha256d(tx_bytes)
@@ -107,8 +108,9 @@ def test_invalid_bad_txnmrklroot(parsed_413567, parsed_830000):
     for block in (parsed_413567, parsed_830000):
         tx = block.txs[5]
         assert reason_of(with_tx(block, 5, dataclasses.replace(tx, locktime=tx.locktime ^ 1))) == "bad-txnmrklroot"
-    swapped = dataclasses.replace(parsed_413567, txs=(parsed_413567.txs[0], parsed_413567.txs[2],
-                                                      parsed_413567.txs[1]) + parsed_413567.txs[3:])
+    swapped = dataclasses.replace(
+        parsed_413567, txs=(parsed_413567.txs[0], parsed_413567.txs[2], parsed_413567.txs[1]) + parsed_413567.txs[3:]
+    )
     assert reason_of(swapped) == "bad-txnmrklroot"
 
 
@@ -171,8 +173,10 @@ def test_invalid_tx_encoding(parsed_830000):
     with pytest.raises(DecodeError) as err:
         parse_bitcoin_tx(legacy + b"\x00")
     assert err.value.reason == "bad-encoding"
-    empty_witness = dataclasses.replace(parsed_830000.txs[0], inputs=tuple(
-        dataclasses.replace(txin, witness=()) for txin in parsed_830000.txs[0].inputs))
+    empty_witness = dataclasses.replace(
+        parsed_830000.txs[0],
+        inputs=tuple(dataclasses.replace(txin, witness=()) for txin in parsed_830000.txs[0].inputs),
+    )
     raw = empty_witness.serialize()
     forced = raw[:4] + b"\x00\x01" + raw[4:-4] + b"\x00" * len(empty_witness.inputs) + raw[-4:]
     with pytest.raises(DecodeError) as err:

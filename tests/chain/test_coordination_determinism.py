@@ -2,6 +2,7 @@
 (so any dependence on set or dict iteration order of bytes would show), connect the same block
 sequence — two epochs of a job with random weights, stake moves and registrations — and must end
 with the same `state` table, byte for byte, as the process that made the blocks."""
+
 from __future__ import annotations
 
 import hashlib
@@ -53,10 +54,19 @@ def test_process_epoch_is_identical_in_separate_processes(net, tmp_path):
 
     blocks = tmp_path / "blocks.hex"
     blocks.write_text("\n".join(net.chainstate.get_block_bytes(h).hex() for h in net.chainstate.active[1:]))
-    expected = {"tip": net.chainstate.tip.hash.hex(), "height": net.height,
-                "state": compute_state_digest(dump_state(net.chainstate))}
+    expected = {
+        "tip": net.chainstate.tip.hash.hex(),
+        "height": net.height,
+        "state": compute_state_digest(dump_state(net.chainstate)),
+    }
     for seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        out = subprocess.run([sys.executable, "-c", REPLAY, str(blocks), str(tmp_path / f"replay{seed}")],
-                             capture_output=True, text=True, env=env, timeout=120, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", REPLAY, str(blocks), str(tmp_path / f"replay{seed}")],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=True,
+        )
         assert json.loads(out.stdout.strip().splitlines()[-1]) == expected

@@ -1,12 +1,12 @@
 """ANNOUNCE_ENDPOINT: a registered uid says where it serves (Bittensor's serve_axon); validators and
 gateways read it from the metagraph. The record follows the uid: a new hotkey in the slot starts
 without one."""
+
 from __future__ import annotations
 
 from hashgrad.chain import coordination_rules
 from hashgrad.chain.coordination import Endpoint
 from hashgrad.chain.coordination_make import make_announce_endpoint
-
 from support.coordination import COIN, Member, Net, with_job
 
 

@@ -1,6 +1,7 @@
 """Registration economics and slots: the burn price follows demand (subtensor's rule, clamped), a full
 job replaces its lowest-emission non-immune uid (whose bonds and open-epoch records go with it), and
 the state-key layout keeps every record kind apart from the ledger's accounts."""
+
 from __future__ import annotations
 
 from hashgrad.chain import coordination
@@ -29,7 +30,7 @@ def test_put_burn_update_rises_with_demand_and_falls_without(net):
         expected = max(expected * 4 // 8, job.min_burn)
         assert burn(net) == expected
     assert burn(net) == job.min_burn
-    assert burn(net, 1) == max(net.job(1).initial_burn // 2 ** 6, net.job(1).min_burn)  # the other job, idle
+    assert burn(net, 1) == max(net.job(1).initial_burn // 2**6, net.job(1).min_burn)  # the other job, idle
 
 
 def test_put_burn_update_clamps_to_max_burn(tmp_path):
@@ -47,8 +48,9 @@ def test_apply_register_replaces_lowest_emission_non_immune_uid(tmp_path):
     net = Net.create(tmp_path / "chain", with_job(max_uids=3, immunity_period=20))
     strong, weak, validator = Member.named("strong"), Member.named("weak"), Member.named("validator")
     net.join([strong, weak, validator], stakes={"validator": 10 * COIN})
-    net.run_epoch(1, {strong: "reveal", weak: "reveal"},
-                  {validator: lambda n: compute_weights(n, {strong: 60_000, weak: 5_000})})
+    net.run_epoch(
+        1, {strong: "reveal", weak: "reveal"}, {validator: lambda n: compute_weights(n, {strong: 60_000, weak: 5_000})}
+    )
     weak_uid, strong_uid, val_uid = net.uid(weak), net.uid(strong), net.uid(validator)
     assert 0 < net.stats(weak).emission < net.stats(strong).emission
     assert net.stats(weak).emission < net.stats(validator).emission
@@ -104,12 +106,22 @@ def test_apply_register_replacement_clears_the_slots_open_epoch_records(tmp_path
 
 def test_state_key_prefixes_are_distinct():
     """Each record kind has its own first byte, none equal to the ledger's: prefix scans stay clean."""
-    keys = [coordination.uid_key(0, b"h" * 32), coordination.neuron_key(0, 0), coordination.job_state_key(0),
-            coordination.stake_key(b"h" * 32), coordination.work_commit_key(0, 0, 0),
-            coordination.work_reveal_key(0, 0, 0), coordination.weights_commit_key(0, 0, 0),
-            coordination.weights_reveal_key(0, 0, 0), coordination.bonds_key(0, 0), coordination.stats_key(0, 0),
-            coordination.attest_key(0, 0, 0), coordination.attest_total_key(0, 0, b"c" * 32),
-            coordination.checkpoint_key(0, 0), coordination.endpoint_key(0, 0)]
+    keys = [
+        coordination.uid_key(0, b"h" * 32),
+        coordination.neuron_key(0, 0),
+        coordination.job_state_key(0),
+        coordination.stake_key(b"h" * 32),
+        coordination.work_commit_key(0, 0, 0),
+        coordination.work_reveal_key(0, 0, 0),
+        coordination.weights_commit_key(0, 0, 0),
+        coordination.weights_reveal_key(0, 0, 0),
+        coordination.bonds_key(0, 0),
+        coordination.stats_key(0, 0),
+        coordination.attest_key(0, 0, 0),
+        coordination.attest_total_key(0, 0, b"c" * 32),
+        coordination.checkpoint_key(0, 0),
+        coordination.endpoint_key(0, 0),
+    ]
     prefixes = [key[:1] for key in keys]
     assert len(set(prefixes)) == len(prefixes)
     assert not set(prefixes) & {ACCOUNT_PREFIX, POOL_PREFIX, SUPPLY_KEY[:1]}

@@ -8,6 +8,7 @@ lengths. After every switch the observer's whole `state` table must equal the pr
 built that chain without ever reorganising; at the end it must equal a replay of the observer's best
 chain from genesis in a fresh datadir.
 """
+
 from __future__ import annotations
 
 import random
@@ -42,9 +43,14 @@ def test_accept_block_reorgs_across_epoch_ends_restore_state_exactly(tmp_path, s
     newcomers = [Member.named(f"newcomer{i}") for i in range(4)]
     a.join([*miners, *validators], stakes={v.name: 10 * COIN for v in validators})
     a.fund({n.cold.pubkey: COIN for n in newcomers})
-    a.run_epoch(1, {m: "reveal" for m in miners},
-                {v: (lambda n, i=i: compute_weights(n, {m: 1000 * (i + j + 1) for j, m in enumerate(miners)}))
-                 for i, v in enumerate(validators)})
+    a.run_epoch(
+        1,
+        {m: "reveal" for m in miners},
+        {
+            v: (lambda n, i=i: compute_weights(n, {m: 1000 * (i + j + 1) for j, m in enumerate(miners)}))
+            for i, v in enumerate(validators)
+        },
+    )
     Autopilot(a, miners, validators, newcomers, random.Random(0), reveal_rate=1.0).step(a.job().work_reveal_end)
     assert a.height == 2 * 30 + a.job().work_reveal_end  # the fork point: epoch 2's work is revealed,
     # its weights not yet committed, so each branch will commit its own
@@ -53,8 +59,10 @@ def test_accept_block_reorgs_across_epoch_ends_restore_state_exactly(tmp_path, s
     feed(b, a)
     feed(observer, a)
     assert dump_state(b.chainstate) == dump_state(a.chainstate) == dump_state(observer.chainstate)
-    pilots = {"a": Autopilot(a, miners, validators, newcomers, random.Random(seed + 1)),
-              "b": Autopilot(b, miners, validators, newcomers, random.Random(seed + 2))}
+    pilots = {
+        "a": Autopilot(a, miners, validators, newcomers, random.Random(seed + 1)),
+        "b": Autopilot(b, miners, validators, newcomers, random.Random(seed + 2)),
+    }
     producers = {"a": a, "b": b}
     fork_height = a.height
 

@@ -5,6 +5,7 @@ a block would), plus the same rule enforced on a block by the chainstate.
 Windows of regtest's job 0 (tempo 30): commit work at offsets [0, 14), reveal work [14, 18), commit
 weights [18, 26), reveal weights [26, 30). The `team` is registered in epoch 0; tests work in epoch 1.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -12,16 +13,38 @@ from dataclasses import replace
 import pytest
 
 from hashgrad.chain.coordination import compute_register_message, compute_work_commitment
-from hashgrad.chain.coordination_make import (make_attest_checkpoint, make_commit_weights, make_commit_work,
-                                              make_reveal_weights, make_reveal_work, make_stake)
+from hashgrad.chain.coordination_make import (
+    make_attest_checkpoint,
+    make_commit_weights,
+    make_commit_work,
+    make_reveal_weights,
+    make_reveal_work,
+    make_stake,
+)
 from hashgrad.chain.coordination_rules import get_job_state
-from hashgrad.chain.coordination_tx import (CoordKind, RegisterPayload, WeightsCommitPayload, WeightsRevealPayload,
-                                            WorkCommitPayload)
+from hashgrad.chain.coordination_tx import (
+    CoordKind,
+    RegisterPayload,
+    WeightsCommitPayload,
+    WeightsRevealPayload,
+    WorkCommitPayload,
+)
 from hashgrad.chain.tx import sign_transaction
 from hashgrad.errors import ConsensusError
 from hashgrad.mining.grind import grind_block
-from support.coordination import (BASE, COIN, FEE, FUNDER, Member, Net, compute_artifact, compute_salt,
-                                     compute_weights, make_key, with_job)
+from support.coordination import (
+    BASE,
+    COIN,
+    FEE,
+    FUNDER,
+    Member,
+    Net,
+    compute_artifact,
+    compute_salt,
+    compute_weights,
+    make_key,
+    with_job,
+)
 
 EPOCH = 1
 JOB = 0
@@ -71,8 +94,9 @@ def test_invalid_bad_register_sig(net, forgery):
         cold = make_key("other cold").pubkey
     consent = signer.sign(compute_register_message(net.params.magic, job_id, cold, member.hot.pubkey))
     payload = RegisterPayload(JOB, member.hot.pubkey, COIN, consent)
-    tx = sign_transaction(member.cold, net.params.magic, CoordKind.REGISTER, net.nonce(member.cold), FEE,
-                          payload.serialize())
+    tx = sign_transaction(
+        member.cold, net.params.magic, CoordKind.REGISTER, net.nonce(member.cold), FEE, payload.serialize()
+    )
     assert net.reject_tx(tx) == "bad-register-sig"
 
 
@@ -162,8 +186,10 @@ def test_invalid_not_stake_owner(team):
 def test_invalid_insufficient_stake(team):
     net, _, validator = team
     staked = net.stake(validator)
-    assert net.reject_reason(validator.cold, make_stake, validator.hot.pubkey, staked + 1, add=False) == \
-        "insufficient-stake"
+    assert (
+        net.reject_reason(validator.cold, make_stake, validator.hot.pubkey, staked + 1, add=False)
+        == "insufficient-stake"
+    )
     assert net.reject_reason(validator.cold, make_stake, validator.hot.pubkey, 0, add=False) == "insufficient-stake"
 
 
@@ -201,11 +227,13 @@ def test_invalid_work_reveal_window_closed(team):
     net.advance_to_offset(EPOCH, 0)
     net.send(miners[0].hot, make_commit_work, JOB, EPOCH, artifact, BASE)
     net.mine()
-    assert net.reject_reason(miners[0].hot, make_reveal_work, JOB, EPOCH, artifact, BASE) == \
-        "work-reveal-window-closed"  # too early: others could copy before the commit deadline
+    assert (
+        net.reject_reason(miners[0].hot, make_reveal_work, JOB, EPOCH, artifact, BASE) == "work-reveal-window-closed"
+    )  # too early: others could copy before the commit deadline
     net.advance_to_offset(EPOCH, net.job().work_reveal_end)
-    assert net.reject_reason(miners[0].hot, make_reveal_work, JOB, EPOCH, artifact, BASE) == \
-        "work-reveal-window-closed"  # too late: validators already score
+    assert (
+        net.reject_reason(miners[0].hot, make_reveal_work, JOB, EPOCH, artifact, BASE) == "work-reveal-window-closed"
+    )  # too late: validators already score
 
 
 def test_invalid_no_work_commit(team):
@@ -254,8 +282,9 @@ def test_invalid_work_reveal_mismatch(team, case):
         revealed_artifact = compute_artifact(honest.hot.pubkey, EPOCH, b"another")
     elif case == "wrong-base":
         base = compute_artifact(b"", 0, b"another base")
-    assert net.reject_reason(sender.hot, make_reveal_work, JOB, epoch, revealed_artifact, base) == \
-        "work-reveal-mismatch"
+    assert (
+        net.reject_reason(sender.hot, make_reveal_work, JOB, epoch, revealed_artifact, base) == "work-reveal-mismatch"
+    )
 
 
 def make_signed_commit(key, magic, nonce, epoch, commitment):
@@ -269,8 +298,7 @@ def test_invalid_no_validator_stake(team):
     net, miners, _ = team
     net.advance_to_offset(EPOCH, net.job().work_reveal_end)
     weights = compute_weights(net, {miners[1]: 1})
-    assert net.reject_reason(miners[0].hot, make_commit_weights, JOB, EPOCH, weights, b"s" * 32) == \
-        "no-validator-stake"
+    assert net.reject_reason(miners[0].hot, make_commit_weights, JOB, EPOCH, weights, b"s" * 32) == "no-validator-stake"
     assert net.reject_reason(miners[0].hot, make_attest_checkpoint, JOB, EPOCH, BASE) == "no-validator-stake"
 
 
@@ -280,15 +308,21 @@ def test_invalid_weights_commit_window_closed(team, offset):
     job = net.job()
     net.advance_to_offset(EPOCH, job.work_reveal_end - 1 if offset == "before" else job.weights_commit_end)
     weights = compute_weights(net, {miners[0]: 1})
-    assert net.reject_reason(validator.hot, make_commit_weights, JOB, EPOCH, weights, b"s" * 32) == \
-        "weights-commit-window-closed"
+    assert (
+        net.reject_reason(validator.hot, make_commit_weights, JOB, EPOCH, weights, b"s" * 32)
+        == "weights-commit-window-closed"
+    )
 
 
 def test_invalid_duplicate_weights_commit(team):
     net, miners, validator = team
     commit_weights(net, validator, compute_weights(net, {miners[0]: 1}))
-    assert net.reject_reason(validator.hot, make_commit_weights, JOB, EPOCH, compute_weights(net, {miners[1]: 1}),
-                             b"s" * 32) == "duplicate-weights-commit"
+    assert (
+        net.reject_reason(
+            validator.hot, make_commit_weights, JOB, EPOCH, compute_weights(net, {miners[1]: 1}), b"s" * 32
+        )
+        == "duplicate-weights-commit"
+    )
 
 
 @pytest.mark.parametrize("when", ["late", "early"])
@@ -301,8 +335,10 @@ def test_invalid_weights_reveal_window_closed(team, when):
         net.finish_epoch(EPOCH)  # the epoch's last block is gone: the reveal missed its window
     else:
         net.advance_to_offset(EPOCH, net.job().weights_commit_end - 1)
-    assert net.reject_reason(validator.hot, make_reveal_weights, JOB, EPOCH, weights, salt) == \
-        "weights-reveal-window-closed"
+    assert (
+        net.reject_reason(validator.hot, make_reveal_weights, JOB, EPOCH, weights, salt)
+        == "weights-reveal-window-closed"
+    )
 
 
 def test_invalid_no_weights_commit(team):
@@ -320,16 +356,20 @@ def test_invalid_duplicate_weights_reveal(team):
     net.advance_to_offset(EPOCH, net.job().weights_commit_end)
     net.send(validator.hot, make_reveal_weights, JOB, EPOCH, weights, salt)
     net.mine()
-    assert net.reject_reason(validator.hot, make_reveal_weights, JOB, EPOCH, weights, salt) == \
-        "duplicate-weights-reveal"
+    assert (
+        net.reject_reason(validator.hot, make_reveal_weights, JOB, EPOCH, weights, salt) == "duplicate-weights-reveal"
+    )
 
 
 @pytest.mark.parametrize("shape", ["unsorted", "duplicate", "unregistered"])
 def test_invalid_bad_weights(team, shape):
     net, miners, validator = team
     uids = sorted(net.uid(m) for m in miners)
-    weights = {"unsorted": ((uids[1], 5), (uids[0], 5)), "duplicate": ((uids[0], 5), (uids[0], 6)),
-               "unregistered": ((uids[0], 5), (get_job_state(net.chainstate, net.job()).n_uids, 5))}[shape]
+    weights = {
+        "unsorted": ((uids[1], 5), (uids[0], 5)),
+        "duplicate": ((uids[0], 5), (uids[0], 6)),
+        "unregistered": ((uids[0], 5), (get_job_state(net.chainstate, net.job()).n_uids, 5)),
+    }[shape]
     salt = compute_salt(validator.hot.pubkey, EPOCH)
     commit_weights(net, validator, weights)  # a commitment hides the row, so the check waits for the reveal
     net.advance_to_offset(EPOCH, net.job().weights_commit_end)
@@ -347,8 +387,7 @@ def test_invalid_weights_reveal_mismatch(team, change):
         salt = bytes(32)
     else:
         weights = compute_weights(net, {miners[0]: 50, miners[1]: 100})
-    assert net.reject_reason(validator.hot, make_reveal_weights, JOB, EPOCH, weights, salt) == \
-        "weights-reveal-mismatch"
+    assert net.reject_reason(validator.hot, make_reveal_weights, JOB, EPOCH, weights, salt) == "weights-reveal-mismatch"
 
 
 def test_invalid_duplicate_attestation(team):
@@ -408,8 +447,9 @@ def test_invalid_block_with_stolen_work_reveal(team):
     artifact = compute_artifact(honest.hot.pubkey, EPOCH)
     net.advance_to_offset(EPOCH, 0)
     net.send(honest.hot, make_commit_work, JOB, EPOCH, artifact, BASE)
-    net.send(cheat.hot, make_signed_commit, EPOCH,
-             compute_work_commitment(artifact, honest.hot.pubkey, EPOCH, JOB, BASE))
+    net.send(
+        cheat.hot, make_signed_commit, EPOCH, compute_work_commitment(artifact, honest.hot.pubkey, EPOCH, JOB, BASE)
+    )
     net.advance_to_offset(EPOCH, net.job().work_commit_end)
     stolen = make_reveal_work(cheat.hot, net.params.magic, net.nonce(cheat.hot), JOB, EPOCH, artifact, BASE)
     assert mine_block_with(net, [stolen]) == "work-reveal-mismatch"

@@ -1,6 +1,7 @@
 """Difficulty: CalculateNextWorkRequired, GetNextWorkRequired (2015-interval window, testnet
 minimum-difficulty rules), PermittedDifficultyTransition, against Bitcoin Core's `pow_tests.cpp`
 cases, every real mainnet retarget up to 832608 and Electrum's checkpoints."""
+
 from __future__ import annotations
 
 from hypothesis import given
@@ -51,8 +52,9 @@ def test_compute_retarget(load_json):
         assert compute_retarget(MAIN_POW, last_bits, case["last_time"], case["first_time"]) == expected, case["name"]
         # The same through GetNextWorkRequired, which must read the block last_height - 2015.
         first = case["last_height"] - 2015
-        ancestry = HeightMap({case["last_height"]: case["last_time"], first: case["first_time"]},
-                             {case["last_height"]: last_bits})
+        ancestry = HeightMap(
+            {case["last_height"]: case["last_time"], first: case["first_time"]}, {case["last_height"]: last_bits}
+        )
         assert compute_next_work_required(MAIN_POW, ancestry, case["last_height"], case["last_time"] + 600) == expected
         assert is_permitted_difficulty_transition(MAIN_POW, case["last_height"] + 1, last_bits, expected)
 
@@ -140,12 +142,18 @@ def test_testnet_walk_back():
     ancestry = HeightMap({4035: 0}, bits)
     assert compute_next_work_required(BTC_TEST.pow, ancestry, 4035, 60) == 0x1C3FFFC0
     # The walk stops at a window's first block even when that block is at minimum difficulty.
-    assert compute_last_non_min_difficulty_bits(HeightMap({}, {4032: LIMIT_BITS, 4033: LIMIT_BITS}), 4033,
-                                                2016, LIMIT_BITS) == LIMIT_BITS
+    assert (
+        compute_last_non_min_difficulty_bits(
+            HeightMap({}, {4032: LIMIT_BITS, 4033: LIMIT_BITS}), 4033, 2016, LIMIT_BITS
+        )
+        == LIMIT_BITS
+    )
 
 
-@given(st.lists(st.sampled_from([LIMIT_BITS, 0x1C3FFFC0, 0x1C0FFFF0]), min_size=1, max_size=60),
-       st.integers(min_value=2, max_value=9))
+@given(
+    st.lists(st.sampled_from([LIMIT_BITS, 0x1C3FFFC0, 0x1C0FFFF0]), min_size=1, max_size=60),
+    st.integers(min_value=2, max_value=9),
+)
 def test_compute_next_walk_back_bits_matches_walk(bits_list, interval):
     """The O(1) tracker equals Bitcoin Core's walk-back loop at every height."""
     ancestry = HeightMap({}, dict(enumerate(bits_list)))
@@ -165,8 +173,11 @@ def test_testnet3_walk_back_tracker_equals_loop(testnet_headers):
             assert tracked == compute_last_non_min_difficulty_bits(ancestry, height, 2016, LIMIT_BITS)
 
 
-@given(st.integers(min_value=1, max_value=400), st.integers(min_value=0x1B000001, max_value=0x1D00FFFF),
-       st.integers(min_value=-10**7, max_value=10**7))
+@given(
+    st.integers(min_value=1, max_value=400),
+    st.integers(min_value=0x1B000001, max_value=0x1D00FFFF),
+    st.integers(min_value=-(10**7), max_value=10**7),
+)
 def test_retarget_is_permitted_transition(k, last_bits, span):
     """Mirror of Core's pow_transition fuzz target: every computed retarget is a permitted transition."""
     decoded = decode_compact(last_bits)

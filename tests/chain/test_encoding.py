@@ -1,4 +1,5 @@
 """CompactSize and the bounds-checked ByteReader: canonical encodings only, DecodeError on any short read."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,9 +10,18 @@ from hashgrad.chain.encoding import MAX_COMPACT_SIZE, ByteReader, encode_compact
 from hashgrad.errors import DecodeError
 
 
-@pytest.mark.parametrize("n, raw", [(0, "00"), (0xFC, "fc"), (0xFD, "fdfd00"), (0xFFFF, "fdffff"),
-                                    (0x10000, "fe00000100"), (0xFFFFFFFF, "feffffffff"),
-                                    (0x100000000, "ff0000000001000000")])
+@pytest.mark.parametrize(
+    "n, raw",
+    [
+        (0, "00"),
+        (0xFC, "fc"),
+        (0xFD, "fdfd00"),
+        (0xFFFF, "fdffff"),
+        (0x10000, "fe00000100"),
+        (0xFFFFFFFF, "feffffffff"),
+        (0x100000000, "ff0000000001000000"),
+    ],
+)
 def test_encode_compact_size(n, raw):
     assert encode_compact_size(n).hex() == raw
     assert ByteReader(bytes.fromhex(raw)).read_compact_size(limit=1 << 64) == n
@@ -24,8 +34,9 @@ def test_compact_size_round_trip(n):
     reader.check_done()
 
 
-@pytest.mark.parametrize("raw", ["fdfc00", "fd0000", "feffff0000", "fe00000000", "ffffffffff00000000",
-                                 "ff0000000000000000"])
+@pytest.mark.parametrize(
+    "raw", ["fdfc00", "fd0000", "feffff0000", "fe00000000", "ffffffffff00000000", "ff0000000000000000"]
+)
 def test_invalid_non_canonical_compact_size(raw):
     with pytest.raises(DecodeError) as err:
         ByteReader(bytes.fromhex(raw)).read_compact_size(limit=1 << 64)
@@ -47,8 +58,10 @@ def test_read_var_bytes():
         reader.check_done()
 
 
-@pytest.mark.parametrize("method", ["read_u8", "read_u16", "read_u32", "read_i32", "read_u64", "read_i64",
-                                    "read_compact_size", "read_var_bytes"])
+@pytest.mark.parametrize(
+    "method",
+    ["read_u8", "read_u16", "read_u32", "read_i32", "read_u64", "read_i64", "read_compact_size", "read_var_bytes"],
+)
 def test_invalid_truncated(method):
     with pytest.raises(DecodeError) as err:
         getattr(ByteReader(b""), method)()
@@ -63,7 +76,7 @@ def test_invalid_negative_read():
 
 
 def test_integers_little_endian():
-    reader = ByteReader(bytes.fromhex("ffffffff" "01000000" "feffffffffffffff"))
+    reader = ByteReader(bytes.fromhex("ffffffff01000000feffffffffffffff"))
     assert reader.read_i32() == -1
     assert reader.read_u32() == 1
     assert reader.read_i64() == -2

@@ -6,6 +6,7 @@ money appears or vanishes. Most tests read one shared three-epoch scenario on jo
 
 Then a weight copier against honest validators, the checkpoint quorum, and Yuma 2 on chain.
 """
+
 from __future__ import annotations
 
 import random
@@ -50,9 +51,14 @@ def scenario(tmp_path_factory):
     net.observers.append(snapshots)
     net.join(members, stakes={"v1": 10 * COIN, "v2": 5 * COIN})
     for epoch in EPOCHS:
-        net.run_epoch(epoch, {m0: "reveal", m1: "reveal", lazy: "commit-only"},
-                      {v1: lambda n: compute_weights(n, {m0: 40_000, m1: 20_000, lazy: 30_000}),
-                       v2: lambda n: compute_weights(n, {m0: 30_000, m1: 20_000, lazy: 30_000})})
+        net.run_epoch(
+            epoch,
+            {m0: "reveal", m1: "reveal", lazy: "commit-only"},
+            {
+                v1: lambda n: compute_weights(n, {m0: 40_000, m1: 20_000, lazy: 30_000}),
+                v2: lambda n: compute_weights(n, {m0: 30_000, m1: 20_000, lazy: 30_000}),
+            },
+        )
     yield net, {m.name: m for m in members}, snapshots
     net.close()
 
@@ -75,9 +81,10 @@ def test_compute_supply_audit_balanced_after_every_block(scenario):
     assert unbalanced == []
     final = net.ledger.compute_supply_audit()
     assert dict(final.extra)["staked"] == 15 * COIN and final.burned == 5 * net.job().initial_burn
-    assert final.issued == sum(compute_block_subsidy(h, net.params.initial_subsidy,
-                                                     net.params.subsidy_halving_interval)
-                               for h in range(1, net.height + 1))
+    assert final.issued == sum(
+        compute_block_subsidy(h, net.params.initial_subsidy, net.params.subsidy_halving_interval)
+        for h in range(1, net.height + 1)
+    )
 
 
 def test_process_epoch_credits_exactly_the_pool(scenario):
@@ -129,16 +136,20 @@ def test_process_epoch_weight_copier_earns_less_than_honest_validators(net):
     rng = random.Random(2026)
 
     def measure(epoch: int):
-        return lambda n: compute_weights(n, {m: int(compute_quality(j, epoch) * 6_000 * rng.uniform(0.9, 1.1))
-                                             for j, m in enumerate(miners)})
+        return lambda n: compute_weights(
+            n, {m: int(compute_quality(j, epoch) * 6_000 * rng.uniform(0.9, 1.1)) for j, m in enumerate(miners)}
+        )
 
     def copy_last_consensus(n: Net):
         consensus = {m: get_stats(n.chainstate, 0, n.uid(m)).consensus for m in miners}
         return compute_weights(n, consensus if any(consensus.values()) else {m: 1 for m in miners})
 
     for epoch in range(1, 6):
-        net.run_epoch(epoch, {m: "reveal" for m in miners},
-                      {honest_a: measure(epoch), honest_b: measure(epoch), copier: copy_last_consensus})
+        net.run_epoch(
+            epoch,
+            {m: "reveal" for m in miners},
+            {honest_a: measure(epoch), honest_b: measure(epoch), copier: copy_last_consensus},
+        )
         stats = {v.name: net.stats(v) for v in validators}
         for name in ("honest-a", "honest-b"):
             assert stats["copier"].emission < stats[name].emission

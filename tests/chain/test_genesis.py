@@ -1,5 +1,6 @@
 """Genesis blocks: every network's genesis meets its own proof of work and opens a chainstate;
 networks are told apart by their genesis."""
+
 from __future__ import annotations
 
 import pytest
@@ -31,10 +32,12 @@ def test_build_genesis_block_meets_own_proof_of_work(name):
     genesis = build_genesis_block(params)
     if not is_valid_proof_of_work(genesis.hash, genesis.header.bits, params.pow.pow_limit):
         hint = find_nonce(genesis.header, params.pow.pow_limit)
-        pytest.fail(f"the {name} genesis (nonce {params.genesis_nonce}) no longer meets its proof of work: the "
-                    f"genesis message, time, bits or jobs changed, so regrind the nonce in "
-                    f"hashgrad/chain/params.py (genesis_nonce={hint} for {name}; "
-                    f"`.venv/bin/python tools/grind_genesis.py` rewrites every network's)")
+        pytest.fail(
+            f"the {name} genesis (nonce {params.genesis_nonce}) no longer meets its proof of work: the "
+            f"genesis message, time, bits or jobs changed, so regrind the nonce in "
+            f"hashgrad/chain/params.py (genesis_nonce={hint} for {name}; "
+            f"`.venv/bin/python tools/grind_genesis.py` rewrites every network's)"
+        )
 
 
 @pytest.mark.parametrize("name", sorted(NETWORKS))

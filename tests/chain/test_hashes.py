@@ -1,4 +1,5 @@
 """SHA256d, BIP340 tagged hashes and the display byte order."""
+
 from __future__ import annotations
 
 import hashlib

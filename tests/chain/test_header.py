@@ -1,4 +1,5 @@
 """The 80-byte block header: layout, (de)serialization round trip, hash and version fields."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,13 +9,20 @@ from hypothesis import strategies as st
 from hashgrad.chain.header import HEADER_SIZE, BlockHeader, iter_headers
 from hashgrad.errors import DecodeError
 
-GENESIS_HEX = ("0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67"
-               "768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c")
+GENESIS_HEX = (
+    "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67"
+    "768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c"
+)
 
-headers = st.builds(BlockHeader, version=st.integers(-(1 << 31), (1 << 31) - 1),
-                    prev_hash=st.binary(min_size=32, max_size=32),
-                    merkle_root=st.binary(min_size=32, max_size=32), time=st.integers(0, 0xFFFFFFFF),
-                    bits=st.integers(0, 0xFFFFFFFF), nonce=st.integers(0, 0xFFFFFFFF))
+headers = st.builds(
+    BlockHeader,
+    version=st.integers(-(1 << 31), (1 << 31) - 1),
+    prev_hash=st.binary(min_size=32, max_size=32),
+    merkle_root=st.binary(min_size=32, max_size=32),
+    time=st.integers(0, 0xFFFFFFFF),
+    bits=st.integers(0, 0xFFFFFFFF),
+    nonce=st.integers(0, 0xFFFFFFFF),
+)
 
 
 def test_deserialize_genesis():

@@ -1,5 +1,6 @@
 """BIP340 Schnorr keys: all 19 official vectors (verification, and exact signatures with the given
 aux_rand where a secret key is given, including messages of 0, 1, 17 and 100 bytes)."""
+
 from __future__ import annotations
 
 import csv
@@ -8,7 +9,6 @@ import io
 import pytest
 
 from data_files import read_data
-
 from hashgrad.chain.keys import SigningKey, is_valid_pubkey, is_valid_schnorr
 from hashgrad.errors import TxError
 

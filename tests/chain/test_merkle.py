@@ -1,5 +1,6 @@
 """Merkle roots (with CVE-2012-2459 mutation detection) and branches, on real blocks and on Bitcoin
 Core's `gettxoutproof` proofs, whose partial Merkle trees are parsed here as Core's CPartialMerkleTree."""
+
 from __future__ import annotations
 
 import hashlib
@@ -9,9 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hashgrad.chain.encoding import ByteReader
-from hashgrad.chain.hashes import hash_to_display, sha256d
+from hashgrad.chain.hashes import ZERO_HASH, hash_to_display, sha256d
 from hashgrad.chain.header import BlockHeader
-from hashgrad.chain.hashes import ZERO_HASH
 from hashgrad.chain.merkle import compute_merkle_branch, compute_merkle_root, compute_root_from_branch
 
 
@@ -24,6 +24,7 @@ def ctz(n: int) -> int:
 
 
 # --- CMerkleBlock (merkleblock.cpp), a test helper -------------------------------------------------
+
 
 def parse_merkle_block(raw: bytes) -> tuple[BlockHeader, bytes, list[tuple[int, bytes]]]:
     """(header, root, [(index, txid)]) of a CMerkleBlock; ValueError where Core's fBad would be set."""
@@ -76,6 +77,7 @@ def parse_merkle_block(raw: bytes) -> tuple[BlockHeader, bytes, list[tuple[int, 
 
 # --- roots -------------------------------------------------------------------------------------------
 
+
 def test_compute_merkle_root_small():
     assert compute_merkle_root([]) == (ZERO_HASH, False)
     (leaf,) = leaves(1)
@@ -86,8 +88,10 @@ def test_compute_merkle_root_small():
 
 
 def test_compute_merkle_root_real_blocks(parsed_413567, parsed_830000):
-    for block, root_hex in ((parsed_413567, "64a50c649fc816baaa2effda230c39cacf1504e4e616a2863685b72aaa7dce05"),
-                            (parsed_830000, "8a56cfd4c2776e3e4720fd2e50aefb4d51f07a45662e1aea17b0c91afdb2ad70")):
+    for block, root_hex in (
+        (parsed_413567, "64a50c649fc816baaa2effda230c39cacf1504e4e616a2863685b72aaa7dce05"),
+        (parsed_830000, "8a56cfd4c2776e3e4720fd2e50aefb4d51f07a45662e1aea17b0c91afdb2ad70"),
+    ):
         root, mutated = compute_merkle_root([tx.txid for tx in block.txs])
         assert hash_to_display(root) == root_hex and root == block.header.merkle_root and not mutated
 
@@ -125,6 +129,7 @@ def test_invalid_merkle_root_inner_duplicate_pair():
 
 # --- branches ------------------------------------------------------------------------------------
 
+
 @given(st.integers(min_value=1, max_value=40))
 def test_compute_merkle_branch_round_trip(ntx):
     txs = leaves(ntx, 7)
@@ -140,8 +145,10 @@ def test_compute_merkle_branch_round_trip(ntx):
 def test_compute_merkle_branch_real_block(parsed_830000):
     txids = [tx.txid for tx in parsed_830000.txs]
     for index in (0, 1, 10, 100, 1000, 1849, 1850):
-        assert compute_root_from_branch(txids[index], compute_merkle_branch(txids, index), index) \
+        assert (
+            compute_root_from_branch(txids[index], compute_merkle_branch(txids, index), index)
             == parsed_830000.header.merkle_root
+        )
 
 
 def test_invalid_merkle_branch_index():
@@ -150,6 +157,7 @@ def test_invalid_merkle_branch_index():
 
 
 # --- gettxoutproof proofs ------------------------------------------------------------------------
+
 
 def test_txoutproofs(load_json, parsed_830000):
     proofs = load_json("btc_txoutproofs.json")["proofs"]

@@ -1,22 +1,26 @@
 """Network parameters: Bitcoin's genesis blocks rebuilt from their fields, Core's chainparams sanity
 checks, and hashgrad's networks."""
+
 from __future__ import annotations
 
 import pytest
 
 from hashgrad.chain.header import BlockHeader
-from hashgrad.chain.params import BITCOIN_NETWORKS, NETWORKS, BTC_MAIN, BTC_REGTEST, BTC_TEST, get_network
+from hashgrad.chain.params import BITCOIN_NETWORKS, BTC_MAIN, BTC_REGTEST, BTC_TEST, NETWORKS, get_network
 from hashgrad.chain.pow import encode_compact, is_valid_proof_of_work
 from hashgrad.errors import HashgradError
 
 GENESIS_MERKLE = bytes.fromhex("4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b")[::-1]
 
 
-@pytest.mark.parametrize("params, time, bits, nonce", [
-    (BTC_MAIN, 1231006505, 0x1D00FFFF, 2083236893),
-    (BTC_TEST, 1296688602, 0x1D00FFFF, 414098458),
-    (BTC_REGTEST, 1296688602, 0x207FFFFF, 2),
-])
+@pytest.mark.parametrize(
+    "params, time, bits, nonce",
+    [
+        (BTC_MAIN, 1231006505, 0x1D00FFFF, 2083236893),
+        (BTC_TEST, 1296688602, 0x1D00FFFF, 414098458),
+        (BTC_REGTEST, 1296688602, 0x207FFFFF, 2),
+    ],
+)
 def test_bitcoin_genesis(params, time, bits, nonce):
     genesis = BlockHeader(1, b"\x00" * 32, GENESIS_MERKLE, time, bits, nonce)
     assert genesis.hash_hex == params.genesis_hash_hex

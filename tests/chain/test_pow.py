@@ -1,5 +1,6 @@
 """Compact nBits, CheckProofOfWork and chainwork (GetBlockProof), against Bitcoin Core's own cases
 (`arith_uint256_tests.cpp`, `pow_tests.cpp`) and real mainnet chainwork."""
+
 from __future__ import annotations
 
 import pytest

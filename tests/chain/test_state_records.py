@@ -2,26 +2,52 @@
 `serialize` and one strict `deserialize`. Every value a real chain stores (two paid epochs of
 commits, reveals, weights, bonds, attestations, an endpoint, stake moves and registrations) decodes into its
 record and re-encodes to the same bytes; a value of the wrong length is refused by its decoder."""
+
 from __future__ import annotations
 
 import random
 
 import pytest
 
-from hashgrad.chain.coordination import (Attestation, AttestedStake, CheckpointRecord, Endpoint, JobState, Neuron,
-                                         NeuronStats, SparseRow, Stake, UidRecord, WeightsCommit, WorkCommit,
-                                         WorkReveal)
+from hashgrad.chain.coordination import (
+    Attestation,
+    AttestedStake,
+    CheckpointRecord,
+    Endpoint,
+    JobState,
+    Neuron,
+    NeuronStats,
+    SparseRow,
+    Stake,
+    UidRecord,
+    WeightsCommit,
+    WorkCommit,
+    WorkReveal,
+)
 from hashgrad.chain.coordination_make import make_announce_endpoint, make_attest_checkpoint
 from hashgrad.chain.state import Account, PoolBalance, Supply
 from hashgrad.errors import DecodeError
-
 from support.coordination import COIN, Autopilot, Member
 from support.ledger import dump_state
 
 RECORD_BY_PREFIX = {
-    b"A": Account, b"P": PoolBalance, b"S": Supply, b"U": UidRecord, b"N": Neuron, b"M": JobState, b"K": Stake,
-    b"W": WorkCommit, b"R": WorkReveal, b"C": WeightsCommit, b"V": SparseRow, b"B": SparseRow, b"E": NeuronStats,
-    b"T": Attestation, b"Y": AttestedStake, b"Z": CheckpointRecord, b"X": Endpoint,
+    b"A": Account,
+    b"P": PoolBalance,
+    b"S": Supply,
+    b"U": UidRecord,
+    b"N": Neuron,
+    b"M": JobState,
+    b"K": Stake,
+    b"W": WorkCommit,
+    b"R": WorkReveal,
+    b"C": WeightsCommit,
+    b"V": SparseRow,
+    b"B": SparseRow,
+    b"E": NeuronStats,
+    b"T": Attestation,
+    b"Y": AttestedStake,
+    b"Z": CheckpointRecord,
+    b"X": Endpoint,
 }
 FIXED_RECORDS = sorted({r for r in RECORD_BY_PREFIX.values() if r is not SparseRow}, key=lambda r: r.__name__)
 
@@ -58,7 +84,7 @@ def test_invalid_fixed_record_of_wrong_length(record):
 def test_sparse_row_round_trip_and_invalid_lengths():
     row = SparseRow(((0, 65535), (3, 1), (700, 42)))
     data = row.serialize()
-    assert data == bytes.fromhex("0300" "0000ffff" "03000100" "bc022a00")
+    assert data == bytes.fromhex("03000000ffff03000100bc022a00")
     assert SparseRow.deserialize(data) == row and SparseRow.deserialize(SparseRow().serialize()) == SparseRow()
     for bad in (data[:-1], data + b"\x00"):
         with pytest.raises(DecodeError) as info:

@@ -1,4 +1,5 @@
 """Block subsidy (GetBlockSubsidy) and hashgrad's exact maker/job-pool split."""
+
 from __future__ import annotations
 
 from hypothesis import given
@@ -34,8 +35,9 @@ def test_total_bitcoin_supply():
     # The subsidy is constant inside each halving period.
     for h in range(0, 40):
         start = h * BTC_INTERVAL
-        assert compute_block_subsidy(start + BTC_INTERVAL - 1, 50 * COIN, BTC_INTERVAL) == \
-            compute_block_subsidy(start, 50 * COIN, BTC_INTERVAL)
+        assert compute_block_subsidy(start + BTC_INTERVAL - 1, 50 * COIN, BTC_INTERVAL) == compute_block_subsidy(
+            start, 50 * COIN, BTC_INTERVAL
+        )
 
 
 def test_compute_subsidy_split_main():

@@ -1,4 +1,5 @@
 """Median-time-past (11 blocks, sorted[n // 2]) and the 2-hour future limit."""
+
 from __future__ import annotations
 
 import pytest

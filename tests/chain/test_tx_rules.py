@@ -1,5 +1,6 @@
 """One test per transaction rule, each asserting the exact reason code twice: in a block through the
 chainstate (consensus) and at the door of the mempool (which must refuse with the same code)."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -14,8 +15,20 @@ from hashgrad.chain.validation import check_transaction
 from hashgrad.errors import ConsensusError, HashgradError, TxError
 from hashgrad.node.mempool import Mempool
 from hashgrad.store.chainstate import ChainState
-from support.ledger import (ALICE, AUX_RAND, BOB, CAROL, FEE, NOW, PARAMS, compute_maker_reward, make_child,
-                            make_transfer, mine, with_params)
+from support.ledger import (
+    ALICE,
+    AUX_RAND,
+    BOB,
+    CAROL,
+    FEE,
+    NOW,
+    PARAMS,
+    compute_maker_reward,
+    make_child,
+    make_transfer,
+    mine,
+    with_params,
+)
 
 
 def reject_reasons(chainstate: ChainState, tx: Transaction) -> tuple[str, str]:
@@ -31,8 +44,15 @@ def reject_reasons(chainstate: ChainState, tx: Transaction) -> tuple[str, str]:
     return in_block.value.reason, in_pool.value.reason
 
 
-def signed(kind: int = TxKind.TRANSFER, payload: bytes | None = None, version: int = TX_VERSION, nonce: int = 0,
-           fee: int = FEE, key=ALICE, magic: bytes = PARAMS.magic) -> Transaction:
+def signed(
+    kind: int = TxKind.TRANSFER,
+    payload: bytes | None = None,
+    version: int = TX_VERSION,
+    nonce: int = 0,
+    fee: int = FEE,
+    key=ALICE,
+    magic: bytes = PARAMS.magic,
+) -> Transaction:
     """A transaction correctly signed over whatever fields it is given."""
     payload = TransferPayload(BOB.pubkey, 1_000).serialize() if payload is None else payload
     unsigned = Transaction(version, kind, key.pubkey, nonce, fee, payload)
@@ -41,8 +61,11 @@ def signed(kind: int = TxKind.TRANSFER, payload: bytes | None = None, version: i
 
 def test_apply_transfer_moves_amount_and_fee(funded):
     start = get_account(funded, ALICE.pubkey).balance
-    mine(funded, (make_transfer(ALICE, 0, BOB.pubkey, 5_000), make_transfer(ALICE, 1, CAROL.pubkey, 7_000)),
-         payout=CAROL.pubkey)
+    mine(
+        funded,
+        (make_transfer(ALICE, 0, BOB.pubkey, 5_000), make_transfer(ALICE, 1, CAROL.pubkey, 7_000)),
+        payout=CAROL.pubkey,
+    )
     assert get_account(funded, ALICE.pubkey).balance == start - 12_000 - 2 * FEE
     assert get_account(funded, ALICE.pubkey).nonce == 2
     assert get_account(funded, BOB.pubkey).balance == 5_000
@@ -108,8 +131,12 @@ def test_invalid_bad_txns_nonce_within_block(funded):
 @pytest.mark.parametrize("case", ["amount", "amount-plus-fee", "fee", "empty-account"])
 def test_invalid_bad_txns_balance(funded, case):
     balance = get_account(funded, ALICE.pubkey).balance
-    key, amount, fee = {"amount": (ALICE, balance + 1, FEE), "amount-plus-fee": (ALICE, balance - FEE + 1, FEE),
-                        "fee": (ALICE, 1, balance + 1), "empty-account": (BOB, 1, FEE)}[case]
+    key, amount, fee = {
+        "amount": (ALICE, balance + 1, FEE),
+        "amount-plus-fee": (ALICE, balance - FEE + 1, FEE),
+        "fee": (ALICE, 1, balance + 1),
+        "empty-account": (BOB, 1, FEE),
+    }[case]
     tx = make_transfer(key, 0, CAROL.pubkey, amount, fee=fee)
     assert reject_reasons(funded, tx) == ("bad-txns-balance", "bad-txns-balance")
 
@@ -142,5 +169,6 @@ def test_invalid_bad_txns_fee_outofrange():
 
 def test_check_transaction_accepts_signed_transfer():
     check_transaction(PARAMS, make_transfer(ALICE, 0, BOB.pubkey, 1))
-    check_transaction(PARAMS, sign_transaction(ALICE, PARAMS.magic, TxKind.TRANSFER, 7, 0,
-                                               TransferPayload(BOB.pubkey, 1).serialize()))
+    check_transaction(
+        PARAMS, sign_transaction(ALICE, PARAMS.magic, TxKind.TRANSFER, 7, 0, TransferPayload(BOB.pubkey, 1).serialize())
+    )

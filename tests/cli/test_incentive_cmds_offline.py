@@ -1,6 +1,7 @@
 """Unit tests of the incentive commands' offline parts: the metagraph table (plain and rich), the job
 summary, and the reason codes of input refused before any node is contacted. (Reply validation is
 tested with the node client, in tests/node/test_node_replies.py.)"""
+
 from __future__ import annotations
 
 import io
@@ -13,25 +14,86 @@ from hashgrad.cli.main import main
 from hashgrad.cli.metagraph_cmd import COLUMNS, format_plain_table, format_row, print_rich_table
 from hashgrad.node.replies import parse_job, parse_neuron
 
-ROW = {"uid": 3, "hotkey": "ab" * 32, "address": "rhg1q3ls4tnc2azwkr7k828xwl5s6qu7kmkn7h4qlq4sxsxqu6097yuwqugs2tx",
-       "coldkey": "rhg1qdnf0lg9fwrmhwgxv0h4uu97d42kky2qn67u5nxm4qcjk9pcxee4qrrphch", "stake": 950_000_000,
-       "validator_permit": True, "consensus": 0.25, "incentive": 0.5, "dividends": 1.0, "trust": 0.0,
-       "validator_trust": 1.0, "emission": 123, "total_earned": 456, "epoch": 1, "last_update": 60,
-       "registration_height": 6}
-JOB = {"job": 0, "name": "train-default-model", "kind": "train", "definition_hash": "c2" * 32, "work_spec": "{}",
-       "tempo": 30, "windows": {"work_commit_end": 14, "work_reveal_end": 18, "weights_commit_end": 26},
-       "max_uids": 64, "max_validators": 16, "immunity_period": 60, "burn": 10_000_000, "n_uids": 2,
-       "registrations_this_epoch": 1, "last_epoch_processed": 0, "pool": 5 * 10**8, "height": 35,
-       "next_block_epoch": 1, "next_block_offset": 5, "next_block_phase": "commit-work", "checkpoint": None}
+ROW = {
+    "uid": 3,
+    "hotkey": "ab" * 32,
+    "address": "rhg1q3ls4tnc2azwkr7k828xwl5s6qu7kmkn7h4qlq4sxsxqu6097yuwqugs2tx",
+    "coldkey": "rhg1qdnf0lg9fwrmhwgxv0h4uu97d42kky2qn67u5nxm4qcjk9pcxee4qrrphch",
+    "stake": 950_000_000,
+    "validator_permit": True,
+    "consensus": 0.25,
+    "incentive": 0.5,
+    "dividends": 1.0,
+    "trust": 0.0,
+    "validator_trust": 1.0,
+    "emission": 123,
+    "total_earned": 456,
+    "epoch": 1,
+    "last_update": 60,
+    "registration_height": 6,
+}
+JOB = {
+    "job": 0,
+    "name": "train-default-model",
+    "kind": "train",
+    "definition_hash": "c2" * 32,
+    "work_spec": "{}",
+    "tempo": 30,
+    "windows": {"work_commit_end": 14, "work_reveal_end": 18, "weights_commit_end": 26},
+    "max_uids": 64,
+    "max_validators": 16,
+    "immunity_period": 60,
+    "burn": 10_000_000,
+    "n_uids": 2,
+    "registrations_this_epoch": 1,
+    "last_epoch_processed": 0,
+    "pool": 5 * 10**8,
+    "height": 35,
+    "next_block_epoch": 1,
+    "next_block_offset": 5,
+    "next_block_phase": "commit-work",
+    "checkpoint": None,
+}
 
 
 def test_metagraph_row_and_plain_table():
     row = format_row(parse_neuron(ROW, 3))
-    assert row == ["3", "rhg1q3ls4...s2tx", "rhg1qdnf0...phch", "9.50000000", "yes", "0.25000", "0.50000", "1.00000",
-                   "0.00000", "0.00000123", "0.00000456", "60", "6"]
-    lines = format_plain_table([row, format_row(parse_neuron({**ROW, "uid": 12, "validator_permit": False}, 12))]).splitlines()
-    assert lines[0].split() == ["UID", "HOTKEY", "COLDKEY", "STAKE", "VPERMIT", "CONSENSUS", "INCENTIVE", "DIVIDENDS",
-                                "TRUST", "EMISSION", "TOTAL", "EARNED", "LAST", "UPDATE", "REG", "HEIGHT"]
+    assert row == [
+        "3",
+        "rhg1q3ls4...s2tx",
+        "rhg1qdnf0...phch",
+        "9.50000000",
+        "yes",
+        "0.25000",
+        "0.50000",
+        "1.00000",
+        "0.00000",
+        "0.00000123",
+        "0.00000456",
+        "60",
+        "6",
+    ]
+    lines = format_plain_table(
+        [row, format_row(parse_neuron({**ROW, "uid": 12, "validator_permit": False}, 12))]
+    ).splitlines()
+    assert lines[0].split() == [
+        "UID",
+        "HOTKEY",
+        "COLDKEY",
+        "STAKE",
+        "VPERMIT",
+        "CONSENSUS",
+        "INCENTIVE",
+        "DIVIDENDS",
+        "TRUST",
+        "EMISSION",
+        "TOTAL",
+        "EARNED",
+        "LAST",
+        "UPDATE",
+        "REG",
+        "HEIGHT",
+    ]
     assert lines[1].startswith("  3  rhg1q3ls4...s2tx  ") and lines[2].startswith(" 12  ")
     assert len({len(line) for line in lines}) == 1  # aligned
 
@@ -69,6 +131,7 @@ def cli(tmp_path, capsys, monkeypatch):
         err = capsys.readouterr().err
         assert rc == 1 and err.startswith("error: "), err
         return err.split(": ")[1].strip()
+
     return run
 
 

@@ -5,6 +5,7 @@ returns them; at teardown every process the test started is stopped or killed, a
 failed the tail of each node's log is printed (pytest shows it with the failure). The explorer tests
 share one regtest node with a small history and one explorer process over it (session fixtures).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -52,6 +53,7 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     setattr(item, "rep_" + report.when, report)
 
+
 ROLES = [("validator", None), ("miner", None), ("miner", "lazy")]
 
 
@@ -75,8 +77,9 @@ def live_file(regtest_chain, tmp_path_factory):
 @pytest.fixture(scope="session")
 def explorer(regtest_chain, live_file, tmp_path_factory):
     node = regtest_chain.node
-    process = ExplorerProcess(node.datadir, node.rpc_port, live_file[0],
-                              tmp_path_factory.mktemp("explorer-log") / "explorer.log")
+    process = ExplorerProcess(
+        node.datadir, node.rpc_port, live_file[0], tmp_path_factory.mktemp("explorer-log") / "explorer.log"
+    )
     try:
         yield process.wait_ready()
     finally:

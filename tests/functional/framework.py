@@ -6,6 +6,7 @@ process with its own tmp datadir and free loopback ports; tests call RPC methods
 a test starts is stopped or killed in teardown, whatever happened (see the `node_factory` fixture).
 `RawPeer` speaks the P2P wire format from a plain socket, for tests that play a misbehaving peer.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,7 +32,6 @@ from hashgrad.node.rpc_client import RpcClient
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TIMEOUT_S = 60.0
 POLL_INTERVAL_S = 0.05
-
 
 
 def find_free_port() -> int:
@@ -82,13 +82,28 @@ class TestNode:
         return f"TestNode({self.index}, p2p={self.p2p_port}, rpc={self.rpc_port})"
 
     # ------------------------------------------------------------ process
-    def start(self, *extra_args: str, wait: bool = True) -> "TestNode":
+    def start(self, *extra_args: str, wait: bool = True) -> TestNode:
         if self.is_running():
             raise AssertionError(f"{self} is already running")
         self.extra_args = list(extra_args)
         self.datadir.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "hashgrad", "node", "--network", self.network, "--datadir", str(self.datadir),
-                   "--bind", "127.0.0.1", "--port", str(self.p2p_port), "--rpcport", str(self.rpc_port), *extra_args]
+        command = [
+            sys.executable,
+            "-m",
+            "hashgrad",
+            "node",
+            "--network",
+            self.network,
+            "--datadir",
+            str(self.datadir),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.p2p_port),
+            "--rpcport",
+            str(self.rpc_port),
+            *extra_args,
+        ]
         if os.environ.get("HASHGRAD_FUNCTIONAL_DEBUG"):  # debug-level node logs when chasing a failure
             command.append("--debug")
         self._stderr = open(self.datadir / "stderr.log", "ab")
@@ -101,6 +116,7 @@ class TestNode:
 
     def wait_for_rpc(self, timeout: float = 30.0) -> None:
         """Until the node answers getblockcount with the credentials of its current cookie."""
+
         def is_up() -> bool:
             if self.process.poll() is not None:
                 raise AssertionError(f"{self} exited with {self.process.returncode} while starting:\n{self.read_log()}")
@@ -197,20 +213,30 @@ def connect_nodes(a: TestNode, b: TestNode, timeout: float = 30.0) -> None:
     """a opens an outbound connection to b; returns once both ends have finished the handshake."""
     b_before = count_handshaked(b)
     a.addnode(b.p2p_addr, "onetry")
-    wait_until(lambda: any(p["addr"] == b.p2p_addr and p.get("handshaked") for p in a.getpeerinfo())
-               and count_handshaked(b) > b_before, timeout, f"connection {a} -> {b}")
+    wait_until(
+        lambda: (
+            any(p["addr"] == b.p2p_addr and p.get("handshaked") for p in a.getpeerinfo())
+            and count_handshaked(b) > b_before
+        ),
+        timeout,
+        f"connection {a} -> {b}",
+    )
 
 
 def disconnect_nodes(a: TestNode, b: TestNode, timeout: float = 30.0) -> None:
     """Drop a's outbound connection to b; returns once both ends have let go."""
     b_before = b.getconnectioncount()
     a.disconnectnode(b.p2p_addr)
-    wait_until(lambda: b.p2p_addr not in a.get_peer_addrs() and b.getconnectioncount() < b_before, timeout,
-               f"disconnection {a} -/- {b}")
+    wait_until(
+        lambda: b.p2p_addr not in a.get_peer_addrs() and b.getconnectioncount() < b_before,
+        timeout,
+        f"disconnection {a} -/- {b}",
+    )
 
 
 def sync_blocks(nodes: list[TestNode], timeout: float = DEFAULT_TIMEOUT_S) -> str:
     """Until every node has the same best block; returns its hash."""
+
     def same_tip():
         tips = {node.getbestblockhash() for node in nodes}
         return tips.pop() if len(tips) == 1 else None
@@ -223,16 +249,23 @@ def sync_mempools(nodes: list[TestNode], timeout: float = DEFAULT_TIMEOUT_S) -> 
         pools = [frozenset(node.getrawmempool()) for node in nodes]
         return set(pools[0]) if all(p == pools[0] for p in pools) else None
 
-    result = wait_until(lambda: (same_pool(),) if same_pool() is not None else None, timeout,
-                        f"same mempool on {nodes}")
+    result = wait_until(
+        lambda: (same_pool(),) if same_pool() is not None else None, timeout, f"same mempool on {nodes}"
+    )
     return result[0]
 
 
 def make_block(node, payout: bytes, extra_value: int = 0, valid_pow: bool = True):
     """A block on node's tip from its getblocktemplate, with `extra_value` added to the coinbase."""
     gbt = node.getblocktemplate()
-    template = BlockTemplate(gbt["height"], display_to_hash(gbt["previousblockhash"]), int(gbt["bits"], 16),
-                             gbt["curtime"], gbt["coinbasevalue"] + extra_value, ())
+    template = BlockTemplate(
+        gbt["height"],
+        display_to_hash(gbt["previousblockhash"]),
+        int(gbt["bits"], 16),
+        gbt["curtime"],
+        gbt["coinbasevalue"] + extra_value,
+        (),
+    )
     block = template.build_block(node.params, payout, b"functional")
     if valid_pow:
         return grind_block(block, node.params.pow.pow_limit)
@@ -253,8 +286,9 @@ class RawPeer:
         self.node = node
         self.params = node.params
         self.source_host = source_host
-        self.sock = socket.create_connection(("127.0.0.1", node.p2p_port), timeout=timeout,
-                                             source_address=(source_host, 0))
+        self.sock = socket.create_connection(
+            ("127.0.0.1", node.p2p_port), timeout=timeout, source_address=(source_host, 0)
+        )
         self.buffer = b""
 
     def send_raw(self, data: bytes) -> None:
@@ -275,9 +309,17 @@ class RawPeer:
         from hashgrad.chain.genesis import build_genesis_block
         from hashgrad.p2p.messages import PROTOCOL_VERSION, SERVICE_NETWORK, VerackMessage, VersionMessage
 
-        version = VersionMessage(PROTOCOL_VERSION, SERVICE_NETWORK, int(time.time()), self.params.magic,
-                                 build_genesis_block(self.params).hash, best_height,
-                                 int.from_bytes(os.urandom(8), "little"), "/functional-test:0.1/", 0)
+        version = VersionMessage(
+            PROTOCOL_VERSION,
+            SERVICE_NETWORK,
+            int(time.time()),
+            self.params.magic,
+            build_genesis_block(self.params).hash,
+            best_height,
+            int.from_bytes(os.urandom(8), "little"),
+            "/functional-test:0.1/",
+            0,
+        )
         self.send_message(version)
         seen_version = seen_verack = False
         while not (seen_version and seen_verack):
@@ -291,8 +333,9 @@ class RawPeer:
     def read_frame(self) -> tuple[str, bytes]:
         from hashgrad.p2p.wire import FRAME_HEADER_SIZE, compute_message_limits, parse_frame_header
 
-        header = parse_frame_header(self._read_exactly(FRAME_HEADER_SIZE), self.params.magic,
-                                    compute_message_limits(self.params))
+        header = parse_frame_header(
+            self._read_exactly(FRAME_HEADER_SIZE), self.params.magic, compute_message_limits(self.params)
+        )
         return header.command, self._read_exactly(header.length)
 
     def _read_exactly(self, size: int) -> bytes:
@@ -314,7 +357,7 @@ class RawPeer:
         except ProtocolError as exc:
             if exc.reason != "connection-closed":
                 raise
-        except socket.timeout:
+        except TimeoutError:
             raise AssertionError(f"the node kept the connection from {self.source_host} open") from None
         except OSError:  # reset by the node
             pass

@@ -9,6 +9,7 @@ loopback, then checked against the chain it left behind.
   read back over RPC equals its funding plus those emissions minus the fees it paid;
 - no process of the run is left behind.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from hashgrad.devnet.setup import FUND_HOTKEY
 from functional.framework import REPO_ROOT, TestNode
+from hashgrad.devnet.setup import FUND_HOTKEY
 
 pytestmark = pytest.mark.functional
 
@@ -60,11 +61,37 @@ def find_processes_mentioning(text: str) -> list[int]:
 @pytest.fixture(scope="module")
 def devnet_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("devnet") / "run"
-    command = [sys.executable, "-m", "hashgrad", "devnet", "--miners", "2", "--validators", "1", "--adversaries", "1",
-               "--epochs", "2", "--servers", "1", "--server-adversaries", "random", "--no-web", "--out", str(out),
-               "--port-base", str(pick_port_base())]
-    result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
-                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    command = [
+        sys.executable,
+        "-m",
+        "hashgrad",
+        "devnet",
+        "--miners",
+        "2",
+        "--validators",
+        "1",
+        "--adversaries",
+        "1",
+        "--epochs",
+        "2",
+        "--servers",
+        "1",
+        "--server-adversaries",
+        "random",
+        "--no-web",
+        "--out",
+        str(out),
+        "--port-base",
+        str(pick_port_base()),
+    ]
+    result = subprocess.run(
+        command,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
     assert result.returncode == 0, f"devnet failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     return out, json.loads((out / "summary.json").read_text()), result.stdout
 
@@ -108,7 +135,9 @@ def test_devnet_summary_matches_the_chain(devnet_run):
         for job, rows_of in ((0, lambda e: e["uids"]), (1, lambda e: e["inference"]["uids"])):
             on_chain = {u["uid"]: u for u in node.rpc.call("getmetagraph", job)["uids"]}
             for row in rows_of(summary["epochs"][-1]):
-                total = sum(next(r["emission"] for r in rows_of(e) if r["uid"] == row["uid"]) for e in summary["epochs"])
+                total = sum(
+                    next(r["emission"] for r in rows_of(e) if r["uid"] == row["uid"]) for e in summary["epochs"]
+                )
                 assert total == row["total_earned"] == on_chain[row["uid"]]["total_earned"]
                 history = node.rpc.call("getaddresshistory", row["address"], 1000)
                 fees = sum(item["fee"] for item in history if item["direction"] == "out")

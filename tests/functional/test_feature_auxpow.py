@@ -10,12 +10,20 @@ Mutated proofs (our hash in another chain's slot, a second magic) are refused wi
 node's log and leave the tip alone; a branch of merge-mined blocks and one of own-PoW blocks compete
 by chainwork in both directions.
 """
+
 from __future__ import annotations
 
 import pytest
 
-from hashgrad.chain.auxpow import (MERGED_MINING_HEADER, build_aux_coinbase_script, build_aux_merkle_tree,
-                                   build_auxpow, compute_expected_index, parse_auxpow)
+from functional.framework import connect_nodes, new_address, sync_blocks, wait_until
+from hashgrad.chain.auxpow import (
+    MERGED_MINING_HEADER,
+    build_aux_coinbase_script,
+    build_aux_merkle_tree,
+    build_auxpow,
+    compute_expected_index,
+    parse_auxpow,
+)
 from hashgrad.chain.block import parse_block
 from hashgrad.chain.btc_tx import BitcoinTx, TxIn, TxOut
 from hashgrad.chain.hashes import display_to_hash, hash_to_int, sha256d
@@ -23,8 +31,6 @@ from hashgrad.chain.header import BlockHeader
 from hashgrad.chain.merkle import compute_merkle_branch, compute_merkle_root
 from hashgrad.chain.params import HASHGRAD_CHAIN_ID, HASHGRAD_REGTEST
 from hashgrad.errors import RpcError
-
-from functional.framework import connect_nodes, new_address, sync_blocks, wait_until
 
 BITCOIN_PARENT_VERSION = 0x20000000  # BIP9 top bits: the parent's "chain ID" reads 0x2000, never ours
 OTHER_CHAINS = (1, 98)  # Namecoin and Dogecoin beside us in the pool's chain tree
@@ -45,29 +51,42 @@ class BitcoinPool:
         """CAuxPow hex for createauxblock's `work`; `slot_of` files our hash under another chain ID."""
         ours = work["chainid"] if slot_of is None else slot_of
         others = {cid: sha256d(b"block of chain %d" % cid) for cid in self.other_chains}
-        tree = build_aux_merkle_tree({ours: display_to_hash(work["hash"]), **others}, self.merkle_height,
-                                     self.merkle_nonce)
-        script = (b"\x03\x40\x0d\x0d" + build_aux_coinbase_script(tree.root, self.merkle_height, self.merkle_nonce)
-                  + b"/functional-pool/")
+        tree = build_aux_merkle_tree(
+            {ours: display_to_hash(work["hash"]), **others}, self.merkle_height, self.merkle_nonce
+        )
+        script = (
+            b"\x03\x40\x0d\x0d"
+            + build_aux_coinbase_script(tree.root, self.merkle_height, self.merkle_nonce)
+            + b"/functional-pool/"
+        )
         if edit_script is not None:
             script = edit_script(script)
         coinbase = make_bitcoin_coinbase(script)
         txids = [coinbase.txid] + [sha256d(b"bitcoin tx %d" % i) for i in range(5)]
         self.parents_made += 1
-        parent = BlockHeader(BITCOIN_PARENT_VERSION, sha256d(b"bitcoin tip %d" % self.parents_made),
-                             compute_merkle_root(txids)[0], 1_800_000_000 + self.parents_made, 0x17034219, 0)
+        parent = BlockHeader(
+            BITCOIN_PARENT_VERSION,
+            sha256d(b"bitcoin tip %d" % self.parents_made),
+            compute_merkle_root(txids)[0],
+            1_800_000_000 + self.parents_made,
+            0x17034219,
+            0,
+        )
         target = int.from_bytes(bytes.fromhex(work["_target"]), "little")
         parent = grind_parent(parent, target)
-        auxpow = build_auxpow(coinbase, parent, tuple(compute_merkle_branch(txids, 0)), tree.branches[ours],
-                              tree.slots[ours])
+        auxpow = build_auxpow(
+            coinbase, parent, tuple(compute_merkle_branch(txids, 0)), tree.branches[ours], tree.slots[ours]
+        )
         return auxpow.serialize().hex()
 
 
 def make_bitcoin_coinbase(script: bytes) -> BitcoinTx:
     """A segwit coinbase as pools make it: reserved-value witness, payout, witness commitment output."""
     coinbase_in = TxIn(b"\x00" * 32, 0xFFFFFFFF, script, 0xFFFFFFFF, (b"\x00" * 32,))
-    outputs = (TxOut(312_500_000, b"\x00\x14" + b"\x77" * 20),
-               TxOut(0, b"\x6a\x24\xaa\x21\xa9\xed" + sha256d(b"witness root")))
+    outputs = (
+        TxOut(312_500_000, b"\x00\x14" + b"\x77" * 20),
+        TxOut(0, b"\x6a\x24\xaa\x21\xa9\xed" + sha256d(b"witness root")),
+    )
     return BitcoinTx(2, (coinbase_in,), outputs, 0)
 
 
@@ -99,8 +118,8 @@ def test_merge_mining_from_a_bitcoin_pool(node_factory):
     _, payout = new_address(HASHGRAD_REGTEST)
     # node0 knows a payout address (getauxblock's wallet-less form); the node only takes --payout
     # together with a block-maker interval, so the interval is one that never fires in this test.
-    node0, = node_factory(1, "--mine-interval", "100000", "--payout", payout)
-    node1, = node_factory(1)
+    (node0,) = node_factory(1, "--mine-interval", "100000", "--payout", payout)
+    (node1,) = node_factory(1)
     node0.generate(1)  # before connecting: node1 fetches it in its handshake getheaders
     connect_nodes(node1, node0)
     sync_blocks([node0, node1])
@@ -153,8 +172,10 @@ def test_merge_mining_from_a_bitcoin_pool(node_factory):
 
     # Inside a multi-chain tree beside Namecoin and Dogecoin, each chain at its expected slot.
     work = node0.createauxblock(address)
-    slots = {cid: compute_expected_index(tree_pool.merkle_nonce, cid, TREE_HEIGHT)
-             for cid in (HASHGRAD_CHAIN_ID, *OTHER_CHAINS)}
+    slots = {
+        cid: compute_expected_index(tree_pool.merkle_nonce, cid, TREE_HEIGHT)
+        for cid in (HASHGRAD_CHAIN_ID, *OTHER_CHAINS)
+    }
     assert len(set(slots.values())) == 3
     auxpow_hex = tree_pool.mine(work)
     proof = parse_auxpow(bytes.fromhex(auxpow_hex))

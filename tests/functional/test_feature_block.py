@@ -8,6 +8,7 @@ one sent by a raw P2P peer from its own loopback address, one by submitblock, si
 once is then answered `duplicate-invalid`. The state compared: best block, height, chain work, supply,
 mempool size and the funded account. Rules covered: see RULES, plus bad-prevblk and duplicate-invalid.
 """
+
 from __future__ import annotations
 
 import time
@@ -15,6 +16,7 @@ from dataclasses import replace
 
 import pytest
 
+from functional.framework import RawPeer, TestNode, display_to_hash
 from hashgrad.chain.bech32 import encode_address
 from hashgrad.chain.block import Block
 from hashgrad.chain.hashes import hash_to_int
@@ -22,8 +24,6 @@ from hashgrad.chain.pow import compute_target
 from hashgrad.chain.tx import TransferPayload, TxKind, make_coinbase, sign_transaction
 from hashgrad.p2p.messages import BlockMessage, PingMessage, PongMessage, RejectMessage
 from support.ledger import compute_maker_reward, make_block, make_key
-
-from functional.framework import RawPeer, TestNode, display_to_hash
 
 FUNDED = make_key(4242)
 OTHER = make_key(4343)
@@ -43,16 +43,25 @@ def node(tmp_path_factory):
 
 def snapshot(node) -> dict:
     info = node.getblockchaininfo()
-    return {"best": node.getbestblockhash(), "height": node.getblockcount(), "chainwork": info.get("chainwork"),
-            "supply": node.getsupply(), "mempool": node.getmempoolinfo()["size"],
-            "funded": node.getaccount(encode_address(node.params.hrp, FUNDED.pubkey))}
+    return {
+        "best": node.getbestblockhash(),
+        "height": node.getblockcount(),
+        "chainwork": info.get("chainwork"),
+        "supply": node.getsupply(),
+        "mempool": node.getmempoolinfo()["size"],
+        "funded": node.getaccount(encode_address(node.params.hrp, FUNDED.pubkey)),
+    }
 
 
 def tip_context(node) -> dict:
     best = node.getbestblockhash()
     header = node.getblockheader(best)
-    return {"hash": display_to_hash(best), "height": header["height"], "time": header["time"],
-            "mtp": node.getblockchaininfo()["mediantime"]}
+    return {
+        "hash": display_to_hash(best),
+        "height": header["height"],
+        "time": header["time"],
+        "mtp": node.getblockchaininfo()["mediantime"],
+    }
 
 
 def transfer(node, nonce: int, amount: int, fee: int = 1_000, key=FUNDED, recipient=OTHER.pubkey):
@@ -123,10 +132,27 @@ def build(node, case: str, tag: bytes, later: int = 0) -> Block:
     raise AssertionError(case)
 
 
-RULES = ["high-hash", "bad-diffbits", "time-too-old", "time-too-new", "bad-chain-id", "bad-cb-missing",
-         "bad-cb-multiple", "bad-txnmrklroot", "bad-txns-duplicate", "bad-cb-form", "bad-cb-height",
-         "bad-cb-amount", "bad-txns-sig", "bad-txns-nonce", "bad-txns-balance", "bad-txns-amount",
-         "bad-txns-fee-outofrange", "bad-txns-kind", "bad-blk-length"]
+RULES = [
+    "high-hash",
+    "bad-diffbits",
+    "time-too-old",
+    "time-too-new",
+    "bad-chain-id",
+    "bad-cb-missing",
+    "bad-cb-multiple",
+    "bad-txnmrklroot",
+    "bad-txns-duplicate",
+    "bad-cb-form",
+    "bad-cb-height",
+    "bad-cb-amount",
+    "bad-txns-sig",
+    "bad-txns-nonce",
+    "bad-txns-balance",
+    "bad-txns-amount",
+    "bad-txns-fee-outofrange",
+    "bad-txns-kind",
+    "bad-blk-length",
+]
 
 
 def send_over_p2p(node, block: Block, host: str) -> list[RejectMessage]:
@@ -166,8 +192,9 @@ def test_invalid_block_is_rejected_with_its_reason(node, index, rule):
 def test_a_valid_block_still_connects_after_the_invalid_ones(node):
     tip = tip_context(node)
     params = node.params
-    block = make_block(tip["hash"], tip["height"] + 1, max(tip["time"], int(time.time())) + 1, params=params,
-                       extra=b"valid")
+    block = make_block(
+        tip["hash"], tip["height"] + 1, max(tip["time"], int(time.time())) + 1, params=params, extra=b"valid"
+    )
     assert node.submitblock(block.serialize().hex()) is None
     assert node.getbestblockhash() == block.header.hash_hex
 
@@ -178,8 +205,10 @@ def test_children_of_an_invalid_block_are_bad_prevblk_and_resubmission_is_duplic
     assert node.submitblock(parent.serialize().hex()) == "bad-cb-amount"
     assert node.submitblock(parent.serialize().hex()) == "duplicate-invalid"
     tip = tip_context(node)
-    children = [make_block(parent.hash, tip["height"] + 2, parent.header.time + 1, params=node.params, extra=tag)
-                for tag in (b"child-p2p", b"child-rpc")]
+    children = [
+        make_block(parent.hash, tip["height"] + 2, parent.header.time + 1, params=node.params, extra=tag)
+        for tag in (b"child-p2p", b"child-rpc")
+    ]
     rejects = send_over_p2p(node, children[0], "127.0.60.2")
     assert [(r.message, r.reason, r.hash) for r in rejects] == [("block", "bad-prevblk", children[0].hash)]
     assert node.submitblock(children[1].serialize().hex()) == "bad-prevblk"

@@ -4,6 +4,7 @@ node1 syncs 1,500 blocks from node0 and is killed (no shutdown code runs) as soo
 On restart it opens at a height h it had fully connected, with node0's block at h and a balanced
 supply audit; reconnected, it finishes the sync with exactly node0's state.
 """
+
 from __future__ import annotations
 
 from functional.framework import new_address, wait_until
@@ -12,10 +13,10 @@ BLOCKS = 1500
 
 
 def test_sigkill_during_sync_then_restart(node_factory):
-    node0, = node_factory(1)
+    (node0,) = node_factory(1)
     _, address = new_address(node0.params)
     node0.generate(BLOCKS, address)
-    node1, = node_factory(1, "--connect", node0.p2p_addr)
+    (node1,) = node_factory(1, "--connect", node0.p2p_addr)
     killed_at = wait_until(lambda: node1.getblockcount() or None, 60, "node1 to start syncing")
     assert node1.kill() == -9
     assert (node1.datadir / ".cookie").exists()  # no clean shutdown ran: the stale cookie stays

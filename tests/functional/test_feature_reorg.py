@@ -8,12 +8,12 @@
 After the reconnect every node is on side B's chain; tx_a, which side B never saw, is back in side
 A's mempool and gets mined again, while tx_conflict_a, whose nonce tx_b used, is gone for good.
 """
+
 from __future__ import annotations
 
+from functional.framework import connect_nodes, disconnect_nodes, new_address, sync_blocks, sync_mempools, wait_until
 from hashgrad.chain.hashes import hash_to_display
 from hashgrad.chain.tx import make_transfer
-
-from functional.framework import connect_nodes, disconnect_nodes, new_address, sync_blocks, sync_mempools, wait_until
 
 COIN = 100_000_000
 FEE = 1_000

@@ -1,8 +1,9 @@
 """Block sync between real node processes: three nodes in a line, and a late node catching up 1,000 blocks.
 
-    node0 ── node1 ── node2      blocks made at either end reach the other end through node1
-    node3 (late)                  starts with --connect node0 after 1,000 blocks and catches up
+node0 ── node1 ── node2      blocks made at either end reach the other end through node1
+node3 (late)                  starts with --connect node0 after 1,000 blocks and catches up
 """
+
 from __future__ import annotations
 
 from functional.framework import connect_nodes, new_address, sync_blocks, wait_until
@@ -41,10 +42,10 @@ def test_three_nodes_sync_in_a_line(node_factory):
 
 
 def test_late_node_syncs_1000_blocks(node_factory):
-    node0, = node_factory(1)
+    (node0,) = node_factory(1)
     _, address = new_address(node0.params)
     node0.generate(1000, address)
-    late, = node_factory(1, "--connect", node0.p2p_addr)
+    (late,) = node_factory(1, "--connect", node0.p2p_addr)
     wait_until(lambda: late.getblockcount() == 1000, 120, "the late node at height 1000")
     assert_same_state([node0, late], [address])
     for height in (1, 500, 999, 1000):

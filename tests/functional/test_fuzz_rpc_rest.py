@@ -4,6 +4,7 @@ Properties: every JSON-RPC call, whatever its method's parameters, gets a JSON r
 any) is a reason code other than `internal-error` (what the server answers when a method raised
 something unexpected); every REST path gets 200, 400 or 404 with a JSON body, never a 500.
 """
+
 from __future__ import annotations
 
 import base64
@@ -15,22 +16,55 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from functional.framework import TestNode
 from hashgrad.node.rpc_client import read_cookie
 
-from functional.framework import TestNode
-
 # everything but the calls that stop, disconnect or reconfigure the node under test
-METHODS = ["getartifact", "hasartifact", "putartifact", "createauxblock", "submitauxblock", "getblockcount",
-           "getbestblockhash", "getblockhash", "getblockchaininfo", "getblock", "getblockheader", "getrawmempool",
-           "getmempoolinfo", "getrawtransaction", "gettransaction", "getaccount", "getsupply", "getaddresshistory",
-           "getjob", "getmetagraph", "getepoch", "sendrawtransaction", "submitblock", "getblocktemplate",
-           "getpeerinfo", "getconnectioncount", "getnetworkinfo", "getaddednodeinfo", "listbanned", "uptime"]
-SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=list(HealthCheck))
-JSON = st.recursive(st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False)
-                    | st.text(max_size=80) | st.sampled_from(["00" * 32, "ff" * 80, "rhg1qqqq", "-1", "1e400"]),
-                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-                    max_leaves=8)
+METHODS = [
+    "getartifact",
+    "hasartifact",
+    "putartifact",
+    "createauxblock",
+    "submitauxblock",
+    "getblockcount",
+    "getbestblockhash",
+    "getblockhash",
+    "getblockchaininfo",
+    "getblock",
+    "getblockheader",
+    "getrawmempool",
+    "getmempoolinfo",
+    "getrawtransaction",
+    "gettransaction",
+    "getaccount",
+    "getsupply",
+    "getaddresshistory",
+    "getjob",
+    "getmetagraph",
+    "getepoch",
+    "sendrawtransaction",
+    "submitblock",
+    "getblocktemplate",
+    "getpeerinfo",
+    "getconnectioncount",
+    "getnetworkinfo",
+    "getaddednodeinfo",
+    "listbanned",
+    "uptime",
+]
+SETTINGS = settings(
+    max_examples=40, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+)
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=80)
+    | st.sampled_from(["00" * 32, "ff" * 80, "rhg1qqqq", "-1", "1e400"]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=8,
+)
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +102,13 @@ def test_rpc_calls_never_fail_internally(node, method, params):
     assert error is None or "internal-error" not in error.get("message", ""), (method, params, reply)
 
 
-REST_ROUTES = ["/rest/block/{}.json", "/rest/block/{}.hex", "/rest/blockhashbyheight/{}.json", "/rest/tx/{}.json",
-               "/rest/account/{}.json"]
+REST_ROUTES = [
+    "/rest/block/{}.json",
+    "/rest/block/{}.hex",
+    "/rest/blockhashbyheight/{}.json",
+    "/rest/tx/{}.json",
+    "/rest/account/{}.json",
+]
 
 
 @SETTINGS

@@ -3,16 +3,16 @@ None when the block joins the chain, "duplicate" the second time, "inconclusive"
 parent is unknown, and the ledger's reason ("bad-cb-amount", "high-hash") for an invalid one. A block
 submitted this way reaches peers like any other.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
 
+from functional.framework import connect_nodes, make_block, new_address, sync_blocks, sync_mempools
 from hashgrad.chain.hashes import display_to_hash, hash_to_display
 from hashgrad.chain.tx import make_transfer
 from hashgrad.mining.grind import grind_block
 from hashgrad.mining.template import BlockTemplate
-
-from functional.framework import connect_nodes, make_block, new_address, sync_blocks, sync_mempools
 
 
 def test_getblocktemplate_and_submitblock(node_factory):
@@ -33,9 +33,14 @@ def test_getblocktemplate_and_submitblock(node_factory):
     subsidy_share = node0.getblock(node0.getbestblockhash(), 2)["tx"][0]["amount"]
     assert gbt["coinbasevalue"] == subsidy_share + 2_000  # the maker's share plus the fee
 
-    template = BlockTemplate(gbt["height"], display_to_hash(gbt["previousblockhash"]), int(gbt["bits"], 16),
-                             gbt["curtime"], gbt["coinbasevalue"],
-                             (tx,))
+    template = BlockTemplate(
+        gbt["height"],
+        display_to_hash(gbt["previousblockhash"]),
+        int(gbt["bits"], 16),
+        gbt["curtime"],
+        gbt["coinbasevalue"],
+        (tx,),
+    )
     block = grind_block(template.build_block(node0.params, bob.pubkey, b"external"), node0.params.pow.pow_limit)
     assert node0.submitblock(block.serialize().hex()) is None
     assert node0.submitblock(block.serialize().hex()) == "duplicate"

@@ -4,17 +4,17 @@ asked for from its peer; the miner checks every shard again, and refuses bytes t
 
 (A peer that sends bytes under the wrong hash is banned by the P2P layer: tests/p2p/test_p2p_manager.py.)
 """
+
 from __future__ import annotations
 
 import pytest
 
+from functional.framework import connect_nodes
 from hashgrad.errors import WorkError
 from hashgrad.roles.shards import publish_shards
 from hashgrad.work.data import load_dataset
 from hashgrad.work.prepare import prepare_dataset
 from tests.work.test_prepare import make_texts, write_jsonl
-
-from functional.framework import connect_nodes
 
 
 def test_miner_fetches_its_shards_from_peers_by_hash(tmp_path, node_factory):

@@ -13,6 +13,7 @@ After each: the node sent `reject` with the ledger's reason when there was a mes
 the connection, lists the address in `listbanned`, refuses its next connection, and a block made on
 node0 still reaches node1.
 """
+
 from __future__ import annotations
 
 import struct
@@ -20,11 +21,10 @@ from dataclasses import replace
 
 import pytest
 
+from functional.framework import RawPeer, connect_nodes, make_block, new_address, sync_blocks, sync_mempools
 from hashgrad.chain.tx import make_transfer
 from hashgrad.p2p.messages import BlockMessage, TxMessage
 from hashgrad.p2p.wire import compute_message_limits
-
-from functional.framework import RawPeer, connect_nodes, make_block, new_address, sync_blocks, sync_mempools
 
 
 def assert_banned_and_refused(node, host: str) -> None:
@@ -71,10 +71,13 @@ def test_garbage_and_oversized_frames(nodes):
     assert_still_serving(node0, node1)
 
 
-@pytest.mark.parametrize("host, extra_value, valid_pow, reason", [
-    ("127.0.0.4", 1, True, "bad-cb-amount"),
-    ("127.0.0.5", 0, False, "high-hash"),
-])
+@pytest.mark.parametrize(
+    "host, extra_value, valid_pow, reason",
+    [
+        ("127.0.0.4", 1, True, "bad-cb-amount"),
+        ("127.0.0.5", 0, False, "high-hash"),
+    ],
+)
 def test_invalid_block(nodes, host, extra_value, valid_pow, reason):
     node0, node1 = nodes
     tip = node0.getbestblockhash()

@@ -6,6 +6,7 @@ A raw peer sends three transactions in the worst order: C (from an account that 
 once; C, which the mempool can take only once A's credit is in the chain (it checks a sender's
 balance at the tip), is admitted when the block holding A connects.
 """
+
 from __future__ import annotations
 
 from functional.framework import RawPeer, new_address, wait_until

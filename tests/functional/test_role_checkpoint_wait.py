@@ -5,20 +5,20 @@ A real regtest node: a staked hotkey attests a checkpoint hash whose artifact th
 `artifact-not-found`. `wait_for_checkpoint` must keep polling rather than die, and return the
 checkpoint once the bytes arrive.
 """
+
 from __future__ import annotations
 
 import base64
 import threading
 
-from hashgrad.chain.coordination_make import make_attest_checkpoint
-from hashgrad.chain.tx import make_transfer
-from hashgrad.errors import RpcError
-from hashgrad.chain.params import COIN
-from hashgrad.roles.inference import InferenceValidator, wait_for_checkpoint
-from hashgrad.work.model import MODEL_PRESETS, Checkpoint, checkpoint_hash, compute_initial_state, encode_checkpoint
-
 from functional.framework import TestNode, wait_until
 from functional.web_helpers import build_regtest_chain
+from hashgrad.chain.coordination_make import make_attest_checkpoint
+from hashgrad.chain.params import COIN
+from hashgrad.chain.tx import make_transfer
+from hashgrad.errors import RpcError
+from hashgrad.roles.inference import InferenceValidator, wait_for_checkpoint
+from hashgrad.work.model import MODEL_PRESETS, Checkpoint, checkpoint_hash, compute_initial_state, encode_checkpoint
 
 
 def test_recorded_checkpoint_is_awaited_until_its_bytes_arrive(tmp_path):
@@ -29,11 +29,16 @@ def test_recorded_checkpoint_is_awaited_until_its_bytes_arrive(tmp_path):
         validator = chain.hotkeys[0]  # the only staked hotkey: its attestation alone is a majority
         data = encode_checkpoint(Checkpoint(MODEL_PRESETS["tiny"], compute_initial_state(MODEL_PRESETS["tiny"], 7)))
         digest = checkpoint_hash(data)
-        chain.submit(make_transfer(chain.coldkey, node.params.magic, chain.next_nonce(chain.coldkey),
-                                   validator.pubkey, COIN, 1_000))
+        chain.submit(
+            make_transfer(
+                chain.coldkey, node.params.magic, chain.next_nonce(chain.coldkey), validator.pubkey, COIN, 1_000
+            )
+        )
         node.generate(1)
         epoch = node.getjob(0)["next_block_epoch"]
-        chain.submit(make_attest_checkpoint(validator, node.params.magic, chain.next_nonce(validator), 0, epoch, digest))
+        chain.submit(
+            make_attest_checkpoint(validator, node.params.magic, chain.next_nonce(validator), 0, epoch, digest)
+        )
         node.generate(1)
         assert node.getjob(0)["checkpoint"]["hash"] == digest.hex()
         try:
@@ -47,8 +52,9 @@ def test_recorded_checkpoint_is_awaited_until_its_bytes_arrive(tmp_path):
         validator_role = InferenceValidator(client, None, None, None, 0, checkpoint_wait_s=1.0)
         assert validator_role.get_round_checkpoint() is None
         result, done = [], threading.Event()
-        waiter = threading.Thread(target=lambda: (result.append(wait_for_checkpoint(client, done.is_set, 60)),
-                                                  done.set()), daemon=True)
+        waiter = threading.Thread(
+            target=lambda: (result.append(wait_for_checkpoint(client, done.is_set, 60)), done.set()), daemon=True
+        )
         waiter.start()
         waiter.join(3.0)
         assert waiter.is_alive() and not result, "the waiter must poll on, not fail or return early"

@@ -5,10 +5,13 @@ cookie); the role steps register the hotkey (paying the burn), stake it, read th
 put work on chain; every read comes back typed: the job's burn and clock, the account's uid and
 stake, the epoch's commits, the metagraph's hotkeys. A node of another network is refused.
 """
+
 from __future__ import annotations
 
 import threading
 
+from functional.framework import TestNode
+from hashgrad.chain.coordination import compute_work_commitment
 from hashgrad.chain.coordination_make import make_commit_work
 from hashgrad.chain.coordination_rules import get_job_params
 from hashgrad.chain.keys import SigningKey
@@ -18,9 +21,6 @@ from hashgrad.errors import HashgradError
 from hashgrad.node.client import connect_node
 from hashgrad.roles.common import EpochClock, ensure_registered, ensure_stake, get_registration
 from hashgrad.roles.keys import RoleKeys
-from hashgrad.chain.coordination import compute_work_commitment
-
-from functional.framework import TestNode
 
 
 def run_while_mining(node: TestNode, fn):

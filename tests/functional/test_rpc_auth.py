@@ -5,6 +5,7 @@ or with a wrong one the server answers 401; the cookie file is mode 0600 and dis
 stop; a body over the limit (MAX_BODY_SIZE) is 413; errors carry Bitcoin Core's codes and the
 reason; the bitcoin-cli-like `hashgrad rpc` exits 0 / 1 (RPC error) / 2 (node unreachable).
 """
+
 from __future__ import annotations
 
 import base64
@@ -44,8 +45,17 @@ def get(node, path: str) -> tuple[int, dict]:
 
 
 def run_cli(node, *args: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "hashgrad", "rpc", "--datadir", str(node.datadir), "--rpcport",
-               str(node.rpc_port), *args]
+    command = [
+        sys.executable,
+        "-m",
+        "hashgrad",
+        "rpc",
+        "--datadir",
+        str(node.datadir),
+        "--rpcport",
+        str(node.rpc_port),
+        *args,
+    ]
     return subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
 
 
@@ -84,8 +94,13 @@ def test_rpc_request_limits_and_errors(node):
     assert status == 404 and json.loads(reply)["error"] == not_found
     status, reply = post(node, json.dumps({"jsonrpc": "2.0", "method": "nosuch", "id": 8}).encode(), cookie)
     assert status == 200 and json.loads(reply)["error"]["code"] == -32601
-    status, reply = post(node, json.dumps([{"method": "getblockcount", "id": 1}, 5,
-                                           {"method": "getblockhash", "params": [0], "id": 2}]).encode(), cookie)
+    status, reply = post(
+        node,
+        json.dumps(
+            [{"method": "getblockcount", "id": 1}, 5, {"method": "getblockhash", "params": [0], "id": 2}]
+        ).encode(),
+        cookie,
+    )
     replies = json.loads(reply)
     assert status == 200 and replies[0]["result"] == 0 and replies[1]["error"]["code"] == -32600
     assert len(replies[2]["result"]) == 64
@@ -126,8 +141,12 @@ def test_rpc_cli_and_rest(node):
     assert isinstance(json.loads(run_cli(node, "uptime").stdout), int)
     failed = run_cli(node, "getblock", "00" * 32)
     assert failed.returncode == 1 and "not-found" in failed.stderr
-    unreachable = subprocess.run([sys.executable, "-m", "hashgrad", "rpc", "--datadir", str(node.datadir),
-                                  "--rpcport", "1", "getblockcount"], cwd=REPO_ROOT, capture_output=True, text=True)
+    unreachable = subprocess.run(
+        [sys.executable, "-m", "hashgrad", "rpc", "--datadir", str(node.datadir), "--rpcport", "1", "getblockcount"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert unreachable.returncode == 2 and "node-unreachable" in unreachable.stderr
 
     status, info = get(node, "/rest/chaininfo.json")
@@ -150,12 +169,44 @@ def test_rpc_cli_cookie_file_and_one_default_network(node, tmp_path):
     refused = subprocess.run([*command, "getblockcount"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and "node-unreachable" in refused.stderr
     # every command's --network defaults to regtest: `hashgrad job` reaches this regtest node by its datadir alone
-    job = subprocess.run([sys.executable, "-m", "hashgrad", "job", "0", "--json", "--datadir", str(node.datadir),
-                          "--rpcport", str(node.rpc_port)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    job = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hashgrad",
+            "job",
+            "0",
+            "--json",
+            "--datadir",
+            str(node.datadir),
+            "--rpcport",
+            str(node.rpc_port),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert job.returncode == 0 and json.loads(job.stdout)["job"] == 0, job.stderr
-    devnet = subprocess.run([sys.executable, "-m", "hashgrad", "job", "0", "--network", "devnet", "--datadir",
-                             str(node.datadir), "--rpcport", str(node.rpc_port)], cwd=REPO_ROOT, capture_output=True,
-                            text=True, timeout=60)
+    devnet = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hashgrad",
+            "job",
+            "0",
+            "--network",
+            "devnet",
+            "--datadir",
+            str(node.datadir),
+            "--rpcport",
+            str(node.rpc_port),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert devnet.returncode == 1 and devnet.stderr.startswith("error: network-mismatch"), devnet.stderr
 
 
@@ -198,11 +249,17 @@ def test_rpc_auth_rpcuser_rpcpassword_writes_no_cookie(node_factory):
         RpcClient(f"http://127.0.0.1:{node.rpc_port}/", "alice", "wrong").call("getblockcount")
     assert refused.value.reason == "unauthorized"
     waiting = {}  # a waitfornewblock without a time limit must not hold the stop back
-    waiter = threading.Thread(target=lambda: waiting.update(
-        RpcClient(f"http://127.0.0.1:{node.rpc_port}/", "alice", "s3cret:with-colon").call("waitfornewblock")))
+    waiter = threading.Thread(
+        target=lambda: waiting.update(
+            RpcClient(f"http://127.0.0.1:{node.rpc_port}/", "alice", "s3cret:with-colon").call("waitfornewblock")
+        )
+    )
     waiter.start()
-    wait_until(lambda: any(c["method"] == "waitfornewblock" for c in client.call("getrpcinfo")["active_commands"]),
-               30, "waitfornewblock running")
+    wait_until(
+        lambda: any(c["method"] == "waitfornewblock" for c in client.call("getrpcinfo")["active_commands"]),
+        30,
+        "waitfornewblock running",
+    )
     genesis = client.call("getblockhash", 0)
     client.call("stop")
     assert node.wait_for_exit(30) == 0

@@ -9,6 +9,7 @@ proposal mode and a long poll woken by the block), and createauxblock → a Bitc
 python-bitcoinlib → submitauxblock; every block and transaction reaching a ZMQ subscriber in order
 with Core's frames and per-topic sequence numbers; blocknotify writing every new tip.
 """
+
 from __future__ import annotations
 
 import base64
@@ -48,11 +49,16 @@ def env(tmp_path_factory):
     zmq_block, zmq_tx = find_free_port(), find_free_port()
     password = "pool-secret-" + secrets.token_hex(4)
     miner_key, miner_address = new_address(node.params)
-    node.start(f"-rpcauth={make_rpcauth_line('pool', password)}",
-               f"-blocknotify=echo %s >> {root / 'notified.txt'}",
-               f"-zmqpubhashblock=tcp://127.0.0.1:{zmq_block}", f"-zmqpubrawblock=tcp://127.0.0.1:{zmq_block}",
-               f"--zmqpubhashtx=tcp://127.0.0.1:{zmq_tx}", f"--zmqpubrawtx=tcp://127.0.0.1:{zmq_tx}",
-               "--payout", miner_address)
+    node.start(
+        f"-rpcauth={make_rpcauth_line('pool', password)}",
+        f"-blocknotify=echo %s >> {root / 'notified.txt'}",
+        f"-zmqpubhashblock=tcp://127.0.0.1:{zmq_block}",
+        f"-zmqpubrawblock=tcp://127.0.0.1:{zmq_block}",
+        f"--zmqpubhashtx=tcp://127.0.0.1:{zmq_tx}",
+        f"--zmqpubrawtx=tcp://127.0.0.1:{zmq_tx}",
+        "--payout",
+        miner_address,
+    )
     context = zmq.Context()
     sub = context.socket(zmq.SUB)
     sub.setsockopt(zmq.RCVTIMEO, 30_000)
@@ -64,9 +70,18 @@ def env(tmp_path_factory):
     conf = root / "bitcoin.conf"
     conf.write_text(f"rpcport={node.rpc_port}\nrpcconnect=127.0.0.1\ndatadir={node.datadir}\n")
     try:
-        yield {"node": node, "root": root, "sub": sub, "password": password, "cookie": cookie, "conf": conf,
-               "miner_key": miner_key, "miner_address": miner_address, "zmq": (zmq_block, zmq_tx),
-               "url": f"http://{cookie}@127.0.0.1:{node.rpc_port}/"}
+        yield {
+            "node": node,
+            "root": root,
+            "sub": sub,
+            "password": password,
+            "cookie": cookie,
+            "conf": conf,
+            "miner_key": miner_key,
+            "miner_address": miner_address,
+            "zmq": (zmq_block, zmq_tx),
+            "url": f"http://{cookie}@127.0.0.1:{node.rpc_port}/",
+        }
     finally:
         sub.close(linger=0)
         context.term()
@@ -114,16 +129,24 @@ def test_rpc_http_and_jsonrpc_as_core(env):
     assert status == 400 and json.loads(data)["error"]["code"] == -32600
     status, _, data = call({"method": "getblockcount", "params": "x", "id": 6})
     assert status == 400 and json.loads(data)["error"]["code"] == -32600
-    status, _, data = call({"method": "getblock", "params": {"blockhash": node.getblockhash(0), "verbosity": 0},
-                            "id": 7})  # named parameters, as bitcoin-cli -named sends them
+    status, _, data = call(
+        {"method": "getblock", "params": {"blockhash": node.getblockhash(0), "verbosity": 0}, "id": 7}
+    )  # named parameters, as bitcoin-cli -named sends them
     assert status == 200 and json.loads(data)["result"] == node.getblock(node.getblockhash(0), 0)
     status, _, data = call({"method": "getblock", "params": {"block": "00"}, "id": 8})
     assert status == 500 and json.loads(data)["error"]["code"] == -8
     status, _, data = call(b"{nope")
-    assert status == 500 and json.loads(data) == {"result": None, "error": {
-        "code": -32700, "message": "parse-error: Parse error", "reason": "parse-error"}, "id": None}
-    batch = [{"jsonrpc": "2.0", "method": "getblockcount", "id": 1}, {"jsonrpc": "2.0", "method": "getblockcount"},
-             {"method": "getblockhash", "params": [0], "id": 2}, {"jsonrpc": "2.0", "method": "nosuch", "id": 3}]
+    assert status == 500 and json.loads(data) == {
+        "result": None,
+        "error": {"code": -32700, "message": "parse-error: Parse error", "reason": "parse-error"},
+        "id": None,
+    }
+    batch = [
+        {"jsonrpc": "2.0", "method": "getblockcount", "id": 1},
+        {"jsonrpc": "2.0", "method": "getblockcount"},
+        {"method": "getblockhash", "params": [0], "id": 2},
+        {"jsonrpc": "2.0", "method": "nosuch", "id": 3},
+    ]
     status, _, data = call(batch)
     replies = json.loads(data)
     assert status == 200 and [r["id"] for r in replies] == [1, 2, 3]
@@ -194,8 +217,11 @@ def test_python_bitcoinrpc_calls(env):
     notifications = proxy.getzmqnotifications()
     block_port, tx_port = env["zmq"]
     assert {(n["type"], n["address"]) for n in notifications} == {
-        ("pubhashblock", f"tcp://127.0.0.1:{block_port}"), ("pubrawblock", f"tcp://127.0.0.1:{block_port}"),
-        ("pubhashtx", f"tcp://127.0.0.1:{tx_port}"), ("pubrawtx", f"tcp://127.0.0.1:{tx_port}")}
+        ("pubhashblock", f"tcp://127.0.0.1:{block_port}"),
+        ("pubrawblock", f"tcp://127.0.0.1:{block_port}"),
+        ("pubhashtx", f"tcp://127.0.0.1:{tx_port}"),
+        ("pubrawtx", f"tcp://127.0.0.1:{tx_port}"),
+    }
     assert proxy.waitfornewblock(50) == {"hash": hashes[-1], "height": 3}  # timed out: the tip as it is
     assert proxy.waitforblockheight(2, 50) == {"hash": hashes[-1], "height": 3}
     # batch_ sends JSON-RPC 2.0 items; since Bitcoin Core 28 their replies omit "error", which
@@ -223,8 +249,10 @@ def test_python_bitcoinlib_proxy(env):
     assert proxy.call("getmininginfo")["blocks"] == height
     assert proxy.call("validateaddress", new_address(node.params)[1])["isvalid"] is True
     replies = proxy._batch([{"method": "getblockcount", "id": 1}, {"method": "getblockhash", "params": [0], "id": 2}])
-    assert replies == [{"result": height, "error": None, "id": 1},
-                       {"result": node.getblockhash(0), "error": None, "id": 2}]
+    assert replies == [
+        {"result": height, "error": None, "id": 1},
+        {"result": node.getblockhash(0), "error": None, "id": 2},
+    ]
     with pytest.raises(IndexError):
         proxy.getblockhash(height + 100)
 
@@ -233,8 +261,9 @@ def test_python_bitcoinlib_proxy(env):
 def solve_header(header: CBlockHeader, target: int) -> CBlockHeader:
     """Grind the nonce with python-bitcoinlib's hashing, as a miner would."""
     for nonce in range(1 << 24):
-        solved = CBlockHeader(header.nVersion, header.hashPrevBlock, header.hashMerkleRoot, header.nTime,
-                              header.nBits, nonce)
+        solved = CBlockHeader(
+            header.nVersion, header.hashPrevBlock, header.hashMerkleRoot, header.nTime, header.nBits, nonce
+        )
         if int.from_bytes(solved.GetHash(), "little") <= target:
             return solved
     raise AssertionError("no nonce found")
@@ -268,11 +297,17 @@ def test_pool_getblocktemplate_submitblock_and_long_poll(env):
     assert gbt["longpollid"].startswith(gbt["previousblockhash"])
 
     woken = {}
-    waiter = threading.Thread(target=lambda: woken.update(AuthServiceProxy(env["url"], timeout=60).getblocktemplate(
-        {"longpollid": gbt["longpollid"]})))
+    waiter = threading.Thread(
+        target=lambda: woken.update(
+            AuthServiceProxy(env["url"], timeout=60).getblocktemplate({"longpollid": gbt["longpollid"]})
+        )
+    )
     waiter.start()
-    wait_until(lambda: any(c["method"] == "getblocktemplate" for c in node.getrpcinfo()["active_commands"]), 30,
-               "the long poll waiting at the node")
+    wait_until(
+        lambda: any(c["method"] == "getblocktemplate" for c in node.getrpcinfo()["active_commands"]),
+        30,
+        "the long poll waiting at the node",
+    )
     raw = build_block_from_template(gbt, new_address(node.params)[0].pubkey, b"/bitcoinlib-pool/")
     assert proxy.call("getblocktemplate", {"mode": "proposal", "data": raw.hex()}) is None
     bad = bytearray(raw)
@@ -295,13 +330,28 @@ def test_pool_merge_mining_with_bitcoinlib_parent(env):
     assert proxy.getauxblock()["previousblockhash"] == work["previousblockhash"]  # --payout's block
     # The pool's Bitcoin coinbase commits to our block hash (display order), as for Namecoin.
     commitment = b"\xfa\xbe\x6d\x6d" + bytes.fromhex(work["hash"]) + struct.pack("<II", 1, 0)
-    coinbase = CMutableTransaction([CMutableTxIn(COutPoint(), CScript(b"\x03\x40\x0d\x0d" + commitment))],
-                                   [CMutableTxOut(312_500_000, CScript(b"\x51"))])
-    parent = CBlockHeader(0x20000000, lx("11" * 32), CBlock.build_merkle_tree_from_txids([coinbase.GetTxid()])[-1],
-                          1_800_000_000, 0x207FFFFF, 0)
+    coinbase = CMutableTransaction(
+        [CMutableTxIn(COutPoint(), CScript(b"\x03\x40\x0d\x0d" + commitment))],
+        [CMutableTxOut(312_500_000, CScript(b"\x51"))],
+    )
+    parent = CBlockHeader(
+        0x20000000,
+        lx("11" * 32),
+        CBlock.build_merkle_tree_from_txids([coinbase.GetTxid()])[-1],
+        1_800_000_000,
+        0x207FFFFF,
+        0,
+    )
     parent = solve_header(parent, int.from_bytes(bytes.fromhex(work["_target"]), "little"))
-    auxpow = (coinbase.serialize() + b"\x00" * 32 + b"\x00" + struct.pack("<i", 0) + b"\x00" + struct.pack("<i", 0)
-              + parent.serialize())
+    auxpow = (
+        coinbase.serialize()
+        + b"\x00" * 32
+        + b"\x00"
+        + struct.pack("<i", 0)
+        + b"\x00"
+        + struct.pack("<i", 0)
+        + parent.serialize()
+    )
     assert proxy.submitauxblock(work["hash"], auxpow.hex()) is True
     assert node.getbestblockhash() == work["hash"]
     shown = proxy.getblock(work["hash"], 2)["auxpow"]
@@ -337,8 +387,11 @@ def test_zmq_and_blocknotify_see_every_block_and_transaction_in_order(env):
     assert [h.hex() for h in got[b"hashtx"]] == expected_txs
     assert [parse_transaction(raw).txid[::-1].hex() for raw in got[b"rawtx"]] == expected_txs
     notified = env["root"] / "notified.txt"
-    wait_until(lambda: notified.exists() and sorted(notified.read_text().split()) == sorted(expected_blocks), 30,
-               "blocknotify for every new tip")
+    wait_until(
+        lambda: notified.exists() and sorted(notified.read_text().split()) == sorted(expected_blocks),
+        30,
+        "blocknotify for every new tip",
+    )
 
 
 def test_getblocktemplate_refused_while_alone_outside_regtest(node_factory):

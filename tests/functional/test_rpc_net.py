@@ -4,16 +4,28 @@
 dropped with disconnectnode it comes back by itself; `addnode remove` takes it off the list.
 setnetworkactive false drops every peer and refuses new ones; true lets the added peer back.
 """
+
 from __future__ import annotations
 
 import pytest
 
+from functional.framework import wait_until
 from hashgrad.errors import RpcError
 
-from functional.framework import wait_until
-
-PEER_KEYS = {"id", "addr", "inbound", "version", "subver", "startingheight", "synced_height", "pingtime",
-             "bytessent", "bytesrecv", "banscore", "conntime"}
+PEER_KEYS = {
+    "id",
+    "addr",
+    "inbound",
+    "version",
+    "subver",
+    "startingheight",
+    "synced_height",
+    "pingtime",
+    "bytessent",
+    "bytesrecv",
+    "banscore",
+    "conntime",
+}
 
 
 def has_outbound(node, target) -> bool:

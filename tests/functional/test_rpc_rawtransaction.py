@@ -2,15 +2,15 @@
 mined on node1 and confirmed everywhere; the mempool and transaction RPCs show each stage, and the
 ledger's reject reasons come back with Bitcoin Core's codes.
 """
+
 from __future__ import annotations
 
 import pytest
 
+from functional.framework import connect_nodes, new_address, sync_blocks, sync_mempools
 from hashgrad.chain.hashes import hash_to_display
 from hashgrad.chain.tx import make_transfer
 from hashgrad.errors import RpcError
-
-from functional.framework import connect_nodes, new_address, sync_blocks, sync_mempools
 
 FEE = 1_000
 

@@ -5,6 +5,7 @@ Narrated as Bitcoin Core's functional tests are: start `hashgrad node`, mine to 
 and see bob's balance; along the way check the insufficient-funds, network-mismatch and
 node-unreachable errors. Every command is a real process; waits poll a condition with a deadline.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,9 +48,27 @@ class WalletNodeHarness:
     def start(self) -> None:
         log.info("starting a regtest node on rpc port %d", self.rpcport)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "hashgrad", "node", "--network", "regtest", "--datadir", str(self.datadir),
-             "--bind", "127.0.0.1", "--port", str(_free_port()), "--rpcport", str(self.rpcport)],
-            cwd=REPO, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "hashgrad",
+                "node",
+                "--network",
+                "regtest",
+                "--datadir",
+                str(self.datadir),
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(_free_port()),
+                "--rpcport",
+                str(self.rpcport),
+            ],
+            cwd=REPO,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         self.wait_for(self._answers_rpc, "the node's RPC to answer")
 
     def stop(self) -> None:
@@ -66,8 +85,10 @@ class WalletNodeHarness:
         deadline = time.monotonic() + START_TIMEOUT_S
         while not condition():
             if self.process is not None and self.process.poll() is not None:
-                raise AssertionError(f"node exited with {self.process.returncode} while waiting for {what}; "
-                                     f"see {self.datadir / 'node.log'}")
+                raise AssertionError(
+                    f"node exited with {self.process.returncode} while waiting for {what}; "
+                    f"see {self.datadir / 'node.log'}"
+                )
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out waiting for {what}")
             time.sleep(0.05)
@@ -76,8 +97,14 @@ class WalletNodeHarness:
         return (self.datadir / ".cookie").exists() and self.rpc("getblockcount").returncode == 0
 
     def hashgrad(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "hashgrad", *args], cwd=REPO, env=self.env,
-                              capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S)
+        return subprocess.run(
+            [sys.executable, "-m", "hashgrad", *args],
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT_S,
+        )
 
     def rpc(self, *args: str) -> subprocess.CompletedProcess:
         return self.hashgrad("rpc", "--datadir", str(self.datadir), "--rpcport", str(self.rpcport), *args)
@@ -94,8 +121,12 @@ class WalletNodeHarness:
 
 @pytest.fixture
 def harness(tmp_path):
-    env = dict(os.environ, HASHGRAD_HOME=str(tmp_path / "home"), HASHGRAD_PASSWORD="functional test password",
-               HASHGRAD_WALLET_SCRYPT_N="1024")
+    env = dict(
+        os.environ,
+        HASHGRAD_HOME=str(tmp_path / "home"),
+        HASHGRAD_PASSWORD="functional test password",
+        HASHGRAD_WALLET_SCRYPT_N="1024",
+    )
     node = WalletNodeHarness(tmp_path, env)
     try:
         yield node

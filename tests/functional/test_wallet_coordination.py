@@ -12,6 +12,7 @@ its window (its salt file is removed), and a reveal from a salt file with the wr
 Commands run in-process through `hashgrad.cli.main.main` (the node is a separate process), which
 keeps the test at a few seconds.
 """
+
 from __future__ import annotations
 
 import io
@@ -51,6 +52,7 @@ def cli(tmp_path, capsys, monkeypatch):
         rc = main(list(args))
         out, err = capsys.readouterr()
         return rc, out, err
+
     return run
 
 
@@ -100,8 +102,10 @@ def test_register_stake_and_set_weights_through_an_epoch(cli, node):
 
     log.info("register both hotkeys; the coldkey pays the burn")
     burn = node.getjob(0)["burn"]
-    assert _reason(cli("wallet", "register", "owner", "val", "--job", "0", "--max-burn", "0.001", *on_node)) \
+    assert (
+        _reason(cli("wallet", "register", "owner", "val", "--job", "0", "--max-burn", "0.001", *on_node))
         == "burn-too-high"
+    )
     for name in ("val", "miner"):
         out = _ok(cli("wallet", "register", "owner", name, "--job", "0", *on_node))
         assert node.getrawmempool().count(_txid(out)) == 1

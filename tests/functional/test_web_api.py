@@ -1,17 +1,17 @@
 """The explorer's JSON API against a real regtest node process, queried over HTTP as the page does:
 each endpoint answers what the node's RPC says, bad input is 400 with a reason, unknown objects 404,
 and a node that is down (or restarted with a new cookie) is handled."""
+
 from __future__ import annotations
 
 import shutil
 
 import pytest
 
-from hashgrad.chain.tx import make_transfer
-from hashgrad.web.live import EMPTY_LIVE
-
 from functional.framework import TestNode
 from functional.web_helpers import COIN, ExplorerProcess, http_get
+from hashgrad.chain.tx import make_transfer
+from hashgrad.web.live import EMPTY_LIVE
 
 pytestmark = pytest.mark.functional
 
@@ -70,8 +70,9 @@ def test_transaction_mined(explorer, regtest_chain):
 
 def test_transaction_pending_then_mined(explorer, regtest_chain):
     node, coldkey = regtest_chain.node, regtest_chain.coldkey
-    tx = make_transfer(coldkey, node.params.magic, regtest_chain.next_nonce(coldkey), regtest_chain.recipient.pubkey,
-                       COIN, 1_000)
+    tx = make_transfer(
+        coldkey, node.params.magic, regtest_chain.next_nonce(coldkey), regtest_chain.recipient.pubkey, COIN, 1_000
+    )
     txid = regtest_chain.submit(tx)
     pending = get_ok(explorer, f"/api/tx/{txid}")
     assert pending["in_mempool"] is True and pending["confirmations"] == 0
@@ -100,8 +101,11 @@ def test_jobs_metagraph_and_epoch(explorer, regtest_chain, live_file):
     assert jobs[0]["n_uids"] == len(regtest_chain.hotkeys)
     metagraph = get_ok(explorer, "/api/metagraph/0")
     assert [u["hotkey"] for u in metagraph["uids"]] == [k.pubkey.hex() for k in regtest_chain.hotkeys]
-    assert [(u["role"], u["adversary"]) for u in metagraph["uids"]] == [("validator", None), ("miner", None),
-                                                                       ("miner", "lazy")]
+    assert [(u["role"], u["adversary"]) for u in metagraph["uids"]] == [
+        ("validator", None),
+        ("miner", None),
+        ("miner", "lazy"),
+    ]
     assert metagraph["uids"][0]["stake"] == 2 * COIN
     assert get_ok(explorer, "/api/metagraph/1")["uids"] == []
     assert get_ok(explorer, "/api/epoch/0/0") == node.getepoch(0, 0) | {"height": node.getblockcount()}
@@ -126,33 +130,63 @@ def test_search_leads_to_blocks_transactions_and_accounts(explorer, regtest_chai
     node = regtest_chain.node
     assert get_ok(explorer, "/api/search?q=2") == {"kind": "block", "id": node.getblockhash(2)}
     assert get_ok(explorer, f"/api/search?q={regtest_chain.activity_block}") == {
-        "kind": "block", "id": regtest_chain.activity_block}
+        "kind": "block",
+        "id": regtest_chain.activity_block,
+    }
     assert get_ok(explorer, f"/api/search?q={regtest_chain.transfer_txid}") == {
-        "kind": "tx", "id": regtest_chain.transfer_txid}
+        "kind": "tx",
+        "id": regtest_chain.transfer_txid,
+    }
     address = regtest_chain.address(regtest_chain.recipient)
     assert get_ok(explorer, f"/api/search?q={address}") == {"kind": "account", "id": address}
 
 
-@pytest.mark.parametrize("path, reason", [
-    ("/api/block/zz", "bad-block-ref"), ("/api/block/" + "a" * 63, "bad-block-ref"), ("/api/block/-1", "bad-block-ref"),
-    ("/api/block/" + "g" * 64, "bad-hash"), ("/api/block/2147483648", "bad-height"),
-    ("/api/block/" + "1" * 5000, "bad-block-ref"), ("/api/tx/xyz", "bad-hash"), ("/api/tx/" + "0" * 65, "bad-hash"),
-    ("/api/account/nobody", "bad-address"), ("/api/account/" + "q" * 300, "bad-address"),
-    ("/api/account/hg1qxgw76lk6khlmtuy7lm7n5cvsfk9j853myevngl3zfegr3x6ju5fqny2haq", "bad-address"),
-    ("/api/blocks?count=0", "bad-count"), ("/api/blocks?count=51", "bad-count"), ("/api/blocks?count=x", "bad-count"),
-    ("/api/blocks?from=-1", "bad-height"), ("/api/blocks?from=1.5", "bad-height"),
-    ("/api/metagraph/7", "bad-job"), ("/api/metagraph/x", "bad-job"), ("/api/epoch/0/-1", "bad-epoch"),
-    ("/api/epoch/0/99999999999", "bad-epoch"), ("/api/epoch/9/0", "bad-job"),
-    ("/api/search?q=", "bad-query"), ("/api/search?q=hello", "bad-query"), ("/api/search?q=rhg1zzz", "bad-address"),
-])
+@pytest.mark.parametrize(
+    "path, reason",
+    [
+        ("/api/block/zz", "bad-block-ref"),
+        ("/api/block/" + "a" * 63, "bad-block-ref"),
+        ("/api/block/-1", "bad-block-ref"),
+        ("/api/block/" + "g" * 64, "bad-hash"),
+        ("/api/block/2147483648", "bad-height"),
+        ("/api/block/" + "1" * 5000, "bad-block-ref"),
+        ("/api/tx/xyz", "bad-hash"),
+        ("/api/tx/" + "0" * 65, "bad-hash"),
+        ("/api/account/nobody", "bad-address"),
+        ("/api/account/" + "q" * 300, "bad-address"),
+        ("/api/account/hg1qxgw76lk6khlmtuy7lm7n5cvsfk9j853myevngl3zfegr3x6ju5fqny2haq", "bad-address"),
+        ("/api/blocks?count=0", "bad-count"),
+        ("/api/blocks?count=51", "bad-count"),
+        ("/api/blocks?count=x", "bad-count"),
+        ("/api/blocks?from=-1", "bad-height"),
+        ("/api/blocks?from=1.5", "bad-height"),
+        ("/api/metagraph/7", "bad-job"),
+        ("/api/metagraph/x", "bad-job"),
+        ("/api/epoch/0/-1", "bad-epoch"),
+        ("/api/epoch/0/99999999999", "bad-epoch"),
+        ("/api/epoch/9/0", "bad-job"),
+        ("/api/search?q=", "bad-query"),
+        ("/api/search?q=hello", "bad-query"),
+        ("/api/search?q=rhg1zzz", "bad-address"),
+    ],
+)
 def test_invalid_input_is_400_with_a_reason(explorer, path, reason):
     status, body = explorer.get(path)
     assert status == 400, body
     assert body["error"] == reason
 
 
-@pytest.mark.parametrize("path", ["/api/block/" + "0" * 64, "/api/block/100000", "/api/tx/" + "0" * 64,
-                                  "/api/search?q=" + "0" * 64, "/api/no-such-endpoint", "/api/search?q=100000"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/block/" + "0" * 64,
+        "/api/block/100000",
+        "/api/tx/" + "0" * 64,
+        "/api/search?q=" + "0" * 64,
+        "/api/no-such-endpoint",
+        "/api/search?q=100000",
+    ],
+)
 def test_unknown_objects_are_404(explorer, path):
     status, body = explorer.get(path)
     assert status == 404, body

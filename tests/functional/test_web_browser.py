@@ -5,6 +5,7 @@ The page loads and shows the node's height, a block opens from the list with the
 page follows a new block within its 2 s poll, search and account pages work, and the metagraph marks
 the adversary the devnet's live file names. Skipped, saying why, when Chromium or Playwright is absent.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,8 +16,16 @@ import pytest
 pytestmark = pytest.mark.functional
 
 CHROMIUM = os.environ.get("HASHGRAD_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 TIMEOUT_MS = 20_000
 
 
@@ -25,13 +34,20 @@ def browser_page(explorer, tmp_path_factory):
     executable = CHROMIUM if os.access(CHROMIUM, os.X_OK) else shutil.which("chromium")
     if executable is None:
         pytest.skip(f"no Chromium at {CHROMIUM} nor on PATH (install Debian's package: apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed "
-                                   "(pip install playwright; its own browser download is not needed)")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api",
+        reason="Playwright for Python is not installed "
+        "(pip install playwright; its own browser download is not needed)",
+    )
     user_data = tmp_path_factory.mktemp("chromium-profile")
     with sync_api.sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(user_data), executable_path=executable, args=CHROMIUM_ARGS, headless=True,
-            viewport={"width": 1400, "height": 1000})
+            str(user_data),
+            executable_path=executable,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 1400, "height": 1000},
+        )
         try:
             page = context.new_page()
             page.set_default_timeout(TIMEOUT_MS)

@@ -2,6 +2,7 @@
 default. The kernel is fixed when a process starts, so each side is its own process
 (`python -m hashgrad.work.portability mine|audit`); the honest update passes a tolerance replay and
 every cheat fails it, with the reason and the step that bisection names."""
+
 from __future__ import annotations
 
 import json
@@ -15,14 +16,22 @@ from hashgrad.work.hardware import compute_kernel_env
 H, STRIDE = 12, 5  # the tiny preset: milestones after steps 5 and 10
 FIRST_BAD_STEP = {  # where each cheat's claimed trajectory first leaves what the data and steps give
     "skipped-steps": 10,  # ran 6 steps: its milestone 5 is genuine, 10 is made up
-    "other-pages": 5, "old-update": 5, "fewer-steps-larger-lr": 5,  # wrong from the first segment
-    "scaled": H, "noised": H,  # a true trajectory, a false Δ: only the last segment disagrees
+    "other-pages": 5,
+    "old-update": 5,
+    "fewer-steps-larger-lr": 5,  # wrong from the first segment
+    "scaled": H,
+    "noised": H,  # a true trajectory, a false Δ: only the last segment disagrees
 }
 
 
 def run_portability(action: str, directory, kernel: str) -> list[dict]:
-    result = subprocess.run([sys.executable, "-m", "hashgrad.work.portability", action, str(directory)],
-                            capture_output=True, text=True, timeout=300, env=compute_kernel_env(kernel))
+    result = subprocess.run(
+        [sys.executable, "-m", "hashgrad.work.portability", action, str(directory)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=compute_kernel_env(kernel),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
 

@@ -1,5 +1,6 @@
 """Helpers of the explorer tests: a real `hashgrad explorer` process, HTTP GETs, and a regtest chain
 with blocks, registrations, stake and a transfer made through the node's RPC (as a wallet would)."""
+
 from __future__ import annotations
 
 import http.client
@@ -11,13 +12,12 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from functional.framework import REPO_ROOT, TestNode, find_free_port, wait_until
 from hashgrad.chain.bech32 import encode_address
 from hashgrad.chain.coordination_make import make_register, make_stake
 from hashgrad.chain.hashes import hash_to_display
 from hashgrad.chain.keys import SigningKey
 from hashgrad.chain.tx import make_transfer
-
-from functional.framework import REPO_ROOT, TestNode, find_free_port, wait_until
 
 COIN = 10**8
 
@@ -44,16 +44,33 @@ class ExplorerProcess:
     def __init__(self, datadir: Path, rpc_port: int, live: Path | None, log_path: Path, network: str = "regtest"):
         self.port = find_free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
-        command = [sys.executable, "-m", "hashgrad", "explorer", "--network", network, "--datadir", str(datadir),
-                   "--rpcport", str(rpc_port), "--port", str(self.port)]
+        command = [
+            sys.executable,
+            "-m",
+            "hashgrad",
+            "explorer",
+            "--network",
+            network,
+            "--datadir",
+            str(datadir),
+            "--rpcport",
+            str(rpc_port),
+            "--port",
+            str(self.port),
+        ]
         if live is not None:
             command += ["--live", str(live)]
         self.log_path = log_path
         self._log = open(log_path, "ab")
-        self.process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=self._log, stderr=subprocess.STDOUT,
-                                        env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        self.process = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        )
 
-    def wait_ready(self, timeout: float = 30.0) -> "ExplorerProcess":
+    def wait_ready(self, timeout: float = 30.0) -> ExplorerProcess:
         def is_up() -> bool:
             if self.process.poll() is not None:
                 raise AssertionError(f"explorer exited with {self.process.returncode}:\n{self.read_log()}")
@@ -109,8 +126,9 @@ class RegtestChain:
 
 
 def build_regtest_chain(node: TestNode, n_hotkeys: int = 3) -> RegtestChain:
-    chain = RegtestChain(node, SigningKey.generate(), [SigningKey.generate() for _ in range(n_hotkeys)],
-                         SigningKey.generate())
+    chain = RegtestChain(
+        node, SigningKey.generate(), [SigningKey.generate() for _ in range(n_hotkeys)], SigningKey.generate()
+    )
     magic = node.params.magic
     node.generate(4, chain.address(chain.coldkey))
     nonce = chain.next_nonce(chain.coldkey)
@@ -118,8 +136,9 @@ def build_regtest_chain(node: TestNode, n_hotkeys: int = 3) -> RegtestChain:
         chain.submit(make_register(chain.coldkey, hotkey, magic, nonce, 0, COIN))
         nonce += 1
     chain.submit(make_stake(chain.coldkey, magic, nonce, chain.hotkeys[0].pubkey, 2 * COIN))
-    chain.transfer_txid = chain.submit(make_transfer(chain.coldkey, magic, nonce + 1, chain.recipient.pubkey,
-                                                     3 * COIN, 1_000))
+    chain.transfer_txid = chain.submit(
+        make_transfer(chain.coldkey, magic, nonce + 1, chain.recipient.pubkey, 3 * COIN, 1_000)
+    )
     chain.activity_block = node.generate(1, chain.address(chain.coldkey))[0]
     node.generate(2, chain.address(chain.recipient))
     return chain
@@ -134,11 +153,22 @@ def write_live_file(path: Path, chain: RegtestChain, roles: list[tuple[str, str 
         for u in metagraph["uids"]:
             role, adversary = roles[u["uid"]]
             emission = 0 if adversary else (u["uid"] + 1) * COIN
-            rows.append({"uid": u["uid"], "hotkey": u["hotkey"], "address": u["address"], "role": role,
-                         "adversary": adversary, "incentive": 0.0 if adversary else 0.5, "dividends": 0.0,
-                         "emission": emission, "total_earned": emission * epoch})
-        epochs.append({"epoch": epoch, "height": 30 * epoch, "checkpoint": f"{epoch:064x}", "heldout_loss": loss,
-                       "uids": rows})
+            rows.append(
+                {
+                    "uid": u["uid"],
+                    "hotkey": u["hotkey"],
+                    "address": u["address"],
+                    "role": role,
+                    "adversary": adversary,
+                    "incentive": 0.0 if adversary else 0.5,
+                    "dividends": 0.0,
+                    "emission": emission,
+                    "total_earned": emission * epoch,
+                }
+            )
+        epochs.append(
+            {"epoch": epoch, "height": 30 * epoch, "checkpoint": f"{epoch:064x}", "heldout_loss": loss, "uids": rows}
+        )
     document = {"epochs": epochs, "initial_heldout_loss": 3.4}
     path.write_text(json.dumps(document))
     return document

@@ -5,6 +5,7 @@ exception fails (targets and seeds: tools/fuzz_targets.py). Two strategies per t
 mutations of a valid input (so the fuzz reaches deep inside each format). The long runs are
 `bench/bench_reliability.py` and the atheris harness `tools/fuzz.py` (README: Hardening).
 """
+
 from __future__ import annotations
 
 import sys
@@ -18,8 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root: t
 from tools.fuzz_targets import TARGETS, build_seeds, mutate, run_target  # noqa: E402
 
 SEEDS = build_seeds()
-FAST = settings(max_examples=25, deadline=None, derandomize=True, database=None,
-                suppress_health_check=list(HealthCheck))
+FAST = settings(
+    max_examples=25, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+)
 
 
 @pytest.mark.parametrize("name", sorted(TARGETS))

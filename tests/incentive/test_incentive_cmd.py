@@ -1,4 +1,5 @@
 """`python -m hashgrad incentive yuma` in a subprocess: good requests, a multi-epoch run, bad input."""
+
 from __future__ import annotations
 
 import json
@@ -7,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from data_files import read_json
 
 REPO = Path(__file__).resolve().parents[2]
@@ -16,7 +18,10 @@ def run_yuma(stdin: bytes | str, *args: str) -> subprocess.CompletedProcess:
     data = stdin.encode() if isinstance(stdin, str) else stdin
     return subprocess.run(
         [sys.executable, "-m", "hashgrad", "incentive", "yuma", *args],
-        input=data, capture_output=True, cwd=REPO, timeout=60,
+        input=data,
+        capture_output=True,
+        cwd=REPO,
+        timeout=60,
     )
 
 
@@ -48,20 +53,42 @@ def test_cli_yuma_outlier_clipping_vector():
     for uid, row in enumerate(case["inputs"]["weights_normalized_rows_0to2_cols_3to5"]):
         weights[uid] = [0.0, 0.0, 0.0] + row
     p = case["params"]
-    out = run_ok({"weights": weights, "stake": stake, "bonds": None,
-                  "params": {"kappa": p["kappa"], "bonds_penalty": p["bonds_penalty"], "alpha": p["bond_alpha"], "yuma3": p["yuma3"]}})
+    out = run_ok(
+        {
+            "weights": weights,
+            "stake": stake,
+            "bonds": None,
+            "params": {
+                "kappa": p["kappa"],
+                "bonds_penalty": p["bonds_penalty"],
+                "alpha": p["bond_alpha"],
+                "yuma3": p["yuma3"],
+            },
+        }
+    )
     want, tolerance = case["expected"], case["tolerance"]
-    for got, expected in [(out["consensus"][3:], want["consensus_miners"]), (out["incentive"][3:], want["incentive_miners"]),
-                          (out["dividends"][:3], want["dividends_validators"]), (out["validator_trust"][:3], want["validator_trust"])]:
+    for got, expected in [
+        (out["consensus"][3:], want["consensus_miners"]),
+        (out["incentive"][3:], want["incentive_miners"]),
+        (out["dividends"][:3], want["dividends_validators"]),
+        (out["validator_trust"][:3], want["validator_trust"]),
+    ]:
         assert all(abs(a - b) <= tolerance for a, b in zip(got, expected)), (got, expected)
 
 
 def test_cli_yuma3_liquid_alpha_epochs_feed_bonds_back():
     case = load_case("yuma3_kappa_moves_first")
     p, n = case["params"], case["params"]["n"]
-    params = {"kappa": p["kappa_u16"] / 65535, "bonds_penalty": 0.0, "alpha": 1 - p["bonds_moving_average"] / 1e6,
-              "yuma3": True, "liquid_alpha": True, "alpha_low": p["alpha_low"], "alpha_high": p["alpha_high"],
-              "alpha_sigmoid_steepness": p["alpha_sigmoid_steepness"]}
+    params = {
+        "kappa": p["kappa_u16"] / 65535,
+        "bonds_penalty": 0.0,
+        "alpha": 1 - p["bonds_moving_average"] / 1e6,
+        "yuma3": True,
+        "liquid_alpha": True,
+        "alpha_low": p["alpha_low"],
+        "alpha_high": p["alpha_high"],
+        "alpha_sigmoid_steepness": p["alpha_sigmoid_steepness"],
+    }
     weights, bonds = [[0.0] * n for _ in range(n)], None
     for epoch in case["epochs"]:
         if isinstance(epoch["set_weights"], dict):
@@ -70,7 +97,9 @@ def test_cli_yuma3_liquid_alpha_epochs_feed_bonds_back():
                 for target, value in zip(setting["uids"], setting["values"]):
                     weights[int(uid)][target] = float(value)
         out = run_ok({"weights": weights, "stake": case["inputs"]["stake_raw"], "bonds": bonds, "params": params})
-        assert all(abs(a - b) <= case["tolerance"] for a, b in zip(out["dividends"], epoch["expected_dividends"])), epoch["epoch"]
+        assert all(abs(a - b) <= case["tolerance"] for a, b in zip(out["dividends"], epoch["expected_dividends"])), (
+            epoch["epoch"]
+        )
         bonds = out["bonds"]
     assert abs(bonds[0][4] - case["epochs"][-1]["expected_bonds_validators_x_miners"][0][1]) <= case["tolerance"]
 
@@ -108,8 +137,14 @@ square = [[0, 1], [1, 0]]
         (json.dumps({"weights": square, "stake": [1, 1], "params": {"kappa": 2}}), "bad-yuma-params"),
         (json.dumps({"weights": square, "stake": [1, 1], "params": {"kapa": 0.5}}), "bad-yuma-params"),
         (json.dumps({"weights": square, "stake": [1, 1], "params": {"yuma3": 1}}), "bad-yuma-params"),
-        (json.dumps({"weights": square, "stake": [1, 1], "params": {"alpha_low": 0.9, "alpha_high": 0.1}}), "bad-yuma-params"),
-        (json.dumps({"weights": square, "stake": [1, 1], "params": {"alpha_sigmoid_steepness": 2.5}}), "bad-yuma-params"),
+        (
+            json.dumps({"weights": square, "stake": [1, 1], "params": {"alpha_low": 0.9, "alpha_high": 0.1}}),
+            "bad-yuma-params",
+        ),
+        (
+            json.dumps({"weights": square, "stake": [1, 1], "params": {"alpha_sigmoid_steepness": 2.5}}),
+            "bad-yuma-params",
+        ),
     ],
     ids=lambda value: value if isinstance(value, str) and value.startswith("bad-") else None,
 )

@@ -1,4 +1,5 @@
 """hashgrad.incentive.emission: exact splits in base units, fallbacks, bad inputs."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """hashgrad.incentive.fixed: the I32F32 rounding rules and the deterministic exponential."""
+
 from __future__ import annotations
 
 import math
@@ -44,7 +45,9 @@ def test_u16_proportion_round_trip_floors():
     assert fx_to_u16_floor(-ONE) == 0
 
 
-@pytest.mark.parametrize("x", [-20.0, -7.5, -5.0, -1.0, -0.3, 0.0, 0.25, 0.6931471805599453, 1.0, 3.987, 5.0, 12.5, 20.0])
+@pytest.mark.parametrize(
+    "x", [-20.0, -7.5, -5.0, -1.0, -0.3, 0.0, 0.25, 0.6931471805599453, 1.0, 3.987, 5.0, 12.5, 20.0]
+)
 def test_fx_exp_matches_exp_to_the_last_bits(x):
     got = fx_exp(fx_from_float(x)) / ONE
     want = math.exp(fx_from_float(x) / ONE)

@@ -1,4 +1,5 @@
 """Properties of compute_yuma_epoch over random inputs (hypothesis), and its input checks."""
+
 from __future__ import annotations
 
 import pytest

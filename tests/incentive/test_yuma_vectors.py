@@ -3,13 +3,12 @@
 One test per case, parametrized over the file; a case id without a checker fails, so a case added to
 the file cannot be skipped silently. Tolerances are the ones each case states.
 """
-from __future__ import annotations
 
+from __future__ import annotations
 
 import pytest
 
 from data_files import read_json
-
 from hashgrad.incentive.bonds import compute_alpha_sigmoid, compute_ema_alpha
 from hashgrad.incentive.convert import (
     compute_float_report,
@@ -139,7 +138,9 @@ def check_yuma3_scenario(case):
         for v, want in zip(validators, step["expected_bonds_validators_x_miners"]):
             assert_close([report["bonds"][v][m] for m in miners], want, tolerance, f"{label} bonds row {v}")
         assert_close(report["incentive"], step["port_incentive"], tolerance, f"{label} incentive")
-        assert_close([report["consensus"][m] for m in miners], step["port_consensus_miners"], tolerance, f"{label} consensus")
+        assert_close(
+            [report["consensus"][m] for m in miners], step["port_consensus_miners"], tolerance, f"{label} consensus"
+        )
 
 
 def check_yuma2_single_epoch_outlier_clipping(case):

@@ -1,6 +1,7 @@
 """The mempool's policy over a real chainstate: nonce order per sender, gaps, replacement by fee,
 relay fee, chain length, the byte limit with eviction, template order by fee rate within nonce
 order, and re-admission of a reorg's disconnected transactions (which then get mined again)."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,8 +11,7 @@ from hashgrad.errors import HashgradError
 from hashgrad.node import mempool as mempool_module
 from hashgrad.node.ledger import Ledger
 from hashgrad.node.mempool import Mempool
-from support.ledger import (ALICE, BOB, CAROL, FEE, NOW, PARAMS, make_block, make_child, make_key, make_transfer,
-                            mine)
+from support.ledger import ALICE, BOB, CAROL, FEE, NOW, PARAMS, make_block, make_child, make_key, make_transfer, mine
 
 TX_SIZE = 155  # a signed transfer
 
@@ -83,8 +83,10 @@ def test_replacement_refused_when_followers_no_longer_fit(funded):
 
 def test_invalid_min_relay_fee_not_met(funded):
     mempool = Mempool(PARAMS, funded, min_fee_rate=2)
-    assert refuse_reason(mempool, make_transfer(ALICE, 0, BOB.pubkey, 1_000, fee=2 * TX_SIZE - 1)) \
+    assert (
+        refuse_reason(mempool, make_transfer(ALICE, 0, BOB.pubkey, 1_000, fee=2 * TX_SIZE - 1))
         == "min-relay-fee-not-met"
+    )
     mempool.add(make_transfer(ALICE, 0, BOB.pubkey, 1_000, fee=2 * TX_SIZE))
 
 

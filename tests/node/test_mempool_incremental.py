@@ -4,6 +4,7 @@ Before the fix every tip change re-admitted every pending transaction (signature
 sender's chain replayed for each, under the ledger lock): 1,024 transactions in 4 sender chains cost
 1.3 s per block. The counts below are of real `apply_transaction` calls, wrapped to be counted.
 """
+
 from __future__ import annotations
 
 from hashgrad.chain.state import get_account

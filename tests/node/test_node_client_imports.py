@@ -5,6 +5,7 @@ client (`node.client`) and its typed replies (`node.replies`) and nothing else, 
 relay-fee policy constant the wallet prices transactions with. The transport (`node.rpc_client`),
 the server and the node's internals stay out of reach.
 """
+
 from __future__ import annotations
 
 import ast
@@ -43,5 +44,7 @@ def test_node_clients_use_only_the_typed_client():
 def test_the_check_sees_an_import_of_the_transport(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text("from hashgrad.node.rpc_client import RpcClient\nimport hashgrad.node.daemon\n")
-    assert list(iter_node_imports(sample)) == [("hashgrad.node.rpc_client", "RpcClient"),
-                                               ("hashgrad.node.daemon", None)]
+    assert list(iter_node_imports(sample)) == [
+        ("hashgrad.node.rpc_client", "RpcClient"),
+        ("hashgrad.node.daemon", None),
+    ]

@@ -3,6 +3,7 @@
 Every typed reply is built from a well-formed node reply (the shapes `rpc_incentive`/`rpc_chain`
 produce), then broken one field at a time: each break must be refused as `bad-response`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,24 +17,73 @@ from hashgrad.node.client import connect_node
 from hashgrad.node.replies import parse_account, parse_chain_info, parse_epoch, parse_job, parse_metagraph
 
 ADDRESS = "rhg1q3ls4tnc2azwkr7k828xwl5s6qu7kmkn7h4qlq4sxsxqu6097yuwqugs2tx"
-ROW = {"uid": 0, "hotkey": "ab" * 32, "address": ADDRESS, "coldkey": ADDRESS, "stake": 950_000_000,
-       "validator_permit": True, "consensus": 0.25, "incentive": 0.5, "dividends": 1.0, "trust": 0.0,
-       "validator_trust": 1.0, "emission": 123, "total_earned": 456, "epoch": 1, "last_update": 60,
-       "registration_height": 6, "endpoint": "127.0.0.1:8000"}
-JOB = {"job": 0, "name": "train-default-model", "kind": "train", "definition_hash": "c2" * 32, "work_spec": "{}",
-       "tempo": 30, "windows": {"work_commit_end": 14, "work_reveal_end": 18, "weights_commit_end": 26},
-       "max_uids": 64, "max_validators": 16, "immunity_period": 60, "burn": 10_000_000, "n_uids": 2,
-       "registrations_this_epoch": 1, "last_epoch_processed": -1, "pool": 5 * 10**8, "height": 35,
-       "next_block_epoch": 1, "next_block_offset": 5, "next_block_phase": "commit-work",
-       "checkpoint": {"epoch": 1, "hash": "ee" * 32, "height": 31}}
-ACCOUNT = {"address": ADDRESS, "pubkey": "11" * 32, "balance": 10, "nonce": 1, "pending_nonce": 2,
-           "pending_balance": 5, "pending_txs": 1, "height": 35, "stake": 7,
-           "registrations": [{"job": 0, "uid": 3}, {"job": 1, "uid": 0}]}
-EPOCH = {"job": 0, "epoch": 1, "start_height": 31, "end_height": 60, "seed": "5e" * 32, "checkpoint": None,
-         "height": 35, "work_commits": [{"uid": 1, "commitment": "c0" * 32, "height": 32}],
-         "work_reveals": [{"uid": 1, "artifact_id": "a1" * 32, "base_checkpoint": "b0" * 32}],
-         "weight_commits": [{"uid": 0}], "weight_reveals": [{"uid": 0, "weights": [[1, 65535]]}],
-         "attestations": [{"uid": 0, "checkpoint": "b0" * 32}]}
+ROW = {
+    "uid": 0,
+    "hotkey": "ab" * 32,
+    "address": ADDRESS,
+    "coldkey": ADDRESS,
+    "stake": 950_000_000,
+    "validator_permit": True,
+    "consensus": 0.25,
+    "incentive": 0.5,
+    "dividends": 1.0,
+    "trust": 0.0,
+    "validator_trust": 1.0,
+    "emission": 123,
+    "total_earned": 456,
+    "epoch": 1,
+    "last_update": 60,
+    "registration_height": 6,
+    "endpoint": "127.0.0.1:8000",
+}
+JOB = {
+    "job": 0,
+    "name": "train-default-model",
+    "kind": "train",
+    "definition_hash": "c2" * 32,
+    "work_spec": "{}",
+    "tempo": 30,
+    "windows": {"work_commit_end": 14, "work_reveal_end": 18, "weights_commit_end": 26},
+    "max_uids": 64,
+    "max_validators": 16,
+    "immunity_period": 60,
+    "burn": 10_000_000,
+    "n_uids": 2,
+    "registrations_this_epoch": 1,
+    "last_epoch_processed": -1,
+    "pool": 5 * 10**8,
+    "height": 35,
+    "next_block_epoch": 1,
+    "next_block_offset": 5,
+    "next_block_phase": "commit-work",
+    "checkpoint": {"epoch": 1, "hash": "ee" * 32, "height": 31},
+}
+ACCOUNT = {
+    "address": ADDRESS,
+    "pubkey": "11" * 32,
+    "balance": 10,
+    "nonce": 1,
+    "pending_nonce": 2,
+    "pending_balance": 5,
+    "pending_txs": 1,
+    "height": 35,
+    "stake": 7,
+    "registrations": [{"job": 0, "uid": 3}, {"job": 1, "uid": 0}],
+}
+EPOCH = {
+    "job": 0,
+    "epoch": 1,
+    "start_height": 31,
+    "end_height": 60,
+    "seed": "5e" * 32,
+    "checkpoint": None,
+    "height": 35,
+    "work_commits": [{"uid": 1, "commitment": "c0" * 32, "height": 32}],
+    "work_reveals": [{"uid": 1, "artifact_id": "a1" * 32, "base_checkpoint": "b0" * 32}],
+    "weight_commits": [{"uid": 0}],
+    "weight_reveals": [{"uid": 0, "weights": [[1, 65535]]}],
+    "attestations": [{"uid": 0, "checkpoint": "b0" * 32}],
+}
 
 
 def test_well_formed_replies_become_typed_values():
@@ -58,45 +108,77 @@ def _broken(base: dict, **changes) -> dict:
     return {k: v for k, v in out.items() if v is not ...}
 
 
-@pytest.mark.parametrize("reply", [
-    None, [], _broken(JOB, job=1), _broken(JOB, burn=-1), _broken(JOB, burn="1"), _broken(JOB, burn=True),
-    _broken(JOB, windows=None), _broken(JOB, definition_hash="c2" * 31), _broken(JOB, definition_hash="zz" * 32),
-    _broken(JOB, checkpoint={"epoch": 0, "hash": "ff" * 32}), _broken(JOB, next_block_epoch=-1),
-    _broken(JOB, name=...), _broken(JOB, last_epoch_processed=-2),
-])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        None,
+        [],
+        _broken(JOB, job=1),
+        _broken(JOB, burn=-1),
+        _broken(JOB, burn="1"),
+        _broken(JOB, burn=True),
+        _broken(JOB, windows=None),
+        _broken(JOB, definition_hash="c2" * 31),
+        _broken(JOB, definition_hash="zz" * 32),
+        _broken(JOB, checkpoint={"epoch": 0, "hash": "ff" * 32}),
+        _broken(JOB, next_block_epoch=-1),
+        _broken(JOB, name=...),
+        _broken(JOB, last_epoch_processed=-2),
+    ],
+)
 def test_malformed_job_replies_are_refused(reply):
     with pytest.raises(RpcError) as excinfo:
         parse_job(reply, 0)
     assert excinfo.value.reason == "bad-response"
 
 
-@pytest.mark.parametrize("row", [
-    _broken(ROW, stake="1"), _broken(ROW, validator_permit=1), _broken(ROW, incentive=None), _broken(ROW, trust=1.5),
-    _broken(ROW, incentive=float("nan")), _broken(ROW, coldkey=...), _broken(ROW, hotkey="ab" * 33),
-    _broken(ROW, uid=1), _broken(ROW, endpoint=7),
-])
+@pytest.mark.parametrize(
+    "row",
+    [
+        _broken(ROW, stake="1"),
+        _broken(ROW, validator_permit=1),
+        _broken(ROW, incentive=None),
+        _broken(ROW, trust=1.5),
+        _broken(ROW, incentive=float("nan")),
+        _broken(ROW, coldkey=...),
+        _broken(ROW, hotkey="ab" * 33),
+        _broken(ROW, uid=1),
+        _broken(ROW, endpoint=7),
+    ],
+)
 def test_malformed_metagraph_rows_are_refused(row):
     with pytest.raises(RpcError) as excinfo:
         parse_metagraph({"job": 0, "height": 1, "uids": [row]}, 0)
     assert excinfo.value.reason == "bad-response"
 
 
-@pytest.mark.parametrize("reply", [
-    _broken(ACCOUNT, address="rhg1other"), _broken(ACCOUNT, stake=...), _broken(ACCOUNT, balance=-1),
-    _broken(ACCOUNT, registrations=[{"job": 0}]), _broken(ACCOUNT, registrations=None),
-])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        _broken(ACCOUNT, address="rhg1other"),
+        _broken(ACCOUNT, stake=...),
+        _broken(ACCOUNT, balance=-1),
+        _broken(ACCOUNT, registrations=[{"job": 0}]),
+        _broken(ACCOUNT, registrations=None),
+    ],
+)
 def test_malformed_account_replies_are_refused(reply):
     with pytest.raises(RpcError) as excinfo:
         parse_account(reply, ADDRESS)
     assert excinfo.value.reason == "bad-response"
 
 
-@pytest.mark.parametrize("reply", [
-    _broken(EPOCH, epoch=2), _broken(EPOCH, seed="5e"),
-    _broken(EPOCH, work_reveals=[{"uid": 1, "artifact_id": "a1" * 32}]),
-    _broken(EPOCH, weight_reveals=[{"uid": 0, "weights": [[1, 65536]]}]), _broken(EPOCH, attestations={}),
-    _broken(EPOCH, work_commits=[{"uid": 70000, "commitment": "c0" * 32, "height": 1}]),
-])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        _broken(EPOCH, epoch=2),
+        _broken(EPOCH, seed="5e"),
+        _broken(EPOCH, work_reveals=[{"uid": 1, "artifact_id": "a1" * 32}]),
+        _broken(EPOCH, weight_reveals=[{"uid": 0, "weights": [[1, 65536]]}]),
+        _broken(EPOCH, attestations={}),
+        _broken(EPOCH, work_commits=[{"uid": 70000, "commitment": "c0" * 32, "height": 1}]),
+    ],
+)
 def test_malformed_epoch_replies_are_refused(reply):
     with pytest.raises(RpcError) as excinfo:
         parse_epoch(reply, 0, 1)

@@ -1,5 +1,6 @@
 """REST parameters parse ASCII only: a non-ASCII digit ("²", "٣") is a 400 invalid-parameter, never a
 500 (before the fix `str.isdigit` let it through to `int`, which raised ValueError)."""
+
 from __future__ import annotations
 
 import asyncio

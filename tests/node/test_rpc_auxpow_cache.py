@@ -1,19 +1,25 @@
 """The merge-mining RPCs' template cache (Namecoin's AuxpowMiner) over a real regtest ledger with a test clock:
 the same block while tip and mempool hold, a new one after a tip change or (60 s on) a mempool change,
 handed-out blocks remembered by hash (bounded) until the tip moves, and submission of pool proofs."""
+
 from __future__ import annotations
 
 import pytest
 
-from support.auxpow import build_pool_auxpow
 from hashgrad.chain.keys import SigningKey
 from hashgrad.chain.params import HASHGRAD_REGTEST
 from hashgrad.chain.pow import compute_target
 from hashgrad.chain.tx import make_transfer
 from hashgrad.errors import RpcError
 from hashgrad.node.ledger import Ledger
-from hashgrad.node.rpc_auxpow import (MEMPOOL_REFRESH_S, AuxBlockCache, aux_template_to_json, get_aux_template,
-                                      submit_aux_block)
+from hashgrad.node.rpc_auxpow import (
+    MEMPOOL_REFRESH_S,
+    AuxBlockCache,
+    aux_template_to_json,
+    get_aux_template,
+    submit_aux_block,
+)
+from support.auxpow import build_pool_auxpow
 
 PARAMS = HASHGRAD_REGTEST
 START = PARAMS.genesis_time + 1_000_000

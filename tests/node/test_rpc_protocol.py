@@ -1,4 +1,5 @@
 """The JSON-RPC layer's pure parts: Core's request parsing and reply shapes, rpcauth, difficulty, ZMQ frames."""
+
 from __future__ import annotations
 
 import base64
@@ -29,10 +30,13 @@ def test_parse_call_versions_and_ids():
     notification = parse_call({"jsonrpc": "2.0", "method": "x"})
     assert notification.is_v2 and notification.is_notification
     assert not parse_call({"method": "x"}).is_notification  # legacy calls without id are answered
-    for bad, message in (({"jsonrpc": 2, "method": "x", "id": 1}, "jsonrpc field must be a string"),
-                         ({"jsonrpc": "3.0", "method": "x", "id": 1}, "JSON-RPC version not supported"),
-                         ({"id": 1}, "Missing method"), ({"method": 5, "id": 1}, "Method must be a string"),
-                         ({"method": "x", "params": 3, "id": 1}, "Params must be an array or object")):
+    for bad, message in (
+        ({"jsonrpc": 2, "method": "x", "id": 1}, "jsonrpc field must be a string"),
+        ({"jsonrpc": "3.0", "method": "x", "id": 1}, "JSON-RPC version not supported"),
+        ({"id": 1}, "Missing method"),
+        ({"method": 5, "id": 1}, "Method must be a string"),
+        ({"method": "x", "params": 3, "id": 1}, "Params must be an array or object"),
+    ):
         call = parse_call(bad)
         assert call.error.code == -32600 and call.error.detail == message and call.id == 1
     named = parse_call({"method": "x", "params": {"a": 1}})
@@ -44,8 +48,11 @@ def test_build_reply_as_core():
     assert build_reply(3, None, 1, False) == {"result": 3, "error": None, "id": 1}
     assert build_reply(3, None, 1, True) == {"jsonrpc": "2.0", "result": 3, "id": 1}
     error = RpcError("method-not-found", "Method not found", -32601)
-    assert build_reply(None, error, 2, True) == {"jsonrpc": "2.0", "error": {
-        "code": -32601, "message": "method-not-found: Method not found", "reason": "method-not-found"}, "id": 2}
+    assert build_reply(None, error, 2, True) == {
+        "jsonrpc": "2.0",
+        "error": {"code": -32601, "message": "method-not-found: Method not found", "reason": "method-not-found"},
+        "id": 2,
+    }
     assert build_reply(None, error, 2, False)["result"] is None
     assert build_reply(3, None, None, False, has_id=False) == {"result": 3, "error": None}
     assert [legacy_http_status(c) for c in (-32600, -32601, -8, -1)] == [400, 404, 500, 500]
@@ -96,7 +103,7 @@ def test_rpcauth_command_prints_a_line_the_node_accepts(capsys):
 
     assert main(["rpcauth", "bob", "hunter2"]) == 0
     printed = capsys.readouterr().out.splitlines()
-    line = next(text for text in printed if text.startswith("rpcauth="))[len("rpcauth="):]
+    line = next(text for text in printed if text.startswith("rpcauth="))[len("rpcauth=") :]
     assert RpcCredentials(rpcauth=[parse_rpcauth(line)]).is_authorized(basic("bob", "hunter2"))
 
 

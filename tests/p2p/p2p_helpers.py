@@ -6,6 +6,7 @@ ledger calls are serialized exactly as the daemon's `run_blocking` serializes th
 peers connect from other loopback addresses (127.0.0.2, ...), so banning them leaves the honest
 nodes on 127.0.0.1 alone.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -15,17 +16,25 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
+from hashgrad.chain.block import Block
 from hashgrad.chain.genesis import build_genesis_block
 from hashgrad.chain.hashes import hash_to_int
 from hashgrad.chain.keys import SigningKey
 from hashgrad.chain.merkle import compute_merkle_root
 from hashgrad.chain.params import get_network
 from hashgrad.chain.pow import compute_target
-from hashgrad.chain.block import Block
 from hashgrad.mining.grind import grind_block
 from hashgrad.node.ledger import Ledger
 from hashgrad.p2p.manager import PeerManager
-from hashgrad.p2p.messages import PROTOCOL_VERSION, PingMessage, PongMessage, VerackMessage, VersionMessage, decode_message, encode_message
+from hashgrad.p2p.messages import (
+    PROTOCOL_VERSION,
+    PingMessage,
+    PongMessage,
+    VerackMessage,
+    VersionMessage,
+    decode_message,
+    encode_message,
+)
 from hashgrad.p2p.peer import PeerConfig
 from hashgrad.p2p.wire import compute_message_limits, read_frame
 
@@ -44,8 +53,10 @@ async def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02) -
 
 def run(coro, timeout: float = 30.0):
     """Run one async test scenario with an overall time limit."""
+
     async def limited():
         return await asyncio.wait_for(coro, timeout)
+
     return asyncio.run(limited())
 
 
@@ -59,13 +70,20 @@ class LocalNode:
         self.ledger = Ledger(REGTEST, self.datadir)
         self.key = SigningKey(os.urandom(32))
         manager_kwargs.setdefault("config", FAST_CONFIG)
-        self.manager = PeerManager(REGTEST, self.ledger, self.run_blocking, host="127.0.0.1", port=0,
-                                   user_agent=f"/hashgrad-test:{name}/", **manager_kwargs)
+        self.manager = PeerManager(
+            REGTEST,
+            self.ledger,
+            self.run_blocking,
+            host="127.0.0.1",
+            port=0,
+            user_agent=f"/hashgrad-test:{name}/",
+            **manager_kwargs,
+        )
 
     async def run_blocking(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
-    async def start(self) -> "LocalNode":
+    async def start(self) -> LocalNode:
         await self.manager.start()
         return self
 
@@ -89,7 +107,7 @@ class LocalNode:
     async def generate(self, count: int) -> list[bytes]:
         return await self.run_blocking(self.ledger.generate, count, self.key.pubkey)
 
-    async def connect_to(self, other: "LocalNode") -> int:
+    async def connect_to(self, other: LocalNode) -> int:
         return await self.manager.connect("127.0.0.1", other.port)
 
 
@@ -112,7 +130,7 @@ class RawPeer:
         self.limits = compute_message_limits(params)
 
     @classmethod
-    async def connect(cls, port: int, source_ip: str = "127.0.0.2") -> "RawPeer":
+    async def connect(cls, port: int, source_ip: str = "127.0.0.2") -> RawPeer:
         reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source_ip, 0))
         return cls(reader, writer)
 
@@ -137,8 +155,19 @@ class RawPeer:
 
     async def handshake(self, best_height: int = 0) -> VersionMessage:
         genesis = build_genesis_block(self.params).hash
-        self.send(VersionMessage(PROTOCOL_VERSION, 1, int(time.time()), self.params.magic, genesis, best_height,
-                                 int.from_bytes(os.urandom(8), "little"), "/raw-test/", 0))
+        self.send(
+            VersionMessage(
+                PROTOCOL_VERSION,
+                1,
+                int(time.time()),
+                self.params.magic,
+                genesis,
+                best_height,
+                int.from_bytes(os.urandom(8), "little"),
+                "/raw-test/",
+                0,
+            )
+        )
         theirs = await self.receive()
         assert isinstance(theirs, VersionMessage)
         self.send(VerackMessage())
@@ -151,7 +180,7 @@ class RawPeer:
         while time.monotonic() < deadline:
             try:
                 data = await asyncio.wait_for(self.reader.read(65536), deadline - time.monotonic())
-            except (asyncio.TimeoutError, TimeoutError):
+            except TimeoutError:
                 return False
             except ConnectionError:
                 return True

@@ -1,11 +1,12 @@
 """The address manager (Core's new/tried buckets): an addr flood from one source group cannot evict the
 book. Before the fix (a flat book, least recently seen evicted) a flood of 10,000 fresh addresses from
 one peer pushed out every address learned elsewhere and every address we had connected to."""
+
 from __future__ import annotations
 
 import json
 
-from hashgrad.p2p.addrman import (BUCKET_SIZE, NEW_BUCKETS_PER_SOURCE_GROUP, AddrMan, compute_netgroup)
+from hashgrad.p2p.addrman import BUCKET_SIZE, NEW_BUCKETS_PER_SOURCE_GROUP, AddrMan, compute_netgroup
 
 
 class Clock:

@@ -1,13 +1,15 @@
 """Peer hardening: a small pre-handshake frame limit, failed handshakes punished, user agents logged
 safely, header floods and unverifiable headers refused (raw sockets from 127.0.0.x; each test saw its
 check fail before the fix)."""
+
 from __future__ import annotations
 
 import struct
 
+from p2p_helpers import REGTEST, RawPeer, run, start_nodes, stop_nodes, wait_until
+
 from hashgrad.p2p.messages import PingMessage
 from hashgrad.p2p.peer import sanitize_text
-from p2p_helpers import REGTEST, RawPeer, run, start_nodes, stop_nodes, wait_until
 
 
 def test_big_frame_before_the_handshake_is_refused_unread_and_banned(tmp_path):
@@ -25,6 +27,7 @@ def test_big_frame_before_the_handshake_is_refused_unread_and_banned(tmp_path):
             if raw is not None:
                 raw.close()
             await stop_nodes([a])
+
     run(scenario())
 
 
@@ -42,12 +45,15 @@ def test_repeated_failed_handshakes_ban_the_address(tmp_path):
             assert not a.manager.is_banned("127.0.0.1")
         finally:
             await stop_nodes([a])
+
     run(scenario())
 
 
 def test_user_agents_are_sanitised_for_logs():
-    assert sanitize_text("/evil:1.0/\n2026-01-01 INFO forged line\x1b[31m") == \
-        "/evil:1.0/?2026-01-01 INFO forged line?[31m"
+    assert (
+        sanitize_text("/evil:1.0/\n2026-01-01 INFO forged line\x1b[31m")
+        == "/evil:1.0/?2026-01-01 INFO forged line?[31m"
+    )
     assert len(sanitize_text("x" * 500)) == 80
 
 
@@ -59,7 +65,9 @@ def make_fake_auxpow_headers(count: int, prev_hash: bytes, version: int | None =
     headers = []
     version = compute_block_version(REGTEST, auxpow=True) if version is None else version
     for i in range(count):
-        header = BlockHeader(version, prev_hash, bytes(32), REGTEST.genesis_time + 60 * (i + 1), REGTEST.genesis_bits, i)
+        header = BlockHeader(
+            version, prev_hash, bytes(32), REGTEST.genesis_time + 60 * (i + 1), REGTEST.genesis_bits, i
+        )
         headers.append(header)
         prev_hash = header.hash
     return headers
@@ -79,7 +87,7 @@ def test_a_flood_of_unproven_auxpow_headers_is_banned(tmp_path):
             await raw.handshake()
             headers = make_fake_auxpow_headers(MAX_QUEUED_PER_PEER + 2000, build_genesis_block(REGTEST).hash)
             for start in range(0, len(headers), 2000):
-                raw.send(HeadersMessage(tuple(headers[start:start + 2000])))
+                raw.send(HeadersMessage(tuple(headers[start : start + 2000])))
             assert await raw.wait_closed(10.0)
             await wait_until(lambda: a.manager.is_banned("127.0.0.4"), 3.0)
             assert a.manager.list_banned()[0]["ban_reason"] == "headers-flood"
@@ -88,6 +96,7 @@ def test_a_flood_of_unproven_auxpow_headers_is_banned(tmp_path):
             if raw is not None:
                 raw.close()
             await stop_nodes([a])
+
     run(scenario(), 60)
 
 
@@ -110,12 +119,14 @@ def test_headers_of_another_chain_id_are_banned_before_being_queued(tmp_path):
             if raw is not None:
                 raw.close()
             await stop_nodes([a])
+
     run(scenario())
 
 
 def test_inbound_slots_evict_the_newest_of_the_biggest_group_and_cap_each_subnet(tmp_path):
     """Before the fix a full node refused every newcomer (so attackers holding the slots kept them) and
     one subnet could take every inbound slot."""
+
     async def scenario():
         (a,) = await start_nodes(tmp_path, 1, max_peers=8, max_outbound=2, max_inbound_per_group=2)
         raws = []
@@ -143,6 +154,7 @@ def test_inbound_slots_evict_the_newest_of_the_biggest_group_and_cap_each_subnet
             for raw in raws:
                 raw.close()
             await stop_nodes([a])
+
     run(scenario())
 
 
@@ -162,6 +174,7 @@ def test_subnet_bans_cover_every_host_in_them(tmp_path):
             if raw is not None:
                 raw.close()
             await stop_nodes([a])
+
     run(scenario())
 
 
@@ -171,8 +184,9 @@ def test_artifact_fetch_asks_in_parallel_and_penalises_silent_peers(tmp_path):
     another (60 s each) and silence cost nothing."""
     import hashlib
 
-    from hashgrad.p2p import artifacts as artifacts_module
     from p2p_helpers import LocalNode
+
+    from hashgrad.p2p import artifacts as artifacts_module
 
     async def scenario():
         data = b"checkpoint bytes " * 1000
@@ -203,4 +217,5 @@ def test_artifact_fetch_asks_in_parallel_and_penalises_silent_peers(tmp_path):
             for raw in silent:
                 raw.close()
             await stop_nodes([server, client])
+
     run(scenario(), 60)

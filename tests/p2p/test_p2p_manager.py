@@ -1,16 +1,17 @@
 """PeerManager's own duties: limits, network switch, disconnects, timeouts, address gossip, bans on
 disk, graceful stop, and the work-artifact exchange."""
+
 from __future__ import annotations
 
 import asyncio
 import hashlib
 
 import pytest
+from p2p_helpers import LocalNode, RawPeer, run, start_nodes, stop_nodes, wait_until
 
 from hashgrad.errors import ProtocolError
 from hashgrad.p2p.messages import ArtifactMessage, GetArtifactMessage, PingMessage
 from hashgrad.p2p.peer import PeerConfig
-from p2p_helpers import LocalNode, RawPeer, run, start_nodes, stop_nodes, wait_until
 
 
 def test_connection_limits(tmp_path):
@@ -30,6 +31,7 @@ def test_connection_limits(tmp_path):
             assert err.value.reason == "too-many-connections"
         finally:
             await stop_nodes([hub, b, c])
+
     run(scenario())
 
 
@@ -54,6 +56,7 @@ def test_network_switch_and_disconnects(tmp_path):
             assert await b.manager.disconnect(f"127.0.0.1:{a.port}")
         finally:
             await stop_nodes([a, b])
+
     run(scenario())
 
 
@@ -75,6 +78,7 @@ def test_handshake_and_ping_timeouts(tmp_path):
                 if raw is not None:
                     raw.close()
             await stop_nodes([a])
+
     run(scenario())
 
 
@@ -93,6 +97,7 @@ def test_address_gossip_leads_to_new_connections(tmp_path):
             await stop_nodes([a, b, c])
         saved = (tmp_path / "c" / "peers.json").read_text()
         assert str(b.port) in saved
+
     run(scenario())
 
 
@@ -115,6 +120,7 @@ def test_bans_survive_a_restart_and_stop_closes_everything(tmp_path):
             assert again.manager.list_banned() == []
         finally:
             await again.stop()
+
     run(scenario())
 
 
@@ -159,4 +165,5 @@ def test_artifact_exchange(tmp_path):
             if liar is not None:
                 liar.close()
             await stop_nodes([server, client])
+
     run(scenario())

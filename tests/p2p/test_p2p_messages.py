@@ -1,4 +1,5 @@
 """Every wire message: serialize → deserialize round trips, and malformed payloads refused as `bad-payload`."""
+
 from __future__ import annotations
 
 import os
@@ -15,11 +16,29 @@ from hashgrad.chain.keys import SigningKey
 from hashgrad.chain.params import get_network
 from hashgrad.chain.tx import make_transfer
 from hashgrad.errors import ProtocolError
-from hashgrad.p2p.messages import (MESSAGE_TYPES, AddrEntry, AddrMessage, ArtifactMessage, BlockMessage,
-                                   GetAddrMessage, GetArtifactMessage, GetDataMessage, GetHeadersMessage,
-                                   HeadersMessage, InvEntry, InvMessage, InvType, NotFoundMessage, PingMessage,
-                                   PongMessage, RejectMessage, TxMessage, VerackMessage, VersionMessage,
-                                   decode_message)
+from hashgrad.p2p.messages import (
+    MESSAGE_TYPES,
+    AddrEntry,
+    AddrMessage,
+    ArtifactMessage,
+    BlockMessage,
+    GetAddrMessage,
+    GetArtifactMessage,
+    GetDataMessage,
+    GetHeadersMessage,
+    HeadersMessage,
+    InvEntry,
+    InvMessage,
+    InvType,
+    NotFoundMessage,
+    PingMessage,
+    PongMessage,
+    RejectMessage,
+    TxMessage,
+    VerackMessage,
+    VersionMessage,
+    decode_message,
+)
 from hashgrad.p2p.wire import compute_message_limits
 
 REGTEST = get_network("regtest")
@@ -29,24 +48,46 @@ hashes = st.binary(min_size=32, max_size=32)
 u32 = st.integers(0, 2**32 - 1)
 u64 = st.integers(0, 2**64 - 1)
 ipv4 = st.tuples(*[st.integers(0, 255)] * 4).map(lambda t: ".".join(map(str, t)))
-ipv6 = st.binary(min_size=16, max_size=16).filter(lambda b: b[:12] != b"\0" * 10 + b"\xff\xff").map(
-    lambda b: str(__import__("ipaddress").IPv6Address(b)))
+ipv6 = (
+    st.binary(min_size=16, max_size=16)
+    .filter(lambda b: b[:12] != b"\0" * 10 + b"\xff\xff")
+    .map(lambda b: str(__import__("ipaddress").IPv6Address(b)))
+)
 ports = st.integers(0, 65535)
 inv_entries = st.lists(st.builds(InvEntry, st.sampled_from(list(InvType)), hashes), max_size=20).map(tuple)
-headers = st.builds(BlockHeader, st.integers(-2**31, 2**31 - 1), hashes, hashes, u32, u32, u32)
+headers = st.builds(BlockHeader, st.integers(-(2**31), 2**31 - 1), hashes, hashes, u32, u32, u32)
 
 MESSAGES = st.one_of(
-    st.builds(VersionMessage, u32, u64, st.integers(-2**63, 2**63 - 1), st.binary(min_size=4, max_size=4), hashes,
-              st.integers(-2**31, 2**31 - 1), u64, st.text(max_size=60), ports),
-    st.just(VerackMessage()), st.just(GetAddrMessage()),
-    st.builds(PingMessage, u64), st.builds(PongMessage, u64),
-    st.builds(AddrMessage, st.lists(st.builds(AddrEntry, u32, u64, st.one_of(ipv4, ipv6), ports), max_size=10)
-              .map(tuple)),
-    st.builds(InvMessage, inv_entries), st.builds(GetDataMessage, inv_entries), st.builds(NotFoundMessage, inv_entries),
+    st.builds(
+        VersionMessage,
+        u32,
+        u64,
+        st.integers(-(2**63), 2**63 - 1),
+        st.binary(min_size=4, max_size=4),
+        hashes,
+        st.integers(-(2**31), 2**31 - 1),
+        u64,
+        st.text(max_size=60),
+        ports,
+    ),
+    st.just(VerackMessage()),
+    st.just(GetAddrMessage()),
+    st.builds(PingMessage, u64),
+    st.builds(PongMessage, u64),
+    st.builds(
+        AddrMessage, st.lists(st.builds(AddrEntry, u32, u64, st.one_of(ipv4, ipv6), ports), max_size=10).map(tuple)
+    ),
+    st.builds(InvMessage, inv_entries),
+    st.builds(GetDataMessage, inv_entries),
+    st.builds(NotFoundMessage, inv_entries),
     st.builds(GetHeadersMessage, st.lists(hashes, max_size=101).map(tuple), hashes),
     st.builds(HeadersMessage, st.lists(headers, max_size=10).map(tuple)),
-    st.builds(RejectMessage, st.sampled_from(["block", "tx"]),
-              st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", max_size=40), hashes),
+    st.builds(
+        RejectMessage,
+        st.sampled_from(["block", "tx"]),
+        st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", max_size=40),
+        hashes,
+    ),
     st.builds(GetArtifactMessage, hashes, u32),
     st.builds(ArtifactMessage, hashes, st.binary(max_size=300)),
 )
@@ -84,22 +125,25 @@ def version_bytes(user_agent: bytes) -> bytes:
     return fixed + encode_compact_size(len(user_agent)) + user_agent + b"\x00\x00"
 
 
-@pytest.mark.parametrize("command,payload", [
-    ("ping", b"\x00" * 7),  # truncated
-    ("ping", b"\x00" * 9),  # trailing byte
-    ("verack", b"\x00"),
-    ("inv", encode_compact_size(50_001)),  # over the entry limit
-    ("inv", encode_compact_size(2) + b"\x02\x00\x00\x00" + b"\x11" * 32),  # fewer entries than announced
-    ("addr", encode_compact_size(1_001)),
-    ("headers", encode_compact_size(2_001)),
-    ("getheaders", encode_compact_size(102)),
-    ("version", version_bytes(b"a" * 257)),  # user agent over 256 bytes
-    ("version", version_bytes(b"\xff\xfe")),  # user agent not UTF-8
-    ("reject", encode_compact_size(13) + b"a" * 13 + b"\x00" + b"\x00" * 32),  # message name too long
-    ("block", os.urandom(120)),
-    ("tx", b"\x01\x01" + b"\x00" * 10),
-    ("inv", b"\xfd\x01\x00"),  # non-canonical CompactSize
-])
+@pytest.mark.parametrize(
+    "command,payload",
+    [
+        ("ping", b"\x00" * 7),  # truncated
+        ("ping", b"\x00" * 9),  # trailing byte
+        ("verack", b"\x00"),
+        ("inv", encode_compact_size(50_001)),  # over the entry limit
+        ("inv", encode_compact_size(2) + b"\x02\x00\x00\x00" + b"\x11" * 32),  # fewer entries than announced
+        ("addr", encode_compact_size(1_001)),
+        ("headers", encode_compact_size(2_001)),
+        ("getheaders", encode_compact_size(102)),
+        ("version", version_bytes(b"a" * 257)),  # user agent over 256 bytes
+        ("version", version_bytes(b"\xff\xfe")),  # user agent not UTF-8
+        ("reject", encode_compact_size(13) + b"a" * 13 + b"\x00" + b"\x00" * 32),  # message name too long
+        ("block", os.urandom(120)),
+        ("tx", b"\x01\x01" + b"\x00" * 10),
+        ("inv", b"\xfd\x01\x00"),  # non-canonical CompactSize
+    ],
+)
 def test_bad_payload(command, payload):
     with pytest.raises(ProtocolError) as err:
         decode_message(command, payload)
@@ -114,13 +158,14 @@ def test_version_user_agent_at_limit_is_accepted():
 def test_addr_entries_keep_ipv4_and_ipv6_and_big_endian_port():
     entries = (AddrEntry(5, 1, "10.1.2.3", 8333), AddrEntry(6, 1, "2001:db8::1", 18444))
     payload = AddrMessage(entries).serialize()
-    assert payload[1 + 12:1 + 28] == b"\x00" * 10 + b"\xff\xff" + bytes([10, 1, 2, 3])
-    assert payload[1 + 28:1 + 30] == struct.pack(">H", 8333)
+    assert payload[1 + 12 : 1 + 28] == b"\x00" * 10 + b"\xff\xff" + bytes([10, 1, 2, 3])
+    assert payload[1 + 28 : 1 + 30] == struct.pack(">H", 8333)
     assert decode_message("addr", payload).entries == entries
 
 
 def test_inv_helpers_filter_by_type():
-    message = InvMessage((InvEntry(InvType.TX, b"\1" * 32), InvEntry(InvType.BLOCK, b"\2" * 32),
-                          InvEntry(99, b"\3" * 32)))
+    message = InvMessage(
+        (InvEntry(InvType.TX, b"\1" * 32), InvEntry(InvType.BLOCK, b"\2" * 32), InvEntry(99, b"\3" * 32))
+    )
     assert message.get_hashes(InvType.BLOCK) == [b"\2" * 32]
     assert decode_message("inv", message.serialize()).entries[2].type == 99  # unknown types parse, then are ignored

@@ -1,16 +1,26 @@
 """Misbehaving peers (raw sockets from 127.0.0.2..) are disconnected and banned; honest peers keep syncing."""
+
 from __future__ import annotations
 
 import os
 import struct
 from dataclasses import replace
 
+from p2p_helpers import (
+    REGTEST,
+    RawPeer,
+    make_high_hash_block,
+    make_next_block,
+    run,
+    start_nodes,
+    stop_nodes,
+    wait_until,
+)
+
 from hashgrad.chain.keys import SigningKey
 from hashgrad.chain.tx import make_transfer
 from hashgrad.p2p.messages import BlockMessage, HeadersMessage, PingMessage, PongMessage, RejectMessage, TxMessage
 from hashgrad.p2p.wire import encode_frame
-from p2p_helpers import (REGTEST, RawPeer, make_high_hash_block, make_next_block, run, start_nodes, stop_nodes,
-                         wait_until)
 
 
 def test_garbage_oversized_and_bad_magic_peers_are_banned_while_others_sync(tmp_path):
@@ -36,7 +46,7 @@ def test_garbage_oversized_and_bad_magic_peers_are_banned_while_others_sync(tmp_
             for raw in attackers:
                 assert await raw.wait_closed()
             for ip in ("127.0.0.2", "127.0.0.3", "127.0.0.4"):
-                await wait_until(lambda: a.manager.is_banned(ip))
+                await wait_until(lambda ip=ip: a.manager.is_banned(ip))
             reasons = {e["address"]: e["ban_reason"] for e in a.manager.list_banned()}
             assert reasons == {"127.0.0.2": "bad-magic", "127.0.0.3": "oversized-message", "127.0.0.4": "bad-magic"}
             again = await RawPeer.connect(a.port, "127.0.0.2")  # a banned host is refused at once
@@ -50,6 +60,7 @@ def test_garbage_oversized_and_bad_magic_peers_are_banned_while_others_sync(tmp_
             for raw in attackers:
                 raw.close()
             await stop_nodes([a, b])
+
     run(scenario())
 
 
@@ -73,6 +84,7 @@ def test_block_with_a_bad_signature_gets_reject_and_ban(tmp_path):
             if raw is not None:
                 raw.close()
             await stop_nodes([a])
+
     run(scenario())
 
 
@@ -93,6 +105,7 @@ def test_block_with_bad_proof_of_work_gets_reject_and_ban(tmp_path):
             if raw is not None:
                 raw.close()
             await stop_nodes([a])
+
     run(scenario())
 
 
@@ -123,6 +136,7 @@ def test_transactions_bad_signature_bans_low_fee_only_scores_a_point(tmp_path):
             if raw is not None:
                 raw.close()
             await stop_nodes([a])
+
     run(scenario())
 
 
@@ -147,6 +161,7 @@ def test_orphan_and_duplicate_blocks_are_not_punished(tmp_path):
             if raw is not None:
                 raw.close()
             await stop_nodes([a, other])
+
     run(scenario())
 
 
@@ -170,4 +185,5 @@ def test_headers_that_do_not_chain_score_20_and_bad_pow_headers_ban(tmp_path):
             if raw is not None:
                 raw.close()
             await stop_nodes([a])
+
     run(scenario())

@@ -1,4 +1,5 @@
 """The orphan pool's bounds and the parents that cure an orphan."""
+
 from __future__ import annotations
 
 from hashgrad.chain.keys import SigningKey

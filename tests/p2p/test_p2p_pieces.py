@@ -1,19 +1,24 @@
 """The small pieces of the P2P layer: locators, the block downloader, bans, the address book, scores."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
+from p2p_helpers import REGTEST
 
 from hashgrad.errors import ConsensusError, DecodeError, HeaderError, MempoolError, StoreError, TxError
 from hashgrad.node.ledger import Ledger
 from hashgrad.p2p.addrbook import AddrBook
 from hashgrad.p2p.banlist import BanList
 from hashgrad.p2p.download import BlockDownloader
-from hashgrad.p2p.locator import (get_block_locator, compute_locator_heights, find_fork_height,
-                                  find_headers_after_locator)
+from hashgrad.p2p.locator import (
+    compute_locator_heights,
+    find_fork_height,
+    find_headers_after_locator,
+    get_block_locator,
+)
 from hashgrad.p2p.misbehaviour import compute_block_score, compute_protocol_score, compute_tx_score
-from p2p_helpers import REGTEST
 
 
 class Clock:
@@ -110,12 +115,19 @@ def test_banlist_bans_expire_and_persist(tmp_path):
 def test_banlist_load_skips_malformed_and_expired_entries(tmp_path):
     clock = Clock()
     path = tmp_path / "banlist.json"
-    path.write_text(json.dumps({"banned": [
-        {"host": "10.0.0.5", "created": 1, "until": int(clock.now) + 50, "reason": "x"},
-        {"host": "10.0.0.6", "created": 1, "until": int(clock.now) - 1, "reason": "expired"},
-        {"host": "10.0.0.7", "created": "1", "until": 2, "reason": "bad types"},
-        ["not", "an", "object"], {"host": ""},
-    ]}))
+    path.write_text(
+        json.dumps(
+            {
+                "banned": [
+                    {"host": "10.0.0.5", "created": 1, "until": int(clock.now) + 50, "reason": "x"},
+                    {"host": "10.0.0.6", "created": 1, "until": int(clock.now) - 1, "reason": "expired"},
+                    {"host": "10.0.0.7", "created": "1", "until": 2, "reason": "bad types"},
+                    ["not", "an", "object"],
+                    {"host": ""},
+                ]
+            }
+        )
+    )
     bans = BanList(path, clock)
     bans.load()
     assert [b["address"] for b in bans.list_banned()] == ["10.0.0.5"]
@@ -146,8 +158,10 @@ def test_addrbook_validates_and_persists(tmp_path):
     loaded = AddrBook(path, clock)
     loaded.load()
     assert sorted(loaded.entries) == [("10.0.0.2", 29444), ("10.0.0.5", 1), ("127.0.0.1", 29444)]
-    assert [a.key for a in loaded.select_candidates({("127.0.0.1", 29444)}, 5)] == [("10.0.0.2", 29444),
-                                                                                   ("10.0.0.5", 1)]
+    assert [a.key for a in loaded.select_candidates({("127.0.0.1", 29444)}, 5)] == [
+        ("10.0.0.2", 29444),
+        ("10.0.0.5", 1),
+    ]
     assert len(loaded.get_addr_entries(2)) == 2
 
 

@@ -1,18 +1,19 @@
 """PeerManagers over real regtest Ledgers on 127.0.0.1: handshake, headers-first sync, relay, reorg."""
+
 from __future__ import annotations
 
 import logging
 
 import pytest
+from p2p_helpers import REGTEST, LocalNode, RawPeer, run, start_nodes, stop_nodes, wait_until
 
+from hashgrad.chain.encoding import encode_compact_size
 from hashgrad.chain.keys import SigningKey
 from hashgrad.chain.tx import make_transfer
 from hashgrad.errors import ProtocolError
-from hashgrad.chain.encoding import encode_compact_size
 from hashgrad.p2p.locator import find_headers_after_locator
 from hashgrad.p2p.messages import BlockMessage, GetDataMessage, GetHeadersMessage, VersionMessage
 from hashgrad.p2p.wire import MAX_HEADERS_PER_MESSAGE, encode_frame
-from p2p_helpers import REGTEST, LocalNode, RawPeer, run, start_nodes, stop_nodes, wait_until
 
 
 def test_handshake_exchanges_versions(tmp_path):
@@ -36,6 +37,7 @@ def test_handshake_exchanges_versions(tmp_path):
             assert err.value.reason == "already-connected"
         finally:
             await stop_nodes([a, b])
+
     run(scenario())
 
 
@@ -53,6 +55,7 @@ def test_initial_sync_of_200_blocks(tmp_path):
             await wait_until(lambda: a.manager.get_peer_info()[0]["synced_height"] == 200)
         finally:
             await stop_nodes([a, b, c])
+
     run(scenario())
 
 
@@ -76,6 +79,7 @@ def test_relay_of_a_block_and_a_transaction_along_a_line(tmp_path):
             assert await a.run_blocking(a.ledger.chainstate.get_transaction, tx.txid) is not None
         finally:
             await stop_nodes([a, b, c])
+
     run(scenario())
 
 
@@ -101,6 +105,7 @@ def test_partitions_mined_apart_converge_on_the_most_work_chain(tmp_path):
             assert audits[0] == audits[1]
         finally:
             await stop_nodes([a, b])
+
     run(scenario())
 
 
@@ -123,6 +128,7 @@ def test_blocks_arriving_out_of_order_are_connected_without_blame(tmp_path):
             if raw is not None:
                 raw.close()
             await stop_nodes([source, target])
+
     run(scenario())
 
 
@@ -144,6 +150,7 @@ def test_wrong_genesis_and_self_connection_disconnect_without_ban(tmp_path):
             if raw is not None:
                 raw.close()
             await stop_nodes([a])
+
     run(scenario())
 
 
@@ -156,6 +163,7 @@ def test_sync_past_one_headers_message_continues_from_the_last_header(tmp_path):
             await wait_until(lambda: b.tip == a.tip, timeout=40)
         finally:
             await stop_nodes([a, b])
+
     run(scenario(), timeout=60)
 
 
@@ -183,4 +191,5 @@ def test_a_peer_that_stalls_downloads_is_dropped_and_another_finishes_the_sync(t
             if staller is not None:
                 staller.close()
             await stop_nodes([source, target])
+
     run(scenario())

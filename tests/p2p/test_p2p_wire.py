@@ -1,4 +1,5 @@
 """Frames: encode/parse round trips and every rejection with its reason code."""
+
 from __future__ import annotations
 
 import asyncio
@@ -11,8 +12,17 @@ from hypothesis import strategies as st
 from hashgrad.chain.hashes import sha256d
 from hashgrad.chain.params import get_network
 from hashgrad.errors import ProtocolError
-from hashgrad.p2p.wire import (AUXPOW_SLACK, FRAME_HEADER_SIZE, UNKNOWN_COMMAND_LIMIT, compute_checksum,
-                               compute_message_limits, decode_command, encode_frame, parse_frame_header, read_frame)
+from hashgrad.p2p.wire import (
+    AUXPOW_SLACK,
+    FRAME_HEADER_SIZE,
+    UNKNOWN_COMMAND_LIMIT,
+    compute_checksum,
+    compute_message_limits,
+    decode_command,
+    encode_frame,
+    parse_frame_header,
+    read_frame,
+)
 
 REGTEST = get_network("regtest")
 MAGIC = REGTEST.magic
@@ -25,6 +35,7 @@ def read_bytes(data: bytes, limits=LIMITS, magic=MAGIC):
         reader.feed_data(data)
         reader.feed_eof()
         return await read_frame(reader, magic, limits)
+
     return asyncio.run(go())
 
 
@@ -71,15 +82,19 @@ def test_oversized_message_is_refused_before_reading_the_payload():
     assert err.value.reason == "oversized-message"
 
 
-@pytest.mark.parametrize("command,limit", [("ping", 8), ("verack", 0), ("headers", 9 + 2000 * 80),
-                                           ("block", 1_000_000 + AUXPOW_SLACK), ("getartifact", 36)])
+@pytest.mark.parametrize(
+    "command,limit",
+    [("ping", 8), ("verack", 0), ("headers", 9 + 2000 * 80), ("block", 1_000_000 + AUXPOW_SLACK), ("getartifact", 36)],
+)
 def test_per_message_limits(command, limit):
     assert LIMITS.get_max_payload(command) == limit
-    parse_frame_header(MAGIC + command.encode().ljust(12, b"\x00") + struct.pack("<I", limit) + b"\x00" * 4,
-                       MAGIC, LIMITS)
+    parse_frame_header(
+        MAGIC + command.encode().ljust(12, b"\x00") + struct.pack("<I", limit) + b"\x00" * 4, MAGIC, LIMITS
+    )
     with pytest.raises(ProtocolError) as err:
-        parse_frame_header(MAGIC + command.encode().ljust(12, b"\x00") + struct.pack("<I", limit + 1) + b"\0" * 4,
-                           MAGIC, LIMITS)
+        parse_frame_header(
+            MAGIC + command.encode().ljust(12, b"\x00") + struct.pack("<I", limit + 1) + b"\0" * 4, MAGIC, LIMITS
+        )
     assert err.value.reason == "oversized-message"
 
 
@@ -99,8 +114,9 @@ def test_frame_cap_bounds_the_artifact_limit():
     assert limits.get_max_payload("artifact") == 32 + 9 + (64 << 20)
 
 
-@pytest.mark.parametrize("raw", [b"\x00" * 12, b"pi\x00ng".ljust(12, b"\x00"), b"p\xffng".ljust(12, b"\x00"),
-                                 b"ping ".ljust(12, b"\x00")])
+@pytest.mark.parametrize(
+    "raw", [b"\x00" * 12, b"pi\x00ng".ljust(12, b"\x00"), b"p\xffng".ljust(12, b"\x00"), b"ping ".ljust(12, b"\x00")]
+)
 def test_malformed_command_field(raw):
     with pytest.raises(ProtocolError) as err:
         decode_command(raw)

@@ -3,6 +3,7 @@
 Before the fix only RpcError was caught, so a WorkError (or a bug's RecursionError) raised while
 scoring one miner's artifact ended the validator process.
 """
+
 from __future__ import annotations
 
 from types import SimpleNamespace

@@ -4,6 +4,7 @@ A context of 64 bytes, 2 layers, width 32: a few dozen AdamW steps on a slice of
 stdlib (`email/`) give it peaked, non-uniform predictions, so greedy and sampled completions mean
 something. `older` is the same run stopped earlier: what a stale server would serve.
 """
+
 from __future__ import annotations
 
 import pytest

@@ -1,12 +1,19 @@
 """Hotkey-signed requests: what is accepted, and each way a request is refused (with its reason)."""
+
 from __future__ import annotations
 
 import pytest
 
 from hashgrad.chain.keys import SigningKey
 from hashgrad.errors import ProtocolError
-from hashgrad.serve.auth import (HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIME, RequestVerifier,
-                                 compute_request_message, sign_request)
+from hashgrad.serve.auth import (
+    HEADER_NONCE,
+    HEADER_SIGNATURE,
+    HEADER_TIME,
+    RequestVerifier,
+    compute_request_message,
+    sign_request,
+)
 from hashgrad.serve.limits import RateLimiter
 
 CLIENT = SigningKey(bytes.fromhex("11" * 32))
@@ -81,7 +88,9 @@ def test_same_nonce_from_another_hotkey_is_not_a_replay():
     nonce = bytes(16)
     check(verifier, sign_request(CLIENT, "POST", "/v1/completions", BODY, NOW, SERVER.pubkey, nonce))
     other = SigningKey(bytes.fromhex("33" * 32))
-    assert check(verifier, sign_request(other, "POST", "/v1/completions", BODY, NOW, SERVER.pubkey, nonce)) == other.pubkey
+    assert (
+        check(verifier, sign_request(other, "POST", "/v1/completions", BODY, NOW, SERVER.pubkey, nonce)) == other.pubkey
+    )
 
 
 def test_target_and_allow_list():

@@ -1,6 +1,7 @@
 """An imported Llama with its tokenizer and chat template, served by a real `hashgrad serve miner`
 process: the `openai` client's chat.completions and completions calls get the tokens our engine
 (and transformers) compute, with the prompt rendered by the tokenizer's chat template."""
+
 from __future__ import annotations
 
 import subprocess
@@ -34,9 +35,24 @@ def imported(tmp_path_factory):
 def server(imported):
     root, _, _ = imported
     port_file = root / "port"
-    process = subprocess.Popen([sys.executable, "-m", "hashgrad", "serve", "miner", "--checkpoint",
-                                str(root / "llama.safetensors"), "--open", "--port", "0", "--port-file", str(port_file)],
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hashgrad",
+            "serve",
+            "miner",
+            "--checkpoint",
+            str(root / "llama.safetensors"),
+            "--open",
+            "--port",
+            "0",
+            "--port-file",
+            str(port_file),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while not (port_file.exists() and port_file.read_text().endswith("\n")):
         if process.poll() is not None or time.monotonic() > deadline:
@@ -51,9 +67,13 @@ def server(imported):
 def test_chat_template_renders_like_transformers(imported):
     root, _, checkpoint = imported
     theirs = transformers.AutoTokenizer.from_pretrained(root / "hf").apply_chat_template(
-        MESSAGES, add_generation_prompt=True, tokenize=False)
-    assert build_serve_codec(checkpoint).render_chat(MESSAGES) == theirs == (
-        "<|system|>Be brief.<|endoftext|><|user|>def main():<|endoftext|><|assistant|>")
+        MESSAGES, add_generation_prompt=True, tokenize=False
+    )
+    assert (
+        build_serve_codec(checkpoint).render_chat(MESSAGES)
+        == theirs
+        == ("<|system|>Be brief.<|endoftext|><|user|>def main():<|endoftext|><|assistant|>")
+    )
 
 
 def test_openai_chat_completions_against_a_server_process(imported, server):
@@ -74,4 +94,5 @@ def test_openai_chat_completions_against_a_server_process(imported, server):
     assert "".join(c.choices[0].delta.content or "" for c in streamed if c.choices) == reply.choices[0].message.content
     completion = client.completions.create(model=model, prompt="import os", max_tokens=5, temperature=0)
     assert completion.choices[0].text == engine.codec.decode(
-        engine.generate(engine.codec.encode("import os"), 5, SamplingParams()).tokens)
+        engine.generate(engine.codec.encode("import os"), 5, SamplingParams()).tokens
+    )

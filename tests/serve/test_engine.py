@@ -1,5 +1,6 @@
 """Generation: the sampling rule against an independent brute-force reading of it, the cached fast
 path against the reference loop, exact reproducibility, and request checks."""
+
 from __future__ import annotations
 
 import hashlib
@@ -11,8 +12,14 @@ import numpy as np
 import pytest
 
 from hashgrad.errors import WorkError
-from hashgrad.serve.engine import (SamplingParams, check_request, compute_draw, compute_next_token, decode_text,
-                                   encode_text)
+from hashgrad.serve.engine import (
+    SamplingParams,
+    check_request,
+    compute_draw,
+    compute_next_token,
+    decode_text,
+    encode_text,
+)
 
 PROMPT = encode_text("from email import ")
 
@@ -53,10 +60,14 @@ def brute_force_token(logits: list[float], params: SamplingParams, position: int
 
 def test_compute_next_token_matches_brute_force():
     rng = random.Random(1)
-    for trial in range(300):
+    for _ in range(300):
         logits = [rng.gauss(0, 3) for _ in range(256)]
-        params = SamplingParams(temperature=rng.choice([0.0, 0.3, 0.7, 1.0, 1.5]), top_k=rng.choice([0, 1, 5, 40]),
-                                top_p=rng.choice([1.0, 0.9, 0.5, 0.1]), seed=rng.randrange(2**63)).check()
+        params = SamplingParams(
+            temperature=rng.choice([0.0, 0.3, 0.7, 1.0, 1.5]),
+            top_k=rng.choice([0, 1, 5, 40]),
+            top_p=rng.choice([1.0, 0.9, 0.5, 0.1]),
+            seed=rng.randrange(2**63),
+        ).check()
         position = rng.randrange(1000)
         assert compute_next_token(np.array(logits), params, position) == brute_force_token(logits, params, position)
 
@@ -76,7 +87,9 @@ def test_top_k_one_is_greedy():
         assert compute_next_token(logits, SamplingParams(1.0, 1, 1.0, 5), 3) == int(np.argmax(logits))
 
 
-@pytest.mark.parametrize("params", [SamplingParams(), SamplingParams(0.8, 40, 0.95, 11), SamplingParams(1.2, 0, 1.0, 2)])
+@pytest.mark.parametrize(
+    "params", [SamplingParams(), SamplingParams(0.8, 40, 0.95, 11), SamplingParams(1.2, 0, 1.0, 2)]
+)
 def test_cached_path_gives_the_reference_tokens(engine, params):
     reference = engine.generate(PROMPT, 40, params, cached=False)
     fast = engine.generate(PROMPT, 40, params, cached=True)
@@ -104,21 +117,33 @@ def test_text_round_trip_replaces_bad_bytes():
     assert decode_text((0x68, 0xC3)) == "h\ufffd"
 
 
-@pytest.mark.parametrize("tokens, max_tokens, reason", [
-    ((), 4, "empty-prompt"), ((300,), 4, "bad-token"), (tuple(range(64)), 1, "prompt-too-long"),
-    ((1, 2), 0, "bad-max-tokens"), (tuple(range(60)), 5, "context-overflow"),
-])
+@pytest.mark.parametrize(
+    "tokens, max_tokens, reason",
+    [
+        ((), 4, "empty-prompt"),
+        ((300,), 4, "bad-token"),
+        (tuple(range(64)), 1, "prompt-too-long"),
+        ((1, 2), 0, "bad-max-tokens"),
+        (tuple(range(60)), 5, "context-overflow"),
+    ],
+)
 def test_check_request_rejects(tokens, max_tokens, reason):
     with pytest.raises(WorkError) as info:
         check_request(tokens, max_tokens, 64)
     assert info.value.reason == reason
 
 
-@pytest.mark.parametrize("params, reason", [
-    (SamplingParams(temperature=-1.0), "bad-temperature"), (SamplingParams(temperature=float("nan")), "bad-temperature"),
-    (SamplingParams(top_k=-1), "bad-top-k"), (SamplingParams(top_p=0.0), "bad-top-p"),
-    (SamplingParams(seed=-5), "bad-seed"), (SamplingParams(seed=2**64), "bad-seed"),
-])
+@pytest.mark.parametrize(
+    "params, reason",
+    [
+        (SamplingParams(temperature=-1.0), "bad-temperature"),
+        (SamplingParams(temperature=float("nan")), "bad-temperature"),
+        (SamplingParams(top_k=-1), "bad-top-k"),
+        (SamplingParams(top_p=0.0), "bad-top-p"),
+        (SamplingParams(seed=-5), "bad-seed"),
+        (SamplingParams(seed=2**64), "bad-seed"),
+    ],
+)
 def test_sampling_params_check(params, reason):
     with pytest.raises(WorkError) as info:
         params.check()

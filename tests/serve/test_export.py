@@ -1,4 +1,5 @@
 """Export to Hugging Face: `transformers` loads the directory as GPT-2 and computes our logits."""
+
 from __future__ import annotations
 
 import json
@@ -28,4 +29,4 @@ def test_transformers_loads_export_and_matches_logits(tmp_path, current, engine,
     assert abs(theirs - ours).max() < 1e-4
     with torch.no_grad():
         generated = model.generate(torch.tensor([list(tokens)]), max_new_tokens=12, do_sample=False, pad_token_id=0)
-    assert tuple(generated[0, len(tokens):].tolist()) == engine.generate(tokens, 12, SamplingParams()).tokens
+    assert tuple(generated[0, len(tokens) :].tolist()) == engine.generate(tokens, 12, SamplingParams()).tokens

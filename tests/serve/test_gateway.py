@@ -1,4 +1,5 @@
 """The gateway: best-ranked miner first, answers verified, cheats and dead miners skipped."""
+
 from __future__ import annotations
 
 import asyncio
@@ -22,22 +23,31 @@ def servers(current, older):
     running = {}
     for kind in ("honest", "random", "stale"):
         hotkey = SigningKey(bytes([len(running) + 1]) * 32).pubkey
-        running[kind] = BackgroundServer(InferenceServer(build_backend(kind, current, older),
-                                                         ServerConfig(hotkey=hotkey))).start()
+        running[kind] = BackgroundServer(
+            InferenceServer(build_backend(kind, current, older), ServerConfig(hotkey=hotkey))
+        ).start()
     yield running
     for server in running.values():
         server.stop()
 
 
 def test_route_order_by_incentive():
-    miners = [RoutedMiner("a", incentive=0.1), RoutedMiner("b", incentive=0.5), RoutedMiner("c", incentive=0.5),
-              RoutedMiner("d", incentive=0.9, set_aside="wrong-token")]
+    miners = [
+        RoutedMiner("a", incentive=0.1),
+        RoutedMiner("b", incentive=0.5),
+        RoutedMiner("c", incentive=0.5),
+        RoutedMiner("d", incentive=0.9, set_aside="wrong-token"),
+    ]
     assert [m.url for m in compute_route_order(miners)] == ["b", "c", "a"]
 
 
 def test_gateway_falls_back_past_cheats_to_a_verified_answer(servers, engine):
-    miners = [RoutedMiner(servers["random"].url, incentive=0.9), RoutedMiner(servers["stale"].url, incentive=0.5),
-              RoutedMiner("http://127.0.0.1:9", incentive=0.4), RoutedMiner(servers["honest"].url, incentive=0.1)]
+    miners = [
+        RoutedMiner(servers["random"].url, incentive=0.9),
+        RoutedMiner(servers["stale"].url, incentive=0.5),
+        RoutedMiner("http://127.0.0.1:9", incentive=0.4),
+        RoutedMiner(servers["honest"].url, incentive=0.1),
+    ]
     gateway = Gateway(miners, engine, GATEWAY)
     answer = asyncio.run(gateway.complete(PROMPT, 12, SamplingParams()))
     assert answer.url == servers["honest"].url and answer.verified

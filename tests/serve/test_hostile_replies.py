@@ -4,6 +4,7 @@ Real loopback HTTP: an aiohttp app plays the hostile miner; the validator's real
 `compute_outcome` meet its replies. Before the fix a deeply nested reply raised RecursionError and
 `"choices": [1]` in a stream raised AttributeError out of `complete`, and a stream was read whole.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -29,9 +30,9 @@ PLAIN = {
     "deep-object": b'{"choices":' * 50_000 + b"1" + b"}" * 50_000,
     "choices-int": b'{"choices":[1],"system_fingerprint":"00"}',
     "list": b"[1,2,3]",
-    "huge-int": b'{"choices":[{"token_ids":[1' + b"0" * 5000 + b']}]}',
+    "huge-int": b'{"choices":[{"token_ids":[1' + b"0" * 5000 + b"]}]}",
     "nan": b'{"choices":[{"token_ids":[1],"text":"\\u0001","logprobs":{"token_logprobs":[NaN]}}],'
-           b'"system_fingerprint":"00"}',
+    b'"system_fingerprint":"00"}',
     "too-big": b'{"pad":"' + b"x" * (client_mod.MAX_RESPONSE_BYTES + 10) + b'"}',
 }
 STREAMS = {
@@ -73,6 +74,7 @@ def run_exchanges(kinds: list[str], stream: bool) -> dict:
                 return {k: await client.complete(f"http://127.0.0.1:{port}/{k}", {"stream": stream}) for k in kinds}
         finally:
             await runner.cleanup()
+
     return asyncio.run(main())
 
 
@@ -91,10 +93,17 @@ def test_hostile_replies_become_bad_response_outcomes(stream):
             assert outcome.verdict == "bad-response", (kind, outcome.verdict)
 
 
-@pytest.mark.parametrize("lines", [
-    [b'data: {"choices":[1]}'], [b'data: {"choices":{"a":1}}'], [b'data: {"choices":[{"token_ids":"ab"}]}'],
-    [b'data: {"choices":[{"logprobs":{"token_logprobs":3}}]}'], [b"data: " + DEEP], [b"data: [1]"],
-])
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [b'data: {"choices":[1]}'],
+        [b'data: {"choices":{"a":1}}'],
+        [b'data: {"choices":[{"token_ids":"ab"}]}'],
+        [b'data: {"choices":[{"logprobs":{"token_logprobs":3}}]}'],
+        [b"data: " + DEEP],
+        [b"data: [1]"],
+    ],
+)
 def test_merge_stream_raises_only_protocol_error(lines):
     with pytest.raises(ProtocolError) as exc:
         merge_stream(lines)
@@ -118,8 +127,15 @@ def post(url: str, body: bytes, headers: dict) -> tuple[int, dict]:
 def body_for(engine, **fields) -> bytes:
     from hashgrad.serve.protocol import compute_model_id
 
-    return json.dumps({"model": compute_model_id(engine.fingerprint), "prompt": "from email import ",
-                       "max_tokens": 8, "temperature": 0, **fields}).encode()
+    return json.dumps(
+        {
+            "model": compute_model_id(engine.fingerprint),
+            "prompt": "from email import ",
+            "max_tokens": 8,
+            "temperature": 0,
+            **fields,
+        }
+    ).encode()
 
 
 def test_fresh_hotkeys_do_not_bypass_the_rate_limit(engine):
@@ -146,8 +162,15 @@ def test_deeply_nested_request_body_is_a_400_not_a_500(engine):
 def test_private_and_loopback_endpoints_are_refused_unless_the_network_is_local():
     from hashgrad.serve.validator import is_endpoint_allowed
 
-    for endpoint in ("127.0.0.1:8000", "10.1.2.3:80", "192.168.1.1:8080", "169.254.169.254:80", "[::1]:80",
-                     "[::ffff:127.0.0.1]:80", "[fd00::1]:80"):
+    for endpoint in (
+        "127.0.0.1:8000",
+        "10.1.2.3:80",
+        "192.168.1.1:8080",
+        "169.254.169.254:80",
+        "[::1]:80",
+        "[::ffff:127.0.0.1]:80",
+        "[fd00::1]:80",
+    ):
         assert not is_endpoint_allowed(endpoint, allow_private=False), endpoint
         assert is_endpoint_allowed(endpoint, allow_private=True), endpoint
     assert is_endpoint_allowed("8.8.8.8:8000", False) and is_endpoint_allowed("[2001:4860::8888]:443", False)
@@ -160,10 +183,26 @@ def test_validator_allow_list_holds_permitted_validators_only():
     from hashgrad.roles.inference import compute_validator_allow_list
 
     def neuron(uid: int, hotkey: bytes, permit: bool) -> Neuron:
-        return Neuron(uid=uid, hotkey=hotkey, address="", coldkey="", stake=0, validator_permit=permit,
-                      consensus=0.0, incentive=0.0, dividends=0.0, trust=0.0, emission=0, total_earned=0, epoch=-1,
-                      last_update=0, registration_height=0, endpoint=None)
+        return Neuron(
+            uid=uid,
+            hotkey=hotkey,
+            address="",
+            coldkey="",
+            stake=0,
+            validator_permit=permit,
+            consensus=0.0,
+            incentive=0.0,
+            dividends=0.0,
+            trust=0.0,
+            emission=0,
+            total_earned=0,
+            epoch=-1,
+            last_update=0,
+            registration_height=0,
+            endpoint=None,
+        )
 
-    metagraph = Metagraph(job=1, height=10, json={},
-                          uids=(neuron(0, b"\xaa" * 32, True), neuron(1, b"\xbb" * 32, False)))
+    metagraph = Metagraph(
+        job=1, height=10, json={}, uids=(neuron(0, b"\xaa" * 32, True), neuron(1, b"\xbb" * 32, False))
+    )
     assert compute_validator_allow_list(metagraph) == frozenset({b"\xaa" * 32})

@@ -1,6 +1,7 @@
 """hashgrad.serve.miner against a real regtest node process: a miner following the chain moves to the
 checkpoint job 0 records (a staked validator attests it), fetched from the node by hash; the stale
 adversary keeps serving the one before."""
+
 from __future__ import annotations
 
 import asyncio
@@ -47,8 +48,9 @@ def record_checkpoint(node: TestNode, data: bytes, epoch: int) -> bytes:
     return checkpoint_hash(data)
 
 
-async def follow_until(server: InferenceServer, follow: ChainFollow, start, start_digest: bytes,
-                       served: bytes, timeout: float = 30.0) -> None:
+async def follow_until(
+    server: InferenceServer, follow: ChainFollow, start, start_digest: bytes, served: bytes, timeout: float = 30.0
+) -> None:
     task = asyncio.create_task(follow_chain(server, follow, start, start_digest))
     try:
         async with asyncio.timeout(timeout):

@@ -1,5 +1,6 @@
 """The miner's HTTP API over real loopback HTTP: the `openai` client against an open server, and a
 signed server that refuses unsigned, replayed, oversized and too-frequent requests."""
+
 from __future__ import annotations
 
 import asyncio
@@ -47,8 +48,15 @@ def post(url: str, body: bytes, headers: dict) -> tuple[int, dict]:
 
 
 def body_for(engine, **fields) -> bytes:
-    return json.dumps({"model": compute_model_id(engine.fingerprint), "prompt": "from email import ",
-                       "max_tokens": 8, "temperature": 0, **fields}).encode()
+    return json.dumps(
+        {
+            "model": compute_model_id(engine.fingerprint),
+            "prompt": "from email import ",
+            "max_tokens": 8,
+            "temperature": 0,
+            **fields,
+        }
+    ).encode()
 
 
 def signed_headers(body: bytes) -> dict:
@@ -60,15 +68,17 @@ def test_openai_client_lists_models_and_completes(open_server, engine, fingerpri
     client = openai.OpenAI(base_url=open_server.url + "/v1", api_key="unused")
     models = client.models.list().data
     assert [m.id for m in models] == [compute_model_id(fingerprint)]
-    completion = client.completions.create(model=models[0].id, prompt="from email import ", max_tokens=12,
-                                           temperature=0, logprobs=2)
+    completion = client.completions.create(
+        model=models[0].id, prompt="from email import ", max_tokens=12, temperature=0, logprobs=2
+    )
     assert completion.system_fingerprint == fingerprint.hex()
     assert completion.usage.completion_tokens == 12 and completion.choices[0].finish_reason == "length"
     expected = engine.generate(encode_text("from email import "), 12, SamplingParams())
     assert completion.choices[0].text == expected.text
     assert completion.choices[0].logprobs.token_logprobs == pytest.approx(expected.logprobs, abs=1e-9)
-    streamed = client.completions.create(model=models[0].id, prompt="from email import ", max_tokens=12,
-                                         temperature=0, stream=True)
+    streamed = client.completions.create(
+        model=models[0].id, prompt="from email import ", max_tokens=12, temperature=0, stream=True
+    )
     chunks = list(streamed)
     assert "".join(c.choices[0].text for c in chunks if c.choices) == expected.text
     assert chunks[-1].choices[0].finish_reason == "length"
@@ -82,8 +92,9 @@ def test_openai_client_seeded_sampling_and_chat(open_server, engine):
     again = client.completions.create(model=model, prompt="class ", max_tokens=10, temperature=0.8, seed=5)
     assert first.choices[0].text == again.choices[0].text
     assert first.model_extra["seed"] == 5
-    chat = client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}], max_tokens=6,
-                                          temperature=0)
+    chat = client.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "hi"}], max_tokens=6, temperature=0
+    )
     assert chat.choices[0].message.role == "assistant" and chat.usage.completion_tokens == 6
     with pytest.raises(openai.BadRequestError) as info:
         client.completions.create(model=model, prompt="x" * 70, max_tokens=1)
@@ -111,14 +122,17 @@ def test_unsigned_and_replayed_requests_are_refused(signed_server, engine):
     assert (status, reply["error"]["code"]) == (401, "bad-request-signature")
 
 
-@pytest.mark.parametrize("fields, status, reason", [
-    (dict(prompt="x" * 64), 400, "prompt-too-long"),
-    (dict(prompt="x" * 60, max_tokens=8), 400, "context-overflow"),
-    (dict(max_tokens=65), 400, "max-tokens-too-large"),
-    (dict(n=2), 400, "unsupported-parameter"),
-    (dict(model="other"), 404, "model-not-found"),
-    (dict(prompt="x" * 5000), 413, "body-too-large"),
-])
+@pytest.mark.parametrize(
+    "fields, status, reason",
+    [
+        (dict(prompt="x" * 64), 400, "prompt-too-long"),
+        (dict(prompt="x" * 60, max_tokens=8), 400, "context-overflow"),
+        (dict(max_tokens=65), 400, "max-tokens-too-large"),
+        (dict(n=2), 400, "unsupported-parameter"),
+        (dict(model="other"), 404, "model-not-found"),
+        (dict(prompt="x" * 5000), 413, "body-too-large"),
+    ],
+)
 def test_bad_requests_are_refused(signed_server, engine, fields, status, reason):
     body = body_for(engine, **fields)
     got, reply = post(signed_server.url, body, signed_headers(body))
@@ -144,8 +158,17 @@ def test_signed_client_stream_and_verify(signed_server, engine, fingerprint):
     async def exchange(stream: bool):
         async with aiohttp.ClientSession() as session:
             client = MinerClient(session, VALIDATOR)
-            body = {"model": fingerprint.hex(), "prompt": list(prompt), "max_tokens": 16, "temperature": 0.9,
-                    "top_k": 20, "top_p": 0.9, "seed": 77, "logprobs": 0, "stream": stream}
+            body = {
+                "model": fingerprint.hex(),
+                "prompt": list(prompt),
+                "max_tokens": 16,
+                "temperature": 0.9,
+                "top_k": 20,
+                "top_p": 0.9,
+                "seed": 77,
+                "logprobs": 0,
+                "stream": stream,
+            }
             return await client.complete(signed_server.url, body, MINER.pubkey)
 
     streamed, whole = asyncio.run(exchange(True)), asyncio.run(exchange(False))

@@ -1,5 +1,6 @@
 """The inference validator: challenges, pure scoring and weights, and a whole round over loopback
 HTTP in which honest miners earn weight and every kind of cheating miner earns zero."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,8 +9,14 @@ from hashgrad.chain.keys import SigningKey
 from hashgrad.incentive.convert import compute_weights_from_scores
 from hashgrad.serve.adversaries import ADVERSARY_KINDS, build_backend
 from hashgrad.serve.server import BackgroundServer, InferenceServer, ServerConfig
-from hashgrad.serve.validator import (MinerEndpoint, Outcome, compute_challenges, compute_scores,
-                                      get_heldout_texts, run_validation_round_blocking)
+from hashgrad.serve.validator import (
+    MinerEndpoint,
+    Outcome,
+    compute_challenges,
+    compute_scores,
+    get_heldout_texts,
+    run_validation_round_blocking,
+)
 
 VALIDATOR = SigningKey(bytes.fromhex("66" * 32))
 SEED = bytes(range(32))

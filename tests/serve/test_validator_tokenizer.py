@@ -1,5 +1,6 @@
 """The inference validator challenges a model that has a tokenizer: prompts cut from the held-out text
 of a token dataset, sent as token ids; honest servers verify, cheating ones score nothing."""
+
 from __future__ import annotations
 
 from hashgrad.chain.keys import SigningKey

@@ -1,5 +1,6 @@
 """Verification by recomputation: honest answers pass, every cheating server is caught, and each
 malformed claim fails with its reason code."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -11,16 +12,26 @@ from hashgrad.serve.adversaries import ADVERSARY_KINDS, build_backend
 from hashgrad.serve.engine import SamplingParams, encode_text
 from hashgrad.serve.verify import Claim, Tolerance, compute_token_verdict, verify_completion
 
-PROMPTS = [encode_text(s) for s in ("from email import ", "def parse(self, line):\n    ", "class Message:\n",
-                                    "    return self._")]
+PROMPTS = [
+    encode_text(s)
+    for s in ("from email import ", "def parse(self, line):\n    ", "class Message:\n", "    return self._")
+]
 GREEDY = SamplingParams()
 SAMPLED = SamplingParams(0.9, 40, 0.95, 3)
 
 
 def make_claim(backend, prompt, params, max_tokens=24, logprobs=True) -> Claim:
     outs = list(backend.serve(prompt, max_tokens, params))
-    return Claim(prompt, tuple(o.token for o in outs), tuple(o.logprob for o in outs) if logprobs else None,
-                 params, max_tokens, "length", backend.fingerprint, params.seed)
+    return Claim(
+        prompt,
+        tuple(o.token for o in outs),
+        tuple(o.logprob for o in outs) if logprobs else None,
+        params,
+        max_tokens,
+        "length",
+        backend.fingerprint,
+        params.seed,
+    )
 
 
 @pytest.mark.parametrize("params", [GREEDY, SAMPLED, SamplingParams(1.3, 0, 1.0, 99), SamplingParams(0.5, 3, 1.0, 7)])
@@ -58,16 +69,19 @@ def test_tampered_logprob_is_caught(engine, fingerprint):
     assert verdict.reason == "wrong-logprob" and verdict.first_bad == 5
 
 
-@pytest.mark.parametrize("change, reason", [
-    (dict(fingerprint=bytes(32)), "wrong-model"),
-    (dict(seed=4), "wrong-seed"),
-    (dict(max_tokens=25), "short-completion"),
-    (dict(max_tokens=23), "long-completion"),
-    (dict(finish_reason="stop"), "bad-finish-reason"),
-    (dict(logprobs=None), "missing-logprobs"),
-    (dict(tokens=(256,) * 24), "bad-token"),
-    (dict(prompt=tuple(range(50))), "context-overflow"),
-])
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        (dict(fingerprint=bytes(32)), "wrong-model"),
+        (dict(seed=4), "wrong-seed"),
+        (dict(max_tokens=25), "short-completion"),
+        (dict(max_tokens=23), "long-completion"),
+        (dict(finish_reason="stop"), "bad-finish-reason"),
+        (dict(logprobs=None), "missing-logprobs"),
+        (dict(tokens=(256,) * 24), "bad-token"),
+        (dict(prompt=tuple(range(50))), "context-overflow"),
+    ],
+)
 def test_malformed_claims_fail(engine, fingerprint, change, reason):
     claim = make_claim(engine, PROMPTS[0], SAMPLED)
     verdict = verify_completion(engine, replace(claim, **change), fingerprint)

@@ -6,6 +6,7 @@ until the tip reaches STOP_HEIGHT, printing `height N` after every block.
 The crash test SIGKILLs it at random moments and restarts it on the same datadir; it resumes from
 whatever tip the store reopens with (its mempool is lost, so nonces come from the chain state).
 """
+
 from __future__ import annotations
 
 import random

@@ -1,4 +1,5 @@
 """Content-addressed artifact stores (hashgrad.store.artifacts)."""
+
 from __future__ import annotations
 
 import hashlib

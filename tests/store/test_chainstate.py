@@ -2,6 +2,7 @@
 trees submitted in random order end where a replay of the best chain from genesis ends (state,
 indexes and the pure rules' own state all agree), the supply stays balanced after every block, and
 reorgs are bounded and survive a branch that fails half-way."""
+
 from __future__ import annotations
 
 import random
@@ -19,10 +20,25 @@ from hashgrad.chain.validation import apply_block
 from hashgrad.errors import HashgradError
 from hashgrad.node.ledger import Ledger
 from hashgrad.store.chainstate import ChainState
-from support.ledger import (ALICE, FEE, NOW, PARAMS, dump_all, dump_state, make_block, make_child, make_key,
-                            make_transfer, mine, replay_active_chain, with_params)
+from support.ledger import (
+    ALICE,
+    FEE,
+    NOW,
+    PARAMS,
+    dump_all,
+    dump_state,
+    make_block,
+    make_child,
+    make_key,
+    make_transfer,
+    mine,
+    replay_active_chain,
+    with_params,
+)
 
 KEYS = [make_key(i) for i in range(1, 6)]
+
+
 def compute_child_state(base: dict[bytes, bytes], block, height: int) -> dict[bytes, bytes]:
     """The pure rules' state after `block`, over a plain dict (the chainstate must agree with it)."""
     overlay = StateOverlay(base)
@@ -63,8 +79,10 @@ KEYS_OR_VALUES = st.sampled_from([b"A1", b"A2", b"P\x00\x00", b"S"])
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.dictionaries(KEYS_OR_VALUES, st.binary(min_size=1, max_size=8)),
-       st.lists(st.tuples(st.booleans(), KEYS_OR_VALUES, st.none() | st.binary(min_size=1, max_size=8)), max_size=12))
+@given(
+    st.dictionaries(KEYS_OR_VALUES, st.binary(min_size=1, max_size=8)),
+    st.lists(st.tuples(st.booleans(), KEYS_OR_VALUES, st.none() | st.binary(min_size=1, max_size=8)), max_size=12),
+)
 def test_compute_undo_reverts_overlay(base, operations):
     """Reads and writes in any order (blind writes included): the undo restores the base exactly."""
     overlay = StateOverlay(base)
@@ -127,6 +145,7 @@ def test_failed_connect_leaves_state_unchanged(transfers):
 
 # ---------------------------------------------------------------- random reorgs
 
+
 @settings(max_examples=25, deadline=None)
 @given(st.data())
 def test_random_reorgs_match_replay_from_genesis(data):
@@ -137,8 +156,14 @@ def test_random_reorgs_match_replay_from_genesis(data):
         parent_hash, height, time, state = nodes[data.draw(st.integers(max(0, len(nodes) - 6), len(nodes) - 1))]
         txs = draw_transfers(data.draw, state)
         payout = KEYS[data.draw(st.integers(0, len(KEYS) - 1))].pubkey
-        block = make_block(parent_hash, height + 1, time + data.draw(st.integers(1, 900)), txs, payout,
-                           extra=len(blocks).to_bytes(2, "little"))
+        block = make_block(
+            parent_hash,
+            height + 1,
+            time + data.draw(st.integers(1, 900)),
+            txs,
+            payout,
+            extra=len(blocks).to_bytes(2, "little"),
+        )
         nodes.append((block.hash, height + 1, block.header.time, compute_child_state(state, block, height + 1)))
         blocks.append(block)
     order = data.draw(st.permutations(blocks), label="order")
@@ -253,8 +278,11 @@ def test_supply_audit_balanced_after_every_block(tmp_path):
         for height in range(1, 25):
             state = dump_state(ledger.chainstate)
             balances = [(k, get_account(state, k.pubkey)) for k in KEYS]
-            txs = tuple(make_transfer(k, a.nonce, rng.choice(KEYS).pubkey, rng.randint(1, a.balance - FEE))
-                        for k, a in balances if a.balance > 2 * FEE)
+            txs = tuple(
+                make_transfer(k, a.nonce, rng.choice(KEYS).pubkey, rng.randint(1, a.balance - FEE))
+                for k, a in balances
+                if a.balance > 2 * FEE
+            )
             ledger.submit_block(make_child(ledger.chainstate, txs, payout=rng.choice(KEYS).pubkey))
             audit = ledger.compute_supply_audit()
             assert audit.is_balanced, audit.to_json()

@@ -1,6 +1,7 @@
 """Tests of what makes block connect fast without changing a rule: the encodings and payload a
 Transaction keeps once computed, the bounded cache of parsed public keys, the batched state reads
 that warm a StateOverlay, and signature checks spread over threads (same first failure, same state)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -11,18 +12,34 @@ import pytest
 from coincurve import PublicKeyXOnly
 
 from hashgrad.chain.hashes import sha256d
-from hashgrad.chain.keys import (PUBKEY_CACHE_SIZE, clear_pubkey_cache, is_valid_pubkey, is_valid_schnorr,
-                                 parse_xonly_pubkey)
+from hashgrad.chain.keys import (
+    PUBKEY_CACHE_SIZE,
+    clear_pubkey_cache,
+    is_valid_pubkey,
+    is_valid_schnorr,
+    parse_xonly_pubkey,
+)
 from hashgrad.chain.state import StateOverlay, account_key
 from hashgrad.chain.tx import TransferPayload, decode_payload, parse_transaction
 from hashgrad.chain.validation import PARALLEL_MIN_TXS, check_block_body
 from hashgrad.errors import HashgradError, TxError
 from hashgrad.store.chainstate import MAX_SQL_VARIABLES, ChainState, compute_block_account_keys
-from support.ledger import (ALICE, BOB, CAROL, NOW, PARAMS, dump_all, make_block, make_child, make_key, make_transfer,
-                            mine)
-
+from support.ledger import (
+    ALICE,
+    BOB,
+    CAROL,
+    NOW,
+    PARAMS,
+    dump_all,
+    make_block,
+    make_child,
+    make_key,
+    make_transfer,
+    mine,
+)
 
 # ---------------------------------------------------------------- Transaction caches
+
 
 def test_cached_encodings_match_the_bytes():
     data = make_transfer(ALICE, 3, BOB.pubkey, 500).serialize()
@@ -66,6 +83,7 @@ def test_caches_leave_equality_and_hash_alone():
 
 # ---------------------------------------------------------------- parsed public keys
 
+
 def test_cached_key_verifies_like_coincurve():
     clear_pubkey_cache()
     message = hashlib.sha256(b"m").digest()
@@ -102,6 +120,7 @@ def test_pubkey_cache_is_bounded():
 
 # ---------------------------------------------------------------- batched state reads
 
+
 def test_get_many_returns_present_keys_across_chunks(funded):
     present = account_key(ALICE.pubkey)
     absent = [account_key(make_key(100 + i).pubkey) for i in range(MAX_SQL_VARIABLES + 20)]
@@ -128,11 +147,15 @@ def test_prefetch_is_a_no_op_over_a_plain_dict():
 def test_compute_block_account_keys_lists_each_account_once():
     txs = (make_transfer(ALICE, 0, BOB.pubkey, 1), make_transfer(ALICE, 1, CAROL.pubkey, 1))
     block = make_block(b"\x00" * 32, 1, PARAMS.genesis_time + 60, txs, payout=BOB.pubkey)
-    assert compute_block_account_keys(block) == [account_key(BOB.pubkey), account_key(ALICE.pubkey),
-                                                 account_key(CAROL.pubkey)]
+    assert compute_block_account_keys(block) == [
+        account_key(BOB.pubkey),
+        account_key(ALICE.pubkey),
+        account_key(CAROL.pubkey),
+    ]
 
 
 # ---------------------------------------------------------------- signatures over threads
+
 
 def many_transfers(count: int) -> list:
     return [make_transfer(ALICE, i, make_key(1000 + i).pubkey, 1) for i in range(count)]
@@ -153,9 +176,18 @@ def test_threaded_signature_checks_keep_the_first_failure():
     parent, time_ = b"\x00" * 32, PARAMS.genesis_time + 60
     cases = {
         "bad-txns-sig": make_block(parent, 1, time_, [*txs[:100], bad_sig, *txs[101:400], bad_version, *txs[401:]]),
-        "bad-txns-version": make_block(parent, 1, time_, [*txs[:100], replace(txs[100], version=2), *txs[101:400],
-                                                          replace(txs[400], signature=txs[401].signature),
-                                                          *txs[401:]]),
+        "bad-txns-version": make_block(
+            parent,
+            1,
+            time_,
+            [
+                *txs[:100],
+                replace(txs[100], version=2),
+                *txs[101:400],
+                replace(txs[400], signature=txs[401].signature),
+                *txs[401:],
+            ],
+        ),
         None: make_block(parent, 1, time_, txs),
     }
     with ThreadPoolExecutor(2) as executor:
@@ -168,8 +200,10 @@ def test_threaded_signature_checks_keep_the_first_failure():
 
 
 def test_threaded_chainstate_connects_like_a_single_core_one(tmp_path):
-    states = [ChainState(PARAMS, tmp_path / "threads", verify_threads=2),
-              ChainState(PARAMS, tmp_path / "inline", verify_threads=1)]
+    states = [
+        ChainState(PARAMS, tmp_path / "threads", verify_threads=2),
+        ChainState(PARAMS, tmp_path / "inline", verify_threads=1),
+    ]
     try:
         assert states[0].verifier is not None and states[1].verifier is None
         funding = mine(states[0], payout=ALICE.pubkey)

@@ -1,6 +1,7 @@
 """Crash safety: a writer process mining blocks with transfers is SIGKILLed at random moments; each
 time the store must reopen with its tip on the active chain, a state identical to a replay of that
 chain from genesis, a balanced supply, and a writer that carries on from there."""
+
 from __future__ import annotations
 
 import os
@@ -13,8 +14,7 @@ from pathlib import Path
 
 from hashgrad.node.ledger import Ledger
 from hashgrad.store.chainstate import ChainState
-from support.ledger import (ALICE, BOB, NOW, PARAMS, dump_all, make_block, make_child, mine,
-                            replay_active_chain)
+from support.ledger import ALICE, BOB, NOW, PARAMS, dump_all, make_block, make_child, mine, replay_active_chain
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
 ROUNDS = 6
@@ -23,8 +23,13 @@ WAIT_S = 60
 
 def start_writer(datadir: Path, seed: int, stop_height: int) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(TESTS_DIR), os.environ.get("PYTHONPATH")])))
-    return subprocess.Popen([sys.executable, "-m", "store.crash_writer", str(datadir), str(seed), str(stop_height)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(
+        [sys.executable, "-m", "store.crash_writer", str(datadir), str(seed), str(stop_height)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
 def wait_for_height(proc: subprocess.Popen, above: int) -> int:

@@ -1,5 +1,6 @@
 """Orphan blocks are bounded by bytes as well as by count (before the fix only by count: 256 full
 blocks could pin half a gigabyte). Seen failing first: no byte accounting, nothing was evicted."""
+
 from __future__ import annotations
 
 from hashgrad.store import chainstate as chainstate_module

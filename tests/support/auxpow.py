@@ -5,14 +5,14 @@ The pool builds what a real one does: a segwit-style Bitcoin coinbase whose scri
 beside it), a parent Merkle tree with other transactions, and a parent header ground until its
 SHA256d meets our (easy) target.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from functools import lru_cache
-from typing import Callable
 
 from data_files import read_json
-
 from hashgrad.chain.auxpow import AuxPow, build_aux_coinbase_script, build_aux_merkle_tree, build_auxpow
 from hashgrad.chain.btc_tx import BitcoinTx, TxIn, TxOut
 from hashgrad.chain.hashes import hash_to_int, sha256
@@ -39,15 +39,16 @@ def sample_parts(name: str) -> tuple[bytes, bytes | None]:
     raw = bytes.fromhex(entry["hex"])
     if "auxpow_length" not in entry:
         return raw[:80], None
-    return raw[:80], raw[80:80 + entry["auxpow_length"]]
+    return raw[:80], raw[80 : 80 + entry["auxpow_length"]]
 
 
 def header_samples() -> list[str]:
     return [name for name, entry in load_samples().items() if "header80" in entry]
 
 
-def make_child_header(chain_id: int = HASHGRAD_CHAIN_ID, bits: int = EASY_BITS, auxpow_flag: bool = True,
-                      tag: bytes = b"child") -> BlockHeader:
+def make_child_header(
+    chain_id: int = HASHGRAD_CHAIN_ID, bits: int = EASY_BITS, auxpow_flag: bool = True, tag: bytes = b"child"
+) -> BlockHeader:
     version = (chain_id << 16) | (VERSION_AUXPOW if auxpow_flag else 0) | 1
     return BlockHeader(version, sha256(tag + b"prev"), sha256(tag + b"root"), 1_800_000_000, bits, 0)
 
@@ -62,25 +63,36 @@ def grind_header(header: BlockHeader, bits: int, max_tries: int = 1_000_000) -> 
     raise RuntimeError("no nonce found")
 
 
-def build_pool_auxpow(child: BlockHeader, others: dict[int, bytes] | None = None, merkle_height: int = 0,
-                      nonce: int = 0, slot_of: int | None = None, parent_version: int = BITCOIN_PARENT_VERSION,
-                      edit_script: Callable[[bytes], bytes] | None = None, other_txs: int = 3,
-                      grind: bool = True) -> AuxPow:
+def build_pool_auxpow(
+    child: BlockHeader,
+    others: dict[int, bytes] | None = None,
+    merkle_height: int = 0,
+    nonce: int = 0,
+    slot_of: int | None = None,
+    parent_version: int = BITCOIN_PARENT_VERSION,
+    edit_script: Callable[[bytes], bytes] | None = None,
+    other_txs: int = 3,
+    grind: bool = True,
+) -> AuxPow:
     """An auxpow for `child` as a pool makes it; `slot_of` puts our hash in another chain ID's slot."""
     ours = child.chain_id if slot_of is None else slot_of
     tree = build_aux_merkle_tree({ours: child.hash, **(others or {})}, merkle_height, nonce)
     script = b"\x03\x40\x0d\x0d" + build_aux_coinbase_script(tree.root, merkle_height, nonce) + b"/pool/"
     if edit_script is not None:
         script = edit_script(script)
-    coinbase = BitcoinTx(2, (TxIn(b"\x00" * 32, 0xFFFFFFFF, script, 0xFFFFFFFF, (b"\x00" * 32,)),),
-                         (TxOut(625_000_000, b"\x51"), TxOut(0, b"\x6a\x24\xaa\x21\xa9\xed" + b"\x11" * 32)), 0)
+    coinbase = BitcoinTx(
+        2,
+        (TxIn(b"\x00" * 32, 0xFFFFFFFF, script, 0xFFFFFFFF, (b"\x00" * 32,)),),
+        (TxOut(625_000_000, b"\x51"), TxOut(0, b"\x6a\x24\xaa\x21\xa9\xed" + b"\x11" * 32)),
+        0,
+    )
     txids = [coinbase.txid] + [sha256(b"tx%d" % i) for i in range(other_txs)]
-    parent = BlockHeader(parent_version, sha256(b"btc-prev"), compute_merkle_root(txids)[0], 1_800_000_100,
-                         0x17034219, 0)
+    parent = BlockHeader(
+        parent_version, sha256(b"btc-prev"), compute_merkle_root(txids)[0], 1_800_000_100, 0x17034219, 0
+    )
     if grind:
         parent = grind_header(parent, child.bits)
-    return build_auxpow(coinbase, parent, tuple(compute_merkle_branch(txids, 0)), tree.branches[ours],
-                        tree.slots[ours])
+    return build_auxpow(coinbase, parent, tuple(compute_merkle_branch(txids, 0)), tree.branches[ours], tree.slots[ours])
 
 
 def with_script(auxpow: AuxPow, script: bytes) -> AuxPow:

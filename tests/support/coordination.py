@@ -6,18 +6,25 @@ Everything goes through the real path: transactions are signed by the real build
 (`chain.coordination_make`), admitted by the mempool, mined by `Ledger.generate` and connected by the
 chainstate. A helper only chooses inputs (who sends what, at which block offset).
 """
+
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
 from hashgrad.chain.coordination import weights_commit_key, work_commit_key, work_reveal_key
-from hashgrad.chain.coordination_make import (make_commit_weights, make_commit_work, make_register,
-                                              make_reveal_weights, make_reveal_work, make_stake)
+from hashgrad.chain.coordination_make import (
+    make_commit_weights,
+    make_commit_work,
+    make_register,
+    make_reveal_weights,
+    make_reveal_work,
+    make_stake,
+)
 from hashgrad.chain.coordination_rules import get_job_params, get_stake, get_stats, get_uid
 from hashgrad.chain.jobs import JobParams, compute_epoch, compute_epoch_offset
 from hashgrad.chain.keys import SigningKey
@@ -67,11 +74,11 @@ class Member:
     hot: SigningKey
 
     @classmethod
-    def named(cls, name: str) -> "Member":
+    def named(cls, name: str) -> Member:
         return cls(name, make_key(name + "/cold"), make_key(name + "/hot"))
 
 
-def compute_weights(net: "Net", values: dict[Member, int], job_id: int = 0) -> Weights:
+def compute_weights(net: Net, values: dict[Member, int], job_id: int = 0) -> Weights:
     """A weights row as the chain wants it: (uid, u16) sorted by uid, zero weights left out."""
     return tuple(sorted((net.uid(member, job_id), value) for member, value in values.items() if value))
 
@@ -94,10 +101,10 @@ class Net:
     ledger: Ledger
     audits: list[tuple[int, SupplyAudit]] = field(default_factory=list)
     audit_every_block: bool = True
-    observers: list[Callable[["Net"], None]] = field(default_factory=list)  # called after every block
+    observers: list[Callable[[Net], None]] = field(default_factory=list)  # called after every block
 
     @classmethod
-    def create(cls, datadir: Path, params: ChainParams = PARAMS, clock: FakeClock | None = None) -> "Net":
+    def create(cls, datadir: Path, params: ChainParams = PARAMS, clock: FakeClock | None = None) -> Net:
         """A node on a fresh datadir; nodes that exchange blocks share one clock."""
         return cls(Ledger(params, datadir, clock=clock or FakeClock(params.genesis_time)))
 
@@ -187,8 +194,9 @@ class Net:
             self.send(FUNDER, make_transfer, pubkey, amount, FEE)
         self.mine()
 
-    def make_register(self, member: Member, job_id: int = 0, max_burn: int = 10 * COIN,
-                      signer: SigningKey | None = None) -> Transaction:
+    def make_register(
+        self, member: Member, job_id: int = 0, max_burn: int = 10 * COIN, signer: SigningKey | None = None
+    ) -> Transaction:
         """The member's coldkey registering its hotkey (`make_register` takes the hotkey before the magic)."""
         cold = signer or member.cold
         return make_register(cold, member.hot, self.params.magic, self.nonce(cold), job_id, max_burn)
@@ -198,8 +206,9 @@ class Net:
         self.ledger.submit_transaction(tx)
         return tx
 
-    def join(self, members: list[Member], stakes: dict[str, int] | None = None, job_id: int = 0,
-             cold_coins: int = 2 * COIN) -> None:
+    def join(
+        self, members: list[Member], stakes: dict[str, int] | None = None, job_id: int = 0, cold_coins: int = 2 * COIN
+    ) -> None:
         """Fund each member (coldkey: burn + stake + fees; hotkey: 1 coin for fees), register every
         hotkey on the job, and stake what `stakes` says (by member name); two blocks in all."""
         stakes = stakes or {}
@@ -215,8 +224,9 @@ class Net:
         self.mine()
 
     # ------------------------------------------------------------------ one epoch, window by window
-    def run_epoch(self, epoch: int, miners: dict[Member, str], validators: dict[Member, Callable[["Net"], Weights]],
-                  job_id: int = 0) -> None:
+    def run_epoch(
+        self, epoch: int, miners: dict[Member, str], validators: dict[Member, Callable[[Net], Weights]], job_id: int = 0
+    ) -> None:
         """Walk `epoch` of the job from its first block to its last.
 
         miners: member → "reveal" (commit, then reveal its artifact) or "commit-only" (never reveals).
@@ -230,8 +240,7 @@ class Net:
         self.advance_to_offset(epoch, job.work_commit_end, job_id)
         for member, action in miners.items():
             if action == "reveal":
-                self.send(member.hot, make_reveal_work, job_id, epoch, compute_artifact(member.hot.pubkey, epoch),
-                          BASE)
+                self.send(member.hot, make_reveal_work, job_id, epoch, compute_artifact(member.hot.pubkey, epoch), BASE)
         self.advance_to_offset(epoch, job.work_reveal_end, job_id)
         chosen = {member: choose(self) for member, choose in validators.items()}
         for member, weights in chosen.items():
@@ -245,8 +254,6 @@ class Net:
         self.ledger.close()
 
 
-
-
 class Autopilot:
     """Drives one producer's chain block by block, doing at each block what a live job would: miners
     commit at offset 0 and (mostly) reveal when the reveal window opens; validators commit random
@@ -254,8 +261,16 @@ class Autopilot:
     coldkey adds or removes stake and a newcomer registers. What was already done is read from the
     chain (commit records), so a producer can take over a chain another one started."""
 
-    def __init__(self, net: Net, miners: list[Member], validators: list[Member], newcomers: list[Member],
-                 rng, job_id: int = 0, reveal_rate: float = 0.8):
+    def __init__(
+        self,
+        net: Net,
+        miners: list[Member],
+        validators: list[Member],
+        newcomers: list[Member],
+        rng,
+        job_id: int = 0,
+        reveal_rate: float = 0.8,
+    ):
         self.net, self.miners, self.validators, self.newcomers = net, miners, validators, list(newcomers)
         self.rng, self.job_id, self.reveal_rate = rng, job_id, reveal_rate
         self.pending: dict[tuple[int, str], Weights] = {}
@@ -272,28 +287,55 @@ class Autopilot:
         if offset == 0:
             for member in self.miners:
                 if state.get(work_commit_key(self.job_id, epoch, net.uid(member))) is None:
-                    net.send(member.hot, make_commit_work, self.job_id, epoch,
-                             compute_artifact(member.hot.pubkey, epoch), BASE)
+                    net.send(
+                        member.hot,
+                        make_commit_work,
+                        self.job_id,
+                        epoch,
+                        compute_artifact(member.hot.pubkey, epoch),
+                        BASE,
+                    )
         elif offset == job.work_commit_end:
             for member in self.miners:
                 uid = net.uid(member)
-                if state.get(work_commit_key(self.job_id, epoch, uid)) is not None and \
-                        state.get(work_reveal_key(self.job_id, epoch, uid)) is None and rng.random() < self.reveal_rate:
-                    net.send(member.hot, make_reveal_work, self.job_id, epoch,
-                             compute_artifact(member.hot.pubkey, epoch), BASE)
+                if (
+                    state.get(work_commit_key(self.job_id, epoch, uid)) is not None
+                    and state.get(work_reveal_key(self.job_id, epoch, uid)) is None
+                    and rng.random() < self.reveal_rate
+                ):
+                    net.send(
+                        member.hot,
+                        make_reveal_work,
+                        self.job_id,
+                        epoch,
+                        compute_artifact(member.hot.pubkey, epoch),
+                        BASE,
+                    )
         elif offset == job.work_reveal_end:
             for member in self.validators:
                 if state.get(weights_commit_key(self.job_id, epoch, net.uid(member))) is None:
                     weights = compute_weights(net, {m: rng.randrange(0, 65536) for m in self.miners})
                     self.pending[(epoch, member.name)] = weights
-                    net.send(member.hot, make_commit_weights, self.job_id, epoch, weights,
-                             compute_salt(member.hot.pubkey, epoch))
+                    net.send(
+                        member.hot,
+                        make_commit_weights,
+                        self.job_id,
+                        epoch,
+                        weights,
+                        compute_salt(member.hot.pubkey, epoch),
+                    )
         elif offset == job.weights_commit_end:
             for member in self.validators:
                 weights = self.pending.pop((epoch, member.name), None)
                 if weights is not None:
-                    net.send(member.hot, make_reveal_weights, self.job_id, epoch, weights,
-                             compute_salt(member.hot.pubkey, epoch))
+                    net.send(
+                        member.hot,
+                        make_reveal_weights,
+                        self.job_id,
+                        epoch,
+                        weights,
+                        compute_salt(member.hot.pubkey, epoch),
+                    )
         if rng.random() < 0.15:
             member = rng.choice(self.validators)
             add = rng.random() < 0.5 or net.stake(member) < COIN

@@ -4,6 +4,7 @@ and exact dumps of a chainstate's tables for comparing a state against a replay 
 Everything here goes through the real rules (`chain.validation`, `store.chainstate`); a helper only
 chooses the inputs (time, bits, coinbase amount...) so a test can break exactly one rule at a time.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -13,10 +14,10 @@ from pathlib import Path
 from hashgrad.chain.block import Block
 from hashgrad.chain.genesis import compute_block_version
 from hashgrad.chain.header import BlockHeader
+from hashgrad.chain.keys import SigningKey
 from hashgrad.chain.merkle import compute_merkle_root
 from hashgrad.chain.params import HASHGRAD_REGTEST, ChainParams
 from hashgrad.chain.pow import is_valid_proof_of_work
-from hashgrad.chain.keys import SigningKey
 from hashgrad.chain.subsidy import compute_block_subsidy, compute_subsidy_split
 from hashgrad.chain.tx import Transaction, TransferPayload, TxKind, make_coinbase, sign_transaction
 from hashgrad.store.chainstate import ChainState
@@ -37,8 +38,9 @@ BOB = make_key(2)
 CAROL = make_key(3)
 
 
-def make_transfer(key: SigningKey, nonce: int, recipient: bytes, amount: int, fee: int = FEE,
-                  magic: bytes = PARAMS.magic) -> Transaction:
+def make_transfer(
+    key: SigningKey, nonce: int, recipient: bytes, amount: int, fee: int = FEE, magic: bytes = PARAMS.magic
+) -> Transaction:
     payload = TransferPayload(recipient, amount).serialize()
     return sign_transaction(key, magic, TxKind.TRANSFER, nonce, fee, payload, AUX_RAND)
 
@@ -57,18 +59,36 @@ def grind_header(header: BlockHeader, pow_limit: int, want_valid: bool = True) -
     raise RuntimeError("nonce space exhausted")
 
 
-def make_block(parent_hash: bytes, height: int, time: int, txs=(), payout: bytes = b"\x02" * 32,
-               params: ChainParams = PARAMS, *, coinbase: Transaction | None = None, bits: int | None = None,
-               version: int | None = None, merkle_root: bytes | None = None, extra: bytes = b"",
-               valid_pow: bool = True, with_coinbase: bool = True) -> Block:
+def make_block(
+    parent_hash: bytes,
+    height: int,
+    time: int,
+    txs=(),
+    payout: bytes = b"\x02" * 32,
+    params: ChainParams = PARAMS,
+    *,
+    coinbase: Transaction | None = None,
+    bits: int | None = None,
+    version: int | None = None,
+    merkle_root: bytes | None = None,
+    extra: bytes = b"",
+    valid_pow: bool = True,
+    with_coinbase: bool = True,
+) -> Block:
     """A block over (coinbase, *txs); by default every field is right, so each keyword breaks one rule."""
     if coinbase is None:
         amount = compute_maker_reward(params, height) + sum(tx.fee for tx in txs)
         coinbase = make_coinbase(height, payout, amount, extra)
     all_txs = (coinbase, *txs) if with_coinbase else tuple(txs)
     root = merkle_root if merkle_root is not None else compute_merkle_root([tx.txid for tx in all_txs])[0]
-    header = BlockHeader(compute_block_version(params) if version is None else version, parent_hash, root, time,
-                         params.genesis_bits if bits is None else bits, 0)
+    header = BlockHeader(
+        compute_block_version(params) if version is None else version,
+        parent_hash,
+        root,
+        time,
+        params.genesis_bits if bits is None else bits,
+        0,
+    )
     return Block(grind_header(header, params.pow.pow_limit, valid_pow), all_txs)
 
 

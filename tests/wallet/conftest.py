@@ -1,5 +1,6 @@
 """Fixtures for the wallet tests: a private HASHGRAD_HOME, a cheap (test-only) scrypt cost, and a
 helper that runs `hashgrad wallet ...` in-process and returns (exit code, stdout, stderr)."""
+
 from __future__ import annotations
 
 import io
@@ -31,10 +32,12 @@ def wallet_password() -> str:
 @pytest.fixture
 def run_wallet(wallet_home, capsys, monkeypatch):
     """run_wallet("create", "alice", stdin="...") -> (rc, stdout, stderr) of `hashgrad wallet ...`."""
+
     def run(*args: str, stdin: str = "") -> tuple[int, str, str]:
         capsys.readouterr()
         monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
         rc = main(["wallet", *args])
         out, err = capsys.readouterr()
         return rc, out, err
+
     return run

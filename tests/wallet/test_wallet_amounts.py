@@ -1,4 +1,5 @@
 """Tests for hashgrad.wallet.amounts: exact decimal coins ⇄ base units."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -12,19 +13,55 @@ from hashgrad.errors import WalletError
 from hashgrad.wallet.amounts import format_amount, parse_amount
 
 
-@pytest.mark.parametrize("text, units", [
-    ("1", COIN), ("0.1", 10_000_000), ("0.00000001", 1), ("1.5", 150_000_000), ("12.34567891", 1_234_567_891),
-    ("21000000", MAX_MONEY), ("20999999.99999999", MAX_MONEY - 1), ("0.30000000", 30_000_000),
-])
+@pytest.mark.parametrize(
+    "text, units",
+    [
+        ("1", COIN),
+        ("0.1", 10_000_000),
+        ("0.00000001", 1),
+        ("1.5", 150_000_000),
+        ("12.34567891", 1_234_567_891),
+        ("21000000", MAX_MONEY),
+        ("20999999.99999999", MAX_MONEY - 1),
+        ("0.30000000", 30_000_000),
+    ],
+)
 def test_parse_amount(text, units):
     assert parse_amount(text) == units
 
 
-@pytest.mark.parametrize("text", [
-    "", "0", "0.0", "0.00000000", "-1", "+1", " 1", "1 ", "1.", ".5", "1.123456789", "1e3", "1E-8", "NaN", "nan",
-    "Infinity", "inf", "1_000", "1,5", "0x10", "01", "00.1", "\u0661", "1\u0660", "21000000.00000001",
-    "99999999999999999999999999999.9", "1" * 40,
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "0",
+        "0.0",
+        "0.00000000",
+        "-1",
+        "+1",
+        " 1",
+        "1 ",
+        "1.",
+        ".5",
+        "1.123456789",
+        "1e3",
+        "1E-8",
+        "NaN",
+        "nan",
+        "Infinity",
+        "inf",
+        "1_000",
+        "1,5",
+        "0x10",
+        "01",
+        "00.1",
+        "\u0661",
+        "1\u0660",
+        "21000000.00000001",
+        "99999999999999999999999999999.9",
+        "1" * 40,
+    ],
+)
 def test_parse_amount_rejects(text):
     with pytest.raises(WalletError) as info:
         parse_amount(text)
@@ -57,8 +94,11 @@ def test_parse_without_trailing_zeros(units):
     assert parse_amount(text) == units
 
 
-@given(st.decimals(min_value=Decimal("0.00000001"), max_value=Decimal(21_000_000), places=8, allow_nan=False,
-                   allow_infinity=False))
+@given(
+    st.decimals(
+        min_value=Decimal("0.00000001"), max_value=Decimal(21_000_000), places=8, allow_nan=False, allow_infinity=False
+    )
+)
 def test_parse_matches_decimal_arithmetic(value):
     text = f"{value:f}"
     assert parse_amount(text) == int(value * COIN)

@@ -1,5 +1,6 @@
 """Tests for `hashgrad wallet ...` (hashgrad/cli/wallet_cmd.py): output contracts, reason codes, and
 that no secret or password ever reaches stdout or stderr (except `export`, behind its flag)."""
+
 from __future__ import annotations
 
 import json
@@ -8,7 +9,6 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-
 
 from hashgrad.chain.bech32 import encode_address
 from hashgrad.chain.keys import SigningKey
@@ -78,7 +78,10 @@ def test_password_file_wins_over_environment(run_wallet, wallet_home, tmp_path):
     password_file.write_text("from file\nignored second line\n")
     assert run_wallet("create", "alice", "--password-file", str(password_file))[0] == 0
     assert unseal_key(load_wallet(wallet_home, "alice"), "from file")
-    assert _error_reason(*run_wallet("create", "bob", "--password-file", str(tmp_path / "none"))[::2]) == "bad-password-file"
+    assert (
+        _error_reason(*run_wallet("create", "bob", "--password-file", str(tmp_path / "none"))[::2])
+        == "bad-password-file"
+    )
 
 
 def test_import_reads_the_secret_from_stdin(run_wallet, wallet_home):
@@ -180,7 +183,11 @@ def test_no_secret_or_password_in_any_output(run_wallet, wallet_home, wallet_pas
     run("send", "alice", load_wallet(wallet_home, "bob").get_address(), "1", "--datadir", str(tmp_path))
     run("balance", "alice", "--datadir", str(tmp_path))
     alice = load_wallet(wallet_home, "alice")
-    secrets = [unseal_key(alice, wallet_password).secret.hex(), unseal_key(alice, wallet_password, "miner").secret.hex(), SECRET_HEX]
+    secrets = [
+        unseal_key(alice, wallet_password).secret.hex(),
+        unseal_key(alice, wallet_password, "miner").secret.hex(),
+        SECRET_HEX,
+    ]
     text = "\n".join(outputs)
     for secret in secrets:
         assert secret not in text and secret.upper() not in text
@@ -191,8 +198,12 @@ def test_no_secret_or_password_in_any_output(run_wallet, wallet_home, wallet_pas
 def test_real_process_exit_codes_and_last_line(wallet_home):
     env = dict(os.environ)
     command = [sys.executable, "-m", "hashgrad", "wallet"]
-    created = subprocess.run(command + ["create", "proc"], env=env, cwd=REPO, capture_output=True, text=True, timeout=60)
+    created = subprocess.run(
+        command + ["create", "proc"], env=env, cwd=REPO, capture_output=True, text=True, timeout=60
+    )
     assert created.returncode == 0, created.stderr
     assert created.stdout.splitlines()[-1] == load_wallet(wallet_home, "proc").get_address()
-    missing = subprocess.run(command + ["address", "nobody"], env=env, cwd=REPO, capture_output=True, text=True, timeout=60)
+    missing = subprocess.run(
+        command + ["address", "nobody"], env=env, cwd=REPO, capture_output=True, text=True, timeout=60
+    )
     assert missing.returncode == 1 and missing.stderr.startswith("error: unknown-wallet")

@@ -1,4 +1,5 @@
 """Tests for hashgrad.wallet.keystore: scrypt + AES-256-GCM sealing of one secret key."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,7 +14,7 @@ KDF = KdfParams(n=2**10)
 
 def _flip_hex(text: str, index: int = 0) -> str:
     value = bytes.fromhex(text)
-    return (value[:index] + bytes([value[index] ^ 1]) + value[index + 1:]).hex()
+    return (value[:index] + bytes([value[index] ^ 1]) + value[index + 1 :]).hex()
 
 
 def test_seal_then_open_round_trips():
@@ -68,12 +69,27 @@ def test_changed_cost_does_not_open():
     assert info.value.reason == "wrong-password"
 
 
-@pytest.mark.parametrize("change", [
-    {"kdf": "pbkdf2"}, {"cipher": "chacha20-poly1305"}, {"n": 1000}, {"n": 2**9}, {"n": "1024"}, {"n": True},
-    {"r": 0}, {"r": 33}, {"p": 0}, {"n": 2**20, "r": 8},  # the last would need 1 GiB
-    {"salt": "zz" * 16}, {"salt": "00" * 15}, {"salt": " 0" * 16}, {"nonce": "00" * 16}, {"ciphertext": "00" * 32},
-    {"ciphertext": None},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"kdf": "pbkdf2"},
+        {"cipher": "chacha20-poly1305"},
+        {"n": 1000},
+        {"n": 2**9},
+        {"n": "1024"},
+        {"n": True},
+        {"r": 0},
+        {"r": 33},
+        {"p": 0},
+        {"n": 2**20, "r": 8},  # the last would need 1 GiB
+        {"salt": "zz" * 16},
+        {"salt": "00" * 15},
+        {"salt": " 0" * 16},
+        {"nonce": "00" * 16},
+        {"ciphertext": "00" * 32},
+        {"ciphertext": None},
+    ],
+)
 def test_malformed_record_is_corrupt(change):
     record = seal_secret(SECRET, "pw", AAD, KDF)
     record.update(change)

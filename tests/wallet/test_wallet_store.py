@@ -1,4 +1,5 @@
 """Tests for hashgrad.wallet.wallet and hashgrad.wallet.files: the wallet document on disk."""
+
 from __future__ import annotations
 
 import json
@@ -205,17 +206,20 @@ def test_wallet_moved_to_another_network_does_not_open(tmp_path):
     assert _open_reason(tmp_path) == "wrong-password"
 
 
-@pytest.mark.parametrize("change", [
-    lambda doc: doc.update(version=2),
-    lambda doc: doc.update(type="something"),
-    lambda doc: doc.pop("coldkey"),
-    lambda doc: doc["coldkey"].update(address="rhg1qqqq"),
-    lambda doc: doc["coldkey"].update(pubkey="ab" * 31),
-    lambda doc: doc["coldkey"].update(pubkey="zz" * 32),
-    lambda doc: doc["coldkey"]["keystore"].update(n=3),
-    lambda doc: doc.update(hotkeys=[]),
-    lambda doc: doc.update(hotkeys={"../x": doc["coldkey"]}),
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda doc: doc.update(version=2),
+        lambda doc: doc.update(type="something"),
+        lambda doc: doc.pop("coldkey"),
+        lambda doc: doc["coldkey"].update(address="rhg1qqqq"),
+        lambda doc: doc["coldkey"].update(pubkey="ab" * 31),
+        lambda doc: doc["coldkey"].update(pubkey="zz" * 32),
+        lambda doc: doc["coldkey"]["keystore"].update(n=3),
+        lambda doc: doc.update(hotkeys=[]),
+        lambda doc: doc.update(hotkeys={"../x": doc["coldkey"]}),
+    ],
+)
 def test_malformed_document_is_corrupt(tmp_path, change):
     create_wallet(tmp_path, "alice", "regtest", PW, TEST_KDF)
     _edit(tmp_path, "alice", change)

@@ -3,6 +3,7 @@
 The default fee is checked against the real mempool of a real regtest ledger (in a temporary
 datadir): it must be exactly the minimum relay fee, so one base unit less is refused.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -28,8 +29,18 @@ PARAMS = HASHGRAD_REGTEST
 
 
 def _summary(balance: int, pending_balance: int | None = None, nonce: int = 0, pending_nonce: int | None = None):
-    return Account("rhg1x", balance, nonce, nonce if pending_nonce is None else pending_nonce,
-                   balance if pending_balance is None else pending_balance, 0, 1, stake=0, registrations={}, json={})
+    return Account(
+        "rhg1x",
+        balance,
+        nonce,
+        nonce if pending_nonce is None else pending_nonce,
+        balance if pending_balance is None else pending_balance,
+        0,
+        1,
+        stake=0,
+        registrations={},
+        json={},
+    )
 
 
 def test_parse_recipient_of_this_network():
@@ -37,10 +48,17 @@ def test_parse_recipient_of_this_network():
     assert parse_recipient(PARAMS, encode_address("rhg", key.pubkey)) == key.pubkey
 
 
-@pytest.mark.parametrize("address", [
-    "", "rhg1", "hello", encode_address("dhg", b"\x02" * 32), encode_address("hg", b"\x02" * 32),
-    "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",  # a valid Bitcoin segwit address
-])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "",
+        "rhg1",
+        "hello",
+        encode_address("dhg", b"\x02" * 32),
+        encode_address("hg", b"\x02" * 32),
+        "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",  # a valid Bitcoin segwit address
+    ],
+)
 def test_parse_recipient_rejects(address):
     with pytest.raises(WalletError) as info:
         parse_recipient(PARAMS, address)
@@ -58,7 +76,9 @@ def test_parse_recipient_rejects_a_key_off_the_curve():
 def test_transfer_size_is_that_of_any_signed_transfer():
     key = SigningKey.generate()
     for nonce, amount, fee in ((0, 1, 0), (2**64 - 1, 2**64 - 1, 2**64 - 1), (7, COIN, 155)):
-        assert len(make_transfer(key, PARAMS.magic, nonce, key.pubkey, amount, fee).serialize()) == compute_transfer_size()
+        assert (
+            len(make_transfer(key, PARAMS.magic, nonce, key.pubkey, amount, fee).serialize()) == compute_transfer_size()
+        )
     assert compute_default_fee(compute_transfer_size()) == compute_transfer_size() == compute_transfer_fee(None)
     assert compute_transfer_fee(0) == 0
 

@@ -1,5 +1,6 @@
 """Unit tests of `hashgrad.wallet.weights`: weights text → sorted u16 pairs (exact max-upscaling),
 and salt files (mode 0600, never overwritten, validated on read)."""
+
 from __future__ import annotations
 
 import json
@@ -10,9 +11,16 @@ import pytest
 
 from hashgrad.errors import WalletError
 from hashgrad.incentive.convert import compute_u16_row_from_floats
-from hashgrad.wallet.weights import (MAX_SALT_FILE_BYTES, SaltRecord, check_salt_record,
-                                     format_weights, get_default_salt_path, parse_weights, read_salt_file,
-                                     write_salt_file)
+from hashgrad.wallet.weights import (
+    MAX_SALT_FILE_BYTES,
+    SaltRecord,
+    check_salt_record,
+    format_weights,
+    get_default_salt_path,
+    parse_weights,
+    read_salt_file,
+    write_salt_file,
+)
 
 HOTKEY = bytes(range(32))
 SALT = b"\x5a" * 32
@@ -48,10 +56,32 @@ def test_parse_weights_drops_zeros():
     assert parse_weights("0:0,1:5") == ((1, 5),)
 
 
-@pytest.mark.parametrize("text", [
-    "", "   ", "1", "1:", ":5", "a:1", "1:a", "1:-1", "-1:1", "1:nan", "1:inf", "1:1,1:2", "65536:1",
-    "1:65536", "0:0,1:0", "0:0.0", "1:1;2:2", "1:1,,2:2", "1:0x10", "１:1", "1:1_000",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "1",
+        "1:",
+        ":5",
+        "a:1",
+        "1:a",
+        "1:-1",
+        "-1:1",
+        "1:nan",
+        "1:inf",
+        "1:1,1:2",
+        "65536:1",
+        "1:65536",
+        "0:0,1:0",
+        "0:0.0",
+        "1:1;2:2",
+        "1:1,,2:2",
+        "1:0x10",
+        "１:1",
+        "1:1_000",
+    ],
+)
 def test_parse_weights_rejects_malformed_text(text):
     with pytest.raises(WalletError) as excinfo:
         parse_weights(text)
@@ -107,12 +137,28 @@ def test_missing_salt_file(tmp_path):
     assert _reason(excinfo) == "no-salt-file"
 
 
-@pytest.mark.parametrize("change", [
-    {"type": "other"}, {"version": 2}, {"job": -1}, {"job": 70000}, {"epoch": "7"}, {"network": 1},
-    {"salt": "00" * 31}, {"salt": "zz" * 32}, {"salt": " " + "00" * 31 + " "}, {"hotkey": "00"},
-    {"weights": []}, {"weights": [[3, 1], [1, 1]]}, {"weights": [[1, 1], [1, 2]]}, {"weights": [[1, 70000]]},
-    {"weights": [[1]]}, {"weights": [[1, True]]}, {"weights": "1:1"},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"type": "other"},
+        {"version": 2},
+        {"job": -1},
+        {"job": 70000},
+        {"epoch": "7"},
+        {"network": 1},
+        {"salt": "00" * 31},
+        {"salt": "zz" * 32},
+        {"salt": " " + "00" * 31 + " "},
+        {"hotkey": "00"},
+        {"weights": []},
+        {"weights": [[3, 1], [1, 1]]},
+        {"weights": [[1, 1], [1, 2]]},
+        {"weights": [[1, 70000]]},
+        {"weights": [[1]]},
+        {"weights": [[1, True]]},
+        {"weights": "1:1"},
+    ],
+)
 def test_malformed_salt_files_are_refused(tmp_path, change):
     doc = {**_record().to_json(), **change}
     path = tmp_path / "salt.json"
@@ -136,8 +182,12 @@ def test_salt_file_size_and_encoding_limits(tmp_path):
 def test_check_salt_record_names_the_mismatch():
     record = _record()
     assert check_salt_record(record, "regtest", 0, 7, HOTKEY) is record
-    for args in (("devnet", 0, 7, HOTKEY), ("regtest", 1, 7, HOTKEY), ("regtest", 0, 8, HOTKEY),
-                 ("regtest", 0, 7, b"\x00" * 32)):
+    for args in (
+        ("devnet", 0, 7, HOTKEY),
+        ("regtest", 1, 7, HOTKEY),
+        ("regtest", 0, 8, HOTKEY),
+        ("regtest", 0, 7, b"\x00" * 32),
+    ):
         with pytest.raises(WalletError) as excinfo:
             check_salt_record(record, *args)
         assert _reason(excinfo) == "salt-file-mismatch"

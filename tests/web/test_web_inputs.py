@@ -1,5 +1,6 @@
 """Unit tests of what the explorer accepts from a browser (`hashgrad.web.inputs`), how it reads the
 devnet's live file (`hashgrad.web.live`) and which HTTP status each error gets."""
+
 from __future__ import annotations
 
 import json
@@ -30,11 +31,22 @@ def test_parse_block_ref_hash_or_height():
     assert inputs.parse_block_ref("2147483647") == 2**31 - 1
 
 
-@pytest.mark.parametrize("text, reason", [
-    ("zz", "bad-block-ref"), ("-1", "bad-block-ref"), ("+1", "bad-block-ref"), (" 1", "bad-block-ref"),
-    ("1e3", "bad-block-ref"), ("", "bad-block-ref"), ("a" * 63, "bad-block-ref"), ("g" * 64, "bad-hash"),
-    ("99999999999", "bad-block-ref"), ("2147483648", "bad-height"), ("٣", "bad-block-ref"),
-])
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("zz", "bad-block-ref"),
+        ("-1", "bad-block-ref"),
+        ("+1", "bad-block-ref"),
+        (" 1", "bad-block-ref"),
+        ("1e3", "bad-block-ref"),
+        ("", "bad-block-ref"),
+        ("a" * 63, "bad-block-ref"),
+        ("g" * 64, "bad-hash"),
+        ("99999999999", "bad-block-ref"),
+        ("2147483648", "bad-height"),
+        ("٣", "bad-block-ref"),
+    ],
+)
 def test_invalid_block_ref(text, reason):
     assert reason_of(inputs.parse_block_ref, text) == reason
 
@@ -84,15 +96,29 @@ def test_classify_query():
 
 
 def make_live_row(uid: int, **changes) -> dict:
-    row = {"uid": uid, "hotkey": "cd" * 32, "address": "rhg1abc", "role": "miner", "adversary": None,
-           "incentive": 0.5, "dividends": 0.0, "emission": 1000, "total_earned": 3000}
+    row = {
+        "uid": uid,
+        "hotkey": "cd" * 32,
+        "address": "rhg1abc",
+        "role": "miner",
+        "adversary": None,
+        "incentive": 0.5,
+        "dividends": 0.0,
+        "emission": 1000,
+        "total_earned": 3000,
+    }
     row.update(changes)
     return row
 
 
 def make_live(**epoch_changes) -> dict:
-    epoch = {"epoch": 3, "height": 120, "checkpoint": "ef" * 32, "heldout_loss": 2.5,
-             "uids": [make_live_row(0, role="validator"), make_live_row(1, adversary="lazy")]}
+    epoch = {
+        "epoch": 3,
+        "height": 120,
+        "checkpoint": "ef" * 32,
+        "heldout_loss": 2.5,
+        "uids": [make_live_row(0, role="validator"), make_live_row(1, adversary="lazy")],
+    }
     epoch.update(epoch_changes)
     return {"epochs": [epoch], "initial_heldout_loss": 3.1}
 
@@ -121,23 +147,42 @@ def test_read_live_file_too_large_or_not_json(tmp_path):
     assert reason_of(read_live_file, path) == "bad-live-file"
 
 
-@pytest.mark.parametrize("document", [
-    [], {"epochs": {}}, make_live(epoch=-1), make_live(epoch=True), make_live(checkpoint="xyz"),
-    make_live(heldout_loss=float("nan")), make_live(heldout_loss="2.5"),
-    make_live(uids=[make_live_row(0, role="boss")]),
-    make_live(uids=[make_live_row(0, adversary="<b>x</b>")]), make_live(uids=[make_live_row(0, emission=-5)]),
-    make_live(uids=[make_live_row(0, address="rhg1 <img>")]), make_live(uids=["row"]),
-    {"epochs": [], "initial_heldout_loss": "high"},
-])
+@pytest.mark.parametrize(
+    "document",
+    [
+        [],
+        {"epochs": {}},
+        make_live(epoch=-1),
+        make_live(epoch=True),
+        make_live(checkpoint="xyz"),
+        make_live(heldout_loss=float("nan")),
+        make_live(heldout_loss="2.5"),
+        make_live(uids=[make_live_row(0, role="boss")]),
+        make_live(uids=[make_live_row(0, adversary="<b>x</b>")]),
+        make_live(uids=[make_live_row(0, emission=-5)]),
+        make_live(uids=[make_live_row(0, address="rhg1 <img>")]),
+        make_live(uids=["row"]),
+        {"epochs": [], "initial_heldout_loss": "high"},
+    ],
+)
 def test_invalid_live_document(document):
     assert reason_of(check_live_document, document) == "bad-live-file"
 
 
-@pytest.mark.parametrize("exc, status", [
-    (HashgradError("bad-hash"), 400), (RpcError("not-found"), 404), (RpcError("out-of-range"), 404),
-    (RpcError("node-unreachable"), 503), (RpcError("unauthorized"), 503), (RpcError("invalid-parameter"), 400),
-    (RpcError("bad-response"), 502), (HashgradError("bad-live-file"), 500), (HashgradError("network-mismatch"), 502),
-])
+@pytest.mark.parametrize(
+    "exc, status",
+    [
+        (HashgradError("bad-hash"), 400),
+        (RpcError("not-found"), 404),
+        (RpcError("out-of-range"), 404),
+        (RpcError("node-unreachable"), 503),
+        (RpcError("unauthorized"), 503),
+        (RpcError("invalid-parameter"), 400),
+        (RpcError("bad-response"), 502),
+        (HashgradError("bad-live-file"), 500),
+        (HashgradError("network-mismatch"), 502),
+    ],
+)
 def test_compute_error_status(exc, status):
     assert compute_error_status(exc) == status
 

@@ -3,6 +3,7 @@
 Everything is built once per session (the corpus slice is `email/`, ~380 KB of real source) and
 torch runs on one thread with deterministic algorithms, as miners and validators do.
 """
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """The outer step into the next checkpoint (hashgrad.work.aggregate)."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -13,8 +14,10 @@ from hashgrad.work.model import checkpoint_hash, compute_flat, decode_checkpoint
 
 def make_updates(size: int, count: int = 5) -> list[WeightedUpdate]:
     generator = torch.Generator().manual_seed(3)
-    return [WeightedUpdate(bytes([i]) * 32, torch.randn(size, generator=generator) * 1e-3, 1.0 + i / 10)
-            for i in range(count)]
+    return [
+        WeightedUpdate(bytes([i]) * 32, torch.randn(size, generator=generator) * 1e-3, 1.0 + i / 10)
+        for i in range(count)
+    ]
 
 
 def test_two_aggregations_give_the_identical_hash(checkpoint, params):
@@ -51,7 +54,10 @@ def test_outer_nesterov_momentum_is_carried_in_the_checkpoint(checkpoint, params
     # the next checkpoint is a pure function of the previous one's bytes: decode, aggregate, same hash
     decoded = decode_checkpoint(first.checkpoint_bytes)
     second = compute_next_checkpoint(decoded, updates, nesterov)
-    assert second.checkpoint_hash == compute_next_checkpoint(first.checkpoint, list(reversed(updates)), nesterov).checkpoint_hash
+    assert (
+        second.checkpoint_hash
+        == compute_next_checkpoint(first.checkpoint, list(reversed(updates)), nesterov).checkpoint_hash
+    )
     # m1 = g, m2 = 0.9 g + g: the second step of the same gradient is larger by (1 + 0.9*1.9)/(1 + 0.9)
     ratio = float(second.step.norm()) / float(first.step.norm())
     assert ratio == pytest.approx((1 + 0.9 * 1.9) / 1.9, rel=1e-4)

@@ -1,5 +1,6 @@
 """Failed-audit evidence: built by the auditor, re-checked by anyone, applied by every validator
 (hashgrad.work.audit_evidence, scoring.apply_audit_evidence)."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -8,8 +9,13 @@ import pytest
 
 from hashgrad.errors import WorkError
 from hashgrad.work.adversaries import MinerContext, compute_output
-from hashgrad.work.audit_evidence import (check_evidence, compute_audit_evidence, compute_evidence_hash,
-                                          decode_evidence, encode_evidence)
+from hashgrad.work.audit_evidence import (
+    check_evidence,
+    compute_audit_evidence,
+    compute_evidence_hash,
+    decode_evidence,
+    encode_evidence,
+)
 from hashgrad.work.compress import compute_layout
 from hashgrad.work.hashing import compute_tagged_hash
 from hashgrad.work.scoring import ScoringInputs, Submission, ValidatorState, apply_audit_evidence, compute_scores
@@ -27,8 +33,9 @@ def hotkey(uid: int) -> bytes:
 def submissions(checkpoint, base_hash, dataset, params):
     subs = []
     for uid, kind in enumerate(KINDS):
-        out = compute_output(kind, MinerContext(checkpoint, base_hash, dataset, SEED, hotkey(uid), 1, params,
-                                                sandbag_fraction=0.5))
+        out = compute_output(
+            kind, MinerContext(checkpoint, base_hash, dataset, SEED, hotkey(uid), 1, params, sandbag_fraction=0.5)
+        )
         subs.append(Submission(uid, hotkey(uid), out.commitment, uid, out.artifact))
     return tuple(subs)
 
@@ -38,8 +45,16 @@ def header_of(sub, params):
 
 
 def evidence_for(sub, checkpoint, dataset, params):
-    return compute_audit_evidence(checkpoint, dataset, SEED, params, sub.uid, compute_artifact_id(sub.artifact),
-                                  header_of(sub, params), params.inner_steps)
+    return compute_audit_evidence(
+        checkpoint,
+        dataset,
+        SEED,
+        params,
+        sub.uid,
+        compute_artifact_id(sub.artifact),
+        header_of(sub, params),
+        params.inner_steps,
+    )
 
 
 def test_an_honest_run_leaves_no_evidence(submissions, checkpoint, dataset, params):
@@ -57,10 +72,18 @@ def test_a_sandbagger_leaves_evidence_anyone_can_check(submissions, checkpoint, 
     assert check_evidence(evidence, checkpoint, dataset, SEED, params, header, artifact_id)
     # a forged record (another miner's artifact, or a made-up replay result) does not check out
     honest = submissions[0]
-    assert not check_evidence(replace(evidence, uid=0, miner=honest.hotkey, artifact_id=compute_artifact_id(honest.artifact)),
-                              checkpoint, dataset, SEED, params, header_of(honest, params),
-                              compute_artifact_id(honest.artifact))
-    assert not check_evidence(replace(evidence, got_hash=bytes(8)), checkpoint, dataset, SEED, params, header, artifact_id)
+    assert not check_evidence(
+        replace(evidence, uid=0, miner=honest.hotkey, artifact_id=compute_artifact_id(honest.artifact)),
+        checkpoint,
+        dataset,
+        SEED,
+        params,
+        header_of(honest, params),
+        compute_artifact_id(honest.artifact),
+    )
+    assert not check_evidence(
+        replace(evidence, got_hash=bytes(8)), checkpoint, dataset, SEED, params, header, artifact_id
+    )
 
 
 def test_evidence_round_trips_and_bad_records_raise(submissions, checkpoint, dataset, params):
@@ -68,8 +91,13 @@ def test_evidence_round_trips_and_bad_records_raise(submissions, checkpoint, dat
     data = encode_evidence(evidence)
     assert decode_evidence(data) == evidence
     assert len(compute_evidence_hash(evidence)) == 32
-    for bad in (b"{", data[:-5], data.replace(b'"segment":[', b'"segment":[99,'), b"x" * 5000,
-                data.replace(b"hashgrad-audit-evidence-v1", b"other")):
+    for bad in (
+        b"{",
+        data[:-5],
+        data.replace(b'"segment":[', b'"segment":[99,'),
+        b"x" * 5000,
+        data.replace(b"hashgrad-audit-evidence-v1", b"other"),
+    ):
         with pytest.raises(WorkError) as info:
             decode_evidence(bad)
         assert info.value.reason == "bad-evidence"
@@ -77,8 +105,9 @@ def test_evidence_round_trips_and_bad_records_raise(submissions, checkpoint, dat
 
 def test_published_evidence_zeroes_the_miner_at_every_validator(submissions, checkpoint, base_hash, dataset, params):
     quiet = replace(params, audit_probability=0.0, audit_boost=1.0)
-    inputs = [ScoringInputs(quiet, 1, SEED, bytes([v]) * 32, checkpoint, base_hash, dataset, submissions)
-              for v in range(2)]
+    inputs = [
+        ScoringInputs(quiet, 1, SEED, bytes([v]) * 32, checkpoint, base_hash, dataset, submissions) for v in range(2)
+    ]
     auditor = compute_scores(replace(inputs[0], forced_audits=frozenset({submissions[-1].hotkey})), ValidatorState())
     assert {v.uid: v.reason for v in auditor.verdicts}[4] == "audit-failed"
     assert len(auditor.evidence) == 1
@@ -92,6 +121,10 @@ def test_published_evidence_zeroes_the_miner_at_every_validator(submissions, che
     direct = compute_scores(replace(inputs[1], evidence=auditor.evidence), ValidatorState())
     assert direct.weights == applied.weights
     # a record about an honest miner's artifact that does not replay to a mismatch changes nothing
-    forged = replace(auditor.evidence[0], uid=0, miner=submissions[0].hotkey,
-                     artifact_id=compute_artifact_id(submissions[0].artifact))
+    forged = replace(
+        auditor.evidence[0],
+        uid=0,
+        miner=submissions[0].hotkey,
+        artifact_id=compute_artifact_id(submissions[0].artifact),
+    )
     assert apply_audit_evidence(other, inputs[1], (forged,)).weights == other.weights

@@ -1,4 +1,5 @@
 """Top-k + quantization + error feedback, and the update artifact format (compress, update)."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,7 @@ import torch
 from safetensors.torch import save as safetensors_save
 
 from hashgrad.errors import WorkError
-from hashgrad.work.compress import (apply_error_feedback, compress, compute_layout, decompress, pack_bits,
-                                    unpack_bits)
+from hashgrad.work.compress import apply_error_feedback, compress, compute_layout, decompress, pack_bits, unpack_bits
 from hashgrad.work.miner import build_update
 from hashgrad.work.model import compute_num_params
 from hashgrad.work.params import get_preset
@@ -72,7 +72,9 @@ def reason_of(data, params, layout):
 
 def resave(artifact, tensors=None, header_edit=None):
     from safetensors.torch import load
+
     from hashgrad.work.model import read_safetensors_header
+
     meta = json.loads(read_safetensors_header(artifact, 1 << 30)["__metadata__"]["hashgrad"])
     if header_edit:
         header_edit(meta)
@@ -89,12 +91,17 @@ def test_malformed_artifacts_are_rejected_with_reasons(params, tmp_path, monkeyp
     nan_book = torch.from_numpy(payload.codebook.copy())
     nan_book[0, 0] = float("nan")
     assert reason_of(resave(artifact, {"codebook": nan_book}), params, layout) == "bad-codebook"
-    assert reason_of(resave(artifact, {"indices": torch.zeros(5, dtype=torch.uint8)}), params, layout) == "bad-payload-size"
+    assert (
+        reason_of(resave(artifact, {"indices": torch.zeros(5, dtype=torch.uint8)}), params, layout)
+        == "bad-payload-size"
+    )
     assert reason_of(resave(artifact, {"extra": torch.zeros(1)}), params, layout) == "bad-tensor-names"
     assert reason_of(resave(artifact, header_edit=lambda m: m.update(topk=1)), params, layout) == "wrong-compression"
     assert reason_of(resave(artifact, header_edit=lambda m: m.update(job_id=9)), params, layout) == "wrong-job"
     assert reason_of(resave(artifact, header_edit=lambda m: m.pop("hotkey")), params, layout) == "bad-header"
-    assert reason_of(resave(artifact, header_edit=lambda m: m["milestones"].pop()), params, layout) == "wrong-milestones"
+    assert (
+        reason_of(resave(artifact, header_edit=lambda m: m["milestones"].pop()), params, layout) == "wrong-milestones"
+    )
     # descending indices inside a chunk would be a second encoding of the same update
     bad = payload.indices.copy()
     at = sum(c.keep for c in layout.chunks[: next(i for i, c in enumerate(layout.chunks) if c.keep > 1)])
@@ -106,14 +113,26 @@ def test_malformed_artifacts_are_rejected_with_reasons(params, tmp_path, monkeyp
     class Boom:
         def __reduce__(self):
             return (exec, ("open('PWNED', 'w').write('x')",))
+
     assert reason_of(pickle.dumps(Boom()), params, layout) == "bad-safetensors"
     assert not (tmp_path / "PWNED").exists()
 
 
 def test_invalid_header_hex():
-    raw = {"format": "hashgrad-update-v2", "job_id": 0, "epoch": 0, "base_checkpoint": "zz" * 32,
-           "hotkey": "00" * 32, "delta_hash": "00" * 32, "hardware": "cpu/AVX2/fp32/2.13.0/1", "num_params": 1,
-           "chunk_size": 1, "topk": 1, "quant_bins": 4, "milestones": ["00" * 8]}
+    raw = {
+        "format": "hashgrad-update-v2",
+        "job_id": 0,
+        "epoch": 0,
+        "base_checkpoint": "zz" * 32,
+        "hotkey": "00" * 32,
+        "delta_hash": "00" * 32,
+        "hardware": "cpu/AVX2/fp32/2.13.0/1",
+        "num_params": 1,
+        "chunk_size": 1,
+        "topk": 1,
+        "quant_bins": 4,
+        "milestones": ["00" * 8],
+    }
     with pytest.raises(WorkError) as exc:
         parse_update_header(raw)
     assert exc.value.reason == "bad-hex"
@@ -125,7 +144,9 @@ def test_invalid_header_hex():
 
 def test_index_width_follows_the_chunk_size(params):
     from dataclasses import replace
+
     from hashgrad.work.compress import compute_index_bits
+
     assert [compute_index_bits(n) for n in (4096, 1024, 32, 24, 2, 1)] == [12, 10, 5, 5, 1, 1]
     small = replace(get_preset("small"), chunk_size=32, topk=1)
     layout = compute_layout(small.model, 32, 1)
@@ -135,6 +156,8 @@ def test_index_width_follows_the_chunk_size(params):
     header, decoded = decode_update(artifact, small, layout)
     assert torch.equal(decompress(decoded, layout), decompress(payload, layout))
     # 5-bit indices and 2-bit codes: 7 bits a value, the bytes of 12 + 2 bits for half as many values
-    assert (layout.total_keep * 7 + 7) // 8 < len(artifact) < (layout.total_keep * 7 + 7) // 8 + 1400  # + header, codebook
+    assert (
+        (layout.total_keep * 7 + 7) // 8 < len(artifact) < (layout.total_keep * 7 + 7) // 8 + 1400
+    )  # + header, codebook
     assert 4 * compute_num_params(small.model) / len(artifact) >= 100
     assert len(header.milestones) == 5  # H = 30, a milestone every 5 steps but the last

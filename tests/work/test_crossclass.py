@@ -4,6 +4,7 @@ Cross-kernel audits with real separate processes are in tests/functional/test_wo
 here the replay machinery itself: resuming from a revealed state, reveal checks, bisection, the
 audit's choice between exact and tolerance replay, devices and declared classes.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -14,8 +15,15 @@ import torch
 from hashgrad.errors import WorkError
 from hashgrad.work.compress import compute_layout
 from hashgrad.work.crossclass import check_cross_class, decode_reveal
-from hashgrad.work.hardware import (CPU_FP32, Runtime, build_runtime, compute_kernel_env, is_exact_class,
-                                    parse_device, parse_hardware_class)
+from hashgrad.work.hardware import (
+    CPU_FP32,
+    Runtime,
+    build_runtime,
+    compute_kernel_env,
+    is_exact_class,
+    parse_device,
+    parse_hardware_class,
+)
 from hashgrad.work.miner import compute_batches, compute_segment, compute_training_run
 from hashgrad.work.portability import HOTKEY, SEED, build_claim
 from hashgrad.work.scoring import ScoringInputs, Submission, compute_audit
@@ -54,8 +62,9 @@ def test_reveal_is_checked_against_the_update(checkpoint, dataset, params):
 
 def test_tolerance_replay_accepts_honest_work_and_bisects_a_cheat(checkpoint, dataset, params):
     honest_artifact, honest_reveal = build_claim("honest", checkpoint, dataset, params, CPU_FP32)
-    verdict = check_cross_class(checkpoint, dataset, SEED, HOTKEY, params, decode(honest_artifact, params),
-                                honest_reveal, CPU_FP32)
+    verdict = check_cross_class(
+        checkpoint, dataset, SEED, HOTKEY, params, decode(honest_artifact, params), honest_reveal, CPU_FP32
+    )
     # θ_0 − (θ_0 − θ_end) rounds: the same bits still leave a drift at float32 resolution
     assert verdict.passed and verdict.drift < 1e-6 and verdict.replayed_steps == params.inner_steps
     artifact, reveal = build_claim("skipped-steps", checkpoint, dataset, params, CPU_FP32)
@@ -122,5 +131,6 @@ def test_cuda_update_passes_a_cpu_validators_tolerance_replay(checkpoint, datase
     verdict = check_cross_class(checkpoint, dataset, SEED, HOTKEY, params, header, reveal, CPU_FP32)
     assert verdict.passed, verdict
     cheat, cheat_reveal = build_claim("scaled", checkpoint, dataset, params, cuda)
-    assert not check_cross_class(checkpoint, dataset, SEED, HOTKEY, params, decode(cheat, params), cheat_reveal,
-                                 CPU_FP32).passed
+    assert not check_cross_class(
+        checkpoint, dataset, SEED, HOTKEY, params, decode(cheat, params), cheat_reveal, CPU_FP32
+    ).passed

@@ -1,11 +1,11 @@
 """Pages, manifests, assignment and batch order (hashgrad.work.data)."""
+
 from __future__ import annotations
 
 import pytest
 
 from hashgrad.errors import WorkError
-from hashgrad.work.data import (build_dataset, compute_assigned_pages, compute_batch_order, load_dataset,
-                                save_dataset)
+from hashgrad.work.data import build_dataset, compute_assigned_pages, compute_batch_order, load_dataset, save_dataset
 
 SEED, HK1, HK2 = b"\x05" * 32, b"\x01" * 32, b"\x02" * 32
 

@@ -1,4 +1,5 @@
 """Graded-effort miners (hashgrad.work.graded): full effort is the honest miner, less is less work."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,11 +7,11 @@ import torch
 
 from hashgrad.errors import WorkError
 from hashgrad.work.adversaries import MinerContext, compute_output
+from hashgrad.work.compress import compute_layout
 from hashgrad.work.data import compute_assigned_pages
 from hashgrad.work.graded import AXES, Effort, compute_graded_output, compute_unfaithful_dataset
 from hashgrad.work.hashing import compute_tagged_hash
 from hashgrad.work.update import MILESTONE_BYTES, decode_update
-from hashgrad.work.compress import compute_layout
 
 SEED = b"\x61" * 32
 HOTKEY = compute_tagged_hash("test/graded", b"")

@@ -1,4 +1,5 @@
 """Commitments, seeds and seeded sampling (hashgrad.work.hashing)."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,9 +13,13 @@ A, H, B = b"\x01" * 32, b"\x02" * 32, b"\x03" * 32
 def test_compute_commitment_binds_every_field():
     base = compute_commitment(A, H, 5, 0, B)
     assert len(base) == 32
-    variants = [compute_commitment(b"\x09" * 32, H, 5, 0, B), compute_commitment(A, b"\x09" * 32, 5, 0, B),
-                compute_commitment(A, H, 6, 0, B), compute_commitment(A, H, 5, 1, B),
-                compute_commitment(A, H, 5, 0, b"\x09" * 32)]
+    variants = [
+        compute_commitment(b"\x09" * 32, H, 5, 0, B),
+        compute_commitment(A, b"\x09" * 32, 5, 0, B),
+        compute_commitment(A, H, 6, 0, B),
+        compute_commitment(A, H, 5, 1, B),
+        compute_commitment(A, H, 5, 0, b"\x09" * 32),
+    ]
     assert len({base, *variants}) == 6
 
 

@@ -1,5 +1,6 @@
 """Model families against transformers: tiny random Llama (GQA, tied and untied) and GPT-2 models made
 in the test import as checkpoints with equal logits, and export back bit for bit."""
+
 from __future__ import annotations
 
 import json
@@ -77,8 +78,15 @@ def test_sharded_safetensors_import(tmp_path):
     assert import_hf(tmp_path / "sharded").to_bytes() == import_hf(tmp_path / "one").to_bytes()
 
 
-@pytest.mark.parametrize("field, value", [("hidden_act", "gelu"), ("attention_bias", True), ("model_type", "mistral"),
-                                          ("rope_scaling", {"rope_type": "linear", "factor": 2.0})])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("hidden_act", "gelu"),
+        ("attention_bias", True),
+        ("model_type", "mistral"),
+        ("rope_scaling", {"rope_type": "linear", "factor": 2.0}),
+    ],
+)
 def test_unsupported_config_names_the_field(tmp_path, field, value):
     make_llama(tmp_path / "hf")
     path = tmp_path / "hf" / "config.json"
@@ -108,14 +116,26 @@ def test_tampered_tokenizer_refused(tmp_path):
     data = import_hf(tmp_path / "hf").to_bytes()
     index = data.rindex(b'"model"')  # inside the tokenizer's bytes, the last tensor's data
     with pytest.raises(WorkError) as info:
-        decode_checkpoint(data[:index] + b"'" + data[index + 1:])
+        decode_checkpoint(data[:index] + b"'" + data[index + 1 :])
     assert info.value.reason == "bad-tokenizer"
 
 
 def test_build_model_picks_family():
-    assert isinstance(build_model(LlamaConfig(vocab_size=300, block_size=16, hidden_size=16, intermediate_size=32,
-                                              num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
-                                              head_dim=8)), Llama)
+    assert isinstance(
+        build_model(
+            LlamaConfig(
+                vocab_size=300,
+                block_size=16,
+                hidden_size=16,
+                intermediate_size=32,
+                num_hidden_layers=1,
+                num_attention_heads=2,
+                num_key_value_heads=1,
+                head_dim=8,
+            )
+        ),
+        Llama,
+    )
     with pytest.raises(WorkError) as info:
         LlamaConfig(num_attention_heads=3, num_key_value_heads=2).check()
     assert info.value.reason == "bad-model-config"
@@ -125,11 +145,25 @@ def test_cli_import_then_export(tmp_path, capsys):
     from hashgrad.cli.main import main
 
     make_llama(tmp_path / "hf")
-    assert main(["model", "import", "--format", "hf", str(tmp_path / "hf"), "--out", str(tmp_path / "g.safetensors")]) == 0
+    assert (
+        main(["model", "import", "--format", "hf", str(tmp_path / "hf"), "--out", str(tmp_path / "g.safetensors")]) == 0
+    )
     summary = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert summary["family"] == "llama" and len(summary["tokenizer"]) == 64
-    assert main(["model", "export", "--format", "hf", "--checkpoint", str(tmp_path / "g.safetensors"),
-                 str(tmp_path / "out")]) == 0
+    assert (
+        main(
+            [
+                "model",
+                "export",
+                "--format",
+                "hf",
+                "--checkpoint",
+                str(tmp_path / "g.safetensors"),
+                str(tmp_path / "out"),
+            ]
+        )
+        == 0
+    )
     assert json.loads((tmp_path / "out" / "config.json").read_text())["num_key_value_heads"] == 2
     assert main(["model", "import", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x")]) == 1
     assert "error: missing-file" in capsys.readouterr().err

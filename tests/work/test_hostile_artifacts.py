@@ -3,6 +3,7 @@
 Before the fix a deeply nested JSON header raised RecursionError and an integer with thousands of
 digits raised ValueError out of the decoders, which nothing caught: one miner could stop every validator.
 """
+
 from __future__ import annotations
 
 import json
@@ -50,12 +51,42 @@ def test_checkpoint_decoder_raises_only_work_error(name):
 
 
 UPDATE_HOSTILE = HOSTILE | {
-    "update-fields-wrong-types": make_meta(json.dumps({
-        "format": "hashgrad-update-v2", "job_id": [0], "epoch": {}, "kernel": 1, "num_params": "x", "chunk_size": 1.5,
-        "topk": None, "quant_bins": True, "base_checkpoint": 7, "hotkey": [], "delta_hash": {}, "milestones": "ab"})),
-    "update-hash-not-text": make_meta(json.dumps({
-        "format": "hashgrad-update-v2", "job_id": 0, "epoch": 0, "kernel": "k", "num_params": 1, "chunk_size": 1,
-        "topk": 1, "quant_bins": 1, "base_checkpoint": [1], "hotkey": "00", "delta_hash": "00", "milestones": []})),
+    "update-fields-wrong-types": make_meta(
+        json.dumps(
+            {
+                "format": "hashgrad-update-v2",
+                "job_id": [0],
+                "epoch": {},
+                "kernel": 1,
+                "num_params": "x",
+                "chunk_size": 1.5,
+                "topk": None,
+                "quant_bins": True,
+                "base_checkpoint": 7,
+                "hotkey": [],
+                "delta_hash": {},
+                "milestones": "ab",
+            }
+        )
+    ),
+    "update-hash-not-text": make_meta(
+        json.dumps(
+            {
+                "format": "hashgrad-update-v2",
+                "job_id": 0,
+                "epoch": 0,
+                "kernel": "k",
+                "num_params": 1,
+                "chunk_size": 1,
+                "topk": 1,
+                "quant_bins": 1,
+                "base_checkpoint": [1],
+                "hotkey": "00",
+                "delta_hash": "00",
+                "milestones": [],
+            }
+        )
+    ),
 }
 
 
@@ -70,7 +101,8 @@ def test_update_decoder_raises_only_work_error(name, params):
 def test_parse_json_depth_ignores_brackets_inside_strings():
     assert compute_json_depth('{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}', 32) == 1
     assert parse_json('{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\"["}', WorkError, "x") == {
-        "a": "[" * 42 + '"['}
+        "a": "[" * 42 + '"['
+    }
     with pytest.raises(WorkError) as exc:
         parse_json("[" * 33 + "]" * 33, WorkError, "deep")
     assert exc.value.reason == "deep"
@@ -88,8 +120,10 @@ def test_scoring_zeroes_the_sender_of_a_hostile_artifact_and_scores_the_rest(che
     seed, salt = b"\x31" * 32, b"\x41" * 32
     keys = [compute_tagged_hash("test/hotkey", bytes([uid])) for uid in range(2)]
     honest = compute_output("honest", MinerContext(checkpoint, base_hash, dataset, seed, keys[0], 1, params))
-    subs = (Submission(0, keys[0], honest.commitment, 0, honest.artifact),
-            Submission(1, keys[1], b"\x00" * 32, 1, HOSTILE["deep-inner"]))
+    subs = (
+        Submission(0, keys[0], honest.commitment, 0, honest.artifact),
+        Submission(1, keys[1], b"\x00" * 32, 1, HOSTILE["deep-inner"]),
+    )
     inputs = ScoringInputs(replace(params, audit_probability=0.0), 1, seed, salt, checkpoint, base_hash, dataset, subs)
     report = compute_scores(inputs, ValidatorState())
     reasons = {v.uid: v.reason for v in report.verdicts}

@@ -1,6 +1,7 @@
 """A Llama with grouped-query attention, made by transformers in the test, trains on the network's
 real code path: import, token shards from a jsonl file, miners, validators (scoring, audits) and
 aggregation for a few epochs; the result exports to a folder transformers loads with equal logits."""
+
 from __future__ import annotations
 
 from dataclasses import replace

@@ -1,4 +1,5 @@
 """The miner's epoch and the replay audits (hashgrad.work.miner, evaluate.is_replay_exact / is_prefix_exact)."""
+
 from __future__ import annotations
 
 from dataclasses import replace

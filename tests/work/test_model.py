@@ -1,4 +1,5 @@
 """The GPT, its GPT-2 parameter layout and checkpoint validation (hashgrad.work.model)."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,16 @@ import torch
 from safetensors.torch import save as safetensors_save
 
 from hashgrad.errors import WorkError
-from hashgrad.work.model import (MODEL_PRESETS, Checkpoint, checkpoint_hash, compute_initial_state, compute_num_params,
-                                 compute_param_shapes, decode_checkpoint, encode_checkpoint)
+from hashgrad.work.model import (
+    MODEL_PRESETS,
+    Checkpoint,
+    checkpoint_hash,
+    compute_initial_state,
+    compute_num_params,
+    compute_param_shapes,
+    decode_checkpoint,
+    encode_checkpoint,
+)
 
 
 def test_demo_model_has_gpt2_layout_and_about_1m_params():
@@ -45,6 +54,7 @@ def test_checkpoint_bytes_are_canonical_and_roundtrip(checkpoint):
 def rewrite(checkpoint, state=None, header=None) -> bytes:
     tensors = dict(state or checkpoint.state)
     from dataclasses import asdict
+
     meta = header or {"format": "hashgrad-checkpoint-v1", "config": asdict(checkpoint.config)}
     return safetensors_save(tensors, metadata={"hashgrad": json.dumps(meta, sort_keys=True, separators=(",", ":"))})
 
@@ -100,8 +110,10 @@ def test_outer_momentum_travels_in_a_v2_checkpoint(checkpoint):
     v1 = encode_checkpoint(checkpoint)
     outer = with_momentum(checkpoint)
     data = encode_checkpoint(outer)
-    assert json.loads(json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])["__metadata__"]["hashgrad"])[
-        "format"] == "hashgrad-checkpoint-v2"
+    assert (
+        json.loads(json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])["__metadata__"]["hashgrad"])["format"]
+        == "hashgrad-checkpoint-v2"
+    )
     decoded = decode_checkpoint(data)
     assert torch.equal(decoded.momentum, outer.momentum) and decoded.to_bytes() == data
     # the weights are the same tensors in both formats; a checkpoint without momentum keeps v1 bytes
@@ -111,12 +123,15 @@ def test_outer_momentum_travels_in_a_v2_checkpoint(checkpoint):
 
 def test_invalid_outer_momentum_is_rejected(checkpoint):
     from dataclasses import asdict
+
     outer = with_momentum(checkpoint)
     v2 = {"format": "hashgrad-checkpoint-v2", "config": asdict(checkpoint.config)}
     assert reason_of(rewrite(checkpoint, header=v2)) == "bad-tensor-names"  # v2 without its momentum
     assert reason_of(rewrite(checkpoint, {**checkpoint.state, "outer.momentum": outer.momentum})) == "bad-tensor-names"
-    assert reason_of(rewrite(checkpoint, {**checkpoint.state, "outer.momentum": outer.momentum[:-1].clone()},
-                             header=v2)) == "bad-shape"
+    assert (
+        reason_of(rewrite(checkpoint, {**checkpoint.state, "outer.momentum": outer.momentum[:-1].clone()}, header=v2))
+        == "bad-shape"
+    )
     bad = outer.momentum.clone()
     bad[3] = float("inf")
     assert reason_of(rewrite(checkpoint, {**checkpoint.state, "outer.momentum": bad}, header=v2)) == "non-finite"

@@ -1,4 +1,5 @@
 """The in-process network paid through Yuma (hashgrad.work.network): who earns what."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -13,8 +14,13 @@ STAKE = 10**11
 @pytest.fixture(scope="module")
 def run(checkpoint, dataset, params):
     miners = [make_miner(uid) for uid in range(4)] + [make_miner(4, kind="sandbagger", sandbag_fraction=0.5)]
-    net = build_network(replace(params, audit_probability=0.0, audit_boost=1.0), dataset, checkpoint, miners,
-                        [(STAKE, False)] * 3 + [(STAKE, True)])
+    net = build_network(
+        replace(params, audit_probability=0.0, audit_boost=1.0),
+        dataset,
+        checkpoint,
+        miners,
+        [(STAKE, False)] * 3 + [(STAKE, True)],
+    )
     forced = [{}, {0: frozenset({miners[4].hotkey})}, {}]
     return net, [run_network_epoch(net, f) for f in forced]
 

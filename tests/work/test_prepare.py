@@ -1,5 +1,6 @@
 """`data prepare`: .txt, .jsonl and .parquet folders into content-addressed token shards and a manifest;
 shards are checked by hash when read, from disk or fetched from a peer, and a bad one is refused."""
+
 from __future__ import annotations
 
 import json
@@ -63,7 +64,9 @@ def test_prepare_jsonl_txt_parquet_into_shards(tmp_path, tokenizer):
 def test_byte_level_prepare_matches_the_utf8_bytes(tmp_path):
     texts = make_texts(40)
     write_jsonl(tmp_path / "d.jsonl", texts, field="body")
-    manifest = prepare_dataset(tmp_path / "d.jsonl", tmp_path / "out", b"", page_tokens=128, shard_pages=2, field="body")
+    manifest = prepare_dataset(
+        tmp_path / "d.jsonl", tmp_path / "out", b"", page_tokens=128, shard_pages=2, field="body"
+    )
     assert manifest["tokenizer"] == "bytes" and manifest["token_bytes"] == 1
     dataset = load_dataset(tmp_path / "out" / "manifest.json")
     assert bytes(dataset.pages[0].tolist()) == "\n".join(texts).encode()[:128]
@@ -107,10 +110,40 @@ def test_cli_tokenizer_train_then_prepare(tmp_path, capsys):
     from hashgrad.cli.main import main
 
     write_jsonl(tmp_path / "d.jsonl", make_texts(60))
-    assert main(["data", "tokenizer", "train", str(tmp_path / "d.jsonl"), "--vocab-size", "300",
-                 "--out", str(tmp_path / "tok.json")]) == 0
-    assert main(["data", "prepare", str(tmp_path / "d.jsonl"), "--tokenizer", str(tmp_path / "tok.json"),
-                 "--out", str(tmp_path / "ds"), "--page-tokens", "64", "--shard-pages", "4", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "tokenizer",
+                "train",
+                str(tmp_path / "d.jsonl"),
+                "--vocab-size",
+                "300",
+                "--out",
+                str(tmp_path / "tok.json"),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "data",
+                "prepare",
+                str(tmp_path / "d.jsonl"),
+                "--tokenizer",
+                str(tmp_path / "tok.json"),
+                "--out",
+                str(tmp_path / "ds"),
+                "--page-tokens",
+                "64",
+                "--shard-pages",
+                "4",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     summary = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert summary["tokenizer"] == compute_tokenizer_id((tmp_path / "tok.json").read_bytes())
     assert load_dataset(tmp_path / "ds" / "manifest.json").manifest["num_pages"] == summary["pages"]

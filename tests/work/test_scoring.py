@@ -1,4 +1,5 @@
 """Validator scoring: stages, reason codes, weights and purity (hashgrad.work.scoring)."""
+
 from __future__ import annotations
 
 import json
@@ -12,10 +13,10 @@ import torch
 
 from hashgrad.work.adversaries import MinerContext, compute_output
 from hashgrad.work.compress import compute_layout, decompress
-from hashgrad.work.update import decode_update
-from hashgrad.work.scoring import ScoringInputs, Submission, ValidatorState, compute_scores
 from hashgrad.work.hardware import compute_kernel_env
 from hashgrad.work.hashing import compute_tagged_hash
+from hashgrad.work.scoring import ScoringInputs, Submission, ValidatorState, compute_scores
+from hashgrad.work.update import decode_update
 
 SEED, OLD_SEED, SALT = b"\x31" * 32, b"\x30" * 32, b"\x41" * 32
 KINDS = ["honest"] * 5 + ["lazy", "noise", "copycat", "replay", "poisoner", "sandbagger"]
@@ -27,11 +28,23 @@ def hotkey(uid: int) -> bytes:
 
 def make_submissions(checkpoint, base_hash, dataset, params, epoch=1):
     """One epoch of the mixed swarm: honest miners commit first, copycat and replay last."""
-    old = compute_output("honest", MinerContext(checkpoint, base_hash, dataset, OLD_SEED, hotkey(99), epoch - 1, params))
+    old = compute_output(
+        "honest", MinerContext(checkpoint, base_hash, dataset, OLD_SEED, hotkey(99), epoch - 1, params)
+    )
     subs, revealed, norms = [], [], []
     for uid, kind in enumerate(KINDS):
-        ctx = MinerContext(checkpoint, base_hash, dataset, SEED, hotkey(uid), epoch, params, others=tuple(revealed),
-                           past=(old.artifact,), norm_hint=sorted(norms)[len(norms) // 2] if norms else 0.0)
+        ctx = MinerContext(
+            checkpoint,
+            base_hash,
+            dataset,
+            SEED,
+            hotkey(uid),
+            epoch,
+            params,
+            others=tuple(revealed),
+            past=(old.artifact,),
+            norm_hint=sorted(norms)[len(norms) // 2] if norms else 0.0,
+        )
         out = compute_output(kind, ctx)
         if kind == "honest":
             revealed.append(out.artifact)
@@ -107,7 +120,8 @@ ckpt = Checkpoint(params.model, compute_initial_state(params.model, 0))
 base = checkpoint_hash(ckpt.to_bytes())
 subs, old = make_submissions(ckpt, base, dataset, params)
 report = compute_scores(ScoringInputs(params, 1, SEED, SALT, ckpt, base, dataset, subs, (old,)), ValidatorState())
-print(json.dumps({{"weights": {{str(k): v.hex() for k, v in ((k, __import__("struct").pack("<d", w)) for k, w in report.weights.items())}},
+weights = {{str(k): __import__("struct").pack("<d", w).hex() for k, w in report.weights.items()}}
+print(json.dumps({{"weights": weights,
                   "u16": report.weights_u16, "reasons": [v.reason for v in report.verdicts]}}))
 """
 
@@ -115,8 +129,19 @@ print(json.dumps({{"weights": {{str(k): v.hex() for k, v in ((k, __import__("str
 def test_scoring_is_a_pure_function_across_processes():
     tests = str(Path(__file__).resolve().parent)
     script = PURITY_SCRIPT.format(tests=tests)
-    outputs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
-                              timeout=120, env=compute_kernel_env()).stdout.strip().splitlines()[-1] for _ in range(2)]
+    outputs = [
+        subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+            env=compute_kernel_env(),
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+        for _ in range(2)
+    ]
     assert outputs[0] == outputs[1]
     assert json.loads(outputs[0])["weights"]
 
@@ -124,12 +149,14 @@ def test_scoring_is_a_pure_function_across_processes():
 def test_gain_score_is_relative_to_the_median_and_superlinear(params):
     from hashgrad.work.evaluate import LossTest
     from hashgrad.work.scoring import compute_gain_score
+
     cubic = replace(params, gain_power=3.0, gain_cap=2.0, min_relative_gain=0.5)
 
     def test(s_rand, stderr=0.001):
         return LossTest(s_own=s_rand, s_rand=s_rand, rand_stderr=stderr, diff_stderr=stderr, z=1.0, gate_z=2.0)
+
     assert compute_gain_score(test(0.04), 0.04, cubic) == pytest.approx(1.0)
-    assert compute_gain_score(test(0.03), 0.04, cubic) == pytest.approx(0.75 ** 3)  # a 25 % shortfall loses 58 %
+    assert compute_gain_score(test(0.03), 0.04, cubic) == pytest.approx(0.75**3)  # a 25 % shortfall loses 58 %
     assert compute_gain_score(test(0.2), 0.04, cubic) == pytest.approx(8.0)  # capped at 2x the median
     assert compute_gain_score(test(0.019), 0.04, cubic) == 0.0  # below half the median
     assert compute_gain_score(test(0.04, stderr=0.05), 0.04, cubic) == 0.0  # not significant

@@ -1,4 +1,5 @@
 """Whole epochs in-process: honest swarms learn, cheats earn nothing (hashgrad.work.swarm)."""
+
 from __future__ import annotations
 
 from dataclasses import replace

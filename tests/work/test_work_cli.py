@@ -1,4 +1,5 @@
 """`hashgrad work ...` shells (hashgrad.cli.work_cmd)."""
+
 from __future__ import annotations
 
 import json
@@ -11,7 +12,10 @@ def test_dataset_build_and_check(tmp_path, capsys):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "a.py").write_text("print('hello world')\n" * 3000)
-    assert main(["work", "dataset", "build", str(corpus), "--out", str(tmp_path / "d" / "m.json"), "--preset", "tiny"]) == 0
+    assert (
+        main(["work", "dataset", "build", str(corpus), "--out", str(tmp_path / "d" / "m.json"), "--preset", "tiny"])
+        == 0
+    )
     built = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert main(["work", "dataset", "check", str(tmp_path / "d" / "m.json")]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == built
@@ -20,8 +24,22 @@ def test_dataset_build_and_check(tmp_path, capsys):
 
 def test_simulate_prints_epochs_and_ends_with_json(tmp_path, capsys, dataset):
     manifest = save_dataset(dataset, tmp_path / "manifest.json")
-    code = main(["work", "simulate", "--preset", "tiny", "--miners", "3", "--adversaries", "lazy,copycat",
-                 "--epochs", "2", "--dataset", str(manifest)])
+    code = main(
+        [
+            "work",
+            "simulate",
+            "--preset",
+            "tiny",
+            "--miners",
+            "3",
+            "--adversaries",
+            "lazy,copycat",
+            "--epochs",
+            "2",
+            "--dataset",
+            str(manifest),
+        ]
+    )
     lines = capsys.readouterr().out.strip().splitlines()
     assert code == 0 and sum(line.startswith("epoch ") for line in lines) == 3
     result = json.loads(lines[-1])

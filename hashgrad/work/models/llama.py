@@ -12,6 +12,7 @@ rotate_half, keys/values repeated per query group, softmax in float32) and, like
 writes attention out instead of calling a fused kernel, so the bits do not depend on which
 attention backend a torch build picks (replay audits need bit-exact steps).
 """
+
 from __future__ import annotations
 
 import math
@@ -44,12 +45,20 @@ class LlamaConfig:
     bos_token_id: int | None = None
     eos_token_id: int | None = None
 
-    def check(self) -> "LlamaConfig":
+    def check(self) -> LlamaConfig:
         """Raise WorkError (naming the field) unless the config is sane and small enough to hold."""
         if self.model_type != MODEL_TYPE:
             raise WorkError("bad-model-config", f"model_type must be {MODEL_TYPE!r}")
-        sizes = ("vocab_size", "block_size", "hidden_size", "intermediate_size", "num_hidden_layers",
-                 "num_attention_heads", "num_key_value_heads", "head_dim")
+        sizes = (
+            "vocab_size",
+            "block_size",
+            "hidden_size",
+            "intermediate_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "num_key_value_heads",
+            "head_dim",
+        )
         for name in sizes:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
@@ -58,8 +67,12 @@ class LlamaConfig:
             raise WorkError("bad-model-config", "num_attention_heads must be a multiple of num_key_value_heads")
         if self.head_dim % 2:
             raise WorkError("bad-model-config", "head_dim must be even (RoPE rotates pairs)")
-        if (self.vocab_size > 1 << 20 or self.block_size > 1 << 16 or self.num_hidden_layers > 256
-                or max(self.hidden_size, self.intermediate_size, self.num_attention_heads * self.head_dim) > 1 << 16):
+        if (
+            self.vocab_size > 1 << 20
+            or self.block_size > 1 << 16
+            or self.num_hidden_layers > 256
+            or max(self.hidden_size, self.intermediate_size, self.num_attention_heads * self.head_dim) > 1 << 16
+        ):
             raise WorkError("bad-model-config", "config too large")
         for name in ("rms_norm_eps", "rope_theta"):
             value = getattr(self, name)
@@ -69,8 +82,9 @@ class LlamaConfig:
             raise WorkError("bad-model-config", "tie_word_embeddings must be a boolean")
         for name in ("bos_token_id", "eos_token_id"):
             value = getattr(self, name)
-            if value is not None and not (isinstance(value, int) and not isinstance(value, bool)
-                                          and 0 <= value < self.vocab_size):
+            if value is not None and not (
+                isinstance(value, int) and not isinstance(value, bool) and 0 <= value < self.vocab_size
+            ):
                 raise WorkError("bad-model-config", f"{name} must be null or a token id")
         return self
 
@@ -85,10 +99,14 @@ def compute_param_shapes(config: LlamaConfig) -> dict[str, tuple[int, ...]]:
     for i in range(c.num_hidden_layers):
         p = f"model.layers.{i}."
         shapes |= {
-            p + "input_layernorm.weight": (h,), p + "post_attention_layernorm.weight": (h,),
-            p + "self_attn.q_proj.weight": (q, h), p + "self_attn.k_proj.weight": (kv, h),
-            p + "self_attn.v_proj.weight": (kv, h), p + "self_attn.o_proj.weight": (h, q),
-            p + "mlp.gate_proj.weight": (c.intermediate_size, h), p + "mlp.up_proj.weight": (c.intermediate_size, h),
+            p + "input_layernorm.weight": (h,),
+            p + "post_attention_layernorm.weight": (h,),
+            p + "self_attn.q_proj.weight": (q, h),
+            p + "self_attn.k_proj.weight": (kv, h),
+            p + "self_attn.v_proj.weight": (kv, h),
+            p + "self_attn.o_proj.weight": (h, q),
+            p + "mlp.gate_proj.weight": (c.intermediate_size, h),
+            p + "mlp.up_proj.weight": (c.intermediate_size, h),
             p + "mlp.down_proj.weight": (h, c.intermediate_size),
         }
     return dict(sorted(shapes.items()))
@@ -97,8 +115,10 @@ def compute_param_shapes(config: LlamaConfig) -> dict[str, tuple[int, ...]]:
 def compute_initial_state(config: LlamaConfig, seed: int) -> dict[str, torch.Tensor]:
     """transformers' Llama initialisation: normal(0, 0.02) for matrices, ones for the norms."""
     generator = torch.Generator().manual_seed(seed)
-    return {name: torch.ones(shape) if name.endswith("norm.weight") else torch.randn(shape, generator=generator) * 0.02
-            for name, shape in compute_param_shapes(config).items()}
+    return {
+        name: torch.ones(shape) if name.endswith("norm.weight") else torch.randn(shape, generator=generator) * 0.02
+        for name, shape in compute_param_shapes(config).items()
+    }
 
 
 class RMSNorm(nn.Module):
@@ -142,8 +162,9 @@ class Attention(nn.Module):
         self.v_proj = nn.Linear(c.hidden_size, c.num_key_value_heads * c.head_dim, bias=False)
         self.o_proj = nn.Linear(c.num_attention_heads * c.head_dim, c.hidden_size, bias=False)
 
-    def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor],
-                cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor], cache: KVCache | None = None, layer: int = 0
+    ) -> torch.Tensor:
         batch, length, _ = x.shape
         # (B, T, C) -> (B, heads, T, head_dim)
         q = self.q_proj(x).view(batch, length, self.n_head, self.head_dim).transpose(1, 2)
@@ -210,7 +231,9 @@ class Llama(nn.Module):
         super().__init__()
         self.config = config.check()
         self.model = LlamaBody(config)
-        self.lm_head = None if config.tie_word_embeddings else nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.lm_head = (
+            None if config.tie_word_embeddings else nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        )
 
     def compute_logits(self, idx: torch.Tensor, start: int = 0, cache: KVCache | None = None) -> torch.Tensor:
         """Logits of tokens at positions start.. (with `cache` holding the keys/values of earlier ones)."""
