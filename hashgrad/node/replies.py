@@ -244,6 +244,7 @@ class Neuron:
     validator_permit: bool
     consensus: float
     incentive: float
+    incentive_u16: int  # the incentive as the chain stores it (the weight the next checkpoint gives)
     dividends: float
     trust: float
     emission: int
@@ -280,6 +281,7 @@ def parse_neuron(row: dict, uid: int) -> Neuron:
         stake=get_int(row, "stake", m),
         consensus=get_share(row, "consensus", m),
         incentive=get_share(row, "incentive", m),
+        incentive_u16=get_int(row, "incentive_u16", m, 0, U16_MAX),
         dividends=get_share(row, "dividends", m),
         trust=get_share(row, "trust", m),
         emission=get_int(row, "emission", m),

@@ -115,6 +115,7 @@ def _metagraph(node, job) -> dict:
                 "validator_permit": stats.validator_permit,
                 "consensus": stats.consensus / U16_MAX,
                 "incentive": stats.incentive / U16_MAX,
+                "incentive_u16": stats.incentive,  # as stored: what the next checkpoint aggregates by
                 "dividends": stats.dividends / U16_MAX,
                 "trust": stats.trust / U16_MAX,
                 "validator_trust": stats.validator_trust / U16_MAX,

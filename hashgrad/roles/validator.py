@@ -34,8 +34,6 @@ from hashgrad.work.params import WorkParams
 from hashgrad.work.scoring import ScoringInputs, Submission, ValidatorState, compute_scores
 from hashgrad.work.update import decode_update
 
-U16 = 65535
-
 
 @dataclass
 class CommittedWeights:
@@ -157,7 +155,7 @@ class TrainingValidator:
     def get_consensus_incentive(self, epoch: int) -> dict[int, int]:
         """uid -> incentive (u16) that the chain's consensus gave in `epoch` (empty if it paid nothing)."""
         uids = self.client.get_metagraph(self.job.job_id).uids
-        return {u.uid: round(u.incentive * U16) for u in uids if u.epoch == epoch}
+        return {u.uid: u.incentive_u16 for u in uids if u.epoch == epoch}
 
     # ------------------------------------------------------------ scoring
     def score_and_commit(self, epoch: int) -> None:

@@ -26,6 +26,7 @@ ROW = {
     "validator_permit": True,
     "consensus": 0.25,
     "incentive": 0.5,
+    "incentive_u16": 32767,
     "dividends": 1.0,
     "trust": 0.0,
     "validator_trust": 1.0,

@@ -192,6 +192,7 @@ def test_validator_allow_list_holds_permitted_validators_only():
             validator_permit=permit,
             consensus=0.0,
             incentive=0.0,
+            incentive_u16=0,
             dividends=0.0,
             trust=0.0,
             emission=0,
