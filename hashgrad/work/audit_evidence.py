@@ -76,7 +76,10 @@ def decode_evidence(data: bytes) -> AuditEvidence:
             name: bytes.fromhex(raw[name])
             for name in ("miner", "artifact_id", "base_checkpoint", "expected_hash", "got_hash")
         }
-        segment = tuple(int(s) for s in raw["segment"])
+        bounds = [int(s) for s in raw["segment"]]
+        if len(bounds) != 2:
+            raise WorkError("bad-evidence", "fields, segment or hash sizes")
+        segment = (bounds[0], bounds[1])
         distance = raw["distance"]
         evidence = AuditEvidence(
             uid=int(raw["uid"]),
@@ -92,7 +95,6 @@ def decode_evidence(data: bytes) -> AuditEvidence:
         raise WorkError("bad-evidence", str(exc)) from exc
     if (
         set(raw) != set(AuditEvidence.__dataclass_fields__)
-        or len(segment) != 2
         or not 0 <= segment[0] < segment[1]
         or segment[1] != evidence.step
         or any(len(fields[n]) != 32 for n in ("miner", "artifact_id", "base_checkpoint"))

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from hashgrad.errors import WorkError
-from hashgrad.work.model import GPTConfig, compute_param_shapes, shape_numel
+from hashgrad.work.model import ModelConfig, compute_param_shapes, shape_numel
 
 MAX_CHUNK_SIZE = 4096  # chunk-local indices fit in 12 bits (and in uint16)
 
@@ -81,7 +81,7 @@ class Layout:
         return np.concatenate([np.full(g.count * g.keep, g.tensor, dtype=np.int64) for g in self.groups])
 
 
-def compute_layout(config: GPTConfig, chunk_size: int, topk: int) -> Layout:
+def compute_layout(config: ModelConfig, chunk_size: int, topk: int) -> Layout:
     groups, offset = [], 0
     shapes = list(compute_param_shapes(config).values())
     for tensor, shape in enumerate(shapes):

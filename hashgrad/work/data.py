@@ -156,6 +156,8 @@ def check_manifest(manifest: object) -> dict:
 
 def save_dataset(dataset: Dataset, manifest_path: Path) -> Path:
     """Write the manifest (canonical JSON) and pages.bin beside it; returns the manifest path."""
+    if not isinstance(dataset.pages, np.ndarray):  # a v2 dataset lives in its shards, written by prepare.py
+        raise WorkError("sharded-dataset", "a sharded (v2) dataset has no pages.bin to save")
     manifest_path.parent.mkdir(parents=True, exist_ok=True)
     (manifest_path.parent / PAGES_FILE).write_bytes(dataset.pages.tobytes())
     manifest_path.write_text(compute_header_json(dataset.manifest) + "\n")

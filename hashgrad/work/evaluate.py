@@ -40,7 +40,7 @@ from hashgrad.work.data import (
 from hashgrad.work.hardware import CPU_FP32, Runtime
 from hashgrad.work.hashing import HashStream, compute_sample, compute_seed, compute_tagged_hash
 from hashgrad.work.miner import compute_pseudo_gradient, compute_training
-from hashgrad.work.model import GPT, Checkpoint, compute_flat, compute_loss, compute_unflat
+from hashgrad.work.model import Checkpoint, TrainableModel, compute_flat, compute_loss, compute_unflat
 from hashgrad.work.params import WorkParams
 from hashgrad.work.update import UpdateHeader, compute_delta_hash, compute_milestone_steps
 
@@ -75,7 +75,7 @@ class LossTest:
         return self.excess > self.gate_z * self.diff_stderr
 
 
-def compute_batched_loss(model: GPT, windows: torch.Tensor) -> torch.Tensor:
+def compute_batched_loss(model: TrainableModel, windows: torch.Tensor) -> torch.Tensor:
     return torch.cat([compute_loss(model, windows[i : i + EVAL_BATCH]) for i in range(0, len(windows), EVAL_BATCH)])
 
 
@@ -91,7 +91,7 @@ def compute_own_refs(dataset: Dataset, params: WorkParams, seed: bytes, salt: by
     refs = compute_window_refs(pages, params.windows_per_page)
     if params.inner_steps * params.batch_size < len(refs):  # less than one pass: only the windows drawn
         order = compute_batch_order(seed, hotkey, pages, params.windows_per_page, params.inner_steps, params.batch_size)
-        refs = {ref for batch in order for ref in batch}
+        refs = [ref for batch in order for ref in batch]
     refs = sorted(set(refs))
     key = compute_seed(seed, "eval-own", salt, hotkey)
     picked = compute_sample(key, len(refs), min(params.eval_own_windows, len(refs)))
@@ -120,7 +120,7 @@ def compute_random_refs(
     return [(free[i // per_page], i % per_page) for i in picked]
 
 
-def compute_applied_model(checkpoint: Checkpoint, update: torch.Tensor, scale: float) -> GPT:
+def compute_applied_model(checkpoint: Checkpoint, update: torch.Tensor, scale: float) -> TrainableModel:
     state = compute_unflat(compute_flat(checkpoint.state) - scale * update, checkpoint.config)
     return Checkpoint(checkpoint.config, state).build_model().eval()
 
@@ -147,7 +147,7 @@ def compute_stderr(gains: torch.Tensor, scale: float, clusters: list[int] | None
 
 
 def compute_rand_prefix(
-    model: GPT, rand: torch.Tensor, rand_before: torch.Tensor, pages: list[int] | None, params: WorkParams
+    model: TrainableModel, rand: torch.Tensor, rand_before: torch.Tensor, pages: list[int] | None, params: WorkParams
 ) -> tuple[float, float, int]:
     """(s_rand, its standard error, windows used) on the shortest prefix of the shared random sample,
     from eval_rand_windows doubling to all of it, whose standard error is within eval_rel_stderr of the gain."""

@@ -162,17 +162,18 @@ class GPT(nn.Module):
         return logits, loss
 
 
-ModelConfig = GPTConfig | llama.LlamaConfig
+ModelConfig = GPTConfig | llama.LlamaConfig  # a config's type names its family
+TrainableModel = GPT | llama.Llama  # what build_model makes: forward(idx, targets) -> (logits, loss)
 
 
-def build_model(config: ModelConfig) -> nn.Module:
+def build_model(config: ModelConfig) -> TrainableModel:
     """The one constructor every path uses: the family the config names, freshly initialised."""
     if isinstance(config, llama.LlamaConfig):
         return llama.Llama(config)
     return GPT(config)
 
 
-def compute_num_params(config: GPTConfig) -> int:
+def compute_num_params(config: ModelConfig) -> int:
     return sum(shape_numel(shape) for shape in compute_param_shapes(config).values())
 
 
@@ -180,7 +181,7 @@ def shape_numel(shape: tuple[int, ...]) -> int:
     return math.prod(shape)
 
 
-def compute_param_shapes(config: GPTConfig) -> dict[str, tuple[int, ...]]:
+def compute_param_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
     """Parameter name -> shape in canonical (sorted-name) order: the layout of flat vectors."""
     if isinstance(config, llama.LlamaConfig):
         return llama.compute_param_shapes(config)
@@ -205,7 +206,7 @@ def compute_param_shapes(config: GPTConfig) -> dict[str, tuple[int, ...]]:
     return dict(sorted(shapes.items()))
 
 
-def compute_initial_state(config: GPTConfig, seed: int) -> dict[str, torch.Tensor]:
+def compute_initial_state(config: ModelConfig, seed: int) -> dict[str, torch.Tensor]:
     """GPT-2's initialisation (normal 0.02, residual projections scaled by 1/sqrt(2 n_layer)).
 
     The initial weights are then *sent* as a checkpoint, never regenerated elsewhere: torch's RNG
@@ -230,7 +231,7 @@ def compute_initial_state(config: GPTConfig, seed: int) -> dict[str, torch.Tenso
 class Checkpoint:
     """A model's weights (name -> float32 tensor, canonical order) and its config."""
 
-    config: GPTConfig
+    config: ModelConfig
     state: dict[str, torch.Tensor]
     momentum: torch.Tensor | None = None  # outer Nesterov buffer (flat, canonical order), or None
     tokenizer: bytes = b""  # a Hugging Face tokenizer.json, or empty for the byte-level vocabulary
@@ -239,7 +240,7 @@ class Checkpoint:
     def to_bytes(self) -> bytes:
         return encode_checkpoint(self)
 
-    def build_model(self) -> nn.Module:
+    def build_model(self) -> TrainableModel:
         model = build_model(self.config)
         model.load_state_dict(self.state, strict=True)
         return model
@@ -260,7 +261,7 @@ def encode_checkpoint(checkpoint: Checkpoint) -> bytes:
         if checkpoint.tokenizer_config:
             header["tokenizer_config"] = check_tokenizer_config(checkpoint.tokenizer_config)
         tensors[TOKENIZER_TENSOR] = torch.frombuffer(bytearray(checkpoint.tokenizer), dtype=torch.uint8)
-    if outer:
+    if checkpoint.momentum is not None:  # = outer
         tensors[MOMENTUM_TENSOR] = checkpoint.momentum.detach().to(torch.float32).contiguous()
     # One metadata key only: safetensors keeps metadata in a hash map, so a single key is what
     # makes the header bytes independent of map iteration order.
@@ -380,7 +381,7 @@ def compute_flat(state: dict[str, torch.Tensor]) -> torch.Tensor:
     return torch.cat([state[name].reshape(-1) for name in sorted(state)])
 
 
-def compute_unflat(flat: torch.Tensor, config: GPTConfig) -> dict[str, torch.Tensor]:
+def compute_unflat(flat: torch.Tensor, config: ModelConfig) -> dict[str, torch.Tensor]:
     state, offset = {}, 0
     for name, shape in compute_param_shapes(config).items():
         size = shape_numel(shape)
@@ -389,7 +390,7 @@ def compute_unflat(flat: torch.Tensor, config: GPTConfig) -> dict[str, torch.Ten
     return state
 
 
-def compute_loss(model: GPT, windows: torch.Tensor) -> torch.Tensor:
+def compute_loss(model: TrainableModel, windows: torch.Tensor) -> torch.Tensor:
     """Per-window mean next-byte loss (nats) for windows of block_size + 1 tokens; no grad."""
     with torch.no_grad():
         logits, _ = model(windows[:, :-1])

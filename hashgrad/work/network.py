@@ -122,7 +122,9 @@ def make_miner(uid: int, kind: str = "honest", effort: Effort | None = None, **e
 
 
 def run_network_miners(net: Network, base_hash: bytes, seed: bytes) -> list[Submission]:
-    submissions, revealed, honest_norms = [], [], []
+    submissions: list[Submission] = []
+    revealed: list[bytes] = []  # the honest miners' artifacts, for copiers
+    honest_norms: list[float] = []
     ordered = sorted(net.miners, key=lambda m: (m.effort is None and m.kind in COMMIT_LAST, m.uid))
     for miner in ordered:
         ctx = MinerContext(
@@ -208,22 +210,23 @@ def run_network_epoch(net: Network, forced: dict[int, frozenset[bytes]] | None =
     reports, evidence, inputs = run_network_validators(net, base_hash, seed, submissions, forced or {})
     weights = compute_weight_rows(net, reports)
     stake = [0] * len(net.miners) + [v.stake for v in net.validators]
-    result = compute_job_consensus(weights, stake, net.bonds, net.job)  # the chain's own epoch computation
+    bonds = net.bonds if net.bonds is not None else [[0] * net.n for _ in range(net.n)]  # none yet: all zero
+    result = compute_job_consensus(weights, stake, bonds, net.job)  # the chain's own epoch computation
     net.bonds = [list(row) for row in result.bonds]
     net.consensus = list(result.consensus)
     incentive = {uid: result.incentive[uid] / ONE for uid in range(net.n) if result.incentive[uid]}
     dividends = {uid: result.dividends[uid] / ONE for uid in range(net.n) if result.dividends[uid]}
-    by_uid = {s.uid: s for s in submissions}
+    artifacts = {s.uid: s.artifact for s in submissions if s.artifact is not None}  # all: each comes from a MinerOutput
     stored = compute_incentive_u16(result)  # aggregated by the incentive as the chain stores it
     updates = [
-        WeightedUpdate(compute_artifact_id(by_uid[uid].artifact), update, compute_update_weight(stored[uid]))
+        WeightedUpdate(compute_artifact_id(artifacts[uid]), update, compute_update_weight(stored[uid]))
         for uid, update in reports[0].updates.items()
     ]
     aggregated = compute_next_checkpoint(net.checkpoint, updates, net.params)
     net.history.append(list(reports[0].updates.values()) + [aggregated.step])
     accepted = set(aggregated.accepted)
     net.past_artifacts = [
-        by_uid[uid].artifact for uid in reports[0].updates if compute_artifact_id(by_uid[uid].artifact) in accepted
+        artifacts[uid] for uid in reports[0].updates if compute_artifact_id(artifacts[uid]) in accepted
     ]
     net.checkpoint = aggregated.checkpoint
     record = NetworkEpoch(

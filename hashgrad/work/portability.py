@@ -173,7 +173,11 @@ def compute_audit_record(
     declared = parse_hardware_class(header.hardware)
     runtime = replace(runtime, precision=declared.precision)
     started = time.process_time()
-    record = {"kind": kind, "miner_class": header.hardware, "validator_class": runtime.get_class().to_text()}
+    record: dict[str, object] = {
+        "kind": kind,
+        "miner_class": header.hardware,
+        "validator_class": runtime.get_class().to_text(),
+    }
     if is_exact_class(declared, runtime.get_class()):
         passed = is_prefix_exact(checkpoint, dataset, SEED, HOTKEY, params, header, params.inner_steps, runtime)
         record |= {"mode": "exact", "passed": passed, "reason": None if passed else "replay-mismatch"}

@@ -191,7 +191,9 @@ def prepare_dataset(
     def flush():
         texts = [p.text for p in batch]
         # encode_batch_fast skips the character offsets we do not use (1.6x faster than encode_batch)
-        encoded = codec.tokenizer.encode_batch_fast(texts, add_special_tokens=False) if tokenizer else None
+        encoded = (
+            codec.tokenizer.encode_batch_fast(texts, add_special_tokens=False) if isinstance(codec, HFCodec) else None
+        )
         for i, piece in enumerate(batch):
             writer.add(
                 (encoded[i].ids if encoded else codec.encode(piece.text)) + (separator if piece.ends_document else [])

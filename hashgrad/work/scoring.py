@@ -338,6 +338,8 @@ def compute_audit(
     replay within the miner's class (a mismatch is evidence anyone of the class can re-check), a
     tolerance replay from its revealed states across classes."""
     if is_exact_replay(inputs, header):
+        if sub.artifact is None:  # stage 1 (compute_decoded) refused it already; audits see revealed ones only
+            raise WorkError("not-revealed")
         found = compute_audit_evidence(
             inputs.checkpoint,
             inputs.dataset,

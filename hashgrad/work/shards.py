@@ -28,7 +28,7 @@ SHARDED_FORMAT = "hashgrad-dataset-v2"
 SHARDS_DIR = "shards"
 MAX_SHARD_BYTES = 8 * 1024 * 1024  # what one artifact may hold (putartifact's limit)
 MAX_DATASET_TOKENS = 1 << 36
-TOKEN_DTYPES = {1: np.dtype("<u1"), 2: np.dtype("<u2"), 4: np.dtype("<u4")}
+TOKEN_DTYPES: dict[int, np.dtype] = {1: np.dtype("<u1"), 2: np.dtype("<u2"), 4: np.dtype("<u4")}
 MANIFEST_FIELDS = {
     "format",
     "source",

@@ -104,7 +104,10 @@ def compute_epoch_seed(base_hash: bytes, epoch: int) -> bytes:
 
 def run_miners(swarm: Swarm, base_hash: bytes, seed: bytes) -> tuple[list[Commit], float]:
     """Every miner's submission this epoch, in commit order, and the miners' total compute seconds."""
-    commits, revealed, honest_norms, seconds = [], [], [], 0.0
+    commits: list[Commit] = []
+    revealed: list[bytes] = []  # the honest miners' artifacts, for copiers
+    honest_norms: list[float] = []
+    seconds = 0.0
     ordered = sorted(swarm.miners, key=lambda m: (m.kind in COMMIT_LAST, m.uid))
     for miner in ordered:
         ctx = MinerContext(
