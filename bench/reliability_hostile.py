@@ -7,7 +7,8 @@ each from its own loopback address in its own /16 (127.(10+i).0.2), in five kind
 
     garbage    random bytes instead of frames
     slow       a version message trickled one byte per second (a slowloris)
-    headers    a handshake, then floods of merge-mining-flagged headers that no block will back
+    headers    a handshake, then floods of merge-mined headers (each with a proof, at the easiest
+               bits) that no block will back
     addr       a handshake, then addr messages of 1,000 fresh addresses, again and again
     oversize   a frame header announcing a 30 MB block before any handshake
 
@@ -32,8 +33,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from functional.framework import TestNode, wait_until  # noqa: E402
+from hashgrad.chain.auxpow import build_aux_coinbase_script, build_auxpow, build_parent_coinbase  # noqa: E402
 from hashgrad.chain.genesis import build_genesis_block, compute_block_version  # noqa: E402
 from hashgrad.chain.header import BlockHeader  # noqa: E402
+from hashgrad.chain.pow import is_valid_proof_of_work  # noqa: E402
 from hashgrad.errors import RpcError  # noqa: E402
 from hashgrad.p2p.messages import (  # noqa: E402
     PROTOCOL_VERSION,
@@ -84,15 +87,23 @@ class Campaign:
         await asyncio.wait_for(reader.read(4096), 5)
 
     def fake_headers(self, count: int) -> HeadersMessage:
-        prev, headers = self.genesis, []
+        """Chained merge-mined headers with proofs that hold (a merge-mined header travels with its
+        proof and is checked before it is queued), so the node must bound them as a flood."""
+        prev, headers, auxpows = self.genesis, [], []
         version = compute_block_version(self.params, auxpow=True)
+        pow_limit = self.params.pow.pow_limit
         for i in range(count):
             header = BlockHeader(
                 version, prev, os.urandom(32), self.params.genesis_time + 60 * (i + 1), self.params.genesis_bits, i
             )
+            coinbase = build_parent_coinbase(build_aux_coinbase_script(header.hash, 0, 0))
+            parent = BlockHeader(0x20000000, os.urandom(32), coinbase.txid, int(time.time()), header.bits, 0)
+            while not is_valid_proof_of_work(parent.hash, header.bits, pow_limit):
+                parent = parent.with_nonce(parent.nonce + 1)
             headers.append(header)
+            auxpows.append(build_auxpow(coinbase, parent))
             prev = header.hash
-        return HeadersMessage(tuple(headers))
+        return HeadersMessage(tuple(headers), tuple(auxpows))
 
     async def attack(self, kind: str, source: str, deadline: float) -> None:
         rng = random.Random(source)

@@ -9,7 +9,7 @@ mutation-based fuzzing starts from deep inside each format.
     frame        a P2P byte stream -> read_frame (magic, command, length, checksum)
     message      command byte + payload -> decode_message, for every command
     tx           parse_transaction + check_transaction + decode_payload
-    header       BlockHeader.deserialize + the header checks headers sync runs
+    header       a headers payload (HeadersMessage.deserialize) + the proof checks headers sync runs
     block        parse_block + check_block_body (Merkle, coinbase, signatures, sizes)
     auxpow       parse_auxpow
     update       decode_update (a training artifact: safetensors + JSON header + packed payload)
@@ -39,7 +39,7 @@ from hashgrad.chain.tx import TransferPayload, TxKind, decode_payload, parse_tra
 from hashgrad.chain.validation import check_block_body, check_header_proof, check_transaction
 from hashgrad.errors import HashgradError, ProtocolError
 from hashgrad.node.rest import _blockhash_by_height
-from hashgrad.p2p.messages import MESSAGE_TYPES, PingMessage, decode_message, encode_message
+from hashgrad.p2p.messages import MESSAGE_TYPES, HeadersMessage, PingMessage, decode_message, encode_message
 from hashgrad.p2p.wire import compute_message_limits, read_frame
 from hashgrad.safejson import parse_json
 from hashgrad.serve.client import merge_stream, parse_claim, parse_reply_json
@@ -89,8 +89,10 @@ def fuzz_tx(data: bytes) -> None:
 
 
 def fuzz_header(data: bytes) -> None:
-    header = BlockHeader.deserialize(data[:80])
-    check_header_proof(PARAMS, header, None)
+    """A `headers` payload (each header with its AuxPoW proof when flagged) and the proof check sync runs."""
+    message = HeadersMessage.deserialize(data)
+    for header, auxpow in zip(message.headers, message.auxpows):
+        check_header_proof(PARAMS, header, auxpow)
 
 
 def fuzz_block(data: bytes) -> None:
@@ -207,12 +209,14 @@ SEED_UPDATE = build_update_seed()
 SEED_CHECKPOINT = encode_checkpoint(Checkpoint(WORK.model, compute_initial_state(WORK.model, 0)))
 
 
-def build_auxpow_seed() -> bytes:
-    """A well-formed auxpow (segwit parent coinbase committing to a block hash), as pools build it."""
+def build_auxpow_seed(block_hash: bytes = b"\x05" * 32, bits: int = 0x207FFFFF) -> bytes:
+    """A well-formed auxpow (segwit parent coinbase committing to a block hash), as pools build it;
+    the parent's nonce is the first whose hash meets `bits`, so the proof of a real hash holds."""
     from hashgrad.chain.auxpow import build_aux_coinbase_script, build_auxpow
     from hashgrad.chain.btc_tx import BitcoinTx, TxIn, TxOut
+    from hashgrad.chain.pow import is_valid_proof_of_work
 
-    script = b"\x03\x01\x02\x03" + build_aux_coinbase_script(b"\x05" * 32, 0, 0)
+    script = b"\x03\x01\x02\x03" + build_aux_coinbase_script(block_hash, 0, 0)
     coinbase = BitcoinTx(
         2,
         (TxIn(b"\x00" * 32, 0xFFFFFFFF, script, 0xFFFFFFFF, (b"\x00" * 32,)),),
@@ -220,7 +224,25 @@ def build_auxpow_seed() -> bytes:
         0,
     )
     parent = BlockHeader(0x20000000, b"\x09" * 32, coinbase.txid, 1_800_000_000, 0x207FFFFF, 0)
+    while not is_valid_proof_of_work(parent.hash, bits, PARAMS.pow.pow_limit):
+        parent = parent.with_nonce(parent.nonce + 1)
     return build_auxpow(coinbase, parent).serialize()
+
+
+def build_headers_seeds(genesis) -> list[bytes]:
+    """A plain headers payload, and one with a merge-mined header whose proof holds."""
+    from hashgrad.chain.auxpow import parse_auxpow
+    from hashgrad.chain.genesis import compute_block_version
+
+    child = BlockHeader(
+        compute_block_version(PARAMS, auxpow=True), genesis.hash, b"\x04" * 32, 1_800_000_000, PARAMS.genesis_bits, 0
+    )
+    auxpow = parse_auxpow(build_auxpow_seed(child.hash, child.bits))
+    check_header_proof(PARAMS, child, auxpow)
+    return [
+        HeadersMessage((genesis.header,)).serialize(),
+        HeadersMessage((genesis.header, child), (None, auxpow)).serialize(),
+    ]
 
 
 def build_seeds() -> dict[str, list[bytes]]:
@@ -232,6 +254,7 @@ def build_seeds() -> dict[str, list[bytes]]:
     from hashgrad.chain.genesis import build_genesis_block
 
     genesis = build_genesis_block(PARAMS)
+    headers_seeds = build_headers_seeds(genesis)
     reply = (
         b'{"choices":[{"text":"AB","token_ids":[65,66],"logprobs":{"token_logprobs":[-0.5,-0.25]},'
         b'"finish_reason":"length"}],"system_fingerprint":"' + b"ab" * 32 + b'","seed":3}'
@@ -243,9 +266,13 @@ def build_seeds() -> dict[str, list[bytes]]:
     request = b'{"model":"m","prompt":"hello","max_tokens":4,"temperature":0.7,"seed":3,"top_k":5,"logprobs":1}'
     return {
         "frame": [encode_message(PARAMS.magic, PingMessage(7)) * 2],
-        "message": [bytes([COMMANDS.index("tx")]) + tx.serialize(), bytes([COMMANDS.index("ping")]) + b"\x07" * 8],
+        "message": [
+            bytes([COMMANDS.index("tx")]) + tx.serialize(),
+            bytes([COMMANDS.index("ping")]) + b"\x07" * 8,
+            bytes([COMMANDS.index("headers")]) + headers_seeds[1],
+        ],
         "tx": [tx.serialize()],
-        "header": [genesis.header.serialize()],
+        "header": headers_seeds,
         "block": [genesis.serialize()],
         "auxpow": [build_auxpow_seed()],
         "update": [SEED_UPDATE],

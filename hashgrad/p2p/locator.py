@@ -3,15 +3,21 @@
 A locator names our chain compactly: the last ten block hashes, then hashes at exponentially
 growing steps back, then genesis (Bitcoin's CChain::GetLocator). The peer answering a getheaders
 finds the newest locator hash on its own active chain (the fork point) and sends the headers after
-it. These functions read the chainstate (SQLite included), so async callers run them through the
-node's `run_blocking`, serialized with every other ledger call.
+it, each merge-mined one with its AuxPoW proof. These functions read the chainstate (SQLite
+included), so async callers run them through the node's `run_blocking`, serialized with every other
+ledger call.
 """
 
 from __future__ import annotations
 
+from hashgrad.chain.auxpow import MAX_AUXPOW_SIZE, read_auxpow
+from hashgrad.chain.encoding import ByteReader
 from hashgrad.chain.hashes import ZERO_HASH
-from hashgrad.chain.header import HEADER_SIZE
-from hashgrad.p2p.wire import MAX_HEADERS_PER_MESSAGE, MAX_LOCATOR_HASHES
+from hashgrad.chain.header import HEADER_SIZE, BlockHeader
+from hashgrad.errors import DecodeError
+from hashgrad.p2p.wire import HEADERS_SEND_BUDGET, MAX_HEADERS_PER_MESSAGE, MAX_LOCATOR_HASHES
+
+_AUXPOW_FIRST_READ = 4096  # a pool's proof is usually well under 1 kB
 
 
 def compute_locator_heights(height: int) -> list[int]:
@@ -46,21 +52,48 @@ def find_fork_height(chainstate, locator) -> int:
 
 def get_header_bytes(chainstate, block_hash: bytes) -> bytes | None:
     """The 80 header bytes of a stored block without reading its body (a block starts with its header)."""
-    row = chainstate.db.execute(
-        "SELECT substr(data, 1, ?) FROM blocks WHERE hash=?", (HEADER_SIZE, block_hash)
-    ).fetchone()
+    return _read_block_prefix(chainstate, block_hash, HEADER_SIZE)
+
+
+def _read_block_prefix(chainstate, block_hash: bytes, size: int) -> bytes | None:
+    row = chainstate.db.execute("SELECT substr(data, 1, ?) FROM blocks WHERE hash=?", (size, block_hash)).fetchone()
     return bytes(row[0]) if row else None
+
+
+def get_headers_entry(chainstate, block_hash: bytes) -> bytes | None:
+    """A stored block's `headers` entry: its 80 header bytes, then, when merge-mined, its CAuxPow.
+
+    A stored block is header | CAuxPow (when flagged) | transactions, so the proof is the bytes
+    after the header that `read_auxpow` consumes; a first short read covers a usual proof, a longer
+    one (up to MAX_AUXPOW_SIZE) only a large one, and the transactions are never read."""
+    header = get_header_bytes(chainstate, block_hash)
+    if header is None or not BlockHeader.deserialize(header).is_auxpow():
+        return header
+    for size in (HEADER_SIZE + _AUXPOW_FIRST_READ, HEADER_SIZE + MAX_AUXPOW_SIZE):
+        prefix = _read_block_prefix(chainstate, block_hash, size)
+        reader = ByteReader(prefix, HEADER_SIZE)
+        try:
+            read_auxpow(reader)
+        except DecodeError:
+            if len(prefix) < size:
+                raise  # the whole block was read: it cannot be a stored (once valid) block
+            continue
+        return prefix[: reader.pos]
+    raise DecodeError("bad-auxpow-length", f"stored proof of {block_hash[::-1].hex()} over {MAX_AUXPOW_SIZE} bytes")
 
 
 def find_headers_after_locator(
     chainstate, locator, stop_hash: bytes = ZERO_HASH, limit: int = MAX_HEADERS_PER_MESSAGE
 ) -> list[bytes]:
-    """Serialized headers of our active chain after the locator's fork point, up to `stop_hash` or `limit`."""
+    """`headers` entries (each header with its proof when merge-mined) of our active chain after the
+    locator's fork point, up to `stop_hash`, `limit` entries, or past HEADERS_SEND_BUDGET bytes."""
     active = list(chainstate.active)
     start = find_fork_height(chainstate, locator) + 1
-    out = []
+    out, size = [], 0
     for block_hash in active[start : start + limit]:
-        out.append(get_header_bytes(chainstate, block_hash))
-        if block_hash == stop_hash:
+        entry = get_headers_entry(chainstate, block_hash)
+        out.append(entry)
+        size += len(entry)
+        if block_hash == stop_hash or size > HEADERS_SEND_BUDGET:
             break
     return out

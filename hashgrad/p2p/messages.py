@@ -2,10 +2,11 @@
 
 Integers are little-endian, lists and strings CompactSize-prefixed, hashes raw 32 bytes (internal
 order), as in Bitcoin. Every `deserialize` reads exactly its payload and enforces the protocol's
-counts (≤ 2000 headers, ≤ 50 000 inventory entries, ≤ 1000 addresses, ≤ 101 locator hashes, user
-agent ≤ 256 bytes); `decode_message` turns any decoding failure into ProtocolError("bad-payload")
-and an unknown command into ProtocolError("unknown-command"). Blocks and transactions travel as
-their canonical consensus bytes (`parse_block`, `parse_transaction`).
+counts (≤ 2000 headers, each with its AuxPoW proof when merge-mined, ≤ 50 000 inventory entries,
+≤ 1000 addresses, ≤ 101 locator hashes, user agent ≤ 256 bytes); `decode_message` turns any
+decoding failure into ProtocolError("bad-payload") and an unknown command into
+ProtocolError("unknown-command"). Blocks and transactions travel as their canonical consensus bytes
+(`parse_block`, `parse_transaction`).
 """
 
 from __future__ import annotations
@@ -16,15 +17,18 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import ClassVar
 
+from hashgrad.chain.auxpow import MAX_AUXPOW_SIZE, AuxPow, read_auxpow
 from hashgrad.chain.block import Block, parse_block
 from hashgrad.chain.encoding import ByteReader, encode_compact_size, encode_var_bytes
 from hashgrad.chain.hashes import ZERO_HASH
 from hashgrad.chain.header import BlockHeader
 from hashgrad.chain.tx import Transaction, parse_transaction
-from hashgrad.errors import HashgradError, ProtocolError
+from hashgrad.errors import DecodeError, HashgradError, ProtocolError
 from hashgrad.p2p.wire import (
     HEADER_BYTES,
+    HEADERS_SEND_BUDGET,
     MAX_ADDR_ENTRIES,
+    MAX_HEADERS_PAYLOAD,
     MAX_HEADERS_PER_MESSAGE,
     MAX_INV_ENTRIES,
     MAX_LOCATOR_HASHES,
@@ -248,22 +252,63 @@ class GetHeadersMessage:
 
 @dataclass(frozen=True)
 class HeadersMessage:
-    """Bare 80-byte headers (an AuxPoW proof is not sent here: full blocks are fetched by getdata)."""
+    """Headers with their proofs, as Namecoin sends them: each entry is the 80-byte header followed,
+    when its version carries the AuxPoW flag, by its CAuxPow (so a receiver checks every header's
+    proof of work before storing or queueing it). A plain header's entry is its 80 bytes alone, so a
+    message of plain headers is the same bytes as before. Bounded by count (2000), by each proof
+    (MAX_AUXPOW_SIZE) and by the whole payload (MAX_HEADERS_PAYLOAD); `auxpows` lines up with
+    `headers` (None for a plain header; left empty it means every header is plain)."""
 
     command: ClassVar[str] = "headers"
 
     headers: tuple[BlockHeader, ...]
+    auxpows: tuple[AuxPow | None, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.auxpows:
+            object.__setattr__(self, "auxpows", (None,) * len(self.headers))
+        elif len(self.auxpows) != len(self.headers):
+            raise ValueError(f"{len(self.auxpows)} auxpows for {len(self.headers)} headers")
 
     def serialize(self) -> bytes:
-        return encode_compact_size(len(self.headers)) + b"".join(h.serialize() for h in self.headers)
+        return encode_compact_size(len(self.headers)) + b"".join(
+            encode_headers_entry(header, auxpow) for header, auxpow in zip(self.headers, self.auxpows)
+        )
 
     @classmethod
     def deserialize(cls, data: bytes) -> HeadersMessage:
+        if len(data) > MAX_HEADERS_PAYLOAD:
+            raise DecodeError("bad-headers-length", f"{len(data)} bytes, at most {MAX_HEADERS_PAYLOAD}")
         reader = ByteReader(data)
         count = reader.read_compact_size(MAX_HEADERS_PER_MESSAGE)
-        headers = tuple(BlockHeader.deserialize(reader.read(HEADER_BYTES)) for _ in range(count))
+        headers, auxpows = [], []
+        for _ in range(count):
+            header = BlockHeader.deserialize(reader.read(HEADER_BYTES))
+            auxpow = None
+            if header.is_auxpow():
+                start = reader.pos
+                auxpow = read_auxpow(reader)
+                if reader.pos - start > MAX_AUXPOW_SIZE:
+                    raise DecodeError("bad-auxpow-length", f"{reader.pos - start} bytes, at most {MAX_AUXPOW_SIZE}")
+            headers.append(header)
+            auxpows.append(auxpow)
         reader.check_done()
-        return cls(headers)
+        return cls(tuple(headers), tuple(auxpows))
+
+    def is_full(self) -> bool:
+        """Whether the sender may have stopped for room (2000 headers, or past the byte budget)."""
+        if len(self.headers) >= MAX_HEADERS_PER_MESSAGE:
+            return True
+        size = HEADER_BYTES * len(self.headers)
+        size += sum(len(auxpow.serialize()) for auxpow in self.auxpows if auxpow is not None)
+        return size > HEADERS_SEND_BUDGET
+
+
+def encode_headers_entry(header: BlockHeader, auxpow: AuxPow | None) -> bytes:
+    """One headers entry: the header, then its CAuxPow exactly when the header has the AuxPoW flag."""
+    if header.is_auxpow() != (auxpow is not None):
+        raise ValueError("an auxpow goes with exactly the headers that carry the AuxPoW flag")
+    return header.serialize() if auxpow is None else header.serialize() + auxpow.serialize()
 
 
 # ---------------------------------------------------------------- blocks and transactions

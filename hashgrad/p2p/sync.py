@@ -1,14 +1,17 @@
 """Headers-first block sync and the inv/getdata relay of blocks and transactions.
 
 Sync: after the handshake, if a peer claims at least our height, we send getheaders with a locator
-of our active chain; the peer answers with up to 2000 headers after the fork point. We check that
-they link up, carry our chain ID and usable bits, and meet their proof of work (merge-mined ones: their
-proof comes with the block, so a peer may leave at most MAX_QUEUED_PER_PEER blocks announced and
-unsent, else `headers-flood` bans it), remember their heights, queue the
-blocks we lack and fetch them by getdata, at most 16 in flight per peer, feeding each block to
-`ledger.submit_block` through `run_blocking`. A full headers message is followed by another
-getheaders from its last header; a once-a-second tick restarts whatever stalled, until no peer
-knows more than we do. Blocks may arrive out of order: the chainstate keeps orphans.
+of our active chain; the peer answers with up to 2000 headers after the fork point, each merge-mined
+one followed by its AuxPoW proof. Before anything is stored or queued we check that they link up,
+carry our chain ID and usable bits, and meet their proof of work, own or AuxPoW, as block validation
+checks it (a bad proof is punished as a block with it would be: reason `high-hash` or the block
+path's `auxpow-...` code), and that the peer leaves at most MAX_QUEUED_PER_PEER blocks announced and
+unsent (else `headers-flood` bans it); then we remember their heights, queue the blocks we lack and
+fetch them by getdata, at most 16 in flight per peer, feeding each block to `ledger.submit_block`
+through `run_blocking`. A full headers message (2000 headers, or past the byte budget that proofs
+make necessary) is followed by another getheaders from its last header; a once-a-second tick
+restarts whatever stalled, until no peer knows more than we do. Blocks may arrive out of order: the
+chainstate keeps orphans.
 
 Relay: a tip change (the ledger's listeners) is announced by inv to every peer not known to have
 the block; a peer that sends inv for a block we do not know gets a getheaders; transactions are
@@ -33,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hashgrad.chain.encoding import encode_compact_size
+from hashgrad.chain.header import BlockHeader
 from hashgrad.chain.pow import compute_target
 from hashgrad.chain.validation import check_header_proof
 from hashgrad.errors import HashgradError, HeaderError, ProtocolError
@@ -59,7 +63,9 @@ BLOCK_DOWNLOAD_TIMEOUT_S = 60.0
 MAX_ANNOUNCED_BLOCKS = 8  # a tip change announces at most the newest 8 blocks; peers fill gaps by headers
 MAX_HEADER_HEIGHTS = 200_000
 # blocks a peer announced by headers and we have not received yet: an honest peer is asked for more
-# headers only below one message's worth, so four messages' worth is a flood (or unproven auxpow headers)
+# headers only below one message's worth, so four messages' worth is a flood. Still needed with every
+# proof checked: a proof is checked against the header's own bits (the expected difficulty is known
+# only once the parent block is connected), so headers at the easiest bits stay cheap to make.
 MAX_QUEUED_PER_PEER = 4 * MAX_HEADERS_PER_MESSAGE
 MAX_RECENT_REJECTS = 50_000
 SERVE_BATCH = 16  # blocks read from disk per executor call when serving getdata
@@ -179,7 +185,13 @@ class ChainSync:
             state.idle = state.continuation is None
             return
         parent_height = self.get_known_height(headers[0].prev_hash)
-        self._check_headers(headers, parent_height)
+        bad = self._check_headers(headers, message.auxpows, parent_height)
+        if bad is not None:  # punished as a block with this header would be (`high-hash`, `auxpow-...`)
+            header, exc = bad
+            log.info("peer %d: header %s rejected: %s", peer.id, header.hash_hex, exc)
+            peer.send(RejectMessage("headers", exc.reason, header.hash))
+            peer.misbehave(compute_block_score(exc), exc.reason)
+            return
         if parent_height is None:
             await self._on_unconnecting_headers(peer)
             return
@@ -192,23 +204,23 @@ class ChainSync:
                 self.header_heights[header.hash] = parent_height + offset
         self._note_peer_has(peer, headers[-1].hash)
         self.downloader.add_wanted(peer.id, wanted)
-        full = len(headers) == MAX_HEADERS_PER_MESSAGE
+        full = message.is_full()
         state.continuation = headers[-1].hash if full else None
         state.idle = not wanted and not full
         self.request_blocks(peer)
         await self._continue_headers(peer)
 
-    def _check_headers(self, headers, parent_height: int | None) -> None:
-        """Before anything is stored or queued: headers must chain, carry our chain ID and usable bits,
-        and each must be of a kind its height allows; those not merge-mined must meet their own proof
-        of work. A merge-mined header's proof travels with its block (checked on arrival), so how many
-        of those a peer may leave unproven is bounded instead (MAX_QUEUED_PER_PEER, `headers-flood`)."""
+    def _check_headers(self, headers, auxpows, parent_height: int | None) -> tuple[BlockHeader, HashgradError] | None:
+        """Before anything is stored or queued: headers must chain (else ProtocolError), and each must
+        carry our chain ID and usable bits, be of a kind its height allows and meet its proof of work:
+        its own hash, or the AuxPoW proof that travels with it (`check_header_proof`, the check block
+        validation runs). The first header that fails, with its error; None when all pass."""
         for previous, header in zip(headers, headers[1:]):
             if header.prev_hash != previous.hash:
                 raise ProtocolError("bad-headers-noncontinuous", "headers do not link up")
         pow_limit = self.params.pow.pow_limit
         start = self.params.auxpow_start_height
-        for offset, header in enumerate(headers, start=1):
+        for offset, (header, auxpow) in enumerate(zip(headers, auxpows), start=1):
             try:
                 if header.chain_id != self.params.chain_id:
                     raise HeaderError("bad-chain-id", f"chain ID {header.chain_id}")
@@ -217,12 +229,12 @@ class ChainSync:
                     height = None if parent_height is None else parent_height + offset
                     if start is None or (height is not None and height < start):
                         raise HeaderError("auxpow-before-start", "merged mining not allowed at this height")
-                    continue
-                if not self.params.allow_own_pow:
+                elif not self.params.allow_own_pow:
                     raise HeaderError("own-pow-not-allowed", "this network takes merge-mined blocks only")
-                check_header_proof(self.params, header, None)
+                check_header_proof(self.params, header, auxpow)
             except HashgradError as exc:
-                raise ProtocolError("bad-headers-pow", f"{exc.reason}: {header.hash_hex}") from None
+                return header, exc
+        return None
 
     async def _on_unconnecting_headers(self, peer) -> None:
         """Headers whose parent we do not know (a peer announcing past a gap): ask from our locator."""

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from hashgrad.chain.auxpow import MAX_AUXPOW_SIZE
 from hashgrad.chain.hashes import sha256d
 from hashgrad.chain.params import ChainParams
 from hashgrad.errors import ProtocolError
@@ -38,10 +39,17 @@ INV_ENTRY_SIZE = 4 + 32
 ADDR_ENTRY_SIZE = 4 + 8 + 16 + 2
 HEADER_BYTES = 80
 AUXPOW_SLACK = 1 << 20  # a merge-mined block carries a parent coinbase and Merkle branches on top
+# A headers entry is the 80-byte header followed, when it carries the AuxPoW flag, by its CAuxPow
+# (Namecoin's layout), so a message is bounded by bytes as well as by count. A sender stops adding
+# entries once HEADERS_SEND_BUDGET is passed; as every entry is at most MAX_HEADERS_ENTRY, the message
+# stays within MAX_HEADERS_PAYLOAD, and a message past the budget counts as full (ask for more).
+MAX_HEADERS_ENTRY = HEADER_BYTES + MAX_AUXPOW_SIZE
+MAX_HEADERS_PAYLOAD = 4_000_000
 DEFAULT_MAX_ARTIFACT_SIZE = 32 << 20
 UNKNOWN_COMMAND_LIMIT = 1 << 20  # a newer peer's message we do not know is read (then ignored) up to this
 
 _COMPACT_MAX = 9  # the longest CompactSize prefix
+HEADERS_SEND_BUDGET = MAX_HEADERS_PAYLOAD - _COMPACT_MAX - MAX_HEADERS_ENTRY
 
 
 @dataclass(frozen=True)
@@ -72,7 +80,7 @@ def compute_message_limits(params: ChainParams, max_artifact_size: int = DEFAULT
         "getdata": inv_list,
         "notfound": inv_list,
         "getheaders": _COMPACT_MAX + MAX_LOCATOR_HASHES * 32 + 32,
-        "headers": _COMPACT_MAX + MAX_HEADERS_PER_MESSAGE * HEADER_BYTES,
+        "headers": MAX_HEADERS_PAYLOAD,
         "block": params.max_block_size + AUXPOW_SLACK,
         "tx": params.max_tx_size,
         "reject": 2 * _COMPACT_MAX + MAX_REJECT_MESSAGE + MAX_REJECT_REASON + 32,

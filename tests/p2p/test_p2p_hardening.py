@@ -5,11 +5,20 @@ check fail before the fix)."""
 from __future__ import annotations
 
 import struct
+from dataclasses import replace
 
+import pytest
 from p2p_helpers import REGTEST, RawPeer, run, start_nodes, stop_nodes, wait_until
 
-from hashgrad.p2p.messages import PingMessage
+from hashgrad.chain.encoding import encode_compact_size
+from hashgrad.chain.genesis import build_genesis_block, compute_block_version
+from hashgrad.chain.header import BlockHeader
+from hashgrad.chain.pow import is_valid_proof_of_work
+from hashgrad.p2p.messages import HeadersMessage, PingMessage, RejectMessage, encode_headers_entry
 from hashgrad.p2p.peer import sanitize_text
+from hashgrad.p2p.sync import MAX_QUEUED_PER_PEER
+from hashgrad.p2p.wire import encode_frame
+from support.auxpow import build_pool_auxpow
 
 
 def test_big_frame_before_the_handshake_is_refused_unread_and_banned(tmp_path):
@@ -57,27 +66,25 @@ def test_user_agents_are_sanitised_for_logs():
     assert len(sanitize_text("x" * 500)) == 80
 
 
-def make_fake_auxpow_headers(count: int, prev_hash: bytes, version: int | None = None):
-    """Chained headers that carry the merge-mining flag: their proof would come with the block, never."""
-    from hashgrad.chain.genesis import compute_block_version
-    from hashgrad.chain.header import BlockHeader
-
-    headers = []
+def make_auxpow_headers(count: int, prev_hash: bytes, version: int | None = None):
+    """Chained merge-mined headers, each with a real proof (a pool's auxpow, parent ground to its bits)."""
+    headers, auxpows = [], []
     version = compute_block_version(REGTEST, auxpow=True) if version is None else version
     for i in range(count):
         header = BlockHeader(
             version, prev_hash, bytes(32), REGTEST.genesis_time + 60 * (i + 1), REGTEST.genesis_bits, i
         )
         headers.append(header)
+        auxpows.append(build_pool_auxpow(header, other_txs=0))
         prev_hash = header.hash
-    return headers
+    return headers, auxpows
 
 
-def test_a_flood_of_unproven_auxpow_headers_is_banned(tmp_path):
-    """Before the fix 900k such headers were queued without a ban; now four messages' worth is the cap."""
-    from hashgrad.chain.genesis import build_genesis_block
-    from hashgrad.p2p.messages import HeadersMessage
-    from hashgrad.p2p.sync import MAX_QUEUED_PER_PEER
+def test_a_flood_of_merge_mined_headers_is_banned(tmp_path):
+    """Before the fix 900k unproven auxpow headers were queued without a ban; now each carries its proof
+    and four messages' worth of blocks announced and unsent is still the cap (cheap easy-bits headers)."""
+
+    headers, auxpows = make_auxpow_headers(MAX_QUEUED_PER_PEER + 2000, build_genesis_block(REGTEST).hash)
 
     async def scenario():
         (a,) = await start_nodes(tmp_path, 1)
@@ -85,13 +92,12 @@ def test_a_flood_of_unproven_auxpow_headers_is_banned(tmp_path):
         try:
             raw = await RawPeer.connect(a.port, "127.0.0.4")
             await raw.handshake()
-            headers = make_fake_auxpow_headers(MAX_QUEUED_PER_PEER + 2000, build_genesis_block(REGTEST).hash)
             for start in range(0, len(headers), 2000):
-                raw.send(HeadersMessage(tuple(headers[start : start + 2000])))
+                raw.send(HeadersMessage(tuple(headers[start : start + 2000]), tuple(auxpows[start : start + 2000])))
             assert await raw.wait_closed(10.0)
             await wait_until(lambda: a.manager.is_banned("127.0.0.4"), 3.0)
             assert a.manager.list_banned()[0]["ban_reason"] == "headers-flood"
-            assert len(a.manager.sync.header_heights) <= MAX_QUEUED_PER_PEER
+            assert 0 < len(a.manager.sync.header_heights) <= MAX_QUEUED_PER_PEER
         finally:
             if raw is not None:
                 raw.close()
@@ -101,9 +107,6 @@ def test_a_flood_of_unproven_auxpow_headers_is_banned(tmp_path):
 
 
 def test_headers_of_another_chain_id_are_banned_before_being_queued(tmp_path):
-    from hashgrad.chain.genesis import build_genesis_block
-    from hashgrad.p2p.messages import HeadersMessage
-
     async def scenario():
         (a,) = await start_nodes(tmp_path, 1)
         raw = None
@@ -111,10 +114,65 @@ def test_headers_of_another_chain_id_are_banned_before_being_queued(tmp_path):
             raw = await RawPeer.connect(a.port, "127.0.0.5")
             await raw.handshake()
             other_chain = ((REGTEST.chain_id + 1) << 16) | 0x100 | 1
-            raw.send(HeadersMessage(tuple(make_fake_auxpow_headers(5, build_genesis_block(REGTEST).hash, other_chain))))
+            headers, auxpows = make_auxpow_headers(5, build_genesis_block(REGTEST).hash, other_chain)
+            raw.send(HeadersMessage(tuple(headers), tuple(auxpows)))
             assert await raw.wait_closed()
-            assert a.manager.list_banned()[0]["ban_reason"] == "bad-headers-pow"
+            assert a.manager.list_banned()[0]["ban_reason"] == "bad-chain-id"
             assert len(a.manager.sync.header_heights) == 0
+        finally:
+            if raw is not None:
+                raw.close()
+            await stop_nodes([a])
+
+    run(scenario())
+
+
+def break_parent_pow(auxpow):
+    """The auxpow with its parent header's nonce moved until the parent hash misses regtest's target."""
+    parent = auxpow.parent_header
+    nonce = parent.nonce
+    while is_valid_proof_of_work(parent.with_nonce(nonce).hash, REGTEST.genesis_bits, REGTEST.pow.pow_limit):
+        nonce += 1
+    return replace(auxpow, parent_header=parent.with_nonce(nonce))
+
+
+@pytest.mark.parametrize(
+    "breakage,reason",
+    [
+        ("parent-pow", "high-hash"),  # the parent header's hash misses our target
+        ("other-block", "auxpow-missing-root"),  # a real proof, of another block
+        ("wire-missing", "bad-payload"),  # the auxpow flag with no proof after the header
+    ],
+)
+def test_merge_mined_header_with_a_broken_proof_is_banned_and_nothing_queued(tmp_path, breakage, reason):
+    """Before the fix a merge-mined header's proof was not sent with it, so these were queued unchecked."""
+    headers, auxpows = make_auxpow_headers(3, build_genesis_block(REGTEST).hash)
+    if breakage == "parent-pow":
+        auxpows[1] = break_parent_pow(auxpows[1])
+    elif breakage == "other-block":
+        auxpows[1] = auxpows[2]
+    if breakage == "wire-missing":
+        entries = [encode_headers_entry(headers[0], auxpows[0]), headers[1].serialize()]
+        frame = encode_frame(REGTEST.magic, "headers", encode_compact_size(2) + b"".join(entries))
+    else:
+        frame = encode_frame(REGTEST.magic, "headers", HeadersMessage(tuple(headers), tuple(auxpows)).serialize())
+
+    async def scenario():
+        (a,) = await start_nodes(tmp_path, 1)
+        raw = None
+        try:
+            raw = await RawPeer.connect(a.port, "127.0.0.6")
+            await raw.handshake()
+            raw.send_bytes(frame)
+            if reason != "bad-payload":
+                reject = await raw.receive_until(RejectMessage)
+                assert (reject.message, reject.reason, reject.hash) == ("headers", reason, headers[1].hash)
+            assert await raw.wait_closed()
+            assert a.manager.list_banned()[0]["ban_reason"] == reason
+            sync = a.manager.sync
+            assert len(sync.header_heights) == 0 and not sync.downloader.in_flight
+            assert not any(sync.has_block(h.hash) for h in headers)  # the good first header was not taken
+            assert a.height == 0
         finally:
             if raw is not None:
                 raw.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import struct
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -11,10 +12,11 @@ from hypothesis import strategies as st
 
 from hashgrad.chain.encoding import encode_compact_size
 from hashgrad.chain.genesis import build_genesis_block
-from hashgrad.chain.header import BlockHeader
+from hashgrad.chain.header import VERSION_AUXPOW, BlockHeader
 from hashgrad.chain.keys import SigningKey
 from hashgrad.chain.params import get_network
 from hashgrad.chain.tx import make_transfer
+from hashgrad.chain.validation import check_header_proof
 from hashgrad.errors import ProtocolError
 from hashgrad.p2p.messages import (
     MESSAGE_TYPES,
@@ -39,7 +41,8 @@ from hashgrad.p2p.messages import (
     VersionMessage,
     decode_message,
 )
-from hashgrad.p2p.wire import compute_message_limits
+from hashgrad.p2p.wire import HEADERS_SEND_BUDGET, MAX_HEADERS_PAYLOAD, compute_message_limits
+from support.auxpow import build_pool_auxpow, make_child_header
 
 REGTEST = get_network("regtest")
 LIMITS = compute_message_limits(REGTEST)
@@ -55,7 +58,9 @@ ipv6 = (
 )
 ports = st.integers(0, 65535)
 inv_entries = st.lists(st.builds(InvEntry, st.sampled_from(list(InvType)), hashes), max_size=20).map(tuple)
-headers = st.builds(BlockHeader, st.integers(-(2**31), 2**31 - 1), hashes, hashes, u32, u32, u32)
+# plain headers (no AuxPoW flag): merge-mined ones need a real proof, see the tests below
+plain_versions = st.integers(-(2**31), 2**31 - 1).map(lambda v: v & ~VERSION_AUXPOW)
+headers = st.builds(BlockHeader, plain_versions, hashes, hashes, u32, u32, u32)
 
 MESSAGES = st.one_of(
     st.builds(
@@ -169,3 +174,68 @@ def test_inv_helpers_filter_by_type():
     )
     assert message.get_hashes(InvType.BLOCK) == [b"\2" * 32]
     assert decode_message("inv", message.serialize()).entries[2].type == 99  # unknown types parse, then are ignored
+
+
+# ---------------------------------------------------------------- headers with their AuxPoW proofs
+def make_merge_mined(tag: bytes):
+    child = make_child_header(chain_id=REGTEST.chain_id, bits=REGTEST.genesis_bits, tag=tag)
+    return child, build_pool_auxpow(child, others={7: b"\x07" * 32}, merkle_height=2)
+
+
+def test_plain_headers_message_is_unchanged_bytes():
+    genesis = build_genesis_block(REGTEST).header
+    payload = HeadersMessage((genesis, genesis)).serialize()
+    assert payload == b"\x02" + genesis.serialize() * 2  # CompactSize count, then bare 80-byte headers
+    assert decode_message("headers", payload) == HeadersMessage((genesis, genesis), (None, None))
+
+
+def test_headers_message_round_trip_with_auxpow():
+    plain = build_genesis_block(REGTEST).header
+    (child, auxpow), (other, other_auxpow) = make_merge_mined(b"a"), make_merge_mined(b"b")
+    message = HeadersMessage((plain, child, other), (None, auxpow, other_auxpow))
+    payload = message.serialize()
+    # each entry: the header, then its CAuxPow when flagged (Namecoin's layout); no tx count
+    assert payload == b"\x03" + plain.serialize() + child.serialize() + auxpow.serialize() + other.serialize() + (
+        other_auxpow.serialize()
+    )
+    decoded = decode_message("headers", payload)
+    assert decoded == message and decoded.auxpows[1] == auxpow
+    check_header_proof(REGTEST, child, decoded.auxpows[1])  # the proof still holds after the trip
+    assert not decoded.is_full()
+
+
+def test_headers_message_needs_a_proof_exactly_on_flagged_headers():
+    plain = build_genesis_block(REGTEST).header
+    child, auxpow = make_merge_mined(b"c")
+    with pytest.raises(ValueError):
+        HeadersMessage((child,)).serialize()
+    with pytest.raises(ValueError):
+        HeadersMessage((plain,), (auxpow,)).serialize()
+    with pytest.raises(ValueError):
+        HeadersMessage((plain, child), (auxpow,))
+
+
+@pytest.mark.parametrize(
+    "payload_of",
+    [
+        lambda child, auxpow: b"\x01" + child.serialize(),  # flagged, no proof
+        lambda child, auxpow: b"\x01" + child.serialize() + auxpow.serialize()[:-1],  # proof cut short
+        lambda child, auxpow: b"\x01" + child.serialize() + auxpow.serialize() + b"\x00",  # trailing byte
+        lambda child, auxpow: b"\x01" + child.serialize() + b"\x00" * (MAX_HEADERS_PAYLOAD),  # over the bound
+    ],
+)
+def test_bad_auxpow_headers_payload(payload_of):
+    child, auxpow = make_merge_mined(b"d")
+    with pytest.raises(ProtocolError) as err:
+        decode_message("headers", payload_of(child, auxpow))
+    assert err.value.reason == "bad-payload"
+
+
+def test_headers_message_over_the_byte_budget_counts_as_full():
+    child, auxpow = make_merge_mined(b"e")
+    fat = replace(auxpow, coinbase_branch=auxpow.coinbase_branch + (b"\x01" * 32,) * 60)
+    entry_size = 80 + len(fat.serialize())
+    count = HEADERS_SEND_BUDGET // entry_size + 1
+    message = HeadersMessage((child,) * count, (fat,) * count)
+    assert count < 2000 and message.is_full()
+    assert len(message.serialize()) <= LIMITS.get_max_payload("headers")

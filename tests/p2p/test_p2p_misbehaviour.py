@@ -180,7 +180,7 @@ def test_headers_that_do_not_chain_score_20_and_bad_pow_headers_ban(tmp_path):
             bad = (await a.run_blocking(make_high_hash_block, a)).header
             raw.send(HeadersMessage((bad,)))
             assert await raw.wait_closed()
-            assert a.manager.list_banned()[0]["ban_reason"] == "bad-headers-pow"
+            assert a.manager.list_banned()[0]["ban_reason"] == "high-hash"
         finally:
             if raw is not None:
                 raw.close()

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from p2p_helpers import REGTEST
 
+from hashgrad.chain.block import Block
+from hashgrad.chain.btc_tx import TxOut
+from hashgrad.chain.genesis import compute_block_version
+from hashgrad.chain.merkle import compute_root_from_branch
+from hashgrad.chain.validation import check_header_proof
 from hashgrad.errors import ConsensusError, DecodeError, HeaderError, MempoolError, StoreError, TxError
 from hashgrad.node.ledger import Ledger
 from hashgrad.p2p.addrbook import AddrBook
@@ -17,8 +23,12 @@ from hashgrad.p2p.locator import (
     find_fork_height,
     find_headers_after_locator,
     get_block_locator,
+    get_headers_entry,
 )
+from hashgrad.p2p.messages import HeadersMessage
 from hashgrad.p2p.misbehaviour import compute_block_score, compute_protocol_score, compute_tx_score
+from support.auxpow import build_pool_auxpow, grind_header
+from support.ledger import NOW, make_child, mine
 
 
 class Clock:
@@ -188,3 +198,33 @@ def test_misbehaviour_scores():
 @pytest.mark.parametrize("reason", ["bad-checksum", "bad-payload", "bad-command", "bad-artifact-hash"])
 def test_garbage_scores_a_ban(reason):
     assert compute_protocol_score(reason) >= 100
+
+
+def test_headers_after_locator_carry_the_stored_auxpow_of_merge_mined_blocks(chainstate):
+    """The node answering getheaders sends each merge-mined header with the proof stored in its block
+    (a usual proof from the first short read, a 6 kB one from the second), plain headers as 80 bytes."""
+
+    def big(auxpow):  # a pool coinbase with a 6 kB output: root recomputed, parent ground again
+        coinbase = replace(auxpow.coinbase_tx, outputs=auxpow.coinbase_tx.outputs + (TxOut(0, b"\x6a" * 6000),))
+        root = compute_root_from_branch(coinbase.txid, list(auxpow.coinbase_branch), 0)
+        parent = grind_header(replace(auxpow.parent_header, merkle_root=root), REGTEST.genesis_bits)
+        return replace(auxpow, coinbase_tx=coinbase, parent_header=parent)
+
+    mine(chainstate)
+    proofs = []
+    for make_proof in (build_pool_auxpow, lambda header: big(build_pool_auxpow(header))):
+        block = make_child(chainstate, version=compute_block_version(REGTEST, auxpow=True))
+        proof = make_proof(block.header)
+        assert chainstate.accept_block(Block(block.header, block.txs, proof), NOW).status == "connected"
+        proofs.append(proof)
+    mine(chainstate)
+    entries = find_headers_after_locator(chainstate, [chainstate.active[0]])
+    assert [len(e) for e in (entries[0], entries[3])] == [80, 80]
+    assert len(proofs[0].serialize()) < 4096 < len(proofs[1].serialize())
+    for entry, proof in zip(entries[1:3], proofs):
+        assert entry == chainstate.get_block_bytes(chainstate.active[entries.index(entry) + 1])[:80] + proof.serialize()
+    message = HeadersMessage.deserialize(bytes([len(entries)]) + b"".join(entries))
+    assert message.auxpows == (None, *proofs, None)
+    for header, auxpow in zip(message.headers, message.auxpows):
+        check_header_proof(REGTEST, header, auxpow)
+    assert get_headers_entry(chainstate, b"\x05" * 32) is None

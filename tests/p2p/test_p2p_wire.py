@@ -15,6 +15,7 @@ from hashgrad.errors import ProtocolError
 from hashgrad.p2p.wire import (
     AUXPOW_SLACK,
     FRAME_HEADER_SIZE,
+    MAX_HEADERS_PAYLOAD,
     UNKNOWN_COMMAND_LIMIT,
     compute_checksum,
     compute_message_limits,
@@ -84,7 +85,13 @@ def test_oversized_message_is_refused_before_reading_the_payload():
 
 @pytest.mark.parametrize(
     "command,limit",
-    [("ping", 8), ("verack", 0), ("headers", 9 + 2000 * 80), ("block", 1_000_000 + AUXPOW_SLACK), ("getartifact", 36)],
+    [
+        ("ping", 8),
+        ("verack", 0),
+        ("headers", MAX_HEADERS_PAYLOAD),
+        ("block", 1_000_000 + AUXPOW_SLACK),
+        ("getartifact", 36),
+    ],
 )
 def test_per_message_limits(command, limit):
     assert LIMITS.get_max_payload(command) == limit
