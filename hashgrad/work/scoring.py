@@ -202,7 +202,7 @@ def compute_own_gate(tests: dict[int, LossTest], params: WorkParams) -> OwnGate:
 
 def is_own_gate_passed(test: LossTest, gate: OwnGate, params: WorkParams) -> bool:
     """The strict gate once enforced; before, fail only an update significantly *worse* on its own windows
-    than on random ones, by gate_z errors (this holds back a sandbagger's extrapolated update)."""
+    than on random ones, by gate_z errors (as the gate did before it had a strict form)."""
     if gate.enforced:
         return test.fits_own_data
     return test.excess > -params.gate_z * test.diff_stderr
