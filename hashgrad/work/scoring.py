@@ -24,6 +24,7 @@ who learns the disclosed salt can re-check them. The stages (notes/training-prot
    rating = EMA of the credit; score = rating if the gate passed and nothing was flagged this epoch;
    a failed audit bans the hotkey for good (the chain slashes its stake); weights = scores / sum.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -34,8 +35,15 @@ from hashgrad.errors import WorkError
 from hashgrad.work.audit_evidence import AuditEvidence, check_evidence, compute_audit_evidence
 from hashgrad.work.compress import Layout, compute_layout, decompress
 from hashgrad.work.data import Dataset, compute_windows
-from hashgrad.work.evaluate import (LossTest, compute_audit_steps, compute_batched_loss, compute_loss_test,
-                                    compute_own_refs, compute_random_refs, is_audited)
+from hashgrad.work.evaluate import (
+    LossTest,
+    compute_audit_steps,
+    compute_batched_loss,
+    compute_loss_test,
+    compute_own_refs,
+    compute_random_refs,
+    is_audited,
+)
 from hashgrad.work.hashing import compute_commitment, compute_tagged_hash
 from hashgrad.work.model import Checkpoint
 from hashgrad.work.params import WorkParams
@@ -121,8 +129,9 @@ def compute_decoded(sub: Submission, inputs: ScoringInputs, layout: Layout) -> t
         raise WorkError("wrong-epoch")
     if header.base_checkpoint != inputs.checkpoint_hash:
         raise WorkError("stale-base")
-    expected = compute_commitment(compute_artifact_id(sub.artifact), sub.hotkey, inputs.epoch,
-                                  inputs.params.job_id, inputs.checkpoint_hash)
+    expected = compute_commitment(
+        compute_artifact_id(sub.artifact), sub.hotkey, inputs.epoch, inputs.params.job_id, inputs.checkpoint_hash
+    )
     if expected != sub.commitment:
         raise WorkError("bad-commitment")
     return header, decompress(payload, layout)
@@ -196,8 +205,11 @@ def compute_own_gate(tests: dict[int, LossTest], params: WorkParams) -> OwnGate:
     significant = [t for t in tests.values() if t.significant]
     z = compute_median([t.excess / t.diff_stderr if t.diff_stderr > 0 else 0.0 for t in significant])
     median_excess = compute_median([t.excess for t in significant])
-    return OwnGate(bool(significant) and z >= params.gate_z + params.gate_margin,
-                   bool(significant) and z >= params.own_factor_z and median_excess > 0, median_excess)
+    return OwnGate(
+        bool(significant) and z >= params.gate_z + params.gate_margin,
+        bool(significant) and z >= params.own_factor_z and median_excess > 0,
+        median_excess,
+    )
 
 
 def is_own_gate_passed(test: LossTest, gate: OwnGate, params: WorkParams) -> bool:
@@ -232,17 +244,21 @@ def compute_round_credit(test: LossTest, median: float, gate: OwnGate, params: W
     return compute_gain_score(test, median, params) * compute_own_factor(test, gate)
 
 
-def compute_next_rating(previous: Rating, reason: str | None, test: LossTest | None, credit: float,
-                        passed_gate: bool, params: WorkParams) -> Rating:
+def compute_next_rating(
+    previous: Rating, reason: str | None, test: LossTest | None, credit: float, passed_gate: bool, params: WorkParams
+) -> Rating:
     alpha = params.score_ema
     seen = previous.seen + 1
     if previous.banned or reason in ("audit-failed", "audit-evidence"):
         return Rating(0.0, -1.0, banned=True, seen=seen, suspect=True)
     if reason is not None or test is None:
         return Rating(0.0, (1 - alpha) * previous.gate - alpha, seen=seen, suspect=True)
-    return Rating((1 - alpha) * previous.rating + alpha * credit,
-                  (1 - alpha) * previous.gate + alpha * (1.0 if passed_gate else -1.0), seen=seen,
-                  suspect=not passed_gate)
+    return Rating(
+        (1 - alpha) * previous.rating + alpha * credit,
+        (1 - alpha) * previous.gate + alpha * (1.0 if passed_gate else -1.0),
+        seen=seen,
+        suspect=not passed_gate,
+    )
 
 
 def compute_audit_probability(rating: Rating | None, params: WorkParams) -> float:
@@ -276,15 +292,24 @@ def compute_scores(inputs: ScoringInputs, state: ValidatorState) -> ScoreReport:
         except WorkError as exc:
             reasons[sub.uid] = exc.reason
     reasons |= compute_flags(inputs, updates, order)
-    reasons |= {s.uid: "banned" for s in order
-                if s.uid not in reasons and state.ratings.get(s.hotkey, Rating()).banned}  # no test, no audit
+    reasons |= {
+        s.uid: "banned" for s in order if s.uid not in reasons and state.ratings.get(s.hotkey, Rating()).banned
+    }  # no test, no audit
     passed = [s for s in order if s.uid not in reasons]
     tests, audited = compute_loss_tests(inputs, passed, updates, state)
     evidence = []
     for sub in passed:
         if sub.uid in audited:
-            found = compute_audit_evidence(inputs.checkpoint, inputs.dataset, inputs.seed, params, sub.uid,
-                                           compute_artifact_id(sub.artifact), headers[sub.uid], audited[sub.uid])
+            found = compute_audit_evidence(
+                inputs.checkpoint,
+                inputs.dataset,
+                inputs.seed,
+                params,
+                sub.uid,
+                compute_artifact_id(sub.artifact),
+                headers[sub.uid],
+                audited[sub.uid],
+            )
             if found is not None:
                 reasons[sub.uid] = "audit-failed"
                 evidence.append(found)
@@ -301,22 +326,43 @@ def apply_audit_evidence(report: ScoreReport, inputs: ScoringInputs, records: tu
     for record in records:
         sub = by_uid.get(record.uid)
         verdict = next((v for v in report.verdicts if v.uid == record.uid), None)
-        if sub is None or sub.artifact is None or verdict is None or verdict.reason in ("audit-failed", "audit-evidence"):
+        if (
+            sub is None
+            or sub.artifact is None
+            or verdict is None
+            or verdict.reason in ("audit-failed", "audit-evidence")
+        ):
             continue
         try:
             header, _ = decode_update(sub.artifact, inputs.params, layout)
         except WorkError:
             continue
-        if check_evidence(record, inputs.checkpoint, inputs.dataset, inputs.seed, inputs.params, header,
-                          compute_artifact_id(sub.artifact)):
+        if check_evidence(
+            record,
+            inputs.checkpoint,
+            inputs.dataset,
+            inputs.seed,
+            inputs.params,
+            header,
+            compute_artifact_id(sub.artifact),
+        ):
             convicted.add(record.uid)
     if not convicted:
         return report
-    verdicts = tuple(replace(v, reason="audit-evidence", score=0.0) if v.uid in convicted else v for v in report.verdicts)
-    ratings = dict(report.state.ratings) | {v.hotkey: Rating(0.0, -1.0, banned=True) for v in verdicts if v.uid in convicted}
+    verdicts = tuple(
+        replace(v, reason="audit-evidence", score=0.0) if v.uid in convicted else v for v in report.verdicts
+    )
+    ratings = dict(report.state.ratings) | {
+        v.hotkey: Rating(0.0, -1.0, banned=True) for v in verdicts if v.uid in convicted
+    }
     weights, weights_u16 = compute_weights({v.uid: v.score for v in verdicts})
-    return replace(report, verdicts=verdicts, weights=weights, weights_u16=weights_u16,
-                   state=replace(report.state, ratings=ratings))
+    return replace(
+        report,
+        verdicts=verdicts,
+        weights=weights,
+        weights_u16=weights_u16,
+        state=replace(report.state, ratings=ratings),
+    )
 
 
 def compute_credit_clip(updates: dict[int, torch.Tensor], params: WorkParams) -> float:
@@ -329,8 +375,12 @@ def compute_credit_clip(updates: dict[int, torch.Tensor], params: WorkParams) ->
     return norms[min(len(norms) - 1, int(params.score_clip_quantile * len(norms)))]
 
 
-def compute_loss_tests(inputs: ScoringInputs, passed: list[Submission], updates: dict[int, torch.Tensor],
-                       state: ValidatorState | None = None):
+def compute_loss_tests(
+    inputs: ScoringInputs,
+    passed: list[Submission],
+    updates: dict[int, torch.Tensor],
+    state: ValidatorState | None = None,
+):
     """(uid -> LossTest, uid -> inner steps its audit replays) for the submissions that passed stages 1-2."""
     params, checkpoint, ratings = inputs.params, inputs.checkpoint, (state or ValidatorState()).ratings
     if not passed:
@@ -345,11 +395,22 @@ def compute_loss_tests(inputs: ScoringInputs, passed: list[Submission], updates:
     for sub in passed:
         own_refs = compute_own_refs(inputs.dataset, params, inputs.seed, inputs.salt, sub.hotkey)
         own = compute_windows(inputs.dataset, own_refs, window)
-        tests[sub.uid] = compute_loss_test(checkpoint, compute_clipped(updates[sub.uid], clip), params, own,
-                                           compute_batched_loss(base_model, own), rand, rand_before,
-                                           [p for p, _ in own_refs], [p for p, _ in rand_refs])
-    audited = {s.uid: compute_audit_steps(inputs.seed, inputs.salt, s.hotkey, params) for s in passed
-               if is_audited(inputs.seed, inputs.salt, s.hotkey, compute_audit_probability(ratings.get(s.hotkey), params))}
+        tests[sub.uid] = compute_loss_test(
+            checkpoint,
+            compute_clipped(updates[sub.uid], clip),
+            params,
+            own,
+            compute_batched_loss(base_model, own),
+            rand,
+            rand_before,
+            [p for p, _ in own_refs],
+            [p for p, _ in rand_refs],
+        )
+    audited = {
+        s.uid: compute_audit_steps(inputs.seed, inputs.salt, s.hotkey, params)
+        for s in passed
+        if is_audited(inputs.seed, inputs.salt, s.hotkey, compute_audit_probability(ratings.get(s.hotkey), params))
+    }
     audited |= {s.uid: params.inner_steps for s in passed if s.hotkey in inputs.forced_audits}
     return tests, audited
 
@@ -370,7 +431,8 @@ def compute_report(inputs, state, order, reasons, updates, tests, audited) -> Sc
         score = rating.rating if reason is None and passed_gate else 0.0
         scores[sub.uid] = score
         norm = float(updates[sub.uid].norm()) if sub.uid in updates else 0.0
-        verdicts.append(Verdict(sub.uid, sub.hotkey, reason, norm, test, sub.uid in audited, score,
-                                audited.get(sub.uid, 0)))
+        verdicts.append(
+            Verdict(sub.uid, sub.hotkey, reason, norm, test, sub.uid in audited, score, audited.get(sub.uid, 0))
+        )
     weights, weights_u16 = compute_weights(scores)
     return ScoreReport(tuple(verdicts), weights, weights_u16, replace(state, ratings=ratings), updates)

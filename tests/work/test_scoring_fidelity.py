@@ -1,5 +1,6 @@
 """Scoring that follows work: clustered errors, the own-data gate, credit above the median norm,
 adaptive audits (hashgrad.work.scoring, hashgrad.work.evaluate)."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -8,8 +9,16 @@ import pytest
 import torch
 
 from hashgrad.work.evaluate import LossTest, compute_stderr
-from hashgrad.work.scoring import (OwnGate, Rating, compute_audit_probability, compute_credit_clip, compute_own_factor,
-                                   compute_own_gate, compute_round_credit, is_own_gate_passed)
+from hashgrad.work.scoring import (
+    OwnGate,
+    Rating,
+    compute_audit_probability,
+    compute_credit_clip,
+    compute_own_factor,
+    compute_own_gate,
+    compute_round_credit,
+    is_own_gate_passed,
+)
 
 
 def loss_test(s_own, s_rand, se=0.001, gate_z=2.0):
