@@ -9,6 +9,7 @@ stale directions that made the held-out loss climb (bench/bench_training.py meas
 2.14 nats after 10 epochs for 0.95 -> 0.5). A demo epoch (H=30, batch 32, context 128) is ~10 s of
 one core.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
@@ -48,7 +49,7 @@ class WorkParams:
     eval_rand_max: int = 256  # ... and doubles them up to this many ...
     eval_rel_stderr: float = 0.05  # ... until the gain's standard error is within this fraction of it
     eval_z: float = 1.0  # s_rand must exceed z (page-clustered) standard errors
-    gate_z: float = 1.0  # own-window gain must exceed the random one by this many standard errors ...
+    gate_z: float = 2.0  # own-window gain must exceed the random one by this many standard errors ...
     gate_margin: float = 2.33  # ... once the median update does by gate_z + this (honest pass ~99 %)
     own_factor_z: float = 2.0  # credit scales with the own-data advantage once the median shows it by this
     score_clip_quantile: float = 0.75  # the loss test clips updates to this quantile of the epoch's norms
@@ -79,11 +80,22 @@ class WorkParams:
     quorum: int = 3
     accept_fraction: float = 0.1  # weight below this fraction of the best weight is not aggregated
 
-    def check(self) -> "WorkParams":
+    def check(self) -> WorkParams:
         self.model.check()
-        positive = (self.page_tokens, self.pages_per_miner, self.inner_steps, self.batch_size, self.chunk_size,
-                    self.topk, self.eval_own_windows, self.eval_rand_windows, self.eval_rand_max, self.top_g,
-                    self.quorum, self.audit_stride)
+        positive = (
+            self.page_tokens,
+            self.pages_per_miner,
+            self.inner_steps,
+            self.batch_size,
+            self.chunk_size,
+            self.topk,
+            self.eval_own_windows,
+            self.eval_rand_windows,
+            self.eval_rand_max,
+            self.top_g,
+            self.quorum,
+            self.audit_stride,
+        )
         if min(positive) <= 0:
             raise WorkError("bad-params", "sizes and counts must be positive")
         if self.page_tokens < self.model.block_size + 1:
@@ -102,8 +114,13 @@ class WorkParams:
             raise WorkError("bad-params", "outer_momentum must be in [0, 1) and outer_lr positive")
         if not (0 <= self.audit_probability <= 1 and 0 < self.score_ema <= 1 and 0 < self.norm_low < self.norm_high):
             raise WorkError("bad-params", "probability, EMA or norm bounds out of range")
-        if not (self.eval_rand_windows <= self.eval_rand_max and 0 <= self.score_clip_quantile <= 1
-                and self.audit_boost >= 1 and self.audit_new_epochs >= 0 and self.gate_margin >= 0):
+        if not (
+            self.eval_rand_windows <= self.eval_rand_max
+            and 0 <= self.score_clip_quantile <= 1
+            and self.audit_boost >= 1
+            and self.audit_new_epochs >= 0
+            and self.gate_margin >= 0
+        ):
             raise WorkError("bad-params", "loss-test windows, credit clip quantile or audit boost out of range")
         return self
 
@@ -128,9 +145,19 @@ WORK_PRESETS: dict[str, WorkParams] = {
     # pages it saw each twice, and the swarm's held-out loss after 10 epochs was 2.18 rather than 2.12)
     "small": WorkParams(model=MODEL_PRESETS["small"], page_tokens=2080, pages_per_miner=30),
     # unit tests: 35K parameters, an epoch in a fraction of a second
-    "tiny": WorkParams(model=MODEL_PRESETS["tiny"], page_tokens=1056, pages_per_miner=4, inner_steps=12,
-                       batch_size=8, eval_own_windows=16, eval_rand_windows=32, eval_rand_max=128, chunk_size=1024, topk=16,
-                       history_epochs=2),
+    "tiny": WorkParams(
+        model=MODEL_PRESETS["tiny"],
+        page_tokens=1056,
+        pages_per_miner=4,
+        inner_steps=12,
+        batch_size=8,
+        eval_own_windows=16,
+        eval_rand_windows=32,
+        eval_rand_max=128,
+        chunk_size=1024,
+        topk=16,
+        history_epochs=2,
+    ),
 }
 
 

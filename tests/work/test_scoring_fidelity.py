@@ -47,7 +47,7 @@ def test_own_gate_is_strict_once_the_median_update_shows_its_own_data(params):
     assert not loose.enforced and not loose.measurable
     half = compute_own_gate({uid: loss_test(0.0335, 0.03) for uid in range(5)}, params)  # 3.5 errors
     assert half.measurable and not half.enforced
-    assert is_own_gate_passed(loss_test(0.027, 0.03), loose, params)  # 3 errors worse: not significant at 4.33
+    assert is_own_gate_passed(loss_test(0.029, 0.03), loose, params)  # 1 error worse: not significant
     assert not is_own_gate_passed(loss_test(0.02, 0.03), loose, params)  # much worse on its own windows: fails
 
 
