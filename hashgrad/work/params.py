@@ -17,6 +17,12 @@ from hashgrad.errors import WorkError
 from hashgrad.work.model import MODEL_PRESETS, GPTConfig
 
 
+# sparseloco: miners keep error feedback (decay ef_decay), the aggregate is a per-coordinate sparse mean,
+# no outer momentum (SparseLoCo, Templar); nesterov: dense mean with Nesterov outer momentum (DiLoCo);
+# average: dense mean, plain step (federated averaging at outer_lr 1)
+OUTER_OPTIMIZERS = ("sparseloco", "nesterov", "average")
+
+
 @dataclass(frozen=True)
 class WorkParams:
     job_id: int = 0
@@ -53,7 +59,12 @@ class WorkParams:
     audit_probability: float = 0.02
     audit_stride: int = 5  # the miner declares a weight hash every audit_stride inner steps
     max_artifact_bytes: int = 4 * 1024 * 1024
+    # rounds: a round is one outer step (H inner steps, one artifact per miner); an epoch holds
+    # rounds_per_epoch of them and ends with the chain's consensus (bench/README.md measures why)
+    rounds_per_epoch: int = 1
+    score_fraction: float = 1.0  # share of rounds a validator loss-tests (salted, unpredictable to miners)
     # aggregation
+    outer_optimizer: str = "sparseloco"  # see OUTER_OPTIMIZERS and aggregate.py
     outer_lr: float = 1.0
     outer_momentum: float = 0.0  # Nesterov momentum of the outer step (0: plain SGD, no state in the checkpoint)
     top_g: int = 15
@@ -74,6 +85,10 @@ class WorkParams:
             raise WorkError("bad-params", "quant_bins must be 2, 4, 16 or 256")
         if not (self.gain_power > 0 and self.gain_cap >= 1):
             raise WorkError("bad-params", "gain_power must be positive and gain_cap at least 1")
+        if self.outer_optimizer not in OUTER_OPTIMIZERS:
+            raise WorkError("bad-params", f"outer_optimizer must be one of {', '.join(OUTER_OPTIMIZERS)}")
+        if self.rounds_per_epoch <= 0 or not 0 < self.score_fraction <= 1:
+            raise WorkError("bad-params", "rounds_per_epoch must be positive and score_fraction in (0, 1]")
         if not (0 <= self.outer_momentum < 1 and self.outer_lr > 0):
             raise WorkError("bad-params", "outer_momentum must be in [0, 1) and outer_lr positive")
         if not (0 <= self.audit_probability <= 1 and 0 < self.score_ema <= 1 and 0 < self.norm_low < self.norm_high):
