@@ -114,6 +114,16 @@ WORK_PRESETS: dict[str, WorkParams] = {
     # exactly the 30 x 32 windows of an epoch, so a miner trains on each of its windows once (with 16
     # pages it saw each twice, and the swarm's held-out loss after 10 epochs was 2.18 rather than 2.12)
     "small": WorkParams(model=MODEL_PRESETS["small"], page_tokens=2080, pages_per_miner=30),
+    # rounds inside epochs, measured by bench/bench_training.py (bench/README.md): a 0.12M-parameter
+    # model with a 32-byte context, so that >= 100 rounds of 8 miners run in minutes on 2 cores; 10
+    # rounds per epoch of H = 10 inner steps of 8 windows; SparseLoCo: error feedback 0.95 over many
+    # rounds, top 1 of 32 with 5-bit indices and 2-bit values: an artifact is ~1/100 of the dense update;
+    # validators loss-test a salted tenth of the rounds
+    "rounds": WorkParams(model=GPTConfig(block_size=32, n_layer=2, n_head=4, n_embd=64), page_tokens=1056,
+                         pages_per_miner=8, inner_steps=10, batch_size=8, rounds_per_epoch=10, ef_decay=0.95,
+                         score_fraction=0.1),
+    # the main network's job: an epoch is 30 blocks of 10 min = 5 h; 60 rounds of 300 s in it
+    "main": WorkParams(rounds_per_epoch=60, ef_decay=0.95),
     # unit tests: 35K parameters, an epoch in a fraction of a second
     "tiny": WorkParams(model=MODEL_PRESETS["tiny"], page_tokens=1056, pages_per_miner=4, inner_steps=12,
                        batch_size=8, eval_own_windows=16, eval_rand_windows=32, chunk_size=1024, topk=16,
