@@ -7,7 +7,7 @@ with centralized AdamW on the same tokens (R*H steps of 8*B windows, computed on
 Prints one JSON line per cell and, at the end, the markdown table for bench/README.md.
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/sweep_rounds.py [--H 5 10 30] [--R 30 100 300]
-        [--outer sparseloco nesterov average] [--preset rounds]
+        [--outer sparseloco nesterov average] [--preset rounds] [--model tiny]
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from hashgrad.work.data import build_stdlib_dataset  # noqa: E402
 from hashgrad.work.evaluate import compute_heldout_loss  # noqa: E402
 from hashgrad.work.hashing import compute_tagged_hash  # noqa: E402
 from hashgrad.work.miner import get_kernel, set_determinism_pins  # noqa: E402
-from hashgrad.work.model import Checkpoint, compute_initial_state, compute_num_params  # noqa: E402
+from hashgrad.work.model import MODEL_PRESETS, Checkpoint, compute_initial_state, compute_num_params  # noqa: E402
 from hashgrad.work.params import get_preset  # noqa: E402
 from hashgrad.work.rounds import build_round_swarm, run_epoch_rounds  # noqa: E402
 
@@ -54,9 +54,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--H", type=int, nargs="+", default=[5, 10, 30])
     parser.add_argument("--R", type=int, nargs="+", default=[30, 100, 300])
     parser.add_argument("--outer", nargs="+", default=list(OUTER_SETTINGS))
+    parser.add_argument("--model", default=None, help="a model preset instead of the job preset's (e.g. tiny)")
     args = parser.parse_args(argv)
     set_determinism_pins()
     base = get_preset(args.preset, kernel=get_kernel())
+    if args.model:
+        base = replace(base, model=MODEL_PRESETS[args.model]).check()
     dataset = build_stdlib_dataset(base.page_tokens)
     checkpoint = Checkpoint(base.model, compute_initial_state(base.model, 0))
     dense = 4 * compute_num_params(base.model)

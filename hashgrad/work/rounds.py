@@ -44,7 +44,7 @@ from hashgrad.work.compress import compute_layout
 from hashgrad.work.data import Dataset
 from hashgrad.work.evaluate import compute_heldout_loss
 from hashgrad.work.hashing import compute_permutation, compute_tagged_hash
-from hashgrad.work.model import Checkpoint, checkpoint_hash, encode_checkpoint
+from hashgrad.work.model import Checkpoint, checkpoint_hash, decode_checkpoint, encode_checkpoint
 from hashgrad.work.params import WorkParams
 from hashgrad.work.scoring import (ScoringInputs, Submission, ValidatorState, compute_decoded, compute_flags,
                                    compute_scores)
@@ -127,6 +127,27 @@ def build_round_swarm(params: WorkParams, dataset: Dataset, checkpoint: Checkpoi
     miners = [RoundMiner(uid, kind, compute_tagged_hash("hashgrad/sim/hotkey", uid.to_bytes(4, "little")))
               for uid, kind in enumerate(kinds)]
     return RoundSwarm(params, dataset, checkpoint, miners, validators, states=[ValidatorState()] * validators)
+
+
+def add_round_miner(swarm: RoundSwarm, kind: str = "honest") -> RoundMiner:
+    """A miner that joins between epochs: a new uid with no consensus yet (so it is scored, but not
+    aggregated, until an epoch's consensus holds it)."""
+    uid = len(swarm.miners)
+    miner = RoundMiner(uid, kind, compute_tagged_hash("hashgrad/sim/hotkey", uid.to_bytes(4, "little")))
+    swarm.miners.append(miner)
+    swarm.bonds = None if swarm.bonds is None else compute_grown_bonds(swarm.bonds, len(swarm.miners) - 1)
+    return miner
+
+
+def compute_grown_bonds(bonds: list[list[int]], miners_before: int) -> list[list[int]]:
+    """Stored bonds after one uid is inserted at `miners_before` (before the validators' uids)."""
+    rows = [row[:miners_before] + [0] + row[miners_before:] for row in bonds]
+    return rows[:miners_before] + [[0] * (len(bonds) + 1)] + rows[miners_before:]
+
+
+def fetch_checkpoint(store: MemoryArtifactStore, expected_hash: bytes) -> Checkpoint:
+    """Catch up: the checkpoint the chain recorded, fetched by its hash (the store checks the bytes)."""
+    return decode_checkpoint(store.get(expected_hash))
 
 
 def compute_epoch_seed(base_hash: bytes, epoch: int) -> bytes:
@@ -288,6 +309,7 @@ def run_epoch_rounds(swarm: RoundSwarm, on_round=None) -> EpochSummary:
             leaves.setdefault(uid, []).append(commitment)
         if on_round is not None:
             on_round(record)
+    swarm.store.put(encode_checkpoint(swarm.checkpoint))  # served by hash: what late joiners fetch
     rows = [compute_validator_row(sums, flagged) for sums in weight_sums]
     swarm.consensus = compute_epoch_consensus(swarm, rows)
     summary = EpochSummary(swarm.epoch, tuple(records), dict(swarm.consensus), tuple(rows),

@@ -4,13 +4,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+import torch
 
 from hashgrad.chain.merkle import compute_merkle_root
 from hashgrad.errors import WorkError
-from hashgrad.work.aggregate import compute_round_selection
+from hashgrad.work.aggregate import WeightedUpdate, compute_next_checkpoint, compute_round_selection
 from hashgrad.work.evaluate import compute_heldout_loss
-from hashgrad.work.model import checkpoint_hash, decode_checkpoint
-from hashgrad.work.rounds import (build_round_swarm, compute_round_checkpoint, compute_round_checks,
+from hashgrad.work.model import checkpoint_hash, compute_flat, decode_checkpoint
+from hashgrad.work.rounds import (add_round_miner, build_round_swarm, fetch_checkpoint, compute_round_checkpoint, compute_round_checks,
                                   compute_scored_rounds, compute_submissions, run_epoch_rounds, run_round_miners)
 from hashgrad.work.scoring import ScoringInputs, compute_median_norm
 
@@ -78,3 +79,39 @@ def test_unknown_outer_optimizer_is_rejected(params):
     with pytest.raises(WorkError) as exc:
         replace(params, outer_optimizer="adam").check()
     assert exc.value.reason == "bad-params"
+
+
+def test_outer_optimisers_differ_as_documented(checkpoint, params):
+    size = compute_flat(checkpoint.state).numel()
+    a, b = torch.zeros(size), torch.zeros(size)
+    a[0], a[1], b[1], b[2] = 0.02, 0.01, 0.02, -0.01  # sparse, equal norms, overlapping at coordinate 1
+    c = torch.zeros(size)
+    c[3], c[4] = 0.02, 0.01
+    updates = [WeightedUpdate(bytes([i]) * 32, u, 1.0) for i, u in enumerate((a, b, c))]
+    loose = replace(params, norm_high=1e9)
+    sparse = compute_next_checkpoint(checkpoint, updates, replace(loose, outer_optimizer="sparseloco")).step
+    assert sparse[:4].tolist() == pytest.approx([0.02, 0.015, -0.01, 0.02])  # per-coordinate mean of senders
+    mean = compute_next_checkpoint(checkpoint, updates, replace(loose, outer_optimizer="average")).step
+    assert mean[:4].tolist() == pytest.approx([0.02 / 3, 0.03 / 3, -0.01 / 3, 0.02 / 3])  # dense mean
+    nesterov = replace(loose, outer_optimizer="nesterov", outer_lr=0.7, outer_momentum=0.9)
+    first = compute_next_checkpoint(checkpoint, updates, nesterov)
+    assert first.step[:4].tolist() == pytest.approx([0.7 * 1.9 * x for x in mean[:4].tolist()])
+    assert first.checkpoint.momentum is not None
+
+
+def test_a_late_joiner_fetches_the_checkpoint_and_is_aggregated_after_an_epochs_consensus(round_params, dataset,
+                                                                                           checkpoint):
+    swarm = build_round_swarm(round_params, dataset, checkpoint, ["honest"] * 3)
+    first = run_epoch_rounds(swarm)
+    joiner = add_round_miner(swarm)
+    # it catches up from the hash on chain alone: the store serves the bytes, and they hash right
+    assert fetch_checkpoint(swarm.store, first.checkpoint_hash).to_bytes() == swarm.checkpoint.to_bytes()
+    second = run_epoch_rounds(swarm)
+    assert all(joiner.uid not in r.flags for r in second.rounds)
+    assert all(r.accepted == 3 for r in second.rounds)  # no consensus holds it yet
+    assert second.weights.get(joiner.uid, 0.0) > 0  # but the validators scored it
+    third = run_epoch_rounds(swarm)
+    assert third.rounds[0].accepted == 4
+    with pytest.raises(WorkError) as exc:
+        fetch_checkpoint(swarm.store, bytes(32))
+    assert exc.value.reason == "artifact-not-found"
