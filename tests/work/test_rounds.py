@@ -64,8 +64,8 @@ def test_a_rounds_checkpoint_is_a_pure_function_of_the_last_and_its_artifacts(ro
 def test_selection_follows_last_epochs_consensus(params):
     assert compute_round_selection({}, [3, 1, 2], params) == {1, 2, 3}
     consensus = {1: 0.5, 2: 0.45, 3: 0.01, 4: 0.04}
-    assert compute_round_selection(consensus, [1, 2, 3, 5], params) == {1, 2}
-    assert compute_round_selection(consensus, [1, 2, 3, 5], replace(params, top_g=1)) == {1}
+    assert compute_round_selection(consensus, [1, 2, 3, 5], params) == {1, 2, 3}  # 5: no incentive, 4: not passed
+    assert compute_round_selection(consensus, [1, 2, 3, 5], replace(params, top_g=2)) == {1, 2}
 
 
 def test_scored_rounds_are_drawn_by_the_salt(params):
