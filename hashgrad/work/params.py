@@ -6,8 +6,9 @@ top 1 of every 32 values (3.1 % density) with 5-bit indices and 2-bit values: th
 Templar's top-64 of 4096 with 12-bit indices, twice the values. Error feedback decays by 0.5 per
 epoch, not SparseLoCo's 0.95: with tens of epochs rather than thousands, a long memory sends
 stale directions that made the held-out loss climb (bench/bench_training.py measured 2.60 ->
-2.14 nats after 10 epochs for 0.95 -> 0.5). A demo epoch (H=30, batch 32, context 128) is ~10 s of
-one core.
+2.14 nats after 10 epochs for 0.95 -> 0.5). With rounds inside epochs (`rounds_per_epoch`, presets
+`rounds` and `main`) there are hundreds of outer steps and SparseLoCo's 0.95 is back. A demo
+epoch (H=30, batch 32, context 128) is ~10 s of one core.
 """
 from __future__ import annotations
 
