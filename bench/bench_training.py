@@ -135,11 +135,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--epochs", type=int, default=10, help="swarm epochs (rounds = epochs x rounds_per_epoch)")
     parser.add_argument("--adv-epochs", type=int, default=3)
     parser.add_argument("--outer", default=None, help="override the preset's outer optimiser")
+    parser.add_argument("--inner-steps", type=int, default=None, help="override the preset's H")
     args = parser.parse_args(argv)
     set_determinism_pins()
     params = get_preset(args.preset, kernel=get_kernel())
     if args.outer:
         params = replace(params, outer_optimizer=args.outer).check()
+    if args.inner_steps:
+        params = replace(params, inner_steps=args.inner_steps).check()
     dataset = build_stdlib_dataset(params.page_tokens)
     checkpoint = Checkpoint(params.model, compute_initial_state(params.model, 0))
     rounds = args.epochs * params.rounds_per_epoch
