@@ -20,6 +20,7 @@ computation) whose incentive picks who the next epoch aggregates.
 Runs on one thread with deterministic algorithms. Prints progress; the last line is JSON.
     .venv/bin/python bench/bench_training.py [--preset rounds] [--epochs 10] [--adv-epochs 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,23 +62,34 @@ def run_swarm(params, dataset, checkpoint, kinds, epochs, label):
         started = time.monotonic()
         summary = run_epoch_rounds(swarm)
         epochs_out.append(summary)
-        earned = {k: round(sum(w for uid, w in summary.weights.items() if kinds[uid] == k), 3) for k in sorted(set(kinds))}
+        earned = {
+            k: round(sum(w for uid, w in summary.weights.items() if kinds[uid] == k), 3) for k in sorted(set(kinds))
+        }
         flags = sorted({r for rec in summary.rounds for r in rec.flags.values()})
-        log(f"[{label}] epoch {summary.epoch} rounds {summary.rounds[0].round}-{summary.rounds[-1].round}: held-out "
+        log(
+            f"[{label}] epoch {summary.epoch} rounds {summary.rounds[0].round}-{summary.rounds[-1].round}: held-out "
             f"{' '.join(f'{r.heldout_loss:.3f}' for r in summary.rounds)} accepted "
             f"{min(r.accepted for r in summary.rounds)}-{max(r.accepted for r in summary.rounds)} "
-            f"incentive by kind {earned} flags {flags} ({time.monotonic() - started:.1f} s)")
+            f"incentive by kind {earned} flags {flags} ({time.monotonic() - started:.1f} s)"
+        )
     return epochs_out
 
 
 def compute_single_curve(checkpoint, dataset, params, steps, every, seed) -> list[tuple[int, float]]:
     """(step, held-out loss) every `every` AdamW steps of one miner's batch size, up to `steps`."""
-    order = compute_batch_order(seed, CENTRAL_HOTKEY, dataset.train_pages, params.windows_per_page, steps,
-                                params.batch_size)
+    order = compute_batch_order(
+        seed, CENTRAL_HOTKEY, dataset.train_pages, params.windows_per_page, steps, params.batch_size
+    )
     model = checkpoint.build_model()
     model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=params.inner_lr, betas=params.inner_betas,
-                                  weight_decay=params.inner_weight_decay, foreach=False, fused=False)
+    optimizer = torch.optim.AdamW(
+        model.parameters(),
+        lr=params.inner_lr,
+        betas=params.inner_betas,
+        weight_decay=params.inner_weight_decay,
+        foreach=False,
+        fused=False,
+    )
     window, curve = params.model.block_size + 1, []
     for step, refs in enumerate(order, start=1):
         batch = compute_windows(dataset, refs, window)
@@ -88,7 +100,9 @@ def compute_single_curve(checkpoint, dataset, params, steps, every, seed) -> lis
         optimizer.step()
         if step % every == 0:
             state = {name: p.detach().clone() for name, p in model.named_parameters()}
-            curve.append((step, compute_heldout_loss(Checkpoint(checkpoint.config, dict(sorted(state.items()))), dataset)))
+            curve.append(
+                (step, compute_heldout_loss(Checkpoint(checkpoint.config, dict(sorted(state.items()))), dataset))
+            )
     return curve
 
 
@@ -147,9 +161,11 @@ def main(argv: list[str]) -> int:
     checkpoint = Checkpoint(params.model, compute_initial_state(params.model, 0))
     rounds = args.epochs * params.rounds_per_epoch
     steps = rounds * params.inner_steps
-    log(f"model {compute_num_params(params.model)} params, {dataset.manifest['num_pages']} pages, "
+    log(
+        f"model {compute_num_params(params.model)} params, {dataset.manifest['num_pages']} pages, "
         f"H={params.inner_steps} B={params.batch_size} T={params.model.block_size}, {rounds} rounds "
-        f"({params.rounds_per_epoch} per epoch), outer {params.outer_optimizer}, kernel {get_kernel()}")
+        f"({params.rounds_per_epoch} per epoch), outer {params.outer_optimizer}, kernel {get_kernel()}"
+    )
     initial = compute_heldout_loss(checkpoint, dataset)
 
     started = time.monotonic()
@@ -158,19 +174,30 @@ def main(argv: list[str]) -> int:
     loss_swarm = swarm[-1].heldout_loss
 
     started = time.monotonic()
-    central = compute_centralized_training(checkpoint, dataset, params, steps, SWARM_MINERS * params.batch_size,
-                                           compute_tagged_hash("bench/central", b""))
+    central = compute_centralized_training(
+        checkpoint, dataset, params, steps, SWARM_MINERS * params.batch_size, compute_tagged_hash("bench/central", b"")
+    )
     loss_centralized = compute_heldout_loss(central, dataset)
-    log(f"[centralized] {steps} steps of {SWARM_MINERS * params.batch_size}: held-out {loss_centralized:.4f} "
-        f"({time.monotonic() - started:.1f} s)")
+    log(
+        f"[centralized] {steps} steps of {SWARM_MINERS * params.batch_size}: held-out {loss_centralized:.4f} "
+        f"({time.monotonic() - started:.1f} s)"
+    )
 
     started = time.monotonic()
-    curve = compute_single_curve(checkpoint, dataset, params, SINGLE_MAX_FACTOR * steps, max(1, steps // 4),
-                                 compute_tagged_hash("bench/single", b""))
+    curve = compute_single_curve(
+        checkpoint,
+        dataset,
+        params,
+        SINGLE_MAX_FACTOR * steps,
+        max(1, steps // 4),
+        compute_tagged_hash("bench/single", b""),
+    )
     reached = compute_steps_to_reach(curve, loss_swarm)
-    log(f"[one miner alone] up to {SINGLE_MAX_FACTOR * steps} steps of {params.batch_size}: "
+    log(
+        f"[one miner alone] up to {SINGLE_MAX_FACTOR * steps} steps of {params.batch_size}: "
         f"{' '.join(f'{s}:{loss:.3f}' for s, loss in curve)}; reaches {loss_swarm:.4f} at "
-        f"{reached if reached is not None else 'never'} ({time.monotonic() - started:.1f} s)")
+        f"{reached if reached is not None else 'never'} ({time.monotonic() - started:.1f} s)"
+    )
 
     kinds = ["honest"] * ADVERSARIAL_HONEST + list(ADVERSARY_KINDS)
     adversarial = run_swarm(params, dataset, checkpoint, kinds, args.adv_epochs, "adversarial")

@@ -9,6 +9,7 @@ Prints one JSON line per cell and, at the end, the markdown table for bench/READ
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/sweep_rounds.py [--H 5 10 30] [--R 30 100 300]
         [--outer sparseloco nesterov average] [--preset rounds] [--model tiny]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,21 +68,39 @@ def main(argv: list[str]) -> int:
     for h in args.H:
         for r in args.R:
             params = replace(base, inner_steps=h, rounds_per_epoch=min(base.rounds_per_epoch, r)).check()
-            central = compute_heldout_loss(compute_centralized_training(
-                checkpoint, dataset, params, r * h, MINERS * params.batch_size, compute_tagged_hash("bench/central", b"")),
-                dataset)
+            central = compute_heldout_loss(
+                compute_centralized_training(
+                    checkpoint,
+                    dataset,
+                    params,
+                    r * h,
+                    MINERS * params.batch_size,
+                    compute_tagged_hash("bench/central", b""),
+                ),
+                dataset,
+            )
             for outer in args.outer:
                 loss, sent, seconds = run_cell(replace(params, **OUTER_SETTINGS[outer]).check(), dataset, checkpoint, r)
-                row = dict(H=h, rounds=r, outer=outer, loss_swarm=round(loss, 4), loss_centralized=round(central, 4),
-                           loss_ratio=round(loss / central, 4), bytes_per_miner_round=round(sent),
-                           bytes_ratio=round(dense / sent, 1), seconds=round(seconds, 1))
+                row = dict(
+                    H=h,
+                    rounds=r,
+                    outer=outer,
+                    loss_swarm=round(loss, 4),
+                    loss_centralized=round(central, 4),
+                    loss_ratio=round(loss / central, 4),
+                    bytes_per_miner_round=round(sent),
+                    bytes_ratio=round(dense / sent, 1),
+                    seconds=round(seconds, 1),
+                )
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     print("| H | rounds | outer | loss_ratio | swarm | centralized | bytes/miner/round |")
     print("|---|---|---|---|---|---|---|")
     for row in rows:
-        print(f"| {row['H']} | {row['rounds']} | {row['outer']} | {row['loss_ratio']:.3f} | {row['loss_swarm']:.3f} | "
-              f"{row['loss_centralized']:.3f} | {row['bytes_per_miner_round']} |")
+        print(
+            f"| {row['H']} | {row['rounds']} | {row['outer']} | {row['loss_ratio']:.3f} | {row['loss_swarm']:.3f} | "
+            f"{row['loss_centralized']:.3f} | {row['bytes_per_miner_round']} |"
+        )
     return 0
 
 

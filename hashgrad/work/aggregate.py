@@ -18,6 +18,7 @@ Every node computes this in the same order (updates sorted by artifact id, float
 so the result is bit-identical on nodes of the same platform and its sha256 — `checkpoint_hash`
 of the canonical bytes — is what goes on chain.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -95,8 +96,9 @@ def compute_outer_gradient(accepted: list[WeightedUpdate], clip: float, params: 
     return compute_dense_mean(accepted, clip)
 
 
-def compute_outer_step(prev: Checkpoint, gradient: torch.Tensor,
-                       params: WorkParams) -> tuple[torch.Tensor, torch.Tensor | None]:
+def compute_outer_step(
+    prev: Checkpoint, gradient: torch.Tensor, params: WorkParams
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(θ_prev − θ_next, next momentum buffer) for the outer gradient g (plain or Nesterov SGD)."""
     if params.outer_momentum == 0 or params.outer_optimizer == "average":
         return params.outer_lr * gradient, None

@@ -10,13 +10,13 @@ stale directions that made the held-out loss climb (bench/bench_training.py meas
 `rounds` and `main`) there are hundreds of outer steps and SparseLoCo's 0.95 is back. A demo
 epoch (H=30, batch 32, context 128) is ~10 s of one core.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
 from hashgrad.errors import WorkError
 from hashgrad.work.model import MODEL_PRESETS, GPTConfig
-
 
 # sparseloco: miners keep error feedback (decay ef_decay), the aggregate is a per-coordinate sparse mean,
 # no outer momentum (SparseLoCo, Templar); nesterov: dense mean with Nesterov outer momentum (DiLoCo);
@@ -72,10 +72,21 @@ class WorkParams:
     quorum: int = 3
     accept_fraction: float = 0.1  # weight below this fraction of the best weight is not aggregated
 
-    def check(self) -> "WorkParams":
+    def check(self) -> WorkParams:
         self.model.check()
-        positive = (self.page_tokens, self.pages_per_miner, self.inner_steps, self.batch_size, self.chunk_size,
-                    self.topk, self.eval_own_windows, self.eval_rand_windows, self.top_g, self.quorum, self.audit_stride)
+        positive = (
+            self.page_tokens,
+            self.pages_per_miner,
+            self.inner_steps,
+            self.batch_size,
+            self.chunk_size,
+            self.topk,
+            self.eval_own_windows,
+            self.eval_rand_windows,
+            self.top_g,
+            self.quorum,
+            self.audit_stride,
+        )
         if min(positive) <= 0:
             raise WorkError("bad-params", "sizes and counts must be positive")
         if self.page_tokens < self.model.block_size + 1:
@@ -120,15 +131,31 @@ WORK_PRESETS: dict[str, WorkParams] = {
     # rounds per epoch of H = 10 inner steps of 8 windows; SparseLoCo: error feedback 0.95 over many
     # rounds, top 1 of 32 with 5-bit indices and 2-bit values: an artifact is ~1/100 of the dense update;
     # validators loss-test a salted tenth of the rounds
-    "rounds": WorkParams(model=GPTConfig(block_size=32, n_layer=2, n_head=4, n_embd=64), page_tokens=1056,
-                         pages_per_miner=8, inner_steps=10, batch_size=8, rounds_per_epoch=10, ef_decay=0.95,
-                         score_fraction=0.1),
+    "rounds": WorkParams(
+        model=GPTConfig(block_size=32, n_layer=2, n_head=4, n_embd=64),
+        page_tokens=1056,
+        pages_per_miner=8,
+        inner_steps=10,
+        batch_size=8,
+        rounds_per_epoch=10,
+        ef_decay=0.95,
+        score_fraction=0.1,
+    ),
     # the main network's job: an epoch is 30 blocks of 10 min = 5 h; 60 rounds of 300 s in it
     "main": WorkParams(rounds_per_epoch=60, ef_decay=0.95),
     # unit tests: 35K parameters, an epoch in a fraction of a second
-    "tiny": WorkParams(model=MODEL_PRESETS["tiny"], page_tokens=1056, pages_per_miner=4, inner_steps=12,
-                       batch_size=8, eval_own_windows=16, eval_rand_windows=32, chunk_size=1024, topk=16,
-                       history_epochs=2),
+    "tiny": WorkParams(
+        model=MODEL_PRESETS["tiny"],
+        page_tokens=1056,
+        pages_per_miner=4,
+        inner_steps=12,
+        batch_size=8,
+        eval_own_windows=16,
+        eval_rand_windows=32,
+        chunk_size=1024,
+        topk=16,
+        history_epochs=2,
+    ),
 }
 
 

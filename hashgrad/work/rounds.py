@@ -24,6 +24,7 @@ The header's `epoch` field carries the global round number, so a round artifact 
 replayed into another round. Yuma is called here directly with the chain's job parameters (one
 place: `compute_epoch_consensus`).
 """
+
 from __future__ import annotations
 
 import time
@@ -46,8 +47,14 @@ from hashgrad.work.evaluate import compute_heldout_loss
 from hashgrad.work.hashing import compute_permutation, compute_tagged_hash
 from hashgrad.work.model import Checkpoint, checkpoint_hash, decode_checkpoint, encode_checkpoint
 from hashgrad.work.params import WorkParams
-from hashgrad.work.scoring import (ScoringInputs, Submission, ValidatorState, compute_decoded, compute_flags,
-                                   compute_scores)
+from hashgrad.work.scoring import (
+    ScoringInputs,
+    Submission,
+    ValidatorState,
+    compute_decoded,
+    compute_flags,
+    compute_scores,
+)
 
 COMMIT_LAST = ("copycat", "replay")  # they act on what others revealed, so they commit last
 VALIDATOR_STAKE = 1000 * 10**8
@@ -122,10 +129,13 @@ class RoundSwarm:
     job: JobParams = ROUND_JOB
 
 
-def build_round_swarm(params: WorkParams, dataset: Dataset, checkpoint: Checkpoint, kinds: list[str],
-                      validators: int = 1) -> RoundSwarm:
-    miners = [RoundMiner(uid, kind, compute_tagged_hash("hashgrad/sim/hotkey", uid.to_bytes(4, "little")))
-              for uid, kind in enumerate(kinds)]
+def build_round_swarm(
+    params: WorkParams, dataset: Dataset, checkpoint: Checkpoint, kinds: list[str], validators: int = 1
+) -> RoundSwarm:
+    miners = [
+        RoundMiner(uid, kind, compute_tagged_hash("hashgrad/sim/hotkey", uid.to_bytes(4, "little")))
+        for uid, kind in enumerate(kinds)
+    ]
     return RoundSwarm(params, dataset, checkpoint, miners, validators, states=[ValidatorState()] * validators)
 
 
@@ -175,9 +185,19 @@ def run_round_miners(swarm: RoundSwarm, base_hash: bytes, seed: bytes) -> tuple[
     """Every miner's artifact for this round, in commit order, and the miners' compute seconds."""
     commits, revealed, honest_norms, seconds = [], [], [], 0.0
     for miner in sorted(swarm.miners, key=lambda m: (m.kind in COMMIT_LAST, m.uid)):
-        ctx = MinerContext(swarm.checkpoint, base_hash, swarm.dataset, seed, miner.hotkey, swarm.round, swarm.params,
-                           miner.ef, others=tuple(revealed), past=tuple(swarm.past_artifacts),
-                           norm_hint=sorted(honest_norms)[len(honest_norms) // 2] if honest_norms else 0.0)
+        ctx = MinerContext(
+            swarm.checkpoint,
+            base_hash,
+            swarm.dataset,
+            seed,
+            miner.hotkey,
+            swarm.round,
+            swarm.params,
+            miner.ef,
+            others=tuple(revealed),
+            past=tuple(swarm.past_artifacts),
+            norm_hint=sorted(honest_norms)[len(honest_norms) // 2] if honest_norms else 0.0,
+        )
         started = time.process_time()
         output = compute_output(miner.kind, ctx)
         seconds += time.process_time() - started
@@ -193,8 +213,9 @@ def run_round_miners(swarm: RoundSwarm, base_hash: bytes, seed: bytes) -> tuple[
 
 
 def compute_submissions(swarm: RoundSwarm, commits: list[RoundCommit]) -> tuple[Submission, ...]:
-    return tuple(Submission(c.uid, c.hotkey, c.commitment, c.commit_order, swarm.store.get(c.artifact_id))
-                 for c in commits)
+    return tuple(
+        Submission(c.uid, c.hotkey, c.commitment, c.commit_order, swarm.store.get(c.artifact_id)) for c in commits
+    )
 
 
 def compute_round_checks(inputs: ScoringInputs) -> tuple[dict[int, torch.Tensor], dict[int, str]]:
@@ -211,23 +232,31 @@ def compute_round_checks(inputs: ScoringInputs) -> tuple[dict[int, torch.Tensor]
     return updates, reasons | compute_flags(inputs, updates, order)
 
 
-def compute_round_checkpoint(public: ScoringInputs, consensus: dict[int, float], updates: dict[int, torch.Tensor],
-                             flags: dict[int, str], commits: list[RoundCommit]) -> AggregateResult:
+def compute_round_checkpoint(
+    public: ScoringInputs,
+    consensus: dict[int, float],
+    updates: dict[int, torch.Tensor],
+    flags: dict[int, str],
+    commits: list[RoundCommit],
+) -> AggregateResult:
     """Checkpoint r from checkpoint r−1 (`public.checkpoint`) and round r's artifacts: those that pass
     the public checks and last epoch's consensus weigh 1, the rest 0 (they still set the clip)."""
     selected = compute_round_selection(consensus, [uid for uid in updates if uid not in flags], public.params)
     by_uid = {c.uid: c for c in commits}
-    weighted = [WeightedUpdate(by_uid[uid].artifact_id, update, 1.0 if uid in selected else 0.0)
-                for uid, update in updates.items()]
+    weighted = [
+        WeightedUpdate(by_uid[uid].artifact_id, update, 1.0 if uid in selected else 0.0)
+        for uid, update in updates.items()
+    ]
     return compute_next_checkpoint(public.checkpoint, weighted, public.params)
 
 
 def compute_recent_history(swarm: RoundSwarm) -> tuple[torch.Tensor, ...]:
-    return tuple(u for entry in swarm.history[-swarm.params.history_epochs:] for u in entry)
+    return tuple(u for entry in swarm.history[-swarm.params.history_epochs :] for u in entry)
 
 
-def run_round(swarm: RoundSwarm, epoch_seed: bytes, index: int, scored_by: list[int],
-              weight_sums: list[dict[int, float]]) -> RoundRecord:
+def run_round(
+    swarm: RoundSwarm, epoch_seed: bytes, index: int, scored_by: list[int], weight_sums: list[dict[int, float]]
+) -> RoundRecord:
     """One round: miners, the checks, validators that score it, the outer step."""
     params = swarm.params
     base_hash = checkpoint_hash(encode_checkpoint(swarm.checkpoint))
@@ -235,13 +264,23 @@ def run_round(swarm: RoundSwarm, epoch_seed: bytes, index: int, scored_by: list[
     commits, miner_seconds = run_round_miners(swarm, base_hash, seed)
     submissions = compute_submissions(swarm, commits)
     history = compute_recent_history(swarm)
-    public = ScoringInputs(params, swarm.round, seed, bytes(32), swarm.checkpoint, base_hash, swarm.dataset,
-                           submissions, history)
+    public = ScoringInputs(
+        params, swarm.round, seed, bytes(32), swarm.checkpoint, base_hash, swarm.dataset, submissions, history
+    )
     updates, flags = compute_round_checks(public)
     started, tested, audited, audit_steps = time.process_time(), 0, 0, 0
     for v in scored_by:
-        inputs = ScoringInputs(params, swarm.round, seed, compute_validator_salt(v, epoch_seed), swarm.checkpoint,
-                               base_hash, swarm.dataset, submissions, history)
+        inputs = ScoringInputs(
+            params,
+            swarm.round,
+            seed,
+            compute_validator_salt(v, epoch_seed),
+            swarm.checkpoint,
+            base_hash,
+            swarm.dataset,
+            submissions,
+            history,
+        )
         report = compute_scores(inputs, swarm.states[v])
         swarm.states[v] = report.state
         for uid, weight in report.weights.items():
@@ -254,11 +293,22 @@ def run_round(swarm: RoundSwarm, epoch_seed: bytes, index: int, scored_by: list[
     swarm.history.append(list(updates.values()) + [result.step])
     swarm.past_artifacts = [swarm.store.get(artifact_id) for artifact_id in result.accepted]
     swarm.checkpoint = result.checkpoint
-    record = RoundRecord(swarm.round, swarm.epoch, compute_heldout_loss(swarm.checkpoint, swarm.dataset),
-                         result.checkpoint_hash, len(result.accepted), flags, miner_seconds, validator_seconds,
-                         {c.uid: len(swarm.store.get(c.artifact_id)) for c in commits},
-                         {c.uid: c.commitment for c in commits}, len(scored_by), tested,
-                         audited, audit_steps)
+    record = RoundRecord(
+        swarm.round,
+        swarm.epoch,
+        compute_heldout_loss(swarm.checkpoint, swarm.dataset),
+        result.checkpoint_hash,
+        len(result.accepted),
+        flags,
+        miner_seconds,
+        validator_seconds,
+        {c.uid: len(swarm.store.get(c.artifact_id)) for c in commits},
+        {c.uid: c.commitment for c in commits},
+        len(scored_by),
+        tested,
+        audited,
+        audit_steps,
+    )
     swarm.round += 1
     return record
 
@@ -296,13 +346,16 @@ def compute_miner_commitments(commitments: dict[int, list[bytes]]) -> dict[int, 
 def run_epoch_rounds(swarm: RoundSwarm, on_round=None) -> EpochSummary:
     params = swarm.params
     epoch_seed = compute_epoch_seed(checkpoint_hash(encode_checkpoint(swarm.checkpoint)), swarm.epoch)
-    scored = [compute_scored_rounds(compute_validator_salt(v, epoch_seed), params.rounds_per_epoch,
-                                    params.score_fraction) for v in range(swarm.validators)]
+    scored = [
+        compute_scored_rounds(compute_validator_salt(v, epoch_seed), params.rounds_per_epoch, params.score_fraction)
+        for v in range(swarm.validators)
+    ]
     weight_sums: list[dict[int, float]] = [{} for _ in range(swarm.validators)]
     records, flagged, leaves = [], set(), {}
     for index in range(params.rounds_per_epoch):
-        record = run_round(swarm, epoch_seed, index, [v for v in range(swarm.validators) if index in scored[v]],
-                           weight_sums)
+        record = run_round(
+            swarm, epoch_seed, index, [v for v in range(swarm.validators) if index in scored[v]], weight_sums
+        )
         records.append(record)
         flagged |= set(record.flags)
         for uid, commitment in record.commitments.items():
@@ -312,8 +365,13 @@ def run_epoch_rounds(swarm: RoundSwarm, on_round=None) -> EpochSummary:
     swarm.store.put(encode_checkpoint(swarm.checkpoint))  # served by hash: what late joiners fetch
     rows = [compute_validator_row(sums, flagged) for sums in weight_sums]
     swarm.consensus = compute_epoch_consensus(swarm, rows)
-    summary = EpochSummary(swarm.epoch, tuple(records), dict(swarm.consensus), tuple(rows),
-                           compute_miner_commitments(leaves), records[-1].checkpoint_hash)
+    summary = EpochSummary(
+        swarm.epoch,
+        tuple(records),
+        dict(swarm.consensus),
+        tuple(rows),
+        compute_miner_commitments(leaves),
+        records[-1].checkpoint_hash,
+    )
     swarm.epoch += 1
     return summary
-

@@ -1,4 +1,5 @@
 """Rounds inside epochs (hashgrad.work.rounds): many outer steps per epoch, consensus per epoch."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -11,8 +12,17 @@ from hashgrad.errors import WorkError
 from hashgrad.work.aggregate import WeightedUpdate, compute_next_checkpoint, compute_round_selection
 from hashgrad.work.evaluate import compute_heldout_loss
 from hashgrad.work.model import checkpoint_hash, compute_flat, decode_checkpoint
-from hashgrad.work.rounds import (add_round_miner, build_round_swarm, fetch_checkpoint, compute_round_checkpoint, compute_round_checks,
-                                  compute_scored_rounds, compute_submissions, run_epoch_rounds, run_round_miners)
+from hashgrad.work.rounds import (
+    add_round_miner,
+    build_round_swarm,
+    compute_round_checkpoint,
+    compute_round_checks,
+    compute_scored_rounds,
+    compute_submissions,
+    fetch_checkpoint,
+    run_epoch_rounds,
+    run_round_miners,
+)
 from hashgrad.work.scoring import ScoringInputs, compute_median_norm
 
 
@@ -42,15 +52,19 @@ def test_a_rounds_checkpoint_is_a_pure_function_of_the_last_and_its_artifacts(ro
     swarm = build_round_swarm(round_params, dataset, checkpoint, ["honest"] * 3 + ["poisoner"])
     base = checkpoint_hash(checkpoint.to_bytes())
     commits, _ = run_round_miners(swarm, base, b"s" * 32)
-    public = ScoringInputs(round_params, 0, b"s" * 32, bytes(32), checkpoint, base, dataset,
-                           compute_submissions(swarm, commits))
+    public = ScoringInputs(
+        round_params, 0, b"s" * 32, bytes(32), checkpoint, base, dataset, compute_submissions(swarm, commits)
+    )
     updates, flags = compute_round_checks(public)
     first = compute_round_checkpoint(public, {}, updates, flags, commits)
     # anyone holding checkpoint r-1's bytes and the round's artifacts gets the same bits
     again = replace(public, checkpoint=decode_checkpoint(checkpoint.to_bytes()))
     updates2, flags2 = compute_round_checks(again)
-    assert compute_round_checkpoint(again, {}, updates2, flags2, list(reversed(commits))).checkpoint_hash \
-        == first.checkpoint_hash != base
+    assert (
+        compute_round_checkpoint(again, {}, updates2, flags2, list(reversed(commits))).checkpoint_hash
+        == first.checkpoint_hash
+        != base
+    )
     # the poisoner passes the public checks in the first epoch, but every update is clipped to the
     # round's median norm: it moves the step by at most twice that norm
     assert flags == {}
@@ -99,8 +113,9 @@ def test_outer_optimisers_differ_as_documented(checkpoint, params):
     assert first.checkpoint.momentum is not None
 
 
-def test_a_late_joiner_fetches_the_checkpoint_and_is_aggregated_after_an_epochs_consensus(round_params, dataset,
-                                                                                           checkpoint):
+def test_a_late_joiner_fetches_the_checkpoint_and_is_aggregated_after_an_epochs_consensus(
+    round_params, dataset, checkpoint
+):
     swarm = build_round_swarm(round_params, dataset, checkpoint, ["honest"] * 3)
     first = run_epoch_rounds(swarm)
     joiner = add_round_miner(swarm)
