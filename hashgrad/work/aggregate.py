@@ -3,9 +3,13 @@
     accepted = top_g updates by consensus weight, weight >= accept_fraction x the best
     if len(accepted) < quorum: the checkpoint does not move (the epoch is skipped)
     clip every accepted update to the median norm of *all* non-zero submissions
-    g      = Σ w_i·clip(u_i) / Σ w_i·[u_i ≠ 0]   per coordinate (sparse mean: the outer gradient)
-    without outer momentum (μ = 0):  θ_next = θ − outer_lr · g
-    with Nesterov momentum (DiLoCo): m_next = μ·m + g;  θ_next = θ − outer_lr · (g + μ·m_next)
+    the outer gradient g, by `params.outer_optimizer`:
+      sparseloco  g = Σ w_i·clip(u_i) / Σ w_i·[u_i ≠ 0] per coordinate (sparse mean, Templar's
+                  scatter-mean); θ_next = θ − outer_lr · g; the miners' error feedback is the memory
+      nesterov    g = Σ w_i·clip(u_i) / Σ w_i (dense mean, DiLoCo);
+                  m_next = μ·m + g;  θ_next = θ − outer_lr · (g + μ·m_next)
+      average     g = Σ w_i·clip(u_i) / Σ w_i;  θ_next = θ − outer_lr · g
+    (`outer_momentum` > 0 with sparseloco keeps the older sparse-mean-plus-Nesterov step)
 
 The momentum buffer m travels inside the checkpoint (format v2), so the next checkpoint is still a
 pure function of the previous checkpoint, the accepted updates and their consensus weights.
@@ -14,6 +18,7 @@ Every node computes this in the same order (updates sorted by artifact id, float
 so the result is bit-identical on nodes of the same platform and its sha256 — `checkpoint_hash`
 of the canonical bytes — is what goes on chain.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -24,7 +29,6 @@ from hashgrad.errors import WorkError
 from hashgrad.work.model import Checkpoint, checkpoint_hash, compute_flat, compute_unflat, encode_checkpoint
 from hashgrad.work.params import WorkParams
 from hashgrad.work.scoring import compute_clipped, compute_median
-
 
 U16_MAX = 65535
 
@@ -59,6 +63,18 @@ def compute_accepted(updates: list[WeightedUpdate], params: WorkParams) -> list[
     return sorted((u for u in ranked if u.weight >= floor), key=lambda u: u.artifact_id)
 
 
+def compute_round_selection(consensus: dict[int, float], passed: list[int], params: WorkParams) -> frozenset[int]:
+    """Who a round aggregates, by rules anyone can check: the uids that passed the public checks
+    and hold incentive in the last epoch's consensus (the top_g of them). Before any consensus (the
+    first epoch) every passing uid is aggregated. Any positive incentive counts, not a fraction of
+    the best: validators score superlinearly and only a share of the rounds, so a fraction rule
+    dropped honest miners (bench: 5 of 8 aggregated after one epoch)."""
+    if not consensus:
+        return frozenset(sorted(passed)[: params.top_g])
+    ranked = sorted((uid for uid in passed if consensus.get(uid, 0.0) > 0), key=lambda uid: (-consensus[uid], uid))
+    return frozenset(ranked[: params.top_g])
+
+
 def compute_sparse_mean(accepted: list[WeightedUpdate], clip: float) -> torch.Tensor:
     """Per coordinate, the weighted mean over the updates that sent it (zero where none did).
 
@@ -74,10 +90,25 @@ def compute_sparse_mean(accepted: list[WeightedUpdate], clip: float) -> torch.Te
     return torch.where(weight > 0, total / weight.clamp_min(1e-30), torch.zeros_like(total))
 
 
-def compute_outer_step(prev: Checkpoint, gradient: torch.Tensor,
-                       params: WorkParams) -> tuple[torch.Tensor, torch.Tensor | None]:
+def compute_dense_mean(accepted: list[WeightedUpdate], clip: float) -> torch.Tensor:
+    """The weighted mean of the clipped updates (every update counts at every coordinate)."""
+    total = torch.zeros_like(accepted[0].update)
+    for u in accepted:
+        total += u.weight * compute_clipped(u.update, clip)
+    return total / sum(u.weight for u in accepted)
+
+
+def compute_outer_gradient(accepted: list[WeightedUpdate], clip: float, params: WorkParams) -> torch.Tensor:
+    if params.outer_optimizer == "sparseloco":
+        return compute_sparse_mean(accepted, clip)
+    return compute_dense_mean(accepted, clip)
+
+
+def compute_outer_step(
+    prev: Checkpoint, gradient: torch.Tensor, params: WorkParams
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(θ_prev − θ_next, next momentum buffer) for the outer gradient g (plain or Nesterov SGD)."""
-    if params.outer_momentum == 0:
+    if params.outer_momentum == 0 or params.outer_optimizer == "average":
         return params.outer_lr * gradient, None
     momentum = gradient.clone() if prev.momentum is None else params.outer_momentum * prev.momentum + gradient
     return params.outer_lr * (gradient + params.outer_momentum * momentum), momentum
@@ -96,7 +127,7 @@ def compute_next_checkpoint(prev: Checkpoint, updates: list[WeightedUpdate], par
         data = encode_checkpoint(prev)
         return AggregateResult(prev, data, checkpoint_hash(data), (), torch.zeros(size, dtype=torch.float32))
     clip = compute_median([n for n in (float(u.update.norm()) for u in updates) if n > 0])
-    step, momentum = compute_outer_step(prev, compute_sparse_mean(accepted, clip), params)
+    step, momentum = compute_outer_step(prev, compute_outer_gradient(accepted, clip, params), params)
     state = compute_unflat(compute_flat(prev.state) - step, prev.config)
     checkpoint = replace(prev, state=state, momentum=momentum)  # the tokenizer travels on
     data = encode_checkpoint(checkpoint)

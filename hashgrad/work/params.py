@@ -6,8 +6,9 @@ top 1 of every 32 values (3.1 % density) with 5-bit indices and 2-bit values: th
 Templar's top-64 of 4096 with 12-bit indices, twice the values. Error feedback decays by 0.5 per
 epoch, not SparseLoCo's 0.95: with tens of epochs rather than thousands, a long memory sends
 stale directions that made the held-out loss climb (bench/bench_training.py measured 2.60 ->
-2.14 nats after 10 epochs for 0.95 -> 0.5). A demo epoch (H=30, batch 32, context 128) is ~10 s of
-one core.
+2.14 nats after 10 epochs for 0.95 -> 0.5). With rounds inside epochs (`rounds_per_epoch`, presets
+`rounds` and `main`) there are hundreds of outer steps and SparseLoCo's 0.95 is back. A demo
+epoch (H=30, batch 32, context 128) is ~10 s of one core.
 """
 
 from __future__ import annotations
@@ -16,6 +17,11 @@ from dataclasses import asdict, dataclass, replace
 
 from hashgrad.errors import WorkError
 from hashgrad.work.model import MODEL_PRESETS, GPTConfig
+
+# sparseloco: miners keep error feedback (decay ef_decay), the aggregate is a per-coordinate sparse mean,
+# no outer momentum (SparseLoCo, Templar); nesterov: dense mean with Nesterov outer momentum (DiLoCo);
+# average: dense mean, plain step (federated averaging at outer_lr 1)
+OUTER_OPTIMIZERS = ("sparseloco", "nesterov", "average")
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,12 @@ class WorkParams:
     drift_thresholds: tuple[tuple[str, float], ...] = (("fp32", 1e-3), ("bf16", 2e-2))
     max_reveal_bytes: int = 256 * 1024 * 1024  # a revealed milestone state (weights and moments)
     max_artifact_bytes: int = 4 * 1024 * 1024
+    # rounds: a round is one outer step (H inner steps, one artifact per miner); an epoch holds
+    # rounds_per_epoch of them and ends with the chain's consensus (bench/README.md measures why)
+    rounds_per_epoch: int = 1
+    score_fraction: float = 1.0  # share of rounds a validator loss-tests (salted, unpredictable to miners)
     # aggregation
+    outer_optimizer: str = "sparseloco"  # see OUTER_OPTIMIZERS and aggregate.py
     outer_lr: float = 1.0
     outer_momentum: float = 0.0  # Nesterov momentum of the outer step (0: plain SGD, no state in the checkpoint)
     top_g: int = 15
@@ -104,12 +115,18 @@ class WorkParams:
             raise WorkError("bad-params", "chunk_size <= 4096 (u16 indices) and topk <= chunk_size")
         if not self.precisions or not set(self.precisions) <= {"fp32", "bf16"}:
             raise WorkError("bad-params", "precisions must be a non-empty subset of fp32, bf16")
-        if not all(0 < t < 1 for _, t in self.drift_thresholds) or not set(self.precisions) <= set(dict(self.drift_thresholds)):
+        if not all(0 < t < 1 for _, t in self.drift_thresholds) or not set(self.precisions) <= set(
+            dict(self.drift_thresholds)
+        ):
             raise WorkError("bad-params", "every accepted precision needs a drift threshold in (0, 1)")
         if self.quant_bins not in (2, 4, 16, 256):
             raise WorkError("bad-params", "quant_bins must be 2, 4, 16 or 256")
         if not (self.gain_power > 0 and self.gain_cap >= 1):
             raise WorkError("bad-params", "gain_power must be positive and gain_cap at least 1")
+        if self.outer_optimizer not in OUTER_OPTIMIZERS:
+            raise WorkError("bad-params", f"outer_optimizer must be one of {', '.join(OUTER_OPTIMIZERS)}")
+        if self.rounds_per_epoch <= 0 or not 0 < self.score_fraction <= 1:
+            raise WorkError("bad-params", "rounds_per_epoch must be positive and score_fraction in (0, 1]")
         if not (0 <= self.outer_momentum < 1 and self.outer_lr > 0):
             raise WorkError("bad-params", "outer_momentum must be in [0, 1) and outer_lr positive")
         if not (0 <= self.audit_probability <= 1 and 0 < self.score_ema <= 1 and 0 < self.norm_low < self.norm_high):
@@ -144,6 +161,23 @@ WORK_PRESETS: dict[str, WorkParams] = {
     # exactly the 30 x 32 windows of an epoch, so a miner trains on each of its windows once (with 16
     # pages it saw each twice, and the swarm's held-out loss after 10 epochs was 2.18 rather than 2.12)
     "small": WorkParams(model=MODEL_PRESETS["small"], page_tokens=2080, pages_per_miner=30),
+    # rounds inside epochs, measured by bench/bench_training.py (bench/README.md): a 0.12M-parameter
+    # model with a 32-byte context, so that >= 100 rounds of 8 miners run in minutes on 2 cores; 10
+    # rounds per epoch of H = 10 inner steps of 8 windows; SparseLoCo: error feedback 0.95 over many
+    # rounds, top 1 of 32 with 5-bit indices and 2-bit values: an artifact is ~1/100 of the dense update;
+    # validators loss-test a salted tenth of the rounds
+    "rounds": WorkParams(
+        model=GPTConfig(block_size=32, n_layer=2, n_head=4, n_embd=64),
+        page_tokens=1056,
+        pages_per_miner=8,
+        inner_steps=10,
+        batch_size=8,
+        rounds_per_epoch=10,
+        ef_decay=0.95,
+        score_fraction=0.1,
+    ),
+    # the main network's job: an epoch is 30 blocks of 10 min = 5 h; 60 rounds of 300 s in it
+    "main": WorkParams(rounds_per_epoch=60, ef_decay=0.95),
     # unit tests: 35K parameters, an epoch in a fraction of a second
     "tiny": WorkParams(
         model=MODEL_PRESETS["tiny"],
