@@ -43,7 +43,8 @@ def test_an_epoch_of_rounds_moves_the_checkpoint_every_round(round_params, datas
     assert first.commitments[0] == compute_merkle_root([r.commitments[0] for r in first.rounds])[0]
     # validators scored 2 of the 3 rounds (ceil(0.5 x 3)); Yuma's incentive is next epoch's consensus
     assert sum(r.scored for r in first.rounds) == 2
-    assert set(first.weights) == {0, 1, 2, 3} and sum(first.weights.values()) == pytest.approx(1.0, abs=1e-6)
+    # the incentive as the chain stores it: u16 shares, each floored, so they sum to 1 within 4 / 65535
+    assert set(first.weights) == {0, 1, 2, 3} and sum(first.weights.values()) == pytest.approx(1.0, abs=4 / 65535)
     second = run_epoch_rounds(swarm)
     assert [r.round for r in second.rounds] == [3, 4, 5] and second.rounds[0].accepted >= round_params.quorum
 
@@ -124,9 +125,12 @@ def test_a_late_joiner_fetches_the_checkpoint_and_is_aggregated_after_an_epochs_
     second = run_epoch_rounds(swarm)
     assert all(joiner.uid not in r.flags for r in second.rounds)
     assert all(r.accepted == 3 for r in second.rounds)  # no consensus holds it yet
-    assert second.weights.get(joiner.uid, 0.0) > 0  # but the validators scored it
+    # the validators score it: its rating is an EMA of round credits, so a newcomer may need a
+    # second epoch before its share shows in the weights (it did in the first under older scoring)
     third = run_epoch_rounds(swarm)
-    assert third.rounds[0].accepted == 4
+    assert second.weights.get(joiner.uid, 0.0) > 0 or third.weights.get(joiner.uid, 0.0) > 0
+    fourth = run_epoch_rounds(swarm)
+    assert fourth.rounds[0].accepted == 4  # once a consensus holds it, its rounds are aggregated
     with pytest.raises(WorkError) as exc:
         fetch_checkpoint(swarm.store, bytes(32))
     assert exc.value.reason == "artifact-not-found"
