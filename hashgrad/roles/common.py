@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass
 
-from hashgrad.chain.coordination_make import make_register, make_stake
+from hashgrad.chain.coordination_make import make_commit_weights, make_register, make_stake
 from hashgrad.chain.coordination_rules import get_job_params
 from hashgrad.chain.jobs import JobParams
 from hashgrad.errors import HashgradError, RpcError
@@ -75,6 +76,16 @@ def submit_quietly(action: str, fn, *args) -> bool:
     except RpcError as exc:
         log.warning("%s rejected: %s", action, exc)
         return False
+
+
+def commit_weights(client: NodeClient, keys: RoleKeys, job_id: int, epoch: int, weights) -> bytes | None:
+    """Commit a validator's weights for `epoch` with a fresh salt; the salt to reveal with, or None
+    when the node refused the commit (logged)."""
+    salt = os.urandom(32)
+    committed = submit_quietly(
+        "weights commit", client.submit_built, make_commit_weights, keys.hotkey, job_id, epoch, weights, salt
+    )
+    return salt if committed else None
 
 
 def run_epoch_loop(client: NodeClient, job: JobParams, step, stop, poll_s: float) -> None:

@@ -11,16 +11,23 @@ verifies every returned token with one teacher-forced pass, and commits, then re
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 import time
 
-from hashgrad.chain.coordination_make import make_announce_endpoint, make_commit_weights, make_reveal_weights
+from hashgrad.chain.coordination_make import make_announce_endpoint, make_reveal_weights
 from hashgrad.chain.jobs import JobParams
 from hashgrad.errors import HashgradError, RpcError
 from hashgrad.node.client import NodeClient, wait_until
 from hashgrad.node.replies import Metagraph
-from hashgrad.roles.common import EpochClock, ensure_registered, ensure_stake, log, run_epoch_loop, submit_quietly
+from hashgrad.roles.common import (
+    EpochClock,
+    commit_weights,
+    ensure_registered,
+    ensure_stake,
+    log,
+    run_epoch_loop,
+    submit_quietly,
+)
 from hashgrad.roles.keys import RoleKeys
 
 TRAIN_JOB = 0
@@ -222,15 +229,6 @@ class InferenceValidator:
         log.info("epoch %d: inference scores %s verdicts %s", epoch, report.scores, verdicts)
         if not report.weights:
             return
-        salt = os.urandom(32)
-        if submit_quietly(
-            "weights commit",
-            self.client.submit_built,
-            make_commit_weights,
-            self.keys.hotkey,
-            self.job.job_id,
-            epoch,
-            report.weights,
-            salt,
-        ):
+        salt = commit_weights(self.client, self.keys, self.job.job_id, epoch, report.weights)
+        if salt is not None:
             self.committed[epoch] = (report.weights, salt)

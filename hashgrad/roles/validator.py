@@ -13,16 +13,23 @@ Each epoch e it
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
-from hashgrad.chain.coordination_make import make_attest_checkpoint, make_commit_weights, make_reveal_weights
+from hashgrad.chain.coordination_make import make_attest_checkpoint, make_reveal_weights
 from hashgrad.chain.hashes import tagged_hash
 from hashgrad.chain.jobs import JobParams, compute_epoch_start_height
 from hashgrad.errors import HashgradError, RpcError
 from hashgrad.node.client import NodeClient
 from hashgrad.node.replies import EpochInfo
-from hashgrad.roles.common import EpochClock, ensure_registered, ensure_stake, log, run_epoch_loop, submit_quietly
+from hashgrad.roles.common import (
+    EpochClock,
+    commit_weights,
+    ensure_registered,
+    ensure_stake,
+    log,
+    run_epoch_loop,
+    submit_quietly,
+)
 from hashgrad.roles.keys import RoleKeys
 from hashgrad.work.aggregate import WeightedUpdate, compute_next_checkpoint, compute_update_weight
 from hashgrad.work.audit_evidence import encode_evidence
@@ -191,17 +198,8 @@ class TrainingValidator:
         self.publish_evidence(epoch, report.evidence)
         if not weights:
             return
-        salt = os.urandom(32)
-        if submit_quietly(
-            "weights commit",
-            self.client.submit_built,
-            make_commit_weights,
-            self.keys.hotkey,
-            self.job.job_id,
-            epoch,
-            weights,
-            salt,
-        ):
+        salt = commit_weights(self.client, self.keys, self.job.job_id, epoch, weights)
+        if salt is not None:
             self.memory.committed[epoch] = CommittedWeights(weights, salt)
 
     def publish_evidence(self, epoch: int, records) -> None:

@@ -38,7 +38,6 @@ from hashgrad.chain.merkle import compute_merkle_root
 from hashgrad.errors import WorkError
 from hashgrad.incentive.convert import compute_u16_row_from_floats
 from hashgrad.store.artifacts import MemoryArtifactStore
-from hashgrad.work.adversaries import MinerContext, compute_output
 from hashgrad.work.aggregate import (
     AggregateResult,
     WeightedUpdate,
@@ -60,27 +59,10 @@ from hashgrad.work.scoring import (
     compute_flags,
     compute_scores,
 )
+from hashgrad.work.swarm import Commit, SimMiner, compute_epoch_seed, run_miner_period
 
-COMMIT_LAST = ("copycat", "replay")  # they act on what others revealed, so they commit last
 VALIDATOR_STAKE = 1000 * 10**8
 ROUND_JOB = JobParams(0, "train-rounds", JOB_TRAIN)
-
-
-@dataclass
-class RoundMiner:
-    uid: int
-    kind: str
-    hotkey: bytes
-    ef: torch.Tensor | None = None
-
-
-@dataclass(frozen=True)
-class RoundCommit:
-    uid: int
-    hotkey: bytes
-    commitment: bytes
-    commit_order: int
-    artifact_id: bytes
 
 
 @dataclass(frozen=True)
@@ -120,7 +102,7 @@ class RoundSwarm:
     params: WorkParams
     dataset: Dataset
     checkpoint: Checkpoint
-    miners: list[RoundMiner]
+    miners: list[SimMiner]
     validators: int = 1
     store: MemoryArtifactStore = field(default_factory=MemoryArtifactStore)
     states: list[ValidatorState] = field(default_factory=list)
@@ -137,17 +119,17 @@ def build_round_swarm(
     params: WorkParams, dataset: Dataset, checkpoint: Checkpoint, kinds: list[str], validators: int = 1
 ) -> RoundSwarm:
     miners = [
-        RoundMiner(uid, kind, compute_tagged_hash("hashgrad/sim/hotkey", uid.to_bytes(4, "little")))
+        SimMiner(uid, kind, compute_tagged_hash("hashgrad/sim/hotkey", uid.to_bytes(4, "little")))
         for uid, kind in enumerate(kinds)
     ]
     return RoundSwarm(params, dataset, checkpoint, miners, validators, states=[ValidatorState()] * validators)
 
 
-def add_round_miner(swarm: RoundSwarm, kind: str = "honest") -> RoundMiner:
+def add_round_miner(swarm: RoundSwarm, kind: str = "honest") -> SimMiner:
     """A miner that joins between epochs: a new uid with no consensus yet (so it is scored, but not
     aggregated, until an epoch's consensus holds it)."""
     uid = len(swarm.miners)
-    miner = RoundMiner(uid, kind, compute_tagged_hash("hashgrad/sim/hotkey", uid.to_bytes(4, "little")))
+    miner = SimMiner(uid, kind, compute_tagged_hash("hashgrad/sim/hotkey", uid.to_bytes(4, "little")))
     swarm.miners.append(miner)
     swarm.bonds = None if swarm.bonds is None else compute_grown_bonds(swarm.bonds, len(swarm.miners) - 1)
     return miner
@@ -162,11 +144,6 @@ def compute_grown_bonds(bonds: list[list[int]], miners_before: int) -> list[list
 def fetch_checkpoint(store: MemoryArtifactStore, expected_hash: bytes) -> Checkpoint:
     """Catch up: the checkpoint the chain recorded, fetched by its hash (the store checks the bytes)."""
     return decode_checkpoint(store.get(expected_hash))
-
-
-def compute_epoch_seed(base_hash: bytes, epoch: int) -> bytes:
-    """Stand-in for the chain's epoch seed (which derives from the epoch-start block hash)."""
-    return compute_tagged_hash("hashgrad/sim/epoch-seed", base_hash + epoch.to_bytes(8, "little"))
 
 
 def compute_round_seed(epoch_seed: bytes, round_in_epoch: int) -> bytes:
@@ -185,41 +162,22 @@ def compute_scored_rounds(salt: bytes, rounds: int, fraction: float) -> frozense
     return frozenset(compute_permutation(compute_tagged_hash("hashgrad/work/scored-rounds", salt), rounds)[:count])
 
 
-def run_round_miners(swarm: RoundSwarm, base_hash: bytes, seed: bytes) -> tuple[list[RoundCommit], float]:
+def run_round_miners(swarm: RoundSwarm, base_hash: bytes, seed: bytes) -> tuple[list[Commit], float]:
     """Every miner's artifact for this round, in commit order, and the miners' compute seconds."""
-    commits: list[RoundCommit] = []
-    revealed: list[bytes] = []
-    honest_norms: list[float] = []
-    seconds = 0.0
-    for miner in sorted(swarm.miners, key=lambda m: (m.kind in COMMIT_LAST, m.uid)):
-        ctx = MinerContext(
-            swarm.checkpoint,
-            base_hash,
-            swarm.dataset,
-            seed,
-            miner.hotkey,
-            swarm.round,
-            swarm.params,
-            miner.ef,
-            others=tuple(revealed),
-            past=tuple(swarm.past_artifacts),
-            norm_hint=sorted(honest_norms)[len(honest_norms) // 2] if honest_norms else 0.0,
-        )
-        started = time.process_time()
-        output = compute_output(miner.kind, ctx)
-        seconds += time.process_time() - started
-        if output is None:
-            continue
-        miner.ef = output.ef
-        swarm.store.put(output.artifact)
-        if miner.kind == "honest":
-            revealed.append(output.artifact)
-            honest_norms.append(float(output.delta.norm()))
-        commits.append(RoundCommit(miner.uid, miner.hotkey, output.commitment, len(commits), output.artifact_id))
-    return commits, seconds
+    return run_miner_period(
+        swarm.miners,
+        swarm.checkpoint,
+        base_hash,
+        swarm.dataset,
+        seed,
+        swarm.round,
+        swarm.params,
+        swarm.store,
+        swarm.past_artifacts,
+    )
 
 
-def compute_submissions(swarm: RoundSwarm, commits: list[RoundCommit]) -> tuple[Submission, ...]:
+def compute_submissions(swarm: RoundSwarm, commits: list[Commit]) -> tuple[Submission, ...]:
     return tuple(
         Submission(c.uid, c.hotkey, c.commitment, c.commit_order, swarm.store.get(c.artifact_id)) for c in commits
     )
@@ -244,7 +202,7 @@ def compute_round_checkpoint(
     consensus: dict[int, float],
     updates: dict[int, torch.Tensor],
     flags: dict[int, str],
-    commits: list[RoundCommit],
+    commits: list[Commit],
 ) -> AggregateResult:
     """Checkpoint r from checkpoint r−1 (`public.checkpoint`) and round r's artifacts: those that pass
     the public checks and last epoch's consensus weigh 1, the rest 0 (they still set the clip)."""

@@ -104,23 +104,49 @@ def compute_epoch_seed(base_hash: bytes, epoch: int) -> bytes:
 
 def run_miners(swarm: Swarm, base_hash: bytes, seed: bytes) -> tuple[list[Commit], float]:
     """Every miner's submission this epoch, in commit order, and the miners' total compute seconds."""
+    return run_miner_period(
+        swarm.miners,
+        swarm.checkpoint,
+        base_hash,
+        swarm.dataset,
+        seed,
+        swarm.epoch,
+        swarm.params,
+        swarm.store,
+        swarm.past_artifacts,
+    )
+
+
+def run_miner_period(
+    miners: list,
+    checkpoint: Checkpoint,
+    base_hash: bytes,
+    dataset: Dataset,
+    seed: bytes,
+    period: int,
+    params: WorkParams,
+    store: MemoryArtifactStore,
+    past_artifacts: list[bytes],
+) -> tuple[list[Commit], float]:
+    """Every miner's artifact for one period (an epoch here, a round in rounds.py), stored and listed in
+    commit order (copiers and replayers last), and the miners' total compute seconds. Each miner's
+    error feedback carries over to its next period."""
     commits: list[Commit] = []
     revealed: list[bytes] = []  # the honest miners' artifacts, for copiers
     honest_norms: list[float] = []
     seconds = 0.0
-    ordered = sorted(swarm.miners, key=lambda m: (m.kind in COMMIT_LAST, m.uid))
-    for miner in ordered:
+    for miner in sorted(miners, key=lambda m: (m.kind in COMMIT_LAST, m.uid)):
         ctx = MinerContext(
-            swarm.checkpoint,
+            checkpoint,
             base_hash,
-            swarm.dataset,
+            dataset,
             seed,
             miner.hotkey,
-            swarm.epoch,
-            swarm.params,
+            period,
+            params,
             miner.ef,
             others=tuple(revealed),
-            past=tuple(swarm.past_artifacts),
+            past=tuple(past_artifacts),
             norm_hint=sorted(honest_norms)[len(honest_norms) // 2] if honest_norms else 0.0,
         )
         started = time.process_time()
@@ -129,7 +155,7 @@ def run_miners(swarm: Swarm, base_hash: bytes, seed: bytes) -> tuple[list[Commit
         if output is None:
             continue
         miner.ef = output.ef
-        swarm.store.put(output.artifact)
+        store.put(output.artifact)
         if miner.kind == "honest":
             revealed.append(output.artifact)
             honest_norms.append(float(output.delta.norm()))
