@@ -8,7 +8,7 @@ hash is cached on the object, so every iteration decodes fresh bytes):
             12-entry coinbase branch (3,000 parent transactions), 5-entry chain branch (beside
             chain IDs 1 and 98), parent ground to our target: deserialize + parse_auxpow +
             check_header_proof (the node's path through chain/validation.py).
-  syscoin   the real Syscoin block 430000 header and auxpow (shared/vectors; Bitcoin parent, 12-entry
+  syscoin   the real Syscoin block 430000 header and auxpow (tests/data; Bitcoin parent, 12-entry
             coinbase branch, 4-entry chain branch) through check_block_proof with its own chain ID.
 
 Per-op times are the median of --repeat runs of --number iterations; ratios are auxpow / plain.

@@ -1,6 +1,6 @@
 """Benchmark of the ledger's hot paths, in one run:
 
-  1. headers_per_s: Bitcoin mainnet headers 0-9999 (shared/vectors) parsed and verified through
+  1. headers_per_s: Bitcoin mainnet headers 0-9999 (tests/data) parsed and verified through
      hashgrad.chain.btc_headers.verify_bitcoin_headers (linkage, PoW, expected difficulty, MTP),
      median of --reps runs; also the extrapolated seconds for 900k headers (Bitcoin's chain today).
   2. tx_per_s: a 1 MB regtest block of signed transfers from as many distinct senders (each paying

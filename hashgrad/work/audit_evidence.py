@@ -27,6 +27,7 @@ import json
 from dataclasses import asdict, dataclass, replace
 
 from hashgrad.errors import WorkError
+from hashgrad.safejson import parse_json
 from hashgrad.work.data import Dataset
 from hashgrad.work.hardware import CPU_FP32, Runtime, parse_hardware_class
 from hashgrad.work.hashing import compute_sha256
@@ -69,7 +70,7 @@ def decode_evidence(data: bytes) -> AuditEvidence:
     if not isinstance(data, (bytes, bytearray)) or len(data) > MAX_EVIDENCE_BYTES:
         raise WorkError("bad-evidence", "not bytes or too large")
     try:
-        raw = json.loads(data)
+        raw = parse_json(data, WorkError, "bad-evidence", MAX_EVIDENCE_BYTES)  # bounded depth and size
         if raw.pop("format") != EVIDENCE_FORMAT:
             raise WorkError("bad-evidence", "unknown format")
         fields = {
