@@ -71,6 +71,8 @@ def decode_evidence(data: bytes) -> AuditEvidence:
         raise WorkError("bad-evidence", "not bytes or too large")
     try:
         raw = parse_json(data, WorkError, "bad-evidence", MAX_EVIDENCE_BYTES)  # bounded depth and size
+        if not isinstance(raw, dict):
+            raise WorkError("bad-evidence", "not a JSON object")
         if raw.pop("format") != EVIDENCE_FORMAT:
             raise WorkError("bad-evidence", "unknown format")
         fields = {
