@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from hashgrad.chain.jobs import JOB_INFER
 from hashgrad.cli.roles_common import add_role_arguments, get_runtime, setup_role
 from hashgrad.errors import HashgradError
@@ -33,7 +35,10 @@ def run_miner(args) -> int:
     from hashgrad.serve.adversaries import SERVER_KINDS as SERVE_KINDS
     from hashgrad.work.adversaries import KINDS as TRAIN_KINDS
 
-    client, keys, job, params, dataset, stop = setup_role(args, f"miner[{args.adversary}]")
+    role = f"miner[{args.adversary}]"
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # under torchrun: say which process logs
+        role += f" rank {os.environ.get('RANK', '?')}"
+    client, keys, job, params, dataset, stop = setup_role(args, role)
     kinds = SERVE_KINDS if job.kind == JOB_INFER else TRAIN_KINDS
     if args.adversary not in kinds:
         raise HashgradError("unknown-miner-kind", f"{args.adversary}; job {job.job_id} knows {', '.join(kinds)}")

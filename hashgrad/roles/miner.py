@@ -170,7 +170,9 @@ def run_follower(
             return
         if base not in checkpoints:
             checkpoints = {base: decode_checkpoint(client.get_artifact(base))}
+        params = compute_job_params(params, checkpoints[base], dataset)  # as rank 0: the checkpoint's model
         ctx = MinerContext(
             checkpoints[base], base, dataset, seed, keys.hotkey.pubkey, epoch, params, ef, runtime=runtime, shard=shard
         )
         ef = compute_output("honest", ctx).ef
+        log.info("epoch %d: rank %d of %d trained its rows", epoch, *shard["shard"])
