@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from hashgrad.chain.jobs import JOB_INFER
-from hashgrad.cli.roles_common import add_role_arguments, get_runtime, setup_role
+from hashgrad.cli.roles_common import add_role_arguments, get_inference_device, get_runtime, setup_role
 from hashgrad.errors import HashgradError
 from hashgrad.roles.inference import InferenceMiner
 
@@ -44,7 +44,14 @@ def run_miner(args) -> int:
         raise HashgradError("unknown-miner-kind", f"{args.adversary}; job {job.job_id} knows {', '.join(kinds)}")
     if job.kind == JOB_INFER:
         InferenceMiner(
-            client, keys, job, args.adversary, args.serve_host, args.serve_port, validators_only=args.validators_only
+            client,
+            keys,
+            job,
+            args.adversary,
+            args.serve_host,
+            args.serve_port,
+            validators_only=args.validators_only,
+            device=get_inference_device(args, job),
         ).run(stop)
     else:
         # lazy: keeps torch off this command's start-up
