@@ -74,7 +74,7 @@ def run_miner(args) -> int:
             else:
                 from hashgrad.roles.miner import run_follower
 
-                run_follower(client, keys, params, dataset, runtime, shard)
+                run_follower(keys, params, dataset, runtime, shard)
         finally:
             close_distributed()
     return 0
