@@ -134,6 +134,9 @@ def test_evidence_on_chain_zeroes_a_cheater_at_a_validator_that_did_not_audit(no
             (uid["cheat"], uid["A"], "replay-mismatch")
         ]
         assert node.getartifact(evidence[0]["evidence_id"])  # anyone can fetch the record
+        block = node.getblock(node.getbestblockhash(), 2)
+        published = [tx for tx in block["tx"] if tx["kind"] == "publish_evidence"]
+        assert [tx["entries"] for tx in published] == [[[uid["cheat"], 1, evidence[0]["evidence_id"]]]]
 
         # the middle of the weights window: both commit (B after re-checking A's record), then reveal
         mine_to(node, tip_for_next_offset((job.work_reveal_end + job.weights_commit_end) // 2))
