@@ -9,12 +9,18 @@ catches the sandbagger, stores the record as an artifact and publishes its id on
 and zeroes the sandbagger too. Then both validators' revealed weights leave the sandbagger out, the
 chain's Yuma consensus gives it no incentive for the epoch, and the honest miner is paid.
 
+Two more staked validators, driven by the test itself, publish bad evidence against the honest miner:
+C a well-formed record that does not hold (A's record pointed at the honest miner's artifact), D bytes
+that are not a record. Both validators fetch, log and ignore them: the honest miner keeps its weights.
+
 The test drives the blocks itself (regtest mines on demand), window by window of epoch 1 of job 0
 (tempo 30: commit work at offsets [0, 14), reveal [14, 18), weights [18, 26), reveal [26, 30)).
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import threading
 import time
@@ -24,6 +30,8 @@ import pytest
 
 from functional.framework import TestNode, wait_until
 from hashgrad.chain.bech32 import encode_address
+from hashgrad.chain.coordination_make import make_publish_evidence, make_register, make_stake
+from hashgrad.chain.coordination_tx import EvidenceReason
 from hashgrad.chain.keys import SigningKey
 from hashgrad.chain.params import COIN
 from hashgrad.roles.keys import RoleKeys
@@ -58,6 +66,16 @@ def mine_to(node: TestNode, height: int) -> None:
         node.generate(count)
 
 
+def submit(node: TestNode, key: SigningKey, build, *args) -> None:
+    """Sign `build(key, magic, next nonce, *args)` and send it through the node's RPC, as a wallet does."""
+    nonce = node.getaccount(encode_address(node.params.hrp, key.pubkey))["pending_nonce"]
+    node.sendrawtransaction(build(key, node.params.magic, nonce, *args).serialize().hex())
+
+
+def put_artifact(node: TestNode, data: bytes) -> str:
+    return node.putartifact(base64.b64encode(data).decode())["artifact_id"]
+
+
 def mine_when_pending(node: TestNode, count: int, what: str) -> None:
     """Wait until `count` transactions wait in the mempool, then mine them into one block."""
     wait_until(lambda: len(node.getrawmempool()) >= count, STEP_TIMEOUT_S, what)
@@ -81,10 +99,17 @@ def test_evidence_on_chain_zeroes_a_cheater_at_a_validator_that_did_not_audit(no
     dataset = build_dataset(get_stdlib_dir() / "email", params.page_tokens)
     initial = encode_checkpoint(Checkpoint(params.model, compute_initial_state(params.model, 0)))
     job = node.connect().params.jobs[0]
-    keys = {name: RoleKeys(SigningKey.generate(), SigningKey.generate()) for name in ("A", "B", "honest", "cheat")}
+    names = ("A", "B", "honest", "cheat", "C", "D")
+    keys = {name: RoleKeys(SigningKey.generate(), SigningKey.generate()) for name in names}
     for role in keys.values():
         for key in (role.coldkey, role.hotkey):
             node.generate(1, encode_address(node.params.hrp, key.pubkey))
+
+    for name in ("C", "D"):  # the bad publishers: registered and staked by hand
+        cold, hot = keys[name].coldkey, keys[name].hotkey
+        nonce = node.getaccount(encode_address(node.params.hrp, cold.pubkey))["pending_nonce"]
+        node.sendrawtransaction(make_register(cold, hot, node.params.magic, nonce, 0, COIN).serialize().hex())
+        submit(node, keys[name].coldkey, make_stake, keys[name].hotkey.pubkey, COIN // 10)  # A and B hold the quorum
 
     stopping = threading.Event()
     roles = {
@@ -104,8 +129,8 @@ def test_evidence_on_chain_zeroes_a_cheater_at_a_validator_that_did_not_audit(no
         # epoch 0: registrations and stake, mined as they arrive; then the end of epoch 0
         def is_set_up() -> bool:
             metagraph = node.getmetagraph(0)["uids"]
-            staked = sum(1 for u in metagraph if u["stake"] >= COIN)
-            if len(metagraph) < 4 or staked < 2:
+            staked = sum(1 for u in metagraph if u["stake"] > 0)
+            if len(metagraph) < 6 or staked < 4:
                 node.generate(1)
                 time.sleep(0.3)
                 return False
@@ -133,10 +158,23 @@ def test_evidence_on_chain_zeroes_a_cheater_at_a_validator_that_did_not_audit(no
         assert [(e["uid"], e["publisher"], e["reason"]) for e in evidence] == [
             (uid["cheat"], uid["A"], "replay-mismatch")
         ]
-        assert node.getartifact(evidence[0]["evidence_id"])  # anyone can fetch the record
+        record = json.loads(base64.b64decode(node.getartifact(evidence[0]["evidence_id"])["data"]))
+        assert record["uid"] == uid["cheat"] and record["step"] == record["segment"][1]  # anyone can read it
         block = node.getblock(node.getbestblockhash(), 2)
         published = [tx for tx in block["tx"] if tx["kind"] == "publish_evidence"]
         assert [tx["entries"] for tx in published] == [[[uid["cheat"], 1, evidence[0]["evidence_id"]]]]
+
+        # C and D publish evidence against the honest miner that does not hold
+        honest = next(r for r in node.getepoch(0, EPOCH)["work_reveals"] if r["uid"] == uid["honest"])
+        false_record = dict(record, uid=uid["honest"], miner=keys["honest"].hotkey.pubkey.hex())
+        false_record["artifact_id"] = honest["artifact_id"]
+        false_id = put_artifact(node, json.dumps(false_record, sort_keys=True, separators=(",", ":")).encode())
+        garbage_id = put_artifact(node, b"not an audit record")
+        for name, artifact_id in (("C", false_id), ("D", garbage_id)):
+            entry = ((uid["honest"], EvidenceReason.REPLAY_MISMATCH, bytes.fromhex(artifact_id)),)
+            submit(node, keys[name].hotkey, make_publish_evidence, 0, EPOCH, entry)
+        node.generate(1)
+        assert len(node.getepoch(0, EPOCH)["evidence"]) == 3
 
         # the middle of the weights window: both commit (B after re-checking A's record), then reveal
         mine_to(node, tip_for_next_offset((job.work_reveal_end + job.weights_commit_end) // 2))
@@ -155,6 +193,10 @@ def test_evidence_on_chain_zeroes_a_cheater_at_a_validator_that_did_not_audit(no
 
     # B never audited: it convicted the sandbagger on A's record alone, and published nothing itself
     assert any(f"from uid {uid['A']} holds: uid {uid['cheat']} zeroed" in line for line in captured.lines)
+    false_from_c = f"from uid {uid['C']} against uid {uid['honest']} does not hold; ignored"
+    garbage_from_d = f"from uid {uid['D']} against uid {uid['honest']} ignored: bad-evidence"
+    assert sum(false_from_c in line for line in captured.lines) == 2, captured.lines  # at A and at B
+    assert sum(garbage_from_d in line for line in captured.lines) == 2, captured.lines
     assert roles["B"].memory.state.ratings[keys["cheat"].hotkey.pubkey].banned
     metagraph = {u["uid"]: u for u in node.getmetagraph(0)["uids"]}
     assert metagraph[uid["cheat"]]["epoch"] == EPOCH and metagraph[uid["cheat"]]["incentive"] == 0
