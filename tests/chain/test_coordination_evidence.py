@@ -15,7 +15,7 @@ from hashgrad.chain.coordination_rules import get_evidence
 from hashgrad.chain.coordination_tx import MAX_EVIDENCE_PER_TX, CoordKind, EvidencePayload, EvidenceReason
 from hashgrad.chain.tx import sign_transaction
 from hashgrad.errors import DecodeError
-from support.coordination import BASE, COIN, FEE, Member, Net, compute_artifact
+from support.coordination import BASE, COIN, FEE, Member, Net, compute_artifact, with_job
 
 EPOCH, JOB = 1, 0
 MISMATCH = EvidenceReason.REPLAY_MISMATCH
@@ -151,3 +151,22 @@ def test_evidence_list_strict_deserialize():
         with pytest.raises(DecodeError) as info:
             EvidenceList.deserialize(broken)
         assert info.value.reason == "bad-state-record"
+
+
+def test_replaced_slot_forgets_the_evidence_against_its_old_hotkey(tmp_path):
+    """Evidence is keyed by uid: a newcomer in the slot must not inherit the record against the old miner."""
+    net = Net.create(tmp_path / "chain", with_job(max_uids=2, immunity_period=1))
+    old, validator, newcomer = Member.named("old"), Member.named("validator"), Member.named("newcomer")
+    net.join([old])  # first: the oldest registration is the one replaced
+    net.join([validator], stakes={"validator": 10 * COIN})
+    reveal_work(net, [old], revealing=1)
+    uid = net.uid(old)
+    net.send(validator.hot, make_publish_evidence, JOB, EPOCH, ((uid, MISMATCH, evidence_id(1)),))
+    net.mine()
+    assert len(get_evidence(net.chainstate, JOB, EPOCH, uid)) == 1
+    net.fund({newcomer.cold.pubkey: 2 * COIN, newcomer.hot.pubkey: COIN})
+    net.register(newcomer)
+    net.mine()
+    assert net.uid(newcomer) == uid and net.uid(old) is None
+    assert get_evidence(net.chainstate, JOB, EPOCH, uid) == ()
+    net.close()
