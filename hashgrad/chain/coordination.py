@@ -18,6 +18,9 @@ State records (all keys start with one letter, distinct from the ledger's `A` ac
     Z job epoch           → CheckpointRecord               checkpoint recorded for the epoch (a stake majority
                                                            attested it) and the height it was recorded at
     X job uid             → Endpoint                       where the uid serves (Bittensor's axon info)
+    D job epoch uid       → EvidenceList                   failed-audit evidence published against the uid's
+                                                           work this epoch: (publisher uid, reason, evidence
+                                                           artifact id, height)...; absent when there is none
 
 Every record is a frozen dataclass with one `serialize` and one strict `deserialize` (a wrong length
 raises `DecodeError("bad-state-record")`), used by the rules, the epoch processing and the RPC alike.
@@ -36,6 +39,7 @@ from hashgrad.chain.state import FixedRecord
 from hashgrad.errors import DecodeError, TxError
 
 MAX_WEIGHTS = 4096
+MAX_EVIDENCE_PER_MINER = 4096  # one entry per publishing uid at most (a uid is u16, a job has <= 4096)
 
 
 def _key(prefix: bytes, *parts: bytes) -> bytes:
@@ -111,6 +115,10 @@ def checkpoint_key(job_id: int, epoch: int) -> bytes:
 
 def endpoint_key(job_id: int, uid: int) -> bytes:
     return _key(b"X", _job(job_id), _uid(uid))
+
+
+def evidence_key(job_id: int, epoch: int, uid: int) -> bytes:
+    return _key(b"D", _job(job_id), _epoch(epoch), _uid(uid))
 
 
 # --------------------------------------------------------------------------- records
@@ -245,6 +253,40 @@ class SparseRow:
             raise DecodeError("bad-state-record", f"{count} pairs need {2 + 4 * count} bytes, got {len(data)}")
         flat = struct.unpack_from(f"<{2 * count}H", data, 2)
         return cls(tuple(zip(flat[0::2], flat[1::2])))
+
+
+@dataclass(frozen=True)
+class EvidenceEntry(FixedRecord):
+    """One validator's published evidence against a miner's work of an epoch: who published it, why
+    (an `EvidenceReason`), the evidence artifact's id (the hash of the record anyone can re-check) and
+    the height of the block that carried it."""
+
+    publisher: int
+    reason: int
+    evidence_id: bytes
+    height: int
+    _fmt = struct.Struct("<HB32sI")
+
+
+@dataclass(frozen=True)
+class EvidenceList:
+    """Every evidence entry against one miner's work of an epoch, in the order the chain accepted
+    them. u16 count, then count fixed-size entries, nothing after."""
+
+    entries: tuple[EvidenceEntry, ...] = ()
+
+    def serialize(self) -> bytes:
+        return struct.pack("<H", len(self.entries)) + b"".join(e.serialize() for e in self.entries)
+
+    @classmethod
+    def deserialize(cls, data: bytes) -> EvidenceList:
+        if len(data) < 2:
+            raise DecodeError("bad-state-record", f"evidence list of {len(data)} bytes")
+        count = ByteReader(data).read_u16()
+        size = EvidenceEntry._fmt.size
+        if count == 0 or count > MAX_EVIDENCE_PER_MINER or len(data) != 2 + size * count:
+            raise DecodeError("bad-state-record", f"evidence list of {count} entries in {len(data)} bytes")
+        return cls(tuple(EvidenceEntry.deserialize(data[2 + i * size : 2 + (i + 1) * size]) for i in range(count)))
 
 
 # --------------------------------------------------------------------------- commitments

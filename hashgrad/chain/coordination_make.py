@@ -9,6 +9,7 @@ from hashgrad.chain.coordination_tx import (
     CheckpointAttestPayload,
     CoordKind,
     EndpointPayload,
+    EvidencePayload,
     RegisterPayload,
     StakePayload,
     WeightsCommitPayload,
@@ -117,3 +118,18 @@ def make_announce_endpoint(
     ip = (ipaddress.IPv6Address(f"::ffff:{address}") if address.version == 4 else address).packed
     payload = EndpointPayload(job_id, ip, port)
     return sign_transaction(hotkey, magic, CoordKind.ANNOUNCE_ENDPOINT, nonce, fee, payload.serialize())
+
+
+def make_publish_evidence(
+    hotkey: SigningKey,
+    magic: bytes,
+    nonce: int,
+    job_id: int,
+    epoch: int,
+    entries: tuple[tuple[int, int, bytes], ...],
+    fee: int = DEFAULT_FEE,
+) -> Transaction:
+    """Publish failed-audit evidence ids ((miner uid, EvidenceReason, evidence artifact id)..., uids
+    increasing) against miners' work of `epoch`."""
+    payload = EvidencePayload(job_id, epoch, tuple(entries))
+    return sign_transaction(hotkey, magic, CoordKind.PUBLISH_EVIDENCE, nonce, fee, payload.serialize())

@@ -14,6 +14,8 @@ from hashgrad.chain.coordination import (
     AttestedStake,
     CheckpointRecord,
     Endpoint,
+    EvidenceEntry,
+    EvidenceList,
     JobState,
     Neuron,
     NeuronStats,
@@ -31,6 +33,7 @@ from hashgrad.chain.coordination import (
     compute_weights_commitment,
     compute_work_commitment,
     endpoint_key,
+    evidence_key,
     job_state_key,
     neuron_key,
     stake_key,
@@ -42,9 +45,12 @@ from hashgrad.chain.coordination import (
     work_reveal_key,
 )
 from hashgrad.chain.coordination_tx import (
+    MAX_EVIDENCE_PER_TX,
     CheckpointAttestPayload,
     CoordKind,
     EndpointPayload,
+    EvidencePayload,
+    EvidenceReason,
     RegisterPayload,
     StakePayload,
     WeightsCommitPayload,
@@ -52,6 +58,7 @@ from hashgrad.chain.coordination_tx import (
     WorkCommitPayload,
     WorkRevealPayload,
 )
+from hashgrad.chain.job_epoch import compute_validator_permits
 from hashgrad.chain.jobs import JobParams, compute_epoch, compute_epoch_offset
 from hashgrad.chain.keys import is_valid_schnorr
 from hashgrad.chain.state import Account, StateOverlay, StateView, get_account, get_supply, put_account, put_supply
@@ -139,6 +146,12 @@ def get_checkpoint_record(state: StateView, job_id: int, epoch: int) -> Checkpoi
 def get_endpoint(state: StateView, job_id: int, uid: int) -> Endpoint | None:
     raw = state.get(endpoint_key(job_id, uid))
     return Endpoint.deserialize(raw) if raw else None
+
+
+def get_evidence(state: StateView, job_id: int, epoch: int, uid: int) -> tuple[EvidenceEntry, ...]:
+    """The evidence published against the uid's work of `epoch`, in chain order (empty if none)."""
+    raw = state.get(evidence_key(job_id, epoch, uid))
+    return EvidenceList.deserialize(raw).entries if raw else ()
 
 
 def compute_job_stake(state: StateView, job: JobParams) -> list[int]:
@@ -237,7 +250,7 @@ def clear_uid(state: StateOverlay, job: JobParams, uid: int, n_uids: int, epoch:
     state.put(uid_key(job.job_id, old.hotkey), None)
     state.put(bonds_key(job.job_id, uid), None)
     state.put(endpoint_key(job.job_id, uid), None)
-    for key in (work_commit_key, work_reveal_key, weights_commit_key, weights_reveal_key, attest_key):
+    for key in (work_commit_key, work_reveal_key, weights_commit_key, weights_reveal_key, attest_key, evidence_key):
         state.put(key(job.job_id, epoch, uid), None)
     state.put(attest_key(job.job_id, epoch + 1, uid), None)
     for holder in range(n_uids):
@@ -375,6 +388,37 @@ def apply_announce_endpoint(params, state: StateOverlay, tx, payload: EndpointPa
     state.put(endpoint_key(job.job_id, uid), Endpoint(payload.ip, payload.port, height).serialize())
 
 
+# ----------------------------------------------------------------------------- audit evidence
+def apply_publish_evidence(params, state: StateOverlay, tx, payload: EvidencePayload, height: int) -> None:
+    """Record failed-audit evidence ids against miners' revealed work, for every validator to fetch,
+    re-check and zero the miner by. The chain cannot replay training, so it checks only what it can:
+    a permitted validator, the window (after the work reveals, before the weight commits close, so the
+    other validators can read it before they commit), at most MAX_EVIDENCE_PER_TX entries on
+    increasing uids that revealed work this epoch, known reason codes, one entry per (publisher,
+    miner) and epoch. Whether a record holds is for each validator's replay to say; the consensus
+    zeroes the miner through the weights of the validators that re-checked it (Yuma)."""
+    job = get_job_params(params, payload.job_id)
+    uid = require_uid(state, job, tx.sender)
+    if not compute_validator_permits(compute_job_stake(state, job), job.max_validators)[uid]:
+        raise TxError("no-validator-permit", "only a permitted validator publishes audit evidence")
+    require_window(job, height, payload.epoch, job.work_reveal_end, job.weights_commit_end, "evidence")
+    if not 1 <= len(payload.entries) <= MAX_EVIDENCE_PER_TX:
+        raise TxError("bad-evidence-count", f"{len(payload.entries)} entries, 1 to {MAX_EVIDENCE_PER_TX} allowed")
+    targets = [target for target, _, _ in payload.entries]
+    if targets != sorted(set(targets)):
+        raise TxError("bad-evidence-uid", "miner uids must be increasing and unique")
+    for target, reason, evidence_id in payload.entries:
+        if reason not in EvidenceReason._value2member_map_:
+            raise TxError("bad-evidence-reason", f"unknown reason code {reason}")
+        if get_work_reveal(state, job.job_id, payload.epoch, target) is None:
+            raise TxError("evidence-without-reveal", f"uid {target} revealed no work in epoch {payload.epoch}")
+        entries = get_evidence(state, job.job_id, payload.epoch, target)
+        if any(entry.publisher == uid for entry in entries):
+            raise TxError("duplicate-evidence", f"this uid already published evidence against uid {target}")
+        added = EvidenceList(entries + (EvidenceEntry(uid, reason, evidence_id, height),))
+        state.put(evidence_key(job.job_id, payload.epoch, target), added.serialize())
+
+
 COORD_APPLIERS: dict[int, Callable] = {
     CoordKind.REGISTER: apply_register,
     CoordKind.ADD_STAKE: apply_add_stake,
@@ -385,4 +429,5 @@ COORD_APPLIERS: dict[int, Callable] = {
     CoordKind.REVEAL_WEIGHTS: apply_reveal_weights,
     CoordKind.ATTEST_CHECKPOINT: apply_attest_checkpoint,
     CoordKind.ANNOUNCE_ENDPOINT: apply_announce_endpoint,
+    CoordKind.PUBLISH_EVIDENCE: apply_publish_evidence,
 }

@@ -9,6 +9,8 @@ COMMIT_WEIGHTS    job, epoch, commitment
 REVEAL_WEIGHTS    job, epoch, salt, ((uid, u16 weight)...)
 ATTEST_CHECKPOINT job, epoch, checkpoint hash                          (the base of that epoch)
 ANNOUNCE_ENDPOINT job, IPv6 address (IPv4-mapped for IPv4), port       (sender: a registered hotkey)
+PUBLISH_EVIDENCE  job, epoch, u8 count, ((miner uid u16, reason u8, evidence artifact id 32)...)
+                                                                       (sender: a validator with a permit)
 """
 
 from __future__ import annotations
@@ -32,6 +34,18 @@ class CoordKind(IntEnum):
     REVEAL_WEIGHTS = 8
     ATTEST_CHECKPOINT = 9
     ANNOUNCE_ENDPOINT = 10
+    PUBLISH_EVIDENCE = 11
+
+
+class EvidenceReason(IntEnum):
+    """Why a published audit record convicts a miner (the evidence artifact says where and how)."""
+
+    REPLAY_MISMATCH = 1  # an exact replay in the miner's hardware class reached another weight hash
+    DRIFT_EXCEEDED = 2  # a tolerance replay on other hardware drifted beyond the calibrated threshold
+
+
+EVIDENCE_REASON_NAMES = {r.value: r.name.lower().replace("_", "-") for r in EvidenceReason}  # for RPC and logs
+MAX_EVIDENCE_PER_TX = 8  # evidence entries one PUBLISH_EVIDENCE may carry
 
 
 class _FixedPayload:
@@ -129,6 +143,33 @@ class WeightsRevealPayload:
         return cls(job_id, epoch, salt, weights)
 
 
+@dataclass(frozen=True)
+class EvidencePayload:
+    """Failed-audit evidence ids against miners' work of an epoch: (miner uid, reason, evidence id)...
+    The framing is checked here (count byte, exact length); the count's range, the order of the uids
+    and the reason codes are consensus rules (`apply_publish_evidence`), each with its reason code."""
+
+    job_id: int
+    epoch: int
+    entries: tuple[tuple[int, int, bytes], ...]
+    _head = struct.Struct("<HIB")
+    _entry = struct.Struct("<HB32s")
+
+    def serialize(self) -> bytes:
+        head = self._head.pack(self.job_id, self.epoch, len(self.entries))
+        return head + b"".join(self._entry.pack(*entry) for entry in self.entries)
+
+    @classmethod
+    def deserialize(cls, data: bytes) -> EvidencePayload:
+        if len(data) < cls._head.size:
+            raise TxError("bad-txns-payload", "evidence payload too short")
+        job_id, epoch, count = cls._head.unpack_from(data)
+        if len(data) != cls._head.size + count * cls._entry.size:
+            raise TxError("bad-txns-payload", f"{count} evidence entries need {count * cls._entry.size} bytes")
+        entries = tuple(cls._entry.unpack_from(data, cls._head.size + i * cls._entry.size) for i in range(count))
+        return cls(job_id, epoch, entries)
+
+
 COORD_PAYLOADS: dict[int, Any] = {
     CoordKind.REGISTER: RegisterPayload,
     CoordKind.ADD_STAKE: StakePayload,
@@ -139,4 +180,5 @@ COORD_PAYLOADS: dict[int, Any] = {
     CoordKind.REVEAL_WEIGHTS: WeightsRevealPayload,
     CoordKind.ATTEST_CHECKPOINT: CheckpointAttestPayload,
     CoordKind.ANNOUNCE_ENDPOINT: EndpointPayload,
+    CoordKind.PUBLISH_EVIDENCE: EvidencePayload,
 }

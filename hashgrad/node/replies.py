@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from hashgrad.chain.coordination_tx import EVIDENCE_REASON_NAMES
 from hashgrad.chain.encoding import parse_hex
 from hashgrad.errors import RpcError
 from hashgrad.incentive.fixed import U16_MAX
@@ -322,6 +323,15 @@ class WeightsReveal:
 
 
 @dataclass(frozen=True)
+class EvidenceEntry:
+    uid: int  # the miner the evidence is against
+    publisher: int  # the validator uid that published it
+    reason: str  # replay-mismatch or drift-exceeded
+    evidence_id: bytes  # the evidence artifact's id (audit_evidence.compute_evidence_hash)
+    height: int
+
+
+@dataclass(frozen=True)
 class EpochInfo:
     """One epoch of a job: its seed, the work and weights submitted in it, and its recorded checkpoint."""
 
@@ -338,6 +348,7 @@ class EpochInfo:
     weight_reveals: tuple[WeightsReveal, ...]
     attestations: dict[int, bytes] = field(hash=False)  # uid -> attested checkpoint
     json: dict = field(repr=False, compare=False)
+    evidence: tuple[EvidenceEntry, ...] = ()  # failed-audit evidence published this epoch, in chain order
 
 
 def parse_weights_row(row: dict) -> WeightsReveal:
@@ -378,4 +389,19 @@ def parse_epoch(reply, job_id: int, epoch: int) -> EpochInfo:
         weight_reveals=tuple(parse_weights_row(r) for r in get_rows(obj, "weight_reveals", m)),
         attestations={uid(r): get_hash(r, "checkpoint", m) for r in get_rows(obj, "attestations", m)},
         json=obj,
+        evidence=tuple(parse_evidence_row(r) for r in get_rows(obj, "evidence", m)) if "evidence" in obj else (),
+    )
+
+
+def parse_evidence_row(row: dict) -> EvidenceEntry:
+    m = "getepoch"
+    reason = get_str(row, "reason", m, 32)
+    if reason not in EVIDENCE_REASON_NAMES.values():
+        raise bad_response(m, f"unknown evidence reason {reason!r}")
+    return EvidenceEntry(
+        get_int(row, "uid", m, 0, U16_MAX),
+        get_int(row, "publisher", m, 0, U16_MAX),
+        reason,
+        get_hash(row, "evidence_id", m),
+        get_int(row, "height", m),
     )

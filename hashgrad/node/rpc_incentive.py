@@ -14,6 +14,7 @@ from hashgrad.chain.coordination_rules import (
     get_attestation,
     get_checkpoint_record,
     get_endpoint,
+    get_evidence,
     get_job_params,
     get_job_state,
     get_neuron,
@@ -25,6 +26,7 @@ from hashgrad.chain.coordination_rules import (
     get_work_commit,
     get_work_reveal,
 )
+from hashgrad.chain.coordination_tx import EVIDENCE_REASON_NAMES
 from hashgrad.chain.jobs import (
     MAX_JOB_ID,
     compute_epoch,
@@ -143,7 +145,14 @@ def _epoch(node, job, epoch: int) -> dict:
     n = get_job_state(chainstate, job).n_uids
     start = compute_epoch_start_height(epoch, job.tempo)
     seed_block = chainstate.get_block_hash(start - 1)
-    rows = {"work_commits": [], "work_reveals": [], "weight_commits": [], "weight_reveals": [], "attestations": []}
+    rows: dict[str, list] = {
+        "work_commits": [],
+        "work_reveals": [],
+        "weight_commits": [],
+        "weight_reveals": [],
+        "attestations": [],
+        "evidence": [],
+    }
     for uid in range(n):
         commit = get_work_commit(chainstate, job.job_id, epoch, uid)
         if commit:
@@ -161,6 +170,16 @@ def _epoch(node, job, epoch: int) -> dict:
         attested = get_attestation(chainstate, job.job_id, epoch, uid)
         if attested:
             rows["attestations"].append({"uid": uid, "checkpoint": attested.checkpoint.hex()})
+        for entry in get_evidence(chainstate, job.job_id, epoch, uid):
+            rows["evidence"].append(
+                {
+                    "uid": uid,
+                    "publisher": entry.publisher,
+                    "reason": EVIDENCE_REASON_NAMES[entry.reason],
+                    "evidence_id": entry.evidence_id.hex(),
+                    "height": entry.height,
+                }
+            )
     recorded = get_checkpoint_record(chainstate, job.job_id, epoch)
     return {
         "job": job.job_id,
@@ -176,7 +195,8 @@ def _epoch(node, job, epoch: int) -> dict:
 
 async def rpc_getepoch(node, params):
     """getepoch JOB [EPOCH]: an epoch's seed, work commitments and reveals, weight commits and reveals,
-    checkpoint attestations and the recorded checkpoint (default: the epoch of the next block)."""
+    checkpoint attestations, published audit evidence (miner uid, publisher uid, reason, evidence
+    artifact id, height) and the recorded checkpoint (default: the epoch of the next block)."""
     check_param_count(params, 1, 2)
     job = _job(node, params)
     current = compute_epoch(node.ledger.chainstate.height + 1, job.tempo)

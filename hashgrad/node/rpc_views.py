@@ -136,12 +136,17 @@ def payload_to_json(params: ChainParams, tx: Transaction) -> dict:
         return {"payload": tx.payload.hex()}
     out = {}
     for name, value in vars(payload).items():
-        if name == "recipient":
-            value = encode_address(params.hrp, value)
-        elif isinstance(value, bytes):
-            value = value.hex()
-        out[name] = value
+        out[name] = encode_address(params.hrp, value) if name == "recipient" else _value_to_json(value)
     return out
+
+
+def _value_to_json(value):
+    """Bytes as hex, tuples (weights, evidence entries) as lists, at any depth."""
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, tuple):
+        return [_value_to_json(item) for item in value]
+    return value
 
 
 def _kind_name(kind: int) -> str:

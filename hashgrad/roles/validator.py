@@ -8,7 +8,9 @@ Each epoch e it
      library's `compute_scores` (format, copies, stale bases, loss test on a sample of the miner's own
      pages drawn from a salt nobody could predict at commit time: the hash of the last block of the
      reveal window and the validator's hotkey; replay audits);
-  3. commits its weights (hash with a fresh salt), and reveals them in the weights-reveal window.
+  3. publishes the evidence of its failed audits on chain, and from the middle of the weights window
+     on applies every validator's evidence that re-checks (roles.evidence), then commits its weights
+     (hash with a fresh salt), and reveals them in the weights-reveal window.
 """
 
 from __future__ import annotations
@@ -30,9 +32,9 @@ from hashgrad.roles.common import (
     run_epoch_loop,
     submit_quietly,
 )
+from hashgrad.roles.evidence import ScoredEpoch, apply_chain_evidence, compute_commit_offset, publish_evidence
 from hashgrad.roles.keys import RoleKeys
 from hashgrad.work.aggregate import WeightedUpdate, compute_next_checkpoint, compute_update_weight
-from hashgrad.work.audit_evidence import encode_evidence
 from hashgrad.work.compress import compute_layout, decompress
 from hashgrad.work.data import Dataset
 from hashgrad.work.hardware import CPU_FP32, Runtime
@@ -56,6 +58,7 @@ class ValidatorMemory:
     scored: set = field(default_factory=set)
     committed: dict = field(default_factory=dict)  # epoch -> CommittedWeights
     revealed: set = field(default_factory=set)
+    pending: dict = field(default_factory=dict)  # epoch -> ScoredEpoch, scored and not yet committed
 
 
 class TrainingValidator:
@@ -93,6 +96,8 @@ class TrainingValidator:
         if job.work_reveal_end <= clock.offset < job.weights_commit_end - 1 and e not in memory.scored:
             memory.scored.add(e)
             self.score_and_commit(e)
+        if e in memory.pending and clock.offset >= compute_commit_offset(job):
+            self.commit_scored(e, memory.pending.pop(e))
         if clock.offset >= job.weights_commit_end and e in memory.committed and e not in memory.revealed:
             memory.revealed.add(e)
             committed = memory.committed[e]
@@ -170,7 +175,8 @@ class TrainingValidator:
         if info.checkpoint is None or not info.work_commits:
             return
         base = info.checkpoint
-        report = compute_scores(self.build_inputs(epoch, info, base), self.memory.state)
+        inputs = self.build_inputs(epoch, info, base)
+        report = compute_scores(inputs, self.memory.state)
         self.memory.state = report.state
         self.memory.history = (self.memory.history + list(report.updates.values()))[
             -4 * self.params.history_epochs * 8 :
@@ -195,32 +201,20 @@ class TrainingValidator:
                     t.diff_stderr,
                     v.score,
                 )
-        self.publish_evidence(epoch, report.evidence)
+        publish_evidence(self.client, self.keys, self.job.job_id, epoch, report.evidence)
+        self.memory.pending = {epoch: ScoredEpoch(report, inputs)}
+
+    def commit_scored(self, epoch: int, scored: ScoredEpoch) -> None:
+        """Apply the evidence others published on chain, then commit the weights."""
+        report = apply_chain_evidence(self.client, self.job, epoch, scored.report, scored.inputs)
+        self.memory.state = report.state
+        weights = tuple(sorted((uid, w) for uid, w in report.weights_u16.items() if w > 0))
         if not weights:
             return
         salt = commit_weights(self.client, self.keys, self.job.job_id, epoch, weights)
         if salt is not None:
             self.memory.committed[epoch] = CommittedWeights(weights, salt)
-
-    def publish_evidence(self, epoch: int, records) -> None:
-        """Store each failed audit's record as an artifact anyone can fetch and re-check
-        (audit_evidence.check_evidence); its id is the record's hash."""
-        for record in records:
-            try:
-                digest = self.client.put_artifact(encode_evidence(record))
-            except (HashgradError, RpcError) as exc:
-                log.warning("epoch %d: could not publish audit evidence for uid %d: %s", epoch, record.uid, exc)
-                continue
-            log.warning(
-                "epoch %d: audit of uid %d failed in steps %d-%d (declared %s, replayed %s); evidence %s",
-                epoch,
-                record.uid,
-                record.segment[0],
-                record.segment[1],
-                record.expected_hash.hex(),
-                record.got_hash.hex(),
-                digest.hex(),
-            )
+            log.info("epoch %d: committed weights %s", epoch, dict(weights))
 
     def build_inputs(self, epoch: int, info: EpochInfo, base: bytes) -> ScoringInputs:
         hotkeys = {u.uid: u.hotkey for u in self.client.get_metagraph(self.job.job_id).uids}

@@ -18,7 +18,9 @@ Anyone holding the artifact, the base checkpoint and the dataset re-checks a rec
 `check_evidence` (one replay of `step` inner steps, usually far less than a whole run); every
 validator that receives a record that checks out zeroes the miner for the epoch and bans its
 hotkey (`apply_evidence`), so one auditor's catch reaches the consensus, not just its own row.
-The record's hash (`compute_evidence_hash`) is what goes on chain or into a coordination record.
+The record's hash (`compute_evidence_hash`) is its artifact id, and what a validator publishes on
+chain (a PUBLISH_EVIDENCE transaction; hashgrad/roles/evidence.py) for every other validator to fetch
+and re-check before it commits its weights.
 """
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ EPOCH = {
     "weight_commits": [{"uid": 0}],
     "weight_reveals": [{"uid": 0, "weights": [[1, 65535]]}],
     "attestations": [{"uid": 0, "checkpoint": "b0" * 32}],
+    "evidence": [{"uid": 1, "publisher": 0, "reason": "replay-mismatch", "evidence_id": "e1" * 32, "height": 49}],
 }
 
 
@@ -60,6 +61,9 @@ def test_well_formed_replies_become_typed_values():
     assert epoch.checkpoint is None and epoch.seed == bytes([0x5E]) * 32
     assert epoch.work_reveals[0].artifact_id == bytes([0xA1]) * 32 and epoch.weight_reveals[0].weights == ((1, 65535),)
     assert epoch.attestations == {0: bytes([0xB0]) * 32} and epoch.weight_commits == (0,)
+    assert [(e.uid, e.publisher, e.reason, e.evidence_id) for e in epoch.evidence] == [
+        (1, 0, "replay-mismatch", bytes([0xE1]) * 32)
+    ]
     info = parse_chain_info({"chain": "regtest", "blocks": 3, "bestblockhash": "00" * 32})
     assert info.chain == "regtest" and info.best_hash == bytes(32)
 
@@ -137,6 +141,8 @@ def test_malformed_account_replies_are_refused(reply):
         _broken(EPOCH, work_reveals=[{"uid": 1, "artifact_id": "a1" * 32}]),
         _broken(EPOCH, weight_reveals=[{"uid": 0, "weights": [[1, 65536]]}]),
         _broken(EPOCH, attestations={}),
+        _broken(EPOCH, evidence=[{**EPOCH["evidence"][0], "reason": "made-up"}]),
+        _broken(EPOCH, evidence=[{**EPOCH["evidence"][0], "evidence_id": "e1"}]),
         _broken(EPOCH, work_commits=[{"uid": 70000, "commitment": "c0" * 32, "height": 1}]),
     ],
 )

@@ -179,6 +179,9 @@ function describeTx(tx) {
       return [from, ` reveals weights for ${(tx.weights || []).length} uids`, jobEpoch(tx)];
     case "attest_checkpoint":
       return [from, " attests checkpoint ", mono(short(tx.checkpoint)), jobEpoch(tx)];
+    case "publish_evidence":
+      return [from, ` publishes audit evidence against uid${(tx.entries || []).length > 1 ? "s" : ""} `,
+              (tx.entries || []).map(([uid]) => uid).join(", "), jobEpoch(tx)];
     default:
       return [from, " ", mono(tx.payload ? short(tx.payload, 24) : "")];
   }
@@ -297,7 +300,10 @@ async function renderEpoch(job, epoch) {
     uidList(e.weight_reveals, (r) => [`uid ${r.uid} → `,
       r.weights.map(([uid, w]) => `uid ${uid}: ${(w / 65535 * 100).toFixed(1)}%`).join(", ")]),
     el("h3", {}, "Checkpoint attestations"),
-    uidList(e.attestations, (r) => [`uid ${r.uid}: `, mono(short(r.checkpoint, 16))]));
+    uidList(e.attestations, (r) => [`uid ${r.uid}: `, mono(short(r.checkpoint, 16))]),
+    el("h3", {}, "Audit evidence"),
+    uidList(e.evidence || [], (r) => [`uid ${r.uid}, published by uid ${r.publisher} (${r.reason}): `,
+                                      mono(short(r.evidence_id, 16))]));
   return ["Epoch", content];
 }
 
