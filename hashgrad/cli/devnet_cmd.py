@@ -62,6 +62,11 @@ def register(subparsers) -> None:
         choices=("default", "avx2", "avx512"),
         help="CPU kernel of the validators (another class than the miners': tolerance audits)",
     )
+    parser.add_argument(
+        "--audit-probability",
+        type=float,
+        help="the training validators replay-audit each update with this probability (default: the job's)",
+    )
     parser.set_defaults(func=run_devnet)
 
 
@@ -105,6 +110,8 @@ def run_devnet(args) -> int:
         raise HashgradError("bad-devnet-size", "1-16 miners, 1-8 validators, 1-1000 epochs")
     if not 1024 <= args.port_base <= 65000 or args.block_interval <= 0:
         raise HashgradError("bad-devnet-option", "port base in 1024..65000, block interval > 0")
+    if args.audit_probability is not None and not 0 <= args.audit_probability <= 1:
+        raise HashgradError("bad-devnet-option", "audit probability in [0, 1]")
     if not 0 <= args.servers <= 8:
         raise HashgradError("bad-devnet-size", "0-8 servers")
     config = DevnetConfig(
@@ -122,6 +129,7 @@ def run_devnet(args) -> int:
         dataset=args.dataset,
         miner_kernel=args.miner_kernel,
         validator_kernel=args.validator_kernel,
+        audit_probability=args.audit_probability,
     )
 
     def on_sigterm(signum, frame):

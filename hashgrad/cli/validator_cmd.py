@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,6 +24,12 @@ def register(subparsers) -> None:
         help="training jobs: checkpoint file the job starts from (attested for the first epoch)",
     )
     parser.add_argument("--stake", default="10", help="coins to stake on the hotkey (default 10)")
+    parser.add_argument(
+        "--audit-probability",
+        type=float,
+        help="training jobs: replay-audit each update with this probability instead of the job's "
+        "(more audits cost this validator compute, and a miner of another class the bandwidth of its reveal)",
+    )
     parser.set_defaults(func=run_validator)
 
 
@@ -49,5 +56,7 @@ def run_validator(args) -> int:
     initial = args.initial_checkpoint.read_bytes()
     # validated before anything is attested; the job's model family and sizes are the checkpoint's
     params = compute_job_params(params, decode_checkpoint(initial), dataset)
+    if args.audit_probability is not None:
+        params = replace(params, audit_probability=args.audit_probability).check()
     TrainingValidator(client, keys, job, params, dataset, initial, stake, runtime=get_runtime(args)).run(stop)
     return 0

@@ -58,6 +58,7 @@ class DevnetConfig:
     dataset: Path | None = None  # a prepared dataset's manifest (`data prepare`); default: the stdlib's sources
     miner_kernel: str | None = None  # ATEN_CPU_CAPABILITY of the miners (None: this machine's own)
     validator_kernel: str | None = None  # ... of the validators: another class is audited with a tolerance
+    audit_probability: float | None = None  # the training validators' audit probability (None: the job's)
 
 
 class Devnet:
@@ -151,6 +152,8 @@ class Devnet:
             ]
             if p.role == "validator" and p.job == 0:
                 args += ["--initial-checkpoint", str(initial)]
+                if self.config.audit_probability is not None:
+                    args += ["--audit-probability", str(self.config.audit_probability)]
             elif p.adversary:
                 args += ["--adversary", p.adversary]
             kernel = self.config.validator_kernel if p.role == "validator" else self.config.miner_kernel

@@ -1,6 +1,8 @@
 """The training miner process: each epoch, fetch the base checkpoint recorded on chain, train on its
 own pages (drawn from the epoch seed and its hotkey), compress the pseudo-gradient with error
 feedback, store it as an artifact on its node, commit its hash, then reveal it in the reveal window.
+With the update it stores its reveal (Δ and milestone states, as chunks under a manifest the update's
+header names: roles.reveals), which a validator of another hardware class fetches when it audits.
 
 Adversarial kinds (lazy, noise, copycat, replay, poisoner, sandbagger) run the same loop with the
 work library's adversary in place of honest training; a copycat or replayer copies artifacts revealed
@@ -17,6 +19,7 @@ from hashgrad.errors import HashgradError, RpcError, WorkError
 from hashgrad.node.client import NodeClient
 from hashgrad.roles.common import EpochClock, ensure_registered, log, run_epoch_loop, submit_quietly
 from hashgrad.roles.keys import RoleKeys
+from hashgrad.roles.reveals import publish_reveal
 from hashgrad.work.adversaries import MinerContext, compute_output
 from hashgrad.work.data import Dataset
 from hashgrad.work.distributed import STOP_EPOCH, broadcast_bytes, broadcast_epoch
@@ -125,6 +128,8 @@ class TrainingMiner:
             log.info("epoch %d: %s miner has nothing to submit", epoch, self.kind)
             return
         self.ef = output.ef
+        if output.reveal is not None:  # before the commit: a validator of another class fetches it to audit
+            publish_reveal(self.client, output.reveal)
         artifact_id = self.client.put_artifact(output.artifact)
         if submit_quietly(
             "work commit",

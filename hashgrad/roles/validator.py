@@ -7,7 +7,8 @@ Each epoch e it
   2. after the work-reveal window, fetches the revealed artifacts and scores them with the work
      library's `compute_scores` (format, copies, stale bases, loss test on a sample of the miner's own
      pages drawn from a salt nobody could predict at commit time: the hash of the last block of the
-     reveal window and the validator's hotkey; replay audits);
+     reveal window and the validator's hotkey; replay audits, which for a miner of another hardware
+     class fetch its reveal through the node then: roles.reveals);
   3. publishes the evidence of its failed audits on chain, and from the middle of the weights window
      on applies every validator's evidence that re-checks (roles.evidence), then commits its weights
      (hash with a fresh salt), and reveals them in the weights-reveal window.
@@ -15,6 +16,7 @@ Each epoch e it
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from hashgrad.chain.coordination_make import make_attest_checkpoint, make_reveal_weights
@@ -34,6 +36,7 @@ from hashgrad.roles.common import (
 )
 from hashgrad.roles.evidence import ScoredEpoch, apply_chain_evidence, compute_commit_offset, publish_evidence
 from hashgrad.roles.keys import RoleKeys
+from hashgrad.roles.reveals import RevealFetcher
 from hashgrad.work.aggregate import WeightedUpdate, compute_next_checkpoint, compute_update_weight
 from hashgrad.work.compress import compute_layout, decompress
 from hashgrad.work.data import Dataset
@@ -175,15 +178,27 @@ class TrainingValidator:
         if info.checkpoint is None or not info.work_commits:
             return
         base = info.checkpoint
+        started = time.monotonic()
         inputs = self.build_inputs(epoch, info, base)
         report = compute_scores(inputs, self.memory.state)
+        seconds = time.monotonic() - started
         self.memory.state = report.state
         self.memory.history = (self.memory.history + list(report.updates.values()))[
             -4 * self.params.history_epochs * 8 :
         ]
         weights = tuple(sorted((uid, w) for uid, w in report.weights_u16.items() if w > 0))
         reasons = {v.uid: v.reason for v in report.verdicts}
-        log.info("epoch %d: scores %s verdicts %s", epoch, dict(weights), reasons)
+        log.info("epoch %d: scores %s verdicts %s (scored in %.1f s)", epoch, dict(weights), reasons, seconds)
+        for v in report.verdicts:
+            if v.audited:
+                log.info(
+                    "epoch %d: uid %d audit %s after %d replayed steps (first diverging step %s)",
+                    epoch,
+                    v.uid,
+                    "failed" if v.reason in ("audit-failed", "audit-evidence") else "passed",
+                    v.audit_steps,
+                    v.diverged_at,
+                )
         for v in report.verdicts:
             if v.loss_test is not None:
                 t = v.loss_test
@@ -232,8 +247,6 @@ class TrainingValidator:
             submissions.append(Submission(uid, hotkeys[uid], commit.commitment, order, artifact))
         salt_block = compute_epoch_start_height(epoch, self.job.tempo) + self.job.work_reveal_end - 1
         salt = tagged_hash("hashgrad/validator-salt", self.client.get_block_hash(salt_block) + self.keys.hotkey.pubkey)
-        # milestone states do not travel through the node yet (a demo model's states exceed its artifact
-        # limit), so updates of another hardware class get the loss test but no replay audit here
         return ScoringInputs(
             self.params,
             epoch,
@@ -245,5 +258,5 @@ class TrainingValidator:
             tuple(submissions),
             tuple(self.memory.history),
             self.runtime,
-            cross_class_audits=False,
+            fetch_reveal=RevealFetcher(self.client, self.params, epoch),  # lazy: only audited updates of another class
         )

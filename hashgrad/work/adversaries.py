@@ -24,9 +24,17 @@ from hashgrad.work.compress import Layout, Payload, apply_error_feedback, compre
 from hashgrad.work.data import Dataset
 from hashgrad.work.hardware import CPU_FP32, Runtime
 from hashgrad.work.hashing import compute_seed
-from hashgrad.work.miner import MinerOutput, build_update, compute_miner_update, compute_state_hash, compute_training
+from hashgrad.work.miner import (
+    InnerState,
+    MinerOutput,
+    build_update,
+    compute_inner_state_hash,
+    compute_miner_update,
+    compute_training_run,
+)
 from hashgrad.work.model import Checkpoint, compute_flat
 from hashgrad.work.params import WorkParams
+from hashgrad.work.reveal import compute_reveal_package, encode_reveal
 from hashgrad.work.update import compute_delta_hash, compute_milestone_steps, decode_update
 
 KINDS = ("honest", "lazy", "noise", "copycat", "replay", "poisoner", "sandbagger")
@@ -77,8 +85,11 @@ def compute_wrapped(
     layout: Layout,
     delta: torch.Tensor,
     ef: torch.Tensor | None,
-    milestones: tuple[bytes, ...] | None = None,
+    states: tuple[InnerState, ...] | None = None,
 ) -> MinerOutput:
+    """A cheat's output as an honest miner's looks; with `states`, its milestone hashes and its reveal
+    (Δ and states, published as chunks) are theirs, as consistent as an honest miner's."""
+    reveal = None if states is None else compute_reveal_package(encode_reveal(delta, states))
     artifact, artifact_id, commitment = build_update(
         ctx.params,
         ctx.epoch,
@@ -88,10 +99,17 @@ def compute_wrapped(
         payload,
         layout,
         ctx.runtime.get_class().to_text(),
-        milestones,
+        None if states is None else tuple(compute_inner_state_hash(s) for s in states),
+        reveal,
     )
     return MinerOutput(
-        artifact, artifact_id, commitment, ef if ef is not None else torch.zeros(layout.num_params), delta
+        artifact,
+        artifact_id,
+        commitment,
+        ef if ef is not None else torch.zeros(layout.num_params),
+        delta,
+        states or (),
+        reveal,
     )
 
 
@@ -128,27 +146,30 @@ def compute_replay(ctx: MinerContext, layout: Layout) -> MinerOutput | None:
 
 
 def compute_poisoner(ctx: MinerContext, layout: Layout) -> MinerOutput:
-    delta, milestones = compute_training(ctx.checkpoint, ctx.dataset, ctx.seed, ctx.hotkey, ctx.params)
+    run = compute_training_run(ctx.checkpoint, ctx.dataset, ctx.seed, ctx.hotkey, ctx.params, runtime=ctx.runtime)
+    delta = compute_flat(ctx.checkpoint.state) - run.end.params
     ef = torch.zeros(layout.num_params) if ctx.ef is None else ctx.ef
     payload, ef_next = apply_error_feedback(ef, delta, layout, ctx.params.quant_bins, ctx.params.ef_decay)
     payload = replace(payload, codebook=(payload.codebook * ctx.poison_factor).astype(np.float32))
-    return compute_wrapped(ctx, payload, layout, delta, ef_next, milestones)  # its true run: audits pass
+    return compute_wrapped(ctx, payload, layout, delta, ef_next, run.states)  # its true run: audits pass
 
 
 def compute_sandbagger(ctx: MinerContext, layout: Layout) -> MinerOutput:
     """Runs the first fraction of the steps (its early milestones are genuine), then extrapolates:
-    the update and the later milestones stand for the weights a full run would have reached."""
+    the update and the later milestone states (on the line its run took, with its last moments) stand
+    for what a full run would have reached. Its reveal matches its hashes: only a replay catches it."""
     steps = max(1, int(ctx.params.inner_steps * ctx.sandbag_fraction))
-    partial, milestones = compute_training(ctx.checkpoint, ctx.dataset, ctx.seed, ctx.hotkey, ctx.params, steps=steps)
+    run = compute_training_run(ctx.checkpoint, ctx.dataset, ctx.seed, ctx.hotkey, ctx.params, steps, ctx.runtime)
     start = compute_flat(ctx.checkpoint.state)
+    moved = start - run.end.params
     faked = tuple(
-        compute_state_hash(start - partial * (s / steps))
-        for s in compute_milestone_steps(ctx.params)[len(milestones) :]
+        InnerState(s, start - moved * (s / steps), run.end.exp_avg, run.end.exp_avg_sq)
+        for s in compute_milestone_steps(ctx.params)[len(run.states) :]
     )
-    delta = partial * (ctx.params.inner_steps / steps)
+    delta = moved * (ctx.params.inner_steps / steps)
     ef = torch.zeros(layout.num_params) if ctx.ef is None else ctx.ef
     payload, ef_next = apply_error_feedback(ef, delta, layout, ctx.params.quant_bins, ctx.params.ef_decay)
-    return compute_wrapped(ctx, payload, layout, delta, ef_next, milestones + faked)
+    return compute_wrapped(ctx, payload, layout, delta, ef_next, run.states + faked)
 
 
 ADVERSARIES = {

@@ -28,7 +28,6 @@ import math
 from dataclasses import dataclass
 
 import torch
-from safetensors.torch import save as safetensors_save
 
 from hashgrad.errors import WorkError
 from hashgrad.work.data import Dataset
@@ -41,13 +40,12 @@ from hashgrad.work.miner import (
     compute_inner_state_hash,
     compute_segment,
 )
-from hashgrad.work.model import Checkpoint, compute_header_json, decode_safetensors
+from hashgrad.work.model import Checkpoint, decode_safetensors
 from hashgrad.work.params import WorkParams
+from hashgrad.work.reveal import REVEAL_FORMAT, STATE_PARTS
 from hashgrad.work.update import UpdateHeader, compute_delta_hash, compute_milestone_steps
 
-REVEAL_FORMAT = "hashgrad-reveal-v1"
 DRIFT_MARGIN = 40.0  # threshold >= DRIFT_MARGIN x the worst honest drift measured between classes (room for GPUs)
-STATE_PARTS = ("params", "exp_avg", "exp_avg_sq")
 
 
 @dataclass(frozen=True)
@@ -66,15 +64,6 @@ class CrossClassVerdict:
     reason: str | None = None  # None, "reveal-mismatch", "drift-exceeded"
     first_bad_step: int | None = None  # the end of the first diverging segment (bisection), when failed
     replayed_steps: int = 0
-
-
-def encode_reveal(delta: torch.Tensor, states: tuple[InnerState, ...]) -> bytes:
-    tensors = {"delta": delta.detach().to(torch.float32).cpu().contiguous()}
-    for state in states:
-        for part in STATE_PARTS:
-            tensors[f"s{state.step}.{part}"] = getattr(state, part).detach().to(torch.float32).cpu().clone()
-    header = {"format": REVEAL_FORMAT, "steps": [s.step for s in states]}
-    return safetensors_save(tensors, metadata={"hashgrad": compute_header_json(header)})
 
 
 def check_vector(tensor: torch.Tensor, num_params: int, name: str) -> torch.Tensor:

@@ -7,7 +7,8 @@
                  `audit_stride` steps: an audit replays a prefix (same class) or, across classes,
                  a segment from a revealed state (work.crossclass)
     payload = C(β·ef + Δ), ef ← rest               (compress.apply_error_feedback)
-    artifact = safetensors(payload) + header(job, epoch, base hash, hotkey, sha256(Δ), hardware class)
+    artifact = safetensors(payload) + header(job, epoch, base hash, hotkey, sha256(Δ), hardware class,
+               milestones, sha256 of the reveal's manifest: Δ and milestone states, work.reveal)
 
 Training runs on any device (`hardware.Runtime`: cpu, cuda, mps; fp32 or bf16 autocast) and may be
 data-parallel inside the miner (`torchrun`, see work.distributed). The header declares the
@@ -29,6 +30,7 @@ from hashgrad.work.hardware import set_determinism_pins as set_hardware_pins
 from hashgrad.work.hashing import compute_commitment, compute_sha256
 from hashgrad.work.model import Checkpoint, compute_flat, compute_unflat
 from hashgrad.work.params import WorkParams
+from hashgrad.work.reveal import NO_REVEAL, RevealPackage, compute_reveal_package, encode_reveal
 from hashgrad.work.update import (
     MILESTONE_BYTES,
     UpdateHeader,
@@ -259,6 +261,7 @@ class MinerOutput:
     ef: torch.Tensor  # the error-feedback state to keep for the next epoch
     delta: torch.Tensor
     states: tuple[InnerState, ...] = ()  # the milestone states, revealed when the update is audited
+    reveal: RevealPackage | None = None  # Δ and those states as chunks; the header names their manifest
 
 
 def build_update(
@@ -271,8 +274,10 @@ def build_update(
     layout: Layout,
     hardware: str | None = None,
     milestones: tuple[bytes, ...] | None = None,
+    reveal: RevealPackage | None = None,
 ) -> tuple[bytes, bytes, bytes]:
-    """(artifact bytes, artifact id, commitment) for a payload (milestones default to zero hashes)."""
+    """(artifact bytes, artifact id, commitment) for a payload (milestones default to zero hashes; the
+    header names the reveal's manifest, or none)."""
     if milestones is None:
         milestones = tuple(bytes(MILESTONE_BYTES) for _ in compute_milestone_steps(params))
     header = UpdateHeader(
@@ -287,6 +292,7 @@ def build_update(
         topk=params.topk,
         quant_bins=params.quant_bins,
         milestones=milestones,
+        reveal=NO_REVEAL if reveal is None else reveal.manifest_id,
     )
     artifact = encode_update(header, payload)
     artifact_id = compute_artifact_id(artifact)
@@ -311,6 +317,7 @@ def compute_miner_update(
     delta, milestones = compute_flat(checkpoint.state) - run.end.params, run.milestones
     ef = torch.zeros(layout.num_params) if ef is None else ef
     payload, ef_next = apply_error_feedback(ef, delta, layout, params.quant_bins, params.ef_decay)
+    reveal = compute_reveal_package(encode_reveal(delta, run.states))  # what a validator of another class replays
     artifact, artifact_id, commitment = build_update(
         params,
         epoch,
@@ -321,8 +328,9 @@ def compute_miner_update(
         layout,
         get_update_class(runtime, shard),
         milestones,
+        reveal,
     )
-    return MinerOutput(artifact, artifact_id, commitment, ef_next, delta, run.states)
+    return MinerOutput(artifact, artifact_id, commitment, ef_next, delta, run.states, reveal)
 
 
 def get_update_class(runtime: Runtime, shard: dict) -> str:

@@ -33,7 +33,7 @@ import torch
 
 from hashgrad.errors import WorkError
 from hashgrad.work.compress import apply_error_feedback, compute_layout
-from hashgrad.work.crossclass import check_cross_class, encode_reveal
+from hashgrad.work.crossclass import check_cross_class
 from hashgrad.work.data import Dataset, build_dataset, get_stdlib_dir
 from hashgrad.work.distributed import broadcast_epoch, build_shard, close_distributed, is_leader, wait_for_all
 from hashgrad.work.evaluate import is_prefix_exact
@@ -49,6 +49,7 @@ from hashgrad.work.miner import (
 )
 from hashgrad.work.model import Checkpoint, checkpoint_hash, compute_flat, compute_initial_state, decode_checkpoint
 from hashgrad.work.params import WorkParams, get_preset
+from hashgrad.work.reveal import encode_reveal
 from hashgrad.work.update import compute_delta_hash, compute_milestone_steps, decode_update
 
 CHEATS = ("skipped-steps", "other-pages", "scaled", "noised", "old-update", "fewer-steps-larger-lr")

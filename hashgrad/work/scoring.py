@@ -18,8 +18,8 @@ who learns the disclosed salt can re-check them. The stages (notes/training-prot
    miner could not predict, and a mismatch yields an `AuditEvidence` record (audit_evidence.py) to
    publish; records published by others are re-checked and convict the miner here too
    (`apply_audit_evidence`). A validator of another class replays the whole run on its own hardware
-   with a tolerance from the miner's revealed states, and a failure names the first diverging
-   milestone (work.crossclass).
+   with a tolerance from the miner's revealed states (fetched only then, through `fetch_reveal`;
+   none to be had fails the audit), and a failure names the first diverging milestone (work.crossclass).
 5. round credit = (s_rand / median significant gain)^gain_power, capped, zero unless significant and
    at least min_relative_gain of the median, times the own-data factor (own-window excess over the
    median excess, at most 1), and zero if the own-data gate fails (compute_own_gate: Templar's
@@ -30,11 +30,12 @@ who learns the disclosed salt can re-check them. The stages (notes/training-prot
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import torch
 
-from hashgrad.errors import WorkError
+from hashgrad.errors import HashgradError, WorkError
 from hashgrad.incentive.fixed import U16_MAX
 from hashgrad.work.audit_evidence import AuditEvidence, check_evidence, compute_audit_evidence
 from hashgrad.work.compress import Layout, compute_layout, decompress
@@ -65,7 +66,7 @@ class Submission:
     commitment: bytes
     commit_order: int  # position of the commitment on chain; smaller is earlier
     artifact: bytes | None  # revealed bytes, or None if never revealed
-    reveal: bytes | None = None  # the miner's milestone states and Δ (crossclass.encode_reveal), for audits
+    reveal: bytes | None = None  # the miner's milestone states and Δ (reveal.encode_reveal), for audits
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,10 @@ class ScoringInputs:
     history: tuple[torch.Tensor, ...] = ()  # dense updates of recent epochs and recent global steps
     runtime: Runtime = CPU_FP32  # the validator's device (audits replay there, in the miner's precision)
     cross_class_audits: bool = True  # False where miners' revealed states cannot reach this validator
+    # the shell's loader of a submission's reveal (the chunks its header names), called only when an
+    # update of another class is audited, so that reveals cost bandwidth only when audited; it raises
+    # the project's error when the reveal cannot be had, and the audit fails
+    fetch_reveal: Callable[[Submission, UpdateHeader], bytes] | None = None
     forced_audits: frozenset[bytes] = frozenset()  # hotkeys replayed in full whatever the draw (a tip, a bench)
     evidence: tuple[AuditEvidence, ...] = ()  # failed-audit records published by others this epoch
 
@@ -352,6 +357,12 @@ def compute_audit(
             inputs.runtime,
         )
         return found is None, steps, None if found is None else found.step, found
+    reveal = sub.reveal
+    if reveal is None and inputs.fetch_reveal is not None:
+        try:
+            reveal = inputs.fetch_reveal(sub, header)
+        except HashgradError:
+            return False, 0, None, None  # nothing to replay from: a failed audit (the loader says why)
     verdict = check_cross_class(
         inputs.checkpoint,
         inputs.dataset,
@@ -359,7 +370,7 @@ def compute_audit(
         sub.hotkey,
         inputs.params,
         header,
-        sub.reveal,
+        reveal,
         get_audit_runtime(inputs, header),
     )
     return verdict.passed, verdict.replayed_steps, verdict.first_bad_step, None

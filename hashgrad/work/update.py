@@ -5,12 +5,14 @@ Bytes: one safetensors file with three tensors — `indices` (uint8, chunk-local
 tensors x bins) — and a single metadata key "hashgrad" holding canonical JSON:
 
     format, job_id, epoch, base_checkpoint (hex), hotkey (hex), delta_hash (hex), hardware,
-    num_params, chunk_size, topk, quant_bins, milestones (hex list)
+    num_params, chunk_size, topk, quant_bins, milestones (hex list), reveal (hex)
 
 `delta_hash` is sha256 of the dense float32 pseudo-gradient the miner computed; `milestones` are
 truncated hashes of its inner state (weights and AdamW moments) after every `audit_stride` inner
 steps; `hardware` is the class it trained on (work.hardware: device/arch or kernel/precision/torch/
-processes), signed and hashed with the rest. A validator of the same CPU class replays a prefix of
+processes), signed and hashed with the rest; `reveal` is the sha256 of the manifest of the miner's
+reveal (Δ and milestone states, stored as chunks on its node: work.reveal), zeros when it published
+none. A validator of the same CPU class replays a prefix of
 the run bit-exactly, to a milestone the miner could not predict, and compares hashes; a validator
 of another class replays with a tolerance from the revealed states (work.crossclass). The artifact id is
 sha256 of the bytes (content addressing), and the
@@ -44,7 +46,7 @@ from hashgrad.work.params import WorkParams
 
 MILESTONE_BYTES = 8  # truncated sha256 of the weights (a match still needs the exact state: 2^64 guesses)
 
-UPDATE_FORMAT = "hashgrad-update-v3"  # v3: hardware class (v2: a pinned kernel); v2: index width, milestones
+UPDATE_FORMAT = "hashgrad-update-v4"  # v4: reveal manifest; v3: hardware class; v2: index width, milestones
 MAX_MILESTONES = 1024
 
 
@@ -61,10 +63,11 @@ class UpdateHeader:
     topk: int
     quant_bins: int
     milestones: tuple[bytes, ...] = ()
+    reveal: bytes = bytes(32)  # sha256 of the reveal's manifest (work.reveal); zeros: none published
 
     def to_json(self) -> dict:
         raw = asdict(self)
-        for name in ("base_checkpoint", "hotkey", "delta_hash"):
+        for name in ("base_checkpoint", "hotkey", "delta_hash", "reveal"):
             raw[name] = raw[name].hex()
         raw["milestones"] = [m.hex() for m in self.milestones]
         return {"format": UPDATE_FORMAT, **raw}
@@ -115,6 +118,7 @@ def parse_update_header(raw: dict) -> UpdateHeader:
         hotkey=parse_hex(raw["hotkey"], "hotkey", size=32, error=WorkError),
         delta_hash=parse_hex(raw["delta_hash"], "delta_hash", size=32, error=WorkError),
         milestones=parsed,
+        reveal=parse_hex(raw["reveal"], "reveal", size=32, error=WorkError),
     )
 
 

@@ -132,6 +132,7 @@ def test_invalid_header_hex():
         "topk": 1,
         "quant_bins": 4,
         "milestones": ["00" * 8],
+        "reveal": "00" * 32,
     }
     with pytest.raises(WorkError) as exc:
         parse_update_header(raw)
@@ -140,6 +141,10 @@ def test_invalid_header_hex():
         with pytest.raises(WorkError) as exc:
             parse_update_header({**raw, "base_checkpoint": "00" * 32, "milestones": milestones})
         assert exc.value.reason == reason
+    for reveal in ("zz" * 32, "00" * 31, None):  # the reveal manifest's hash
+        with pytest.raises(WorkError) as exc:
+            parse_update_header({**raw, "base_checkpoint": "00" * 32, "reveal": reveal})
+        assert exc.value.reason == "bad-hex"
 
 
 def test_index_width_follows_the_chunk_size(params):
