@@ -49,6 +49,7 @@ from hashgrad.work.compress import compress, compute_layout
 from hashgrad.work.miner import build_update
 from hashgrad.work.model import Checkpoint, compute_initial_state, decode_checkpoint, encode_checkpoint
 from hashgrad.work.params import get_preset
+from hashgrad.work.reveal import compute_reveal_package, decode_reveal_manifest
 from hashgrad.work.update import decode_update
 
 PARAMS = HASHGRAD_REGTEST
@@ -106,6 +107,10 @@ def fuzz_auxpow(data: bytes) -> None:
 
 def fuzz_update(data: bytes) -> None:
     decode_update(data, WORK, LAYOUT)
+
+
+def fuzz_reveal_manifest(data: bytes) -> None:
+    decode_reveal_manifest(data, WORK)
 
 
 def fuzz_checkpoint(data: bytes) -> None:
@@ -177,6 +182,7 @@ TARGETS = {
     "auxpow": fuzz_auxpow,
     "update": fuzz_update,
     "checkpoint": fuzz_checkpoint,
+    "reveal_manifest": fuzz_reveal_manifest,
     "reply": fuzz_reply,
     "request": fuzz_request,
     "rest": fuzz_rest,
@@ -277,6 +283,7 @@ def build_seeds() -> dict[str, list[bytes]]:
         "auxpow": [build_auxpow_seed()],
         "update": [SEED_UPDATE],
         "checkpoint": [SEED_CHECKPOINT],
+        "reveal_manifest": [compute_reveal_package(bytes(range(256)) * 20_000).manifest],
         "update_fields": [b"\x00" + b'"x"', b"\x03[1]", b"\x05{}", b"\x07-1", b"\x02" + b"9" * 30],
         "checkpoint_fields": [b"\x00" + b'"x"', b"\x03[1]", b"\x05{}", b"\x04-1", b"\x06" + b"9" * 30],
         "reply": [reply, stream],

@@ -8,7 +8,7 @@ The cheat is a sandbagger: it runs a quarter of the steps and extrapolates the r
 matches every hash it committed, so only the replay can catch it. The validator audits every update
 (`--audit-probability 1`: the job's 2 % would rarely draw one in a single epoch). The job's genesis
 checkpoint is the tiny model, so that a replay under the slow `default` kernel fits the scoring window
-(the demo model's replay takes tens of seconds). One epoch; about 2.5 minutes on 2 cores.
+(the demo model's replay takes tens of seconds). One epoch of 4 s blocks; about 3-4 minutes on 2 busy cores.
 
 - the validator fetched each miner's reveal for a cross-class audit (declared class AVX2);
 - the honest miner's audit passed and it earned; the sandbagger's audit failed, bisection named
@@ -55,7 +55,7 @@ def devnet_run(tmp_path_factory):
         "--epochs",
         "1",
         "--block-interval",
-        "3",  # a scoring window of 15 s: two replays under `default` on a busy machine
+        "4",  # a 20 s scoring window: two replays under `default` took 10-12 s, once over 15, on busy cores
         "--checkpoint",
         str(out / "tiny.safetensors"),
         "--miner-kernel",

@@ -26,7 +26,8 @@ from hashgrad.work.reveal import (
     decode_reveal_manifest,
     join_reveal_chunks,
 )
-from hashgrad.work.update import decode_update
+from hashgrad.work.scoring import ScoringInputs, Submission, compute_audit
+from hashgrad.work.update import UpdateHeader, decode_update
 
 SEED, HOTKEY = b"\x05" * 32, b"\x06" * 32
 DATA = os.urandom(2 * REVEAL_CHUNK_BYTES + 1000)  # two full chunks and a short one
@@ -110,3 +111,25 @@ def test_updates_name_their_reveal_and_a_sandbaggers_consistent_reveal_fails_rep
     assert verdicts["honest"].passed
     assert not verdicts["sandbagger"].passed and verdicts["sandbagger"].reason == "drift-exceeded"
     assert verdicts["sandbagger"].first_bad_step == 10  # it ran 6 steps: milestone 5 is genuine, 10 is made up
+
+
+def test_a_validator_fetches_a_reveal_only_for_an_audit_across_classes(checkpoint, base_hash, dataset, params):
+    layout = compute_layout(params.model, params.chunk_size, params.topk)
+    output = compute_output("honest", MinerContext(checkpoint, base_hash, dataset, SEED, HOTKEY, 1, params))
+    header = decode_update(output.artifact, params, layout)[0]
+    asked = []
+
+    def fetch(sub: Submission, named: UpdateHeader) -> bytes:
+        asked.append(named.reveal)
+        manifest = decode_reveal_manifest(output.reveal.manifest, params)
+        return join_reveal_chunks(manifest, list(output.reveal.chunks))
+
+    def refuse(sub: Submission, named: UpdateHeader) -> bytes:
+        raise WorkError("reveal-missing", "no node holds it")
+
+    inputs = ScoringInputs(params, 1, SEED, bytes(32), checkpoint, base_hash, dataset, (), fetch_reveal=fetch)
+    sub = Submission(0, HOTKEY, output.commitment, 0, output.artifact)
+    assert compute_audit(inputs, sub, header, 5)[0] and asked == []  # same class: an exact replay, no reveal
+    elsewhere = replace(header, hardware="cpu/SOME-OTHER-KERNEL/fp32/2.13.0+cpu/1")
+    assert compute_audit(inputs, sub, elsewhere, 5)[0] and asked == [output.reveal.manifest_id]
+    assert compute_audit(replace(inputs, fetch_reveal=refuse), sub, elsewhere, 5) == (False, 0, None, None)
