@@ -1,7 +1,7 @@
 """The training miner process: each epoch, fetch the base checkpoint recorded on chain, train on its
 own pages (drawn from the epoch seed and its hotkey), compress the pseudo-gradient with error
 feedback, store it as an artifact on its node, commit its hash, then reveal it in the reveal window.
-With the update it stores its reveal (Δ and milestone states, as chunks under a manifest the update's
+Once committed, it stores its reveal (Δ and milestone states, as chunks under a manifest the update's
 header names: roles.reveals), which a validator of another hardware class fetches when it audits.
 
 Adversarial kinds (lazy, noise, copycat, replay, poisoner, sandbagger) run the same loop with the
@@ -11,6 +11,7 @@ in the previous epoch (commitments hide this epoch's until the commit window has
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from hashgrad.chain.coordination_make import make_commit_work, make_reveal_work
@@ -27,6 +28,7 @@ from hashgrad.work.hardware import CPU_FP32, Runtime
 from hashgrad.work.job_model import compute_job_params
 from hashgrad.work.model import Checkpoint, checkpoint_hash, decode_checkpoint
 from hashgrad.work.params import WorkParams
+from hashgrad.work.reveal import RevealPackage
 
 COMMIT_MARGIN = 2  # blocks kept free before the commit window closes, for the commit to be mined
 
@@ -128,8 +130,6 @@ class TrainingMiner:
             log.info("epoch %d: %s miner has nothing to submit", epoch, self.kind)
             return
         self.ef = output.ef
-        if output.reveal is not None:  # before the commit: a validator of another class fetches it to audit
-            publish_reveal(self.client, output.reveal)
         artifact_id = self.client.put_artifact(output.artifact)
         if submit_quietly(
             "work commit",
@@ -143,6 +143,21 @@ class TrainingMiner:
         ):
             self.pending = PendingReveal(epoch, artifact_id, base)
             log.info("epoch %d: committed artifact %s (%d bytes)", epoch, artifact_id.hex()[:16], len(output.artifact))
+            if output.reveal is not None:  # after the commit (its header already names it), long before any audit
+                self.publish(epoch, output.reveal)
+
+    def publish(self, epoch: int, package: RevealPackage) -> None:
+        """Store the reveal's chunks and manifest on the node, for a validator of another class to audit."""
+        started = time.monotonic()
+        publish_reveal(self.client, package)
+        log.info(
+            "epoch %d: stored reveal %s (%d bytes in %d chunks) in %.1f s",
+            epoch,
+            package.manifest_id.hex()[:16],
+            package.size,
+            len(package.chunks),
+            time.monotonic() - started,
+        )
 
     def close(self) -> None:
         if self.shard:
