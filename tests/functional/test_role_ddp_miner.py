@@ -29,6 +29,7 @@ from functional.framework import TestNode
 from functional.role_helpers import COIN, BlockMaker, Role, fund, role_command, stop_all
 from hashgrad.chain.bech32 import encode_address
 from hashgrad.chain.keys import SigningKey
+from hashgrad.roles.evidence import compute_commit_offset
 from hashgrad.roles.keys import RoleKeys
 from hashgrad.work.compress import compute_layout
 from hashgrad.work.data import build_dataset, get_stdlib_dir, load_dataset, save_dataset
@@ -99,7 +100,7 @@ def run_one_epoch(maker: BlockMaker, keys: dict[str, RoleKeys]) -> int:
     assert client.get_job(0).next_block_offset <= job.work_commit_end
     maker.advance_to_offset(job.work_commit_end)
     maker.mine_until(lambda: len(get_epoch().work_reveals) == 2, "both miners' reveals")
-    maker.advance_to_offset(job.work_reveal_end)
+    maker.advance_to_offset(compute_commit_offset(job))  # validators commit from the middle of the window on
     maker.mine_until(lambda: get_epoch().weight_commits, "the validator's weights commit")
     maker.advance_to_offset(job.weights_commit_end)
     maker.mine_until(lambda: get_epoch().weight_reveals, "the validator's weights reveal")
