@@ -11,6 +11,7 @@ manifest's length and hash. A reveal that cannot be had raises WorkError, and th
     bad-reveal-manifest      not the manifest format (fields, types, a chunk count its size does not make)
     bad-reveal-chunk         a chunk of the wrong length
     reveal-chunk-mismatch    a chunk that does not hash to the manifest's entry
+    bad-artifact-hash        a node answered with bytes that do not hash to the id asked for (node.client)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from hashgrad.work.params import WorkParams
 from hashgrad.work.reveal import (
     NO_REVEAL,
     RevealPackage,
+    check_reveal_chunk,
     compute_chunk_count,
     decode_reveal_manifest,
     join_reveal_chunks,
@@ -52,7 +54,10 @@ def fetch_reveal(client: NodeClient, manifest_id: bytes, params: WorkParams) -> 
     if manifest_id == NO_REVEAL:
         raise WorkError("reveal-missing", "the update names no reveal")
     manifest = decode_reveal_manifest(get_reveal_artifact(client, manifest_id, "manifest"), params)
-    chunks = [get_reveal_artifact(client, c, f"chunk {i}") for i, c in enumerate(manifest.chunks)]
+    chunks = [
+        check_reveal_chunk(manifest, i, get_reveal_artifact(client, c, f"chunk {i}"))  # each checked as it comes
+        for i, c in enumerate(manifest.chunks)
+    ]
     return join_reveal_chunks(manifest, chunks)
 
 

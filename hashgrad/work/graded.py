@@ -23,7 +23,9 @@ from hashgrad.work.adversaries import MinerContext
 from hashgrad.work.compress import apply_error_feedback, compute_layout
 from hashgrad.work.data import Dataset, compute_assigned_pages
 from hashgrad.work.hashing import compute_sample, compute_seed
-from hashgrad.work.miner import MinerOutput, build_update, compute_training
+from hashgrad.work.miner import MinerOutput, TrainingRun, build_update, compute_training_run
+from hashgrad.work.model import compute_flat
+from hashgrad.work.reveal import compute_reveal_package, encode_reveal
 from hashgrad.work.update import MILESTONE_BYTES, compute_delta_hash, compute_milestone_steps
 
 AXES = ("steps", "batch", "data")
@@ -57,30 +59,40 @@ def compute_unfaithful_dataset(ctx: MinerContext, fraction: float) -> Dataset:
     return Dataset(dataset.manifest, pages)
 
 
-def compute_graded_training(ctx: MinerContext, effort: Effort) -> tuple[torch.Tensor, tuple[bytes, ...]]:
-    """(pseudo-gradient, milestones) of the graded run; milestones it never reached are zero hashes."""
+def compute_graded_training(ctx: MinerContext, effort: Effort) -> tuple[torch.Tensor, tuple[bytes, ...], TrainingRun]:
+    """(pseudo-gradient, milestones, run) of the graded run; milestones it never reached are zero hashes."""
     params, effort = ctx.params, effort.check()
+    dataset, steps = ctx.dataset, None
     if effort.axis == "steps":
         steps = max(1, round(effort.fraction * params.inner_steps))
-        delta, milestones = compute_training(ctx.checkpoint, ctx.dataset, ctx.seed, ctx.hotkey, params, steps=steps)
-        missing = len(compute_milestone_steps(params)) - len(milestones)
-        return delta, milestones + tuple(bytes(MILESTONE_BYTES) for _ in range(missing))
-    if effort.axis == "batch":
-        batch = max(1, round(effort.fraction * params.batch_size))
-        return compute_training(ctx.checkpoint, ctx.dataset, ctx.seed, ctx.hotkey, replace(params, batch_size=batch))
-    return compute_training(
-        ctx.checkpoint, compute_unfaithful_dataset(ctx, effort.fraction), ctx.seed, ctx.hotkey, params
-    )
+    elif effort.axis == "batch":
+        params = replace(params, batch_size=max(1, round(effort.fraction * params.batch_size)))
+    else:
+        dataset = compute_unfaithful_dataset(ctx, effort.fraction)
+    run = compute_training_run(ctx.checkpoint, dataset, ctx.seed, ctx.hotkey, params, steps)
+    missing = len(compute_milestone_steps(params)) - len(run.milestones)
+    delta = compute_flat(ctx.checkpoint.state) - run.end.params
+    return delta, run.milestones + tuple(bytes(MILESTONE_BYTES) for _ in range(missing)), run
 
 
 def compute_graded_output(ctx: MinerContext, effort: Effort) -> MinerOutput:
-    """The graded miner's artifact, built exactly as an honest miner builds its own."""
+    """The graded miner's artifact and reveal (the states it reached), built exactly as an honest
+    miner builds its own."""
     params = ctx.params
     layout = compute_layout(params.model, params.chunk_size, params.topk)
-    delta, milestones = compute_graded_training(ctx, effort)
+    delta, milestones, run = compute_graded_training(ctx, effort)
     ef = torch.zeros(layout.num_params) if ctx.ef is None else ctx.ef
     payload, ef_next = apply_error_feedback(ef, delta, layout, params.quant_bins, params.ef_decay)
+    reveal = compute_reveal_package(encode_reveal(delta, run.states))
     artifact, artifact_id, commitment = build_update(
-        params, ctx.epoch, ctx.base_hash, ctx.hotkey, compute_delta_hash(delta), payload, layout, milestones=milestones
+        params,
+        ctx.epoch,
+        ctx.base_hash,
+        ctx.hotkey,
+        compute_delta_hash(delta),
+        payload,
+        layout,
+        milestones=milestones,
+        reveal=reveal,
     )
-    return MinerOutput(artifact, artifact_id, commitment, ef_next, delta)
+    return MinerOutput(artifact, artifact_id, commitment, ef_next, delta, run.states, reveal)
