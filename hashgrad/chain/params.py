@@ -7,7 +7,7 @@ devnet run at minimum difficulty without retargeting and have blocks made on dem
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hashgrad.chain.jobs import JOB_INFER, JOB_TRAIN, JobParams
 from hashgrad.errors import HashgradError
@@ -202,7 +202,25 @@ HASHGRAD_DEVNET = ChainParams(
         ),
     ),
 )
-NETWORKS = {p.name: p for p in (HASHGRAD_MAIN, HASHGRAD_TEST, HASHGRAD_REGTEST, HASHGRAD_DEVNET)}
+# the devnet with rounds inside epochs: job 0 trains 2 rounds of H = 15 per epoch (the same inner steps
+# per epoch as the devnet's one round of 30); `hashgrad devnet --rounds-per-epoch 2` runs it
+HASHGRAD_DEVNET_ROUNDS = replace(
+    HASHGRAD_DEVNET,
+    name="devnet-rounds",
+    magic=bytes.fromhex("de1a5c10"),
+    hrp="dhgr",
+    p2p_port=39454,
+    rpc_port=39453,
+    genesis_time=1793491204,
+    genesis_nonce=0,
+    jobs=(
+        replace(HASHGRAD_DEVNET.jobs[0], work_spec='{"inner_steps": 15, "preset": "demo", "rounds_per_epoch": 2}'),
+        HASHGRAD_DEVNET.jobs[1],
+    ),
+)
+NETWORKS = {
+    p.name: p for p in (HASHGRAD_MAIN, HASHGRAD_TEST, HASHGRAD_REGTEST, HASHGRAD_DEVNET, HASHGRAD_DEVNET_ROUNDS)
+}
 
 
 def get_network(name: str) -> ChainParams:
