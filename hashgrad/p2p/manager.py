@@ -123,7 +123,8 @@ class PeerManager:
         self.peers: dict[int, Peer] = {}
         self.sync = ChainSync(params, ledger, run_blocking, self.get_ready_peers, block_timeout_s=block_timeout_s)
         self.artifacts = ArtifactExchange(self.get_ready_peers, max_artifact_size, artifact_provider)
-        self.rounds = RoundExchange(self.get_ready_peers)  # round announcements of training miners
+        # round announcements of training miners
+        self.rounds = RoundExchange(self.get_ready_peers, params.jobs, lambda: self.ledger.chainstate.height)
         self.network_active = True
         self.closed_bytes_sent = self.closed_bytes_recv = 0
         self._next_peer_id = 1

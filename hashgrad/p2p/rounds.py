@@ -9,7 +9,10 @@ artifact itself moves by hash through the artifact messages (p2p/artifacts.py).
 A node keeps the announcements it accepted in a bounded `RoundIndex` (the first per (job, epoch,
 round, hotkey) wins; at most MAX_PER_ROUND per round, MAX_ROUNDS rounds, the oldest dropped), relays
 each new one to its other peers (`roundann`), sends its whole index to a peer that connects, and
-lists them by RPC (`listroundartifacts`). A bad signature is misbehaviour.
+lists them by RPC (`listroundartifacts`). A bad signature is misbehaviour. A round is open until the
+tip reaches its close height (chain/jobs.compute_round_close_height): an announcement after that, or
+for a job, round or epoch that does not exist yet, is refused (from a peer: dropped, it may race us),
+so that a round's artifact set is final when the roles aggregate it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from hashgrad.chain.hashes import tagged_hash
+from hashgrad.chain.jobs import JOB_TRAIN, JobParams, compute_epoch, compute_round_close_height, get_rounds_per_epoch
 from hashgrad.chain.keys import SigningKey, is_valid_schnorr
 from hashgrad.errors import ProtocolError
 
@@ -89,6 +93,17 @@ def make_announcement(
     return RoundAnnouncement(job_id, epoch, round_index, hotkey.pubkey, artifact_id, hotkey.sign(digest))
 
 
+def check_round_open(jobs: tuple[JobParams, ...], ann: RoundAnnouncement, tip_height: int) -> None:
+    """ProtocolError unless `ann` names an open round of a training job (tip: the last connected block)."""
+    job = next((j for j in jobs if j.job_id == ann.job_id and j.kind == JOB_TRAIN), None)
+    if job is None or ann.round >= get_rounds_per_epoch(job):
+        raise ProtocolError("round-unknown", f"job {ann.job_id} has no round {ann.round}")
+    if ann.epoch > compute_epoch(tip_height + 1, job.tempo):
+        raise ProtocolError("round-not-open", f"epoch {ann.epoch} has not started")
+    if tip_height >= compute_round_close_height(job, ann.epoch, ann.round):
+        raise ProtocolError("round-closed", f"round {ann.round} of epoch {ann.epoch} is closed")
+
+
 class RoundIndex:
     """The announcements a node accepted, by (job, epoch, round), bounded."""
 
@@ -126,12 +141,16 @@ class RoundIndex:
 class RoundExchange:
     """The `roundann` handler of a PeerManager: accept, store, relay."""
 
-    def __init__(self, get_peers) -> None:
+    def __init__(self, get_peers, jobs: tuple[JobParams, ...], get_tip_height) -> None:
         self.get_peers = get_peers
+        self.jobs = jobs
+        self.get_tip_height = get_tip_height
         self.index = RoundIndex()
 
     def announce(self, ann: RoundAnnouncement, source=None) -> bool:
-        """Store an announcement (from RPC or a peer) and relay it when it is new."""
+        """Store an announcement (from RPC or a peer) and relay it when it is new; ProtocolError when
+        its round is not open or its signature is bad."""
+        check_round_open(self.jobs, ann, self.get_tip_height())
         if not self.index.add(ann):
             return False
         for peer in self.get_peers():
@@ -140,7 +159,12 @@ class RoundExchange:
         return True
 
     async def on_roundann(self, peer, message: RoundAnnouncement) -> None:
-        self.announce(message, peer)  # a bad signature raises: the peer scores 100 points
+        try:
+            self.announce(message, peer)
+        except ProtocolError as exc:
+            if exc.reason.startswith("round-"):
+                return  # closed by a block the peer had not seen yet: not its fault
+            raise  # a bad signature: the peer scores 100 points
 
     def on_peer_ready(self, peer) -> None:
         """A new peer gets what this node knows (bounded by the index)."""

@@ -58,11 +58,6 @@ def get_work_overrides(job: JobParams) -> dict[str, int]:
     return overrides
 
 
-def get_rounds_per_epoch(job: JobParams) -> int:
-    """Rounds inside each epoch of the job (1: one artifact per miner per epoch, as before rounds)."""
-    return get_work_overrides(job).get("rounds_per_epoch", 1)
-
-
 def get_registration(client: NodeClient, keys: RoleKeys, job_id: int) -> int | None:
     return client.get_account_of(keys.hotkey.pubkey).get_uid(job_id)
 

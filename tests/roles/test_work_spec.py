@@ -7,9 +7,10 @@ from dataclasses import replace
 
 import pytest
 
+from hashgrad.chain.jobs import compute_round_close_height, get_rounds_per_epoch
 from hashgrad.chain.params import HASHGRAD_DEVNET, HASHGRAD_DEVNET_ROUNDS
 from hashgrad.errors import HashgradError
-from hashgrad.roles.common import get_rounds_per_epoch, get_work_overrides, get_work_preset
+from hashgrad.roles.common import get_work_overrides, get_work_preset
 from hashgrad.work.params import get_preset
 
 
@@ -23,7 +24,9 @@ def test_get_work_overrides_rounds_network():
     job = HASHGRAD_DEVNET_ROUNDS.jobs[0]
     assert get_work_overrides(job) == {"rounds_per_epoch": 2, "inner_steps": 15}
     params = get_preset(get_work_preset(job), **get_work_overrides(job))
-    assert params.rounds_per_epoch == 2 and params.inner_steps == 15
+    assert params.rounds_per_epoch == 2 and params.inner_steps == 15 and get_rounds_per_epoch(job) == 2
+    # the commit-work window (18 blocks) holds two rounds of 9: epoch 3 starts at height 91
+    assert [compute_round_close_height(job, 3, r) for r in range(2)] == [100, 109]
 
 
 @pytest.mark.parametrize("value", ["2", 0, -1, 1.5, True])
@@ -31,4 +34,4 @@ def test_invalid_work_spec_rounds(value):
     job = replace(HASHGRAD_DEVNET.jobs[0], work_spec=json.dumps({"preset": "demo", "rounds_per_epoch": value}))
     with pytest.raises(HashgradError) as info:
         get_work_overrides(job)
-    assert info.value.reason == "bad-work-spec"
+    assert info.value.reason == "bad-work-spec" and get_rounds_per_epoch(job) == 1
