@@ -11,6 +11,7 @@ from hashgrad.devnet.view import make_view
 from hashgrad.errors import HashgradError
 
 DEFAULT_OUT = Path("out/devnet")
+ROUND_NETWORKS = {1: "devnet", 2: "devnet-rounds"}  # rounds per epoch of job 0 -> the network that has them
 
 
 def register(subparsers) -> None:
@@ -61,6 +62,14 @@ def register(subparsers) -> None:
         "--validator-kernel",
         choices=("default", "avx2", "avx512"),
         help="CPU kernel of the validators (another class than the miners': tolerance audits)",
+    )
+    parser.add_argument(
+        "--rounds-per-epoch",
+        type=int,
+        choices=sorted(ROUND_NETWORKS),
+        default=1,
+        help="training rounds inside each epoch: 2 runs the devnet-rounds network, whose job 0 trains two "
+        "rounds of 15 inner steps per epoch (default 1: one round of 30)",
     )
     parser.set_defaults(func=run_devnet)
 
@@ -122,6 +131,7 @@ def run_devnet(args) -> int:
         dataset=args.dataset,
         miner_kernel=args.miner_kernel,
         validator_kernel=args.validator_kernel,
+        network=ROUND_NETWORKS[args.rounds_per_epoch],
     )
 
     def on_sigterm(signum, frame):

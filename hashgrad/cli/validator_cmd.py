@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from hashgrad.chain.jobs import JOB_INFER
+from hashgrad.chain.jobs import JOB_INFER, get_rounds_per_epoch
 from hashgrad.chain.params import COIN
 from hashgrad.cli.roles_common import add_role_arguments, get_runtime, setup_role
 from hashgrad.errors import HashgradError
@@ -39,6 +39,7 @@ def run_validator(args) -> int:
         InferenceValidator(client, keys, job, dataset, stake).run(stop)
         return 0
     # lazy: keeps torch off this command's start-up
+    from hashgrad.roles.round_validator import RoundValidator
     from hashgrad.roles.validator import TrainingValidator
 
     if args.initial_checkpoint is None:
@@ -49,5 +50,6 @@ def run_validator(args) -> int:
     initial = args.initial_checkpoint.read_bytes()
     # validated before anything is attested; the job's model family and sizes are the checkpoint's
     params = compute_job_params(params, decode_checkpoint(initial), dataset)
-    TrainingValidator(client, keys, job, params, dataset, initial, stake, runtime=get_runtime(args)).run(stop)
+    validator = RoundValidator if get_rounds_per_epoch(job) > 1 else TrainingValidator
+    validator(client, keys, job, params, dataset, initial, stake, runtime=get_runtime(args)).run(stop)
     return 0
