@@ -72,6 +72,7 @@ class DevnetMonitor:
     metagraph: Metagraph | None = None
     rounds: dict[int, list[RoundResult]] = field(default_factory=dict)  # epoch -> its rounds so far
     round_chain: object = None  # roles.rounds.RoundChain, once rounds are followed
+    work_params: object = None  # the job's WorkParams (default: its work_spec's, with the checkpoint's model)
 
     @property
     def rounds_per_epoch(self) -> int:

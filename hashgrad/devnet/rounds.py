@@ -20,8 +20,10 @@ def compute_round_result(monitor: DevnetMonitor, epoch: int, round_index: int, b
         monitor.round_chain = RoundChain()
     chain = monitor.round_chain
     checkpoint = chain.bases[0][1] if chain.epoch == epoch else decode_checkpoint(client.get_artifact(base))
-    preset = get_preset(get_work_preset(job), job_id=job.job_id, **get_work_overrides(job))
-    params = compute_job_params(preset, checkpoint, monitor.dataset)
+    if monitor.work_params is None:
+        preset = get_preset(get_work_preset(job), job_id=job.job_id, **get_work_overrides(job))
+        monitor.work_params = compute_job_params(preset, checkpoint, monitor.dataset)
+    params = monitor.work_params
     digest, after = get_round_base(
         client, job, params, monitor.dataset, chain, epoch, round_index + 1, (base, checkpoint), seed
     )

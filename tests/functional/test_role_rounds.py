@@ -8,11 +8,13 @@ first, which a third party recomputes from node 1 alone to the same bits; each m
 reveals one round manifest whose Merkle root covers its round artifacts; the validator scores the
 rounds as they close, its weights go through the chain's Yuma, the honest miners earn and the noise
 miner does not, and the next epoch's base (the last round aggregated) is on chain, with a lower
-held-out loss than the initial checkpoint.
+held-out loss than the initial checkpoint. The devnet's monitor follows the rounds as they close
+(what the live view, the explorer and loss.png show).
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 
 from functional.framework import connect_nodes, sync_blocks, sync_mempools, wait_until
@@ -20,6 +22,8 @@ from hashgrad.chain.coordination_make import make_register, make_stake
 from hashgrad.chain.keys import SigningKey
 from hashgrad.chain.params import COIN
 from hashgrad.chain.tx import make_transfer
+from hashgrad.devnet.monitor import DevnetMonitor
+from hashgrad.devnet.report import write_plots
 from hashgrad.roles.common import EpochClock
 from hashgrad.roles.keys import RoleKeys
 from hashgrad.roles.round_miner import RoundMiner
@@ -37,7 +41,8 @@ EPOCH = 1  # the epoch the test follows from its first block to its last
 
 
 def register_roles(client, coldkey: SigningKey, count: int) -> list[RoleKeys]:
-    keys = [RoleKeys(coldkey, SigningKey.generate()) for _ in range(count)]
+    # fixed hotkeys: each miner's pages (drawn from its hotkey) are the same on every run
+    keys = [RoleKeys(coldkey, SigningKey(hashlib.sha256(b"role-rounds %d" % i).digest())) for i in range(count)]
     nonce = client.get_next_nonce(coldkey.pubkey)
     for k in keys:
         client.submit(make_register(coldkey, k.hotkey, client.params.magic, nonce, 0, COIN))
@@ -47,12 +52,15 @@ def register_roles(client, coldkey: SigningKey, count: int) -> list[RoleKeys]:
     return keys
 
 
-def test_miners_and_validator_run_rounds_inside_an_epoch(node_factory):
+def test_miners_and_validator_run_rounds_inside_an_epoch(node_factory, tmp_path):
     node0, node1 = node_factory(2, network="devnet-rounds")
     connect_nodes(node1, node0)
     client0, client1 = node0.connect(), node1.connect()
     job = client0.params.jobs[0]
-    params = replace(get_preset("tiny"), rounds_per_epoch=2, quorum=2)
+    # the demo's loss-test sizes: the tiny preset's smaller ones let noise pass a round now and then
+    params = replace(
+        get_preset("tiny"), rounds_per_epoch=2, quorum=2, eval_own_windows=64, eval_rand_windows=64, eval_rand_max=256
+    )
     dataset = build_dataset(get_stdlib_dir() / "email", params.page_tokens)
     initial = encode_checkpoint(Checkpoint(params.model, compute_initial_state(params.model, 0)))
     coldkey = SigningKey.generate()
@@ -70,6 +78,9 @@ def test_miners_and_validator_run_rounds_inside_an_epoch(node_factory):
     ]
     uids = {k.hotkey.pubkey: client0.get_account_of(k.hotkey.pubkey).get_uid(0) for k in keys}
 
+    monitor = DevnetMonitor(client0, 0, [], dataset, work_params=params)  # the roles' params, not the job's demo
+    closed = []
+
     def same_announcements():
         return client0.list_round_artifacts(0, EPOCH) == client1.list_round_artifacts(0, EPOCH)
 
@@ -80,6 +91,8 @@ def test_miners_and_validator_run_rounds_inside_an_epoch(node_factory):
         sync_mempools([node0, node1])
         node0.generate(1, payout)
         sync_blocks([node0, node1])
+        monitor.poll()
+        closed += monitor.poll_rounds()
         assert node0.getblockcount() <= (EPOCH + 1) * job.tempo + 3, "the next epoch's base was never attested"
 
     # every miner announced both rounds, signed by its hotkey, and both nodes hold the same list
@@ -109,3 +122,12 @@ def test_miners_and_validator_run_rounds_inside_an_epoch(node_factory):
     assert nxt not in (info.checkpoint, round1_hash)
     trained = decode_checkpoint(client1.get_artifact(nxt))
     assert compute_heldout_loss(trained, dataset) < compute_heldout_loss(decode_checkpoint(initial), dataset)
+
+    # the monitor saw round 0 close (with the checkpoint round 1 started from) and the epoch end
+    assert [(r.epoch, r.round, r.checkpoint, r.artifacts) for r in closed] == [(EPOCH, 0, round1_hash.hex(), 3)]
+    monitor.poll()
+    (result,) = monitor.results
+    assert [(r.round, r.checkpoint) for r in result.rounds] == [(0, round1_hash.hex()), (1, nxt.hex())]
+    assert result.rounds[-1].heldout_loss == result.heldout_loss and result.to_json()["rounds"][0]["artifacts"] == 3
+    write_plots(tmp_path, monitor)
+    assert (tmp_path / "loss.png").stat().st_size > 0
