@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 from hashgrad.chain.jobs import JOB_INFER, get_rounds_per_epoch
-from hashgrad.cli.roles_common import add_role_arguments, get_runtime, setup_role
+from hashgrad.cli.roles_common import add_role_arguments, get_inference_device, get_runtime, setup_role
 from hashgrad.errors import HashgradError
 from hashgrad.roles.inference import InferenceMiner
 
@@ -33,13 +35,23 @@ def run_miner(args) -> int:
     from hashgrad.serve.adversaries import SERVER_KINDS as SERVE_KINDS
     from hashgrad.work.adversaries import KINDS as TRAIN_KINDS
 
-    client, keys, job, params, dataset, stop = setup_role(args, f"miner[{args.adversary}]")
+    role = f"miner[{args.adversary}]"
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # under torchrun: say which process logs
+        role += f" rank {os.environ.get('RANK', '?')}"
+    client, keys, job, params, dataset, stop = setup_role(args, role)
     kinds = SERVE_KINDS if job.kind == JOB_INFER else TRAIN_KINDS
     if args.adversary not in kinds:
         raise HashgradError("unknown-miner-kind", f"{args.adversary}; job {job.job_id} knows {', '.join(kinds)}")
     if job.kind == JOB_INFER:
         InferenceMiner(
-            client, keys, job, args.adversary, args.serve_host, args.serve_port, validators_only=args.validators_only
+            client,
+            keys,
+            job,
+            args.adversary,
+            args.serve_host,
+            args.serve_port,
+            validators_only=args.validators_only,
+            device=get_inference_device(args, job),
         ).run(stop)
     else:
         # lazy: keeps torch off this command's start-up
@@ -62,7 +74,7 @@ def run_miner(args) -> int:
             else:
                 from hashgrad.roles.miner import run_follower
 
-                run_follower(client, keys, params, dataset, runtime, shard)
+                run_follower(keys, params, dataset, runtime, shard)
         finally:
             close_distributed()
     return 0

@@ -27,6 +27,7 @@ import aiohttp
 
 from hashgrad.chain.encoding import parse_hex
 from hashgrad.chain.keys import SigningKey
+from hashgrad.cli.device_options import add_device_argument, get_device
 from hashgrad.cli.node_options import add_node_arguments, connect_from_args
 from hashgrad.errors import WorkError
 from hashgrad.roles.keys import RoleKeys
@@ -74,17 +75,6 @@ def register(subparsers) -> None:
         help="manifest.json whose held-out pages give the prompts (default: the Python stdlib in memory)",
     )
     validate.set_defaults(func=run_validate)
-
-
-def add_device_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or mps (default: the best available)")
-
-
-def get_device(args):
-    # lazy: keeps torch off this command's start-up
-    from hashgrad.work.hardware import parse_device
-
-    return parse_device(getattr(args, "device", "cpu"))
 
 
 def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from hashgrad.chain.jobs import JOB_INFER, get_rounds_per_epoch
 from hashgrad.chain.params import COIN
-from hashgrad.cli.roles_common import add_role_arguments, get_runtime, setup_role
+from hashgrad.cli.roles_common import add_role_arguments, get_inference_device, get_runtime, setup_role
 from hashgrad.errors import HashgradError
 from hashgrad.roles.inference import InferenceValidator
 
@@ -36,7 +36,7 @@ def run_validator(args) -> int:
         raise HashgradError("bad-amount", f"stake {args.stake!r} is not a number") from None
     client, keys, job, params, dataset, stop = setup_role(args, "validator")
     if job.kind == JOB_INFER:
-        InferenceValidator(client, keys, job, dataset, stake).run(stop)
+        InferenceValidator(client, keys, job, dataset, stake, device=get_inference_device(args, job)).run(stop)
         return 0
     # lazy: keeps torch off this command's start-up
     from hashgrad.roles.round_validator import RoundValidator

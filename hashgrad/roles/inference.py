@@ -78,9 +78,10 @@ class InferenceMiner:
         port: int = 0,
         poll_s: float = 2.0,
         validators_only: bool = False,
+        device="cpu",  # a torch.device or its name (cli: --device): where the served model runs
     ):
         self.client, self.keys, self.job, self.kind = client, keys, job, kind
-        self.host, self.port, self.poll_s = host, port, poll_s
+        self.host, self.port, self.poll_s, self.device = host, port, poll_s, device
         self.validators_only = validators_only  # an allow-list of the job's permitted validators, kept fresh
         self.bound = threading.Event()
 
@@ -91,7 +92,9 @@ class InferenceMiner:
         thread.start()
         if not self.bound.wait(60):
             raise HashgradError("server-start-timeout", "the inference server did not start")
-        log.info("inference miner uid %d serving on %s:%d (%s)", uid, self.host, self.port, self.kind)
+        log.info(
+            "inference miner uid %d serving on %s:%d (%s, on %s)", uid, self.host, self.port, self.kind, self.device
+        )
         submit_quietly(
             "endpoint announcement",
             self.client.submit_built,
@@ -104,19 +107,26 @@ class InferenceMiner:
         while not stop() and thread.is_alive():
             time.sleep(self.poll_s)
 
-    def serve(self, checkpoint, digest) -> None:
+    def build_server(self, checkpoint):
+        """The signed-requests server of this miner's kind over `checkpoint`, on its device."""
         # Function-local: torch loads only in the process that serves, not for every role.
-        from hashgrad.serve.miner import ChainFollow, build_miner_backend, serve_miner
+        from hashgrad.serve.miner import build_miner_backend
         from hashgrad.serve.server import InferenceServer, ServerConfig
 
         config = ServerConfig(open_access=False, hotkey=self.keys.hotkey.pubkey)
-        server = InferenceServer(build_miner_backend(self.kind, checkpoint, None), config)
+        return InferenceServer(build_miner_backend(self.kind, checkpoint, None, self.device), config)
+
+    def serve(self, checkpoint, digest) -> None:
+        # Function-local: torch loads only in the process that serves, not for every role.
+        from hashgrad.serve.miner import ChainFollow, serve_miner
+
+        server = self.build_server(checkpoint)
 
         def on_started(port: int) -> None:
             self.port = port
             self.bound.set()
 
-        follow = ChainFollow(self.client, self.kind, self.poll_s)
+        follow = ChainFollow(self.client, self.kind, self.poll_s, self.device)
 
         async def run() -> None:
             allow = asyncio.create_task(self.follow_validators(server)) if self.validators_only else None
@@ -151,8 +161,10 @@ class InferenceValidator:
         poll_s: float = 0.5,
         checkpoint_wait_s: float = 5.0,
         allow_private: bool | None = None,
+        device="cpu",  # where the teacher-forced verification runs (cli: --device)
     ):
         self.client, self.keys, self.job, self.dataset = client, keys, job, dataset
+        self.device = device
         self.stake, self.challenges, self.poll_s = stake, challenges, poll_s
         self.checkpoint_wait_s = checkpoint_wait_s
         # loopback and private endpoints are queried only where the whole network is local
@@ -221,7 +233,7 @@ class InferenceValidator:
             self.scored.discard(epoch)  # try again on the next poll, while the window is open
             return
         checkpoint, digest = fetched
-        engine = Engine(checkpoint, digest)
+        engine = Engine(checkpoint, digest, device=self.device)
         report = run_validation_round_blocking(
             miners, engine, self.keys.hotkey, seed, get_heldout_texts(self.dataset, engine.codec), self.challenges
         )

@@ -13,16 +13,16 @@ from dataclasses import dataclass
 
 from hashgrad.chain.coordination_make import make_commit_work, make_reveal_work
 from hashgrad.chain.jobs import JobParams
-from hashgrad.errors import HashgradError, RpcError
+from hashgrad.errors import HashgradError, RpcError, WorkError
 from hashgrad.node.client import NodeClient
 from hashgrad.roles.common import EpochClock, ensure_registered, log, run_epoch_loop, submit_quietly
 from hashgrad.roles.keys import RoleKeys
 from hashgrad.work.adversaries import MinerContext, compute_output
 from hashgrad.work.data import Dataset
-from hashgrad.work.distributed import STOP_EPOCH, broadcast_epoch
+from hashgrad.work.distributed import STOP_EPOCH, broadcast_bytes, broadcast_epoch
 from hashgrad.work.hardware import CPU_FP32, Runtime
 from hashgrad.work.job_model import compute_job_params
-from hashgrad.work.model import Checkpoint, decode_checkpoint
+from hashgrad.work.model import Checkpoint, checkpoint_hash, decode_checkpoint
 from hashgrad.work.params import WorkParams
 
 COMMIT_MARGIN = 2  # blocks kept free before the commit window closes, for the commit to be mined
@@ -103,8 +103,9 @@ class TrainingMiner:
         self.params = compute_job_params(self.params, checkpoint, self.dataset)  # the job's model family and sizes
         self.last_epoch = epoch
         copied = self.get_previous_artifacts(epoch) if self.kind in ("copycat", "replay") else ()
-        if self.shard:
-            broadcast_epoch(epoch, info.seed, base)  # the other processes train with us
+        if self.shard:  # the other processes train with us, on the checkpoint's bytes sent to them
+            broadcast_epoch(epoch, info.seed, base)
+            broadcast_bytes(checkpoint.to_bytes())
         ctx = MinerContext(
             checkpoint,
             base,
@@ -157,20 +158,22 @@ class TrainingMiner:
             log.info("epoch %d: revealed %s", pending.epoch, pending.artifact_id.hex()[:16])
 
 
-def run_follower(
-    client: NodeClient, keys: RoleKeys, params: WorkParams, dataset: Dataset, runtime: Runtime, shard: dict
-) -> None:
+def run_follower(keys: RoleKeys, params: WorkParams, dataset: Dataset, runtime: Runtime, shard: dict) -> None:
     """Ranks 1..N-1 of a data-parallel miner: train each epoch rank 0 announces, on their rows of
-    each batch, and leave when it stops. They fetch the base checkpoint by hash from the node."""
-    checkpoints: dict[bytes, Checkpoint] = {}
+    each batch, and leave when it stops. Rank 0 sends them the base checkpoint (checked against its
+    hash here): they do not call the node."""
     ef = None
     while True:
         epoch, seed, base = broadcast_epoch()
         if epoch == STOP_EPOCH:
             return
-        if base not in checkpoints:
-            checkpoints = {base: decode_checkpoint(client.get_artifact(base))}
+        data = broadcast_bytes()
+        if checkpoint_hash(data) != base:
+            raise WorkError("bad-broadcast", f"epoch {epoch}: the checkpoint rank 0 sent is not {base.hex()}")
+        checkpoint = decode_checkpoint(data)
+        params = compute_job_params(params, checkpoint, dataset)  # as rank 0: the checkpoint's model
         ctx = MinerContext(
-            checkpoints[base], base, dataset, seed, keys.hotkey.pubkey, epoch, params, ef, runtime=runtime, shard=shard
+            checkpoint, base, dataset, seed, keys.hotkey.pubkey, epoch, params, ef, runtime=runtime, shard=shard
         )
         ef = compute_output("honest", ctx).ef
+        log.info("epoch %d: rank %d of %d trained its rows", epoch, *shard["shard"])

@@ -25,9 +25,8 @@ from hashgrad.roles.rounds import (
     get_round_base,
 )
 from hashgrad.work.adversaries import MinerContext, compute_output
-from hashgrad.work.distributed import broadcast_epoch
+from hashgrad.work.distributed import broadcast_bytes, broadcast_epoch
 from hashgrad.work.job_model import compute_job_params
-from hashgrad.work.model import encode_checkpoint
 from hashgrad.work.round_manifest import RoundManifest, encode_manifest
 from hashgrad.work.rounds import compute_round_seed
 
@@ -91,9 +90,9 @@ class RoundMiner(TrainingMiner):
         copied = ()
         if self.kind in ("copycat", "replay") and round_index > 0:
             copied = tuple(a.data for a in fetch_round_artifacts(self.client, self.job.job_id, epoch, round_index - 1))
-        if self.shard:
-            self.client.put_artifact(encode_checkpoint(start))  # the other ranks fetch it by hash
+        if self.shard:  # the other ranks train with us, on the round checkpoint's bytes sent to them
             broadcast_epoch(global_round, seed, base)
+            broadcast_bytes(start.to_bytes())
         ctx = MinerContext(
             start,
             base,

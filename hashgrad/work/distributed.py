@@ -6,12 +6,19 @@ every process takes the same AdamW step, so each holds the same weights. Rank 0 
 network; the protocol sees one miner. The update declares its class with N processes
 (work.hardware), so a validator replays it with a tolerance like any other class: the averaged
 gradient equals the whole batch's up to the rounding of the split sums.
+
+Rank 0 tells the others what to train (`broadcast_epoch`) and sends them the base checkpoint's bytes
+(`broadcast_bytes`) over a control group of its own: gloo on CPU, with a timeout longer than any
+network's epoch, since the others wait there from one epoch to the next (a main-network epoch is
+about 5 h; torch's default timeout, 30 min, would end the miner between two epochs). The training
+collectives keep the default group and its timeout.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -23,8 +30,16 @@ def get_world_size_from_env() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
-def init_distributed(device: torch.device) -> tuple[int, int]:
-    """(rank, world) of this process; joins torchrun's process group when there is one."""
+EPOCH_WAIT = timedelta(hours=48)  # the control group's timeout: the followers wait there between epochs
+CONTROL: dict[str, dist.ProcessGroup] = {}  # the control group, made once per process by init_distributed
+
+
+def init_distributed(
+    device: torch.device, epoch_wait: timedelta = EPOCH_WAIT, collective_timeout: timedelta | None = None
+) -> tuple[int, int]:
+    """(rank, world) of this process; joins torchrun's process group when there is one (training
+    collectives: `collective_timeout`, default torch's), and makes the control group the epoch
+    messages travel in (gloo, `epoch_wait` timeout)."""
     world = get_world_size_from_env()
     if world <= 1:
         return 0, 1
@@ -32,7 +47,8 @@ def init_distributed(device: torch.device) -> tuple[int, int]:
         backend = "nccl" if device.type == "cuda" else "gloo"
         if device.type == "cuda":
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-        dist.init_process_group(backend=backend)
+        dist.init_process_group(backend=backend, timeout=collective_timeout)
+        CONTROL["group"] = dist.new_group(backend="gloo", timeout=epoch_wait)
     return dist.get_rank(), dist.get_world_size()
 
 
@@ -68,14 +84,25 @@ def broadcast_epoch(
 ) -> tuple[int, bytes, bytes]:
     """Rank 0 tells the other processes which epoch to train (fixed bytes, no pickle); every rank
     returns (epoch, seed, base). STOP_EPOCH tells them to leave."""
-    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
-    data = torch.zeros(EPOCH_MESSAGE_BYTES, dtype=torch.uint8)
-    if dist.get_rank() == 0:
-        data = torch.frombuffer(bytearray(epoch.to_bytes(8, "little") + seed + base), dtype=torch.uint8).clone()
-    data = data.to(device)  # NCCL moves GPU tensors only
-    dist.broadcast(data, src=0)
-    raw = bytes(data.cpu().tolist())
+    raw = broadcast_bytes(epoch.to_bytes(8, "little") + seed + base, EPOCH_MESSAGE_BYTES)
     return int.from_bytes(raw[:8], "little"), raw[8:40], raw[40:72]
+
+
+def broadcast_bytes(data: bytes = b"", size: int | None = None) -> bytes:
+    """Rank 0's `data` on every rank, through the control group (CPU tensors, no pickle). Without a
+    fixed `size`, the length travels first."""
+    group = CONTROL["group"]
+    if size is None:
+        length = torch.tensor([len(data) if dist.get_rank() == 0 else 0], dtype=torch.int64)
+        dist.broadcast(length, src=0, group=group)
+        size = int(length.item())
+    if size == 0:
+        return b""
+    buffer = torch.zeros(size, dtype=torch.uint8)
+    if dist.get_rank() == 0:
+        buffer = torch.frombuffer(bytearray(data), dtype=torch.uint8).clone()
+    dist.broadcast(buffer, src=0, group=group)
+    return buffer.numpy().tobytes()
 
 
 def is_leader() -> bool:
@@ -89,4 +116,5 @@ def wait_for_all() -> None:
 
 def close_distributed() -> None:
     if dist.is_initialized():
+        CONTROL.clear()
         dist.destroy_process_group()

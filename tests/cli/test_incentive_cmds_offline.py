@@ -13,48 +13,10 @@ from hashgrad.cli.job_cmd import format_job
 from hashgrad.cli.main import main
 from hashgrad.cli.metagraph_cmd import COLUMNS, format_plain_table, format_row, print_rich_table
 from hashgrad.node.replies import parse_job, parse_neuron
+from support.replies import SAMPLE_JOB, SAMPLE_NEURON
 
-ROW = {
-    "uid": 3,
-    "hotkey": "ab" * 32,
-    "address": "rhg1q3ls4tnc2azwkr7k828xwl5s6qu7kmkn7h4qlq4sxsxqu6097yuwqugs2tx",
-    "coldkey": "rhg1qdnf0lg9fwrmhwgxv0h4uu97d42kky2qn67u5nxm4qcjk9pcxee4qrrphch",
-    "stake": 950_000_000,
-    "validator_permit": True,
-    "consensus": 0.25,
-    "incentive": 0.5,
-    "incentive_u16": 32767,
-    "dividends": 1.0,
-    "trust": 0.0,
-    "validator_trust": 1.0,
-    "emission": 123,
-    "total_earned": 456,
-    "epoch": 1,
-    "last_update": 60,
-    "registration_height": 6,
-}
-JOB = {
-    "job": 0,
-    "name": "train-default-model",
-    "kind": "train",
-    "definition_hash": "c2" * 32,
-    "work_spec": "{}",
-    "tempo": 30,
-    "windows": {"work_commit_end": 14, "work_reveal_end": 18, "weights_commit_end": 26},
-    "max_uids": 64,
-    "max_validators": 16,
-    "immunity_period": 60,
-    "burn": 10_000_000,
-    "n_uids": 2,
-    "registrations_this_epoch": 1,
-    "last_epoch_processed": 0,
-    "pool": 5 * 10**8,
-    "height": 35,
-    "next_block_epoch": 1,
-    "next_block_offset": 5,
-    "next_block_phase": "commit-work",
-    "checkpoint": None,
-}
+ROW = {**SAMPLE_NEURON, "uid": 3}
+JOB = {**SAMPLE_JOB, "last_epoch_processed": 0, "checkpoint": None}
 
 
 def test_metagraph_row_and_plain_table():

@@ -15,50 +15,10 @@ from hashgrad.cli.node_options import DEFAULT_NETWORK, add_node_arguments, conne
 from hashgrad.errors import DecodeError, HashgradError, RpcError, WalletError
 from hashgrad.node.client import connect_node
 from hashgrad.node.replies import parse_account, parse_chain_info, parse_epoch, parse_job, parse_metagraph
+from support.replies import ADDRESS, SAMPLE_JOB, SAMPLE_NEURON
 
-ADDRESS = "rhg1q3ls4tnc2azwkr7k828xwl5s6qu7kmkn7h4qlq4sxsxqu6097yuwqugs2tx"
-ROW = {
-    "uid": 0,
-    "hotkey": "ab" * 32,
-    "address": ADDRESS,
-    "coldkey": ADDRESS,
-    "stake": 950_000_000,
-    "validator_permit": True,
-    "consensus": 0.25,
-    "incentive": 0.5,
-    "incentive_u16": 32767,
-    "dividends": 1.0,
-    "trust": 0.0,
-    "validator_trust": 1.0,
-    "emission": 123,
-    "total_earned": 456,
-    "epoch": 1,
-    "last_update": 60,
-    "registration_height": 6,
-    "endpoint": "127.0.0.1:8000",
-}
-JOB = {
-    "job": 0,
-    "name": "train-default-model",
-    "kind": "train",
-    "definition_hash": "c2" * 32,
-    "work_spec": "{}",
-    "tempo": 30,
-    "windows": {"work_commit_end": 14, "work_reveal_end": 18, "weights_commit_end": 26},
-    "max_uids": 64,
-    "max_validators": 16,
-    "immunity_period": 60,
-    "burn": 10_000_000,
-    "n_uids": 2,
-    "registrations_this_epoch": 1,
-    "last_epoch_processed": -1,
-    "pool": 5 * 10**8,
-    "height": 35,
-    "next_block_epoch": 1,
-    "next_block_offset": 5,
-    "next_block_phase": "commit-work",
-    "checkpoint": {"epoch": 1, "hash": "ee" * 32, "height": 31},
-}
+ROW = SAMPLE_NEURON
+JOB = SAMPLE_JOB
 ACCOUNT = {
     "address": ADDRESS,
     "pubkey": "11" * 32,

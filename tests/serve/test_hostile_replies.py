@@ -8,7 +8,6 @@ Real loopback HTTP: an aiohttp app plays the hostile miner; the validator's real
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 
 import aiohttp
@@ -23,6 +22,7 @@ from hashgrad.serve.client import MinerClient, merge_stream
 from hashgrad.serve.engine import SamplingParams
 from hashgrad.serve.server import BackgroundServer, InferenceServer, ServerConfig
 from hashgrad.serve.validator import Challenge, compute_outcome
+from support.serve_http import body_for, post
 
 DEEP = b"[" * 100_000 + b"]" * 100_000
 PLAIN = {
@@ -108,34 +108,6 @@ def test_merge_stream_raises_only_protocol_error(lines):
     with pytest.raises(ProtocolError) as exc:
         merge_stream(lines)
     assert exc.value.reason == "bad-response"
-
-
-def post(url: str, body: bytes, headers: dict) -> tuple[int, dict]:
-    import http.client
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    try:
-        conn.request("POST", "/v1/completions", body=body, headers={"Content-Type": "application/json", **headers})
-        response = conn.getresponse()
-        return response.status, json.loads(response.read())
-    finally:
-        conn.close()
-
-
-def body_for(engine, **fields) -> bytes:
-    from hashgrad.serve.protocol import compute_model_id
-
-    return json.dumps(
-        {
-            "model": compute_model_id(engine.fingerprint),
-            "prompt": "from email import ",
-            "max_tokens": 8,
-            "temperature": 0,
-            **fields,
-        }
-    ).encode()
 
 
 def test_fresh_hotkeys_do_not_bypass_the_rate_limit(engine):

@@ -4,9 +4,6 @@ signed server that refuses unsigned, replayed, oversized and too-frequent reques
 from __future__ import annotations
 
 import asyncio
-import http.client
-import json
-from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
@@ -18,6 +15,7 @@ from hashgrad.serve.engine import SamplingParams, encode_text
 from hashgrad.serve.protocol import compute_model_id
 from hashgrad.serve.server import BackgroundServer, InferenceServer, ServerConfig
 from hashgrad.serve.verify import verify_completion
+from support.serve_http import body_for, post
 
 VALIDATOR = SigningKey(bytes.fromhex("44" * 32))
 MINER = SigningKey(bytes.fromhex("55" * 32))
@@ -34,29 +32,6 @@ def signed_server(engine):
     config = ServerConfig(hotkey=MINER.pubkey, max_body_bytes=4096, rate=50, burst=8)
     with BackgroundServer(InferenceServer(engine, config)) as running:
         yield running
-
-
-def post(url: str, body: bytes, headers: dict) -> tuple[int, dict]:
-    parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    try:
-        conn.request("POST", "/v1/completions", body=body, headers={"Content-Type": "application/json", **headers})
-        response = conn.getresponse()
-        return response.status, json.loads(response.read())
-    finally:
-        conn.close()
-
-
-def body_for(engine, **fields) -> bytes:
-    return json.dumps(
-        {
-            "model": compute_model_id(engine.fingerprint),
-            "prompt": "from email import ",
-            "max_tokens": 8,
-            "temperature": 0,
-            **fields,
-        }
-    ).encode()
 
 
 def signed_headers(body: bytes) -> dict:
