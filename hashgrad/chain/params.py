@@ -203,7 +203,8 @@ HASHGRAD_DEVNET = ChainParams(
     ),
 )
 # the devnet with rounds inside epochs: job 0 trains 2 rounds of H = 15 per epoch (the same inner steps
-# per epoch as the devnet's one round of 30); `hashgrad devnet --rounds-per-epoch 2` runs it
+# per epoch as the devnet's one round of 30) in 40-block epochs, so that each round has 14 blocks (~28 s):
+# a miner cannot start round r + 1 before round r closes; `hashgrad devnet --rounds-per-epoch 2` runs it
 HASHGRAD_DEVNET_ROUNDS = replace(
     HASHGRAD_DEVNET,
     name="devnet-rounds",
@@ -214,8 +215,15 @@ HASHGRAD_DEVNET_ROUNDS = replace(
     genesis_time=1793491204,
     genesis_nonce=0,
     jobs=(
-        replace(HASHGRAD_DEVNET.jobs[0], work_spec='{"inner_steps": 15, "preset": "demo", "rounds_per_epoch": 2}'),
-        HASHGRAD_DEVNET.jobs[1],
+        replace(
+            HASHGRAD_DEVNET.jobs[0],
+            tempo=40,
+            work_commit_end=28,
+            work_reveal_end=31,
+            weights_commit_end=36,
+            work_spec='{"inner_steps": 15, "preset": "demo", "rounds_per_epoch": 2}',
+        ),
+        replace(HASHGRAD_DEVNET.jobs[1], tempo=40, work_commit_end=28, work_reveal_end=31, weights_commit_end=36),
     ),
 )
 NETWORKS = {

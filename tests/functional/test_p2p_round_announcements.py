@@ -1,7 +1,7 @@
 """Round announcements travel between real nodes: a miner hands node 0 its signed announcement of a
 round artifact, node 1 lists it (relayed), a node that connects later receives what its peer holds,
 a round whose close height the tip has reached takes no more, and a peer that sends an announcement
-with a bad signature is disconnected and banned. (devnet-rounds: job 0 has 2 rounds of 9 blocks.)"""
+with a bad signature is disconnected and banned. (devnet-rounds: job 0 has 2 rounds of 14 blocks.)"""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def test_round_announcements_relay_between_nodes(node_factory):
         with pytest.raises(RpcError) as info:
             client0.announce_round(make_announcement(miner, 0, epoch, round_index, artifact_id))
         assert info.value.reason == reason
-    node0.generate(10)  # tip 10: round 0 of epoch 0 (heights 1-9) is closed, round 1 is open
+    node0.generate(15)  # tip 15: round 0 of epoch 0 (heights 1-14) is closed, round 1 is open
     with pytest.raises(RpcError) as info:
         client0.announce_round(make_announcement(SigningKey.generate(), 0, 0, 0, artifact_id))
     assert info.value.reason == "round-closed"
