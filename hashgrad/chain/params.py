@@ -202,9 +202,9 @@ HASHGRAD_DEVNET = ChainParams(
         ),
     ),
 )
-# the devnet with rounds inside epochs: job 0 trains 2 rounds of H = 15 per epoch (the same inner steps
-# per epoch as the devnet's one round of 30) in 40-block epochs, so that each round has 14 blocks (~28 s):
-# a miner cannot start round r + 1 before round r closes; `hashgrad devnet --rounds-per-epoch 2` runs it
+# the devnet with rounds inside epochs: job 0 trains 2 rounds of H = 10 per epoch in 40-block epochs, so
+# that each round has 14 blocks (~28 s) for what a loaded 2-core machine needs ~20 s to train (a miner
+# cannot start round r + 1 before round r closes); `hashgrad devnet --rounds-per-epoch 2` runs it
 HASHGRAD_DEVNET_ROUNDS = replace(
     HASHGRAD_DEVNET,
     name="devnet-rounds",
@@ -221,7 +221,7 @@ HASHGRAD_DEVNET_ROUNDS = replace(
             work_commit_end=28,
             work_reveal_end=31,
             weights_commit_end=36,
-            work_spec='{"inner_steps": 15, "preset": "demo", "rounds_per_epoch": 2}',
+            work_spec='{"inner_steps": 10, "preset": "demo", "rounds_per_epoch": 2}',
         ),
         replace(HASHGRAD_DEVNET.jobs[1], tempo=40, work_commit_end=28, work_reveal_end=31, weights_commit_end=36),
     ),

@@ -22,9 +22,9 @@ def test_get_work_overrides_default_job_keeps_the_preset():
 
 def test_get_work_overrides_rounds_network():
     job = HASHGRAD_DEVNET_ROUNDS.jobs[0]
-    assert get_work_overrides(job) == {"rounds_per_epoch": 2, "inner_steps": 15}
+    assert get_work_overrides(job) == {"rounds_per_epoch": 2, "inner_steps": 10}
     params = get_preset(get_work_preset(job), **get_work_overrides(job))
-    assert params.rounds_per_epoch == 2 and params.inner_steps == 15 and get_rounds_per_epoch(job) == 2
+    assert params.rounds_per_epoch == 2 and params.inner_steps == 10 and get_rounds_per_epoch(job) == 2
     # the commit-work window (28 blocks) holds two rounds of 14: epoch 3 starts at height 121
     assert [compute_round_close_height(job, 3, r) for r in range(2)] == [135, 149]
 
