@@ -202,9 +202,10 @@ HASHGRAD_DEVNET = ChainParams(
         ),
     ),
 )
-# the devnet with rounds inside epochs: job 0 trains 2 rounds of H = 10 per epoch in 40-block epochs, so
+# the devnet with rounds inside epochs: job 0 trains 2 rounds of H = 10 per epoch in 44-block epochs, so
 # that each round has 14 blocks (~28 s) for what a loaded 2-core machine needs ~20 s to train (a miner
-# cannot start round r + 1 before round r closes); `hashgrad devnet --rounds-per-epoch 2` runs it
+# cannot start round r + 1 before round r closes), and the validator, which scores the last round once it
+# closes, has 11 blocks before its weights are due; `hashgrad devnet --rounds-per-epoch 2` runs it
 HASHGRAD_DEVNET_ROUNDS = replace(
     HASHGRAD_DEVNET,
     name="devnet-rounds",
@@ -217,13 +218,13 @@ HASHGRAD_DEVNET_ROUNDS = replace(
     jobs=(
         replace(
             HASHGRAD_DEVNET.jobs[0],
-            tempo=40,
+            tempo=44,
             work_commit_end=28,
             work_reveal_end=31,
-            weights_commit_end=36,
+            weights_commit_end=40,
             work_spec='{"inner_steps": 10, "preset": "demo", "rounds_per_epoch": 2}',
         ),
-        replace(HASHGRAD_DEVNET.jobs[1], tempo=40, work_commit_end=28, work_reveal_end=31, weights_commit_end=36),
+        replace(HASHGRAD_DEVNET.jobs[1], tempo=44, work_commit_end=28, work_reveal_end=31, weights_commit_end=40),
     ),
 )
 NETWORKS = {

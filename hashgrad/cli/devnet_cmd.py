@@ -69,7 +69,7 @@ def register(subparsers) -> None:
         choices=sorted(ROUND_NETWORKS),
         default=1,
         help="training rounds inside each epoch: 2 runs the devnet-rounds network, whose job 0 trains two "
-        "rounds of 10 inner steps in each 80 s epoch (default 1: one round of 30 in 60 s)",
+        "rounds of 10 inner steps in each 88 s epoch (default 1: one round of 30 in 60 s)",
     )
     parser.set_defaults(func=run_devnet)
 

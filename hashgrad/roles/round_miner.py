@@ -66,7 +66,8 @@ class RoundMiner(TrainingMiner):
         if current.next_round <= open_round < self.rounds:
             self.train_round(clock.epoch, open_round)
         if current.next_round >= self.rounds and current.announced and not current.committed:
-            self.commit_manifest(current)
+            if EpochClock.read(self.client, job).offset < job.work_commit_end:  # training may have run past it
+                self.commit_manifest(current)
 
     def train_round(self, epoch: int, round_index: int) -> None:
         info = self.client.get_epoch(self.job.job_id, epoch)

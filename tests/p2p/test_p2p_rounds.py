@@ -16,7 +16,7 @@ from hashgrad.p2p.rounds import RoundIndex, check_round_open, make_announcement
 
 KEY = SigningKey.generate()
 ARTIFACT = hashlib.sha256(b"round artifact").digest()
-JOBS = HASHGRAD_DEVNET_ROUNDS.jobs  # job 0: 2 rounds of 14 blocks in 40-block epochs; job 1 serves (no rounds)
+JOBS = HASHGRAD_DEVNET_ROUNDS.jobs  # job 0: 2 rounds of 14 blocks in 44-block epochs; job 1 serves (no rounds)
 
 
 def test_announcement_round_trip_and_signature():
@@ -31,14 +31,14 @@ def test_announcement_round_trip_and_signature():
 @pytest.mark.parametrize(
     "jobs, job_id, epoch, round_index, tip, reason",
     [
-        (JOBS, 0, 1, 0, 40, None),  # epoch 1 starts at height 41: round 0 closes at 55
-        (JOBS, 0, 1, 0, 54, None),
-        (JOBS, 0, 1, 0, 55, "round-closed"),
-        (JOBS, 0, 1, 1, 68, None),
-        (JOBS, 0, 1, 1, 69, "round-closed"),
-        (JOBS, 0, 1, 2, 40, "round-unknown"),
-        (JOBS, 0, 2, 0, 40, "round-not-open"),
-        (JOBS, 1, 1, 0, 40, "round-unknown"),  # an inference job has no rounds
+        (JOBS, 0, 1, 0, 44, None),  # epoch 1 starts at height 45: round 0 closes at 59
+        (JOBS, 0, 1, 0, 58, None),
+        (JOBS, 0, 1, 0, 59, "round-closed"),
+        (JOBS, 0, 1, 1, 72, None),
+        (JOBS, 0, 1, 1, 73, "round-closed"),
+        (JOBS, 0, 1, 2, 44, "round-unknown"),
+        (JOBS, 0, 2, 0, 44, "round-not-open"),
+        (JOBS, 1, 1, 0, 44, "round-unknown"),  # an inference job has no rounds
         (HASHGRAD_DEVNET.jobs, 0, 1, 0, 43, None),  # one round: the whole commit window (18 blocks)
         (HASHGRAD_DEVNET.jobs, 0, 1, 1, 30, "round-unknown"),
     ],

@@ -25,8 +25,8 @@ def test_get_work_overrides_rounds_network():
     assert get_work_overrides(job) == {"rounds_per_epoch": 2, "inner_steps": 10}
     params = get_preset(get_work_preset(job), **get_work_overrides(job))
     assert params.rounds_per_epoch == 2 and params.inner_steps == 10 and get_rounds_per_epoch(job) == 2
-    # the commit-work window (28 blocks) holds two rounds of 14: epoch 3 starts at height 121
-    assert [compute_round_close_height(job, 3, r) for r in range(2)] == [135, 149]
+    # the commit-work window (28 blocks) holds two rounds of 14: epoch 3 starts at height 133
+    assert [compute_round_close_height(job, 3, r) for r in range(2)] == [147, 161]
 
 
 @pytest.mark.parametrize("value", ["2", 0, -1, 1.5, True])
