@@ -205,7 +205,8 @@ HASHGRAD_DEVNET = ChainParams(
 # the devnet with rounds inside epochs: job 0 trains 2 rounds of H = 10 per epoch in 44-block epochs, so
 # that each round has 14 blocks (~28 s) for what a loaded 2-core machine needs ~20 s to train (a miner
 # cannot start round r + 1 before round r closes), and the validator, which scores the last round once it
-# closes, has 11 blocks before its weights are due; `hashgrad devnet --rounds-per-epoch 2` runs it
+# closes, has 11 blocks before its weights are due; validators loss-test one round of the two (drawn),
+# as much as in a one-round epoch; `hashgrad devnet --rounds-per-epoch 2` runs it
 HASHGRAD_DEVNET_ROUNDS = replace(
     HASHGRAD_DEVNET,
     name="devnet-rounds",
@@ -214,7 +215,7 @@ HASHGRAD_DEVNET_ROUNDS = replace(
     p2p_port=39454,
     rpc_port=39453,
     genesis_time=1793491204,
-    genesis_nonce=0,
+    genesis_nonce=1,
     jobs=(
         replace(
             HASHGRAD_DEVNET.jobs[0],
@@ -222,7 +223,7 @@ HASHGRAD_DEVNET_ROUNDS = replace(
             work_commit_end=28,
             work_reveal_end=31,
             weights_commit_end=40,
-            work_spec='{"inner_steps": 10, "preset": "demo", "rounds_per_epoch": 2}',
+            work_spec='{"inner_steps": 10, "preset": "demo", "rounds_per_epoch": 2, "score_fraction": 0.5}',
         ),
         replace(HASHGRAD_DEVNET.jobs[1], tempo=44, work_commit_end=28, work_reveal_end=31, weights_commit_end=40),
     ),

@@ -2,9 +2,10 @@
 
 On top of the one-round validator's rhythm (attest the base, commit then reveal weights per epoch):
   - as soon as a round closes it computes the round's checkpoint (the same pure rule the miners run),
-    stores it on its node (late joiners fetch it by hash), and scores the round's artifacts with
-    `compute_scores` (salted by the block that closed the round); the round's weights add up per
-    miner, and a miner the public checks flag in any round scores 0 for the epoch;
+    stores it on its node (late joiners fetch it by hash), runs the public checks on the round's
+    artifacts and, for a salted share of the rounds (`score_fraction`, at least one per epoch), scores
+    them with `compute_scores` (salted by the block that closed the round); the round weights add up
+    per miner, and a miner the public checks flag in any round scores 0 for the epoch;
   - after the reveal window it keeps only miners whose revealed manifest lists exactly the artifacts
     they announced, normalises, and commits the epoch's weights (Yuma runs on chain, per epoch);
   - the next epoch's base is the epoch's last round aggregated with this epoch's consensus, over the
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from hashgrad.chain.hashes import tagged_hash
 from hashgrad.chain.jobs import compute_round_close_height, get_rounds_per_epoch
 from hashgrad.incentive.convert import compute_weights_from_scores
 from hashgrad.roles.common import EpochClock, commit_weights, log
@@ -42,6 +44,14 @@ class RoundTally:
     sums: dict[int, float] = field(default_factory=dict)  # uid -> round weights summed
     flagged: set[int] = field(default_factory=set)  # uids a public check failed in some round
     announced: dict[int, dict[int, bytes]] = field(default_factory=dict)  # round -> uid -> artifact id
+    tested: int = 0  # rounds loss-tested
+
+
+def is_round_tested(salt: bytes, fraction: float) -> bool:
+    """Whether a validator loss-tests a round: drawn with probability `fraction` from its salt for the
+    round (the block that closed it and its hotkey, so no miner knows it while it can still announce);
+    a validator that drew none by the epoch's last round tests that one."""
+    return int.from_bytes(tagged_hash("hashgrad/round-tested", salt)[:8], "big") < fraction * 2**64
 
 
 class RoundValidator(TrainingValidator):
@@ -92,7 +102,12 @@ class RoundValidator(TrainingValidator):
         global_round, seed = compute_global_round(epoch, r, self.rounds), compute_round_seed(epoch_seed, r)
         public = build_round_inputs(params, global_round, seed, bytes(32), start, base_hash, self.dataset, artifacts)
         _, flags = compute_round_checks(public)
+        tally.flagged |= set(flags)
         salt = compute_round_salt(self.client, job, epoch, r, self.keys.hotkey.pubkey)
+        if not is_round_tested(salt, params.score_fraction) and (tally.tested or r < self.rounds - 1):
+            log.info("epoch %d round %d: public checks only (not drawn for a loss test), flags %s", epoch, r, flags)
+            return
+        tally.tested += 1
         inputs = replace(
             public, salt=salt, history=tuple(self.memory.history), runtime=self.runtime, cross_class_audits=False
         )
@@ -101,7 +116,6 @@ class RoundValidator(TrainingValidator):
         self.memory.history = (self.memory.history + list(report.updates.values()))[-4 * params.history_epochs * 8 :]
         for uid, weight in report.weights.items():
             tally.sums[uid] = tally.sums.get(uid, 0.0) + weight
-        tally.flagged |= set(flags)
         log.info(
             "epoch %d round %d: scores %s verdicts %s",
             epoch,
