@@ -4,11 +4,14 @@ Each poll: in the reveal window, reveal the epoch's round manifest; before the c
 train the first open round it has not trained (from that round's checkpoint, which it computes from
 the closed rounds before it), store the artifact on its node and announce it signed; once its last
 round is announced, store its manifest and commit the manifest's id, the one work commitment of the
-epoch. Adversarial kinds run the same loop (a copycat or replayer copies last round's artifacts).
+epoch. A miner whose last round would end after the commit window (judged by how long its previous
+round took) commits the rounds it has instead. Adversarial kinds run the same loop (a copycat or
+replayer copies last round's artifacts).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from hashgrad.chain.coordination_make import make_commit_work
@@ -47,6 +50,7 @@ class RoundMiner(TrainingMiner):
         self.rounds = get_rounds_per_epoch(self.job)
         self.chain = RoundChain()
         self.current: EpochRounds | None = None
+        self.round_seconds = 0.0  # how long this miner's last round took (wall clock)
 
     def step(self, clock: EpochClock) -> None:
         job = self.job
@@ -63,11 +67,26 @@ class RoundMiner(TrainingMiner):
             self.current = EpochRounds(clock.epoch)
         current = self.current
         open_round = get_open_round(job, clock.epoch, clock.height)
-        if current.next_round <= open_round < self.rounds:
+        if current.next_round <= open_round < self.rounds and self.is_too_late(clock, open_round):
+            log.info(
+                "epoch %d: round %d would end after the commit window: committing what it has", clock.epoch, open_round
+            )
+            current.next_round = self.rounds  # what is announced is committed now rather than lost
+        elif current.next_round <= open_round < self.rounds:
+            started = time.monotonic()
             self.train_round(clock.epoch, open_round)
+            self.round_seconds = time.monotonic() - started
         if current.next_round >= self.rounds and current.announced and not current.committed:
             if EpochClock.read(self.client, job).offset < job.work_commit_end:  # training may have run past it
                 self.commit_manifest(current)
+
+    def is_too_late(self, clock: EpochClock, round_index: int) -> bool:
+        """Whether training the epoch's last round (as long as the previous took) would end after the
+        commit window, which would lose the manifest of the rounds already announced."""
+        if round_index < self.rounds - 1 or not self.current.announced:
+            return False
+        left = (self.job.work_commit_end - 1 - clock.offset) * self.client.params.block_interval_s
+        return self.round_seconds > left
 
     def train_round(self, epoch: int, round_index: int) -> None:
         info = self.client.get_epoch(self.job.job_id, epoch)
