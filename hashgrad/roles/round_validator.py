@@ -65,6 +65,12 @@ class RoundValidator(TrainingValidator):
     def step(self, clock: EpochClock) -> None:
         super().step(clock)  # attest the base, commit and reveal the epoch's weights
         self.score_closed_rounds(clock.epoch, clock.height)
+        # scoring the last round may have run into the weights window: commit now if it is still open
+        now, job, e = EpochClock.read(self.client, self.job), self.job, clock.epoch
+        in_window = now.epoch == e and job.work_reveal_end <= now.offset < job.weights_commit_end
+        if in_window and e not in self.memory.scored:
+            self.memory.scored.add(e)
+            self.score_and_commit(e)
 
     # ------------------------------------------------------------ rounds as they close
     def score_closed_rounds(self, epoch: int, tip_height: int) -> None:
