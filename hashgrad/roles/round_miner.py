@@ -19,7 +19,7 @@ from hashgrad.chain.jobs import get_rounds_per_epoch
 from hashgrad.errors import HashgradError, RpcError
 from hashgrad.p2p.rounds import make_announcement
 from hashgrad.roles.common import EpochClock, log, submit_quietly
-from hashgrad.roles.miner import PendingReveal, TrainingMiner
+from hashgrad.roles.miner import COMMIT_MARGIN, PendingReveal, TrainingMiner
 from hashgrad.roles.rounds import (
     RoundChain,
     compute_global_round,
@@ -85,7 +85,8 @@ class RoundMiner(TrainingMiner):
         commit window, which would lose the manifest of the rounds already announced."""
         if round_index < self.rounds - 1 or not self.current.announced:
             return False
-        left = (self.job.work_commit_end - 1 - clock.offset) * self.client.params.block_interval_s
+        # the commit must be mined before the window closes: COMMIT_MARGIN blocks, as one-round miners keep
+        left = (self.job.work_commit_end - COMMIT_MARGIN - clock.offset) * self.client.params.block_interval_s
         return self.round_seconds > left
 
     def train_round(self, epoch: int, round_index: int) -> None:
