@@ -102,3 +102,26 @@ def compute_epoch_phase(offset: int, job: JobParams) -> str:
     if offset < job.weights_commit_end:
         return "commit-weights"
     return "reveal-weights"
+
+
+# ---------------------------------------------------------------- rounds inside a training job's epoch
+# A job's work_spec may set "rounds_per_epoch" (work/rounds.py): the commit-work window is cut into that
+# many rounds of equal blocks. Round r of epoch e is open until the chain's tip reaches its close height;
+# nodes take announcements of its artifacts (p2p/rounds.py) only before, roles aggregate it only after.
+def get_rounds_per_epoch(job: JobParams) -> int:
+    """Rounds per epoch from work_spec; 1 (one artifact per epoch) when absent or not a positive integer."""
+    try:
+        spec = json.loads(job.work_spec)
+    except ValueError:
+        return 1
+    value = spec.get("rounds_per_epoch", 1) if isinstance(spec, dict) else 1
+    return value if type(value) is int and value > 0 else 1
+
+
+def compute_round_blocks(job: JobParams) -> int:
+    return max(1, job.work_commit_end // get_rounds_per_epoch(job))
+
+
+def compute_round_close_height(job: JobParams, epoch: int, round_index: int) -> int:
+    """The tip height from which round `round_index` of `epoch` is closed: its artifact set is final."""
+    return compute_epoch_start_height(epoch, job.tempo) + (round_index + 1) * compute_round_blocks(job)

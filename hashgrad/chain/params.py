@@ -7,7 +7,7 @@ devnet run at minimum difficulty without retargeting and have blocks made on dem
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hashgrad.chain.jobs import JOB_INFER, JOB_TRAIN, JobParams
 from hashgrad.errors import HashgradError
@@ -202,7 +202,35 @@ HASHGRAD_DEVNET = ChainParams(
         ),
     ),
 )
-NETWORKS = {p.name: p for p in (HASHGRAD_MAIN, HASHGRAD_TEST, HASHGRAD_REGTEST, HASHGRAD_DEVNET)}
+# the devnet with rounds inside epochs: job 0 trains 2 rounds of H = 10 per epoch in 44-block epochs, so
+# that each round has 14 blocks (~28 s) for what a loaded 2-core machine needs ~20 s to train (a miner
+# cannot start round r + 1 before round r closes), and the validator, which scores the last round once it
+# closes, has 11 blocks before its weights are due; validators loss-test one round of the two (drawn),
+# as much as in a one-round epoch; `hashgrad devnet --rounds-per-epoch 2` runs it
+HASHGRAD_DEVNET_ROUNDS = replace(
+    HASHGRAD_DEVNET,
+    name="devnet-rounds",
+    magic=bytes.fromhex("de1a5c10"),
+    hrp="dhgr",
+    p2p_port=39454,
+    rpc_port=39453,
+    genesis_time=1793491204,
+    genesis_nonce=1,
+    jobs=(
+        replace(
+            HASHGRAD_DEVNET.jobs[0],
+            tempo=44,
+            work_commit_end=28,
+            work_reveal_end=31,
+            weights_commit_end=40,
+            work_spec='{"inner_steps": 10, "preset": "demo", "rounds_per_epoch": 2, "score_fraction": 0.5}',
+        ),
+        replace(HASHGRAD_DEVNET.jobs[1], tempo=44, work_commit_end=28, work_reveal_end=31, weights_commit_end=40),
+    ),
+)
+NETWORKS = {
+    p.name: p for p in (HASHGRAD_MAIN, HASHGRAD_TEST, HASHGRAD_REGTEST, HASHGRAD_DEVNET, HASHGRAD_DEVNET_ROUNDS)
+}
 
 
 def get_network(name: str) -> ChainParams:

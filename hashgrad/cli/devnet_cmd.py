@@ -11,6 +11,7 @@ from hashgrad.devnet.view import make_view
 from hashgrad.errors import HashgradError
 
 DEFAULT_OUT = Path("out/devnet")
+ROUND_NETWORKS = {1: "devnet", 2: "devnet-rounds"}  # rounds per epoch of job 0 -> the network that has them
 
 
 def register(subparsers) -> None:
@@ -66,6 +67,14 @@ def register(subparsers) -> None:
         "--audit-probability",
         type=float,
         help="the training validators replay-audit each update with this probability (default: the job's)",
+    )
+    parser.add_argument(
+        "--rounds-per-epoch",
+        type=int,
+        choices=sorted(ROUND_NETWORKS),
+        default=1,
+        help="training rounds inside each epoch: 2 runs the devnet-rounds network, whose job 0 trains two "
+        "rounds of 10 inner steps in each 88 s epoch (default 1: one round of 30 in 60 s)",
     )
     parser.set_defaults(func=run_devnet)
 
@@ -130,6 +139,7 @@ def run_devnet(args) -> int:
         miner_kernel=args.miner_kernel,
         validator_kernel=args.validator_kernel,
         audit_probability=args.audit_probability,
+        network=ROUND_NETWORKS[args.rounds_per_epoch],
     )
 
     def on_sigterm(signum, frame):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from hashgrad.chain.jobs import JOB_INFER
+from hashgrad.chain.jobs import JOB_INFER, get_rounds_per_epoch
 from hashgrad.cli.roles_common import add_role_arguments, get_inference_device, get_runtime, setup_role
 from hashgrad.errors import HashgradError
 from hashgrad.roles.inference import InferenceMiner
@@ -56,6 +56,7 @@ def run_miner(args) -> int:
     else:
         # lazy: keeps torch off this command's start-up
         from hashgrad.roles.miner import TrainingMiner
+        from hashgrad.roles.round_miner import RoundMiner
 
         # lazy: keeps torch off this command's start-up
         from hashgrad.work.distributed import build_shard, close_distributed, is_leader
@@ -68,9 +69,8 @@ def run_miner(args) -> int:
             raise HashgradError("bad-arguments", "a data-parallel miner trains honestly")
         try:
             if is_leader():
-                TrainingMiner(client, keys, job, params, dataset, args.adversary, runtime=runtime, shard=shard).run(
-                    stop
-                )
+                miner = RoundMiner if get_rounds_per_epoch(job) > 1 else TrainingMiner
+                miner(client, keys, job, params, dataset, args.adversary, runtime=runtime, shard=shard).run(stop)
             else:
                 from hashgrad.roles.miner import run_follower
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from hashgrad.cli.device_options import add_device_argument
 from hashgrad.cli.node_options import add_node_arguments, connect_from_args
 from hashgrad.errors import HashgradError
-from hashgrad.roles.common import get_work_preset, load_job
+from hashgrad.roles.common import get_work_overrides, get_work_preset, load_job
 from hashgrad.roles.keys import RoleKeys
 
 
@@ -65,7 +65,7 @@ def setup_role(args, role: str):
     logging.basicConfig(level=logging.INFO, handlers=handlers, format=f"%(asctime)s {role} %(levelname)s %(message)s")
     client = connect_from_args(args)
     job = load_job(client.params, args.job)
-    work_params = get_preset(get_work_preset(job), job_id=job.job_id)
+    work_params = get_preset(get_work_preset(job), job_id=job.job_id, **get_work_overrides(job))
     set_determinism_pins(threads=1, device=runtime.device)
     dataset = load_dataset(args.dataset, fetch=client.get_artifact)  # missing token shards come from peers by hash
     stopping = threading.Event()

@@ -6,7 +6,7 @@ from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
-from hashgrad.chain.jobs import JOB_INFER
+from hashgrad.chain.jobs import JOB_INFER, get_rounds_per_epoch
 from hashgrad.chain.params import COIN
 from hashgrad.cli.roles_common import add_role_arguments, get_inference_device, get_runtime, setup_role
 from hashgrad.errors import HashgradError
@@ -46,6 +46,7 @@ def run_validator(args) -> int:
         InferenceValidator(client, keys, job, dataset, stake, device=get_inference_device(args, job)).run(stop)
         return 0
     # lazy: keeps torch off this command's start-up
+    from hashgrad.roles.round_validator import RoundValidator
     from hashgrad.roles.validator import TrainingValidator
 
     if args.initial_checkpoint is None:
@@ -58,5 +59,6 @@ def run_validator(args) -> int:
     params = compute_job_params(params, decode_checkpoint(initial), dataset)
     if args.audit_probability is not None:
         params = replace(params, audit_probability=args.audit_probability).check()
-    TrainingValidator(client, keys, job, params, dataset, initial, stake, runtime=get_runtime(args)).run(stop)
+    validator = RoundValidator if get_rounds_per_epoch(job) > 1 else TrainingValidator
+    validator(client, keys, job, params, dataset, initial, stake, runtime=get_runtime(args)).run(stop)
     return 0

@@ -1,11 +1,17 @@
 """Watching the devnet through a node's RPC: which epochs finished, what each uid earned, and the
-held-out loss of every checkpoint the chain recorded (recomputed here from the artifact bytes)."""
+held-out loss of every checkpoint the chain recorded (recomputed here from the artifact bytes).
+
+With rounds inside epochs (a job whose work_spec sets rounds_per_epoch > 1) it also follows each
+round as it closes: it recomputes the round's checkpoint from the signed announcements, with the
+same pure rule the miners and validators run (roles/rounds.py), and its held-out loss; the epoch's
+last round is the checkpoint the chain records for the next epoch."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from hashgrad.chain.encoding import parse_hex
+from hashgrad.chain.jobs import compute_epoch, compute_round_close_height, get_rounds_per_epoch
 from hashgrad.node.client import NodeClient
 from hashgrad.node.replies import Metagraph
 
@@ -18,6 +24,7 @@ class EpochResult:
     heldout_loss: float
     uids: list[dict]
     inference: list[dict] | None = None  # job 1's uids in the same epoch, when the devnet runs servers
+    rounds: list[RoundResult] | None = None  # with rounds inside epochs: each round's checkpoint and loss
 
     def to_json(self) -> dict:
         out = {
@@ -29,7 +36,26 @@ class EpochResult:
         }
         if self.inference is not None:
             out["inference"] = {"job": 1, "uids": self.inference}
+        if self.rounds is not None:
+            out["rounds"] = [r.to_json() for r in self.rounds]
         return out
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    epoch: int
+    round: int
+    checkpoint: str  # after this round
+    heldout_loss: float
+    artifacts: int  # announced in this round
+
+    def to_json(self) -> dict:
+        return {
+            "round": self.round,
+            "checkpoint": self.checkpoint,
+            "heldout_loss": self.heldout_loss,
+            "artifacts": self.artifacts,
+        }
 
 
 @dataclass
@@ -44,6 +70,22 @@ class DevnetMonitor:
     losses: dict[str, float] = field(default_factory=dict)  # checkpoint hex -> held-out loss
     height: int = 0
     metagraph: Metagraph | None = None
+    rounds: dict[int, list[RoundResult]] = field(default_factory=dict)  # epoch -> its rounds so far
+    round_chain: object = None  # roles.rounds.RoundChain, once rounds are followed
+    work_params: object = None  # the job's WorkParams (default: its work_spec's, with the checkpoint's model)
+
+    @property
+    def rounds_per_epoch(self) -> int:
+        return get_rounds_per_epoch(self.client.params.jobs[self.job_id])
+
+    @property
+    def current_round(self) -> tuple[int, int]:
+        """(epoch, round) open at the tip (round == rounds_per_epoch once the commit window closed)."""
+        job = self.client.params.jobs[self.job_id]
+        epoch = compute_epoch(self.height + 1, job.tempo)
+        rounds = self.rounds_per_epoch
+        open_round = next((r for r in range(rounds) if self.height < compute_round_close_height(job, epoch, r)), rounds)
+        return epoch, open_round
 
     def poll(self) -> EpochResult | None:
         """Refresh; returns the newly finished epoch's result, if one finished."""
@@ -74,8 +116,39 @@ class DevnetMonitor:
         )
         if any(p.job == 1 for p in self.participants):
             result.inference = self.compute_uid_rows(epoch, self.client.get_metagraph(1))
+        if self.rounds_per_epoch > 1:
+            last = RoundResult(
+                epoch,
+                self.rounds_per_epoch - 1,
+                result.checkpoint,
+                result.heldout_loss,
+                len(self.client.list_round_artifacts(self.job_id, epoch, self.rounds_per_epoch - 1)),
+            )
+            result.rounds = self.rounds.pop(epoch, []) + [last]
         self.results.append(result)
         return result
+
+    def poll_rounds(self) -> list[RoundResult]:
+        """The rounds of the current epoch that closed since the last call (not its last round: that
+        one is the epoch's checkpoint, recorded in `poll`); none for one-round epochs."""
+        rounds = self.rounds_per_epoch
+        epoch, open_round = self.current_round
+        if rounds == 1 or open_round == 0:
+            return []
+        done = self.rounds.setdefault(epoch, [])
+        if len(done) >= min(open_round, rounds - 1):
+            return []
+        info = self.client.get_epoch(self.job_id, epoch)
+        if info.checkpoint is None or info.seed is None:
+            return []
+        # lazy: keeps torch off importing hashgrad.devnet.monitor
+        from hashgrad.devnet.rounds import compute_round_result
+
+        new = []
+        while len(done) < min(open_round, rounds - 1):
+            done.append(compute_round_result(self, epoch, len(done), info.checkpoint, info.seed))
+            new.append(done[-1])
+        return new
 
     def compute_loss(self, checkpoint_hex: str) -> float:
         # lazy: keeps torch off importing hashgrad.devnet.monitor

@@ -1,5 +1,6 @@
-"""The devnet's outputs: summary.json, loss.png (held-out loss per epoch) and rewards.png
-(cumulative earnings per uid, adversaries marked), and the final checkpoint with its config."""
+"""The devnet's outputs: summary.json, loss.png (held-out loss per epoch, and per round when epochs
+hold several rounds) and rewards.png (cumulative earnings per uid, adversaries marked), and the final
+checkpoint with its config."""
 
 from __future__ import annotations
 
@@ -48,6 +49,16 @@ def write_final_checkpoint(out: Path, monitor: DevnetMonitor) -> Path | None:
     return folder / "checkpoint.safetensors"
 
 
+def compute_round_points(monitor: DevnetMonitor) -> tuple[list[float], list[float]]:
+    """(x, held-out loss) of every round the results hold, x in epochs (round r of R at e - 1 + (r + 1) / R)."""
+    xs, ys = [], []
+    for result in monitor.results:
+        for r in result.rounds or []:
+            xs.append(result.epoch - 1 + (r.round + 1) / monitor.rounds_per_epoch)
+            ys.append(r.heldout_loss)
+    return xs, ys
+
+
 def write_plots(out: Path, monitor: DevnetMonitor) -> None:
     # lazy: keeps matplotlib off importing hashgrad.devnet.report
     import matplotlib
@@ -57,12 +68,26 @@ def write_plots(out: Path, monitor: DevnetMonitor) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    epochs = [r.epoch for r in monitor.results]
+    epochs: list[float] = [r.epoch for r in monitor.results]
     losses = [r.heldout_loss for r in monitor.results]
     fig, ax = plt.subplots(figsize=(6, 4))
-    if monitor.initial_loss is not None and monitor.first_epoch is not None:
-        epochs, losses = [monitor.first_epoch - 1] + epochs, [monitor.initial_loss] + losses
-    ax.plot(epochs, losses, marker="o")
+    start = (
+        ([float(monitor.first_epoch - 1)], [monitor.initial_loss])
+        if monitor.initial_loss is not None and monitor.first_epoch is not None
+        else ([], [])
+    )
+    rounds = compute_round_points(monitor)
+    if rounds[0]:  # round r of epoch e (of R) at e - 1 + (r + 1) / R: the last round lands on its epoch
+        ax.plot(start[0] + rounds[0], start[1] + rounds[1], marker=".", label="after each round")
+    ax.plot(
+        start[0] + epochs,
+        start[1] + losses,
+        marker="o",
+        linestyle="none" if rounds[0] else "-",
+        label="after each epoch (on chain)",
+    )
+    if rounds[0]:
+        ax.legend(fontsize=8)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch (the point before the first is the initial checkpoint)")
     ax.set_ylabel("held-out loss (nats/byte)")

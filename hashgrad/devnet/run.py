@@ -204,6 +204,8 @@ class Devnet:
                 self.view.message(f"node call failed: {exc}")
                 result = None
             self.view.update(monitor)
+            for closed in self.poll_rounds(monitor):
+                self.view.round_done(closed)
             if result is not None:
                 self.view.epoch_done(result)
                 write_live(self.out, monitor)
@@ -211,6 +213,13 @@ class Devnet:
             elif time.monotonic() - last_progress > STALL_TIMEOUT_S:
                 raise HashgradError("devnet-stalled", f"no epoch finished in {STALL_TIMEOUT_S} s (see {self.out}/logs)")
             time.sleep(1.0)
+
+    def poll_rounds(self, monitor: DevnetMonitor) -> list:
+        try:
+            return monitor.poll_rounds()
+        except (RpcError, HashgradError) as exc:  # a round that cannot be recomputed is not shown
+            self.view.message(f"round not followed: {exc}")
+            return []
 
     # ------------------------------------------------------------ the whole run
     def run(self) -> dict:

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from hashgrad.devnet.monitor import DevnetMonitor, EpochResult
+from hashgrad.devnet.monitor import DevnetMonitor, EpochResult, RoundResult
 
 
 class PlainView:
@@ -25,9 +25,16 @@ class PlainView:
             self.message(f"height {monitor.height}")
         self.last_height = monitor.height
 
-    def epoch_done(self, result: EpochResult) -> None:
+    def round_done(self, result: RoundResult) -> None:
         self.message(
-            f"epoch {result.epoch} done at height {result.height}: held-out loss {result.heldout_loss:.4f}, "
+            f"epoch {result.epoch} round {result.round} closed: {result.artifacts} artifacts, "
+            f"held-out loss {result.heldout_loss:.4f}, checkpoint {result.checkpoint[:16]}"
+        )
+
+    def epoch_done(self, result: EpochResult) -> None:
+        rounds = f" after {len(result.rounds)} rounds" if result.rounds else ""
+        self.message(
+            f"epoch {result.epoch} done at height {result.height}: held-out loss {result.heldout_loss:.4f}{rounds}, "
             f"checkpoint {result.checkpoint[:16]}"
         )
         for job, rows in ((0, result.uids), (1, result.inference or [])):
@@ -63,6 +70,15 @@ class LiveView(PlainView):
         title = f"hashgrad devnet — height {monitor.height}, epochs done {len(monitor.results)}" + (
             f", held-out loss {last.heldout_loss:.4f}" if last else ""
         )
+        if monitor.rounds_per_epoch > 1:
+            epoch, open_round = monitor.current_round
+            losses = " ".join(f"{r.heldout_loss:.3f}" for r in monitor.rounds.get(epoch, []))
+            where = (
+                f"round {open_round + 1}/{monitor.rounds_per_epoch}"
+                if open_round < monitor.rounds_per_epoch
+                else "scoring"
+            )
+            title += f"\nepoch {epoch}: {where}" + (f", loss per round {losses}" if losses else "")
         table = Table(title=title)
         for column in ("uid", "role", "incentive", "dividends", "last epoch", "total earned"):
             table.add_column(column, justify="right" if column != "role" else "left")
@@ -81,7 +97,10 @@ class LiveView(PlainView):
         self.live.update(table)
 
     def epoch_done(self, result: EpochResult) -> None:
-        self.message(f"epoch {result.epoch} done at height {result.height}: held-out loss {result.heldout_loss:.4f}")
+        rounds = " (rounds: " + ", ".join(f"{r.heldout_loss:.4f}" for r in result.rounds) + ")" if result.rounds else ""
+        self.message(
+            f"epoch {result.epoch} done at height {result.height}: held-out loss {result.heldout_loss:.4f}{rounds}"
+        )
 
     def close(self) -> None:
         self.live.stop()

@@ -29,6 +29,7 @@ from hashgrad.node.replies import (
     EpochInfo,
     JobInfo,
     Metagraph,
+    get_bool,
     get_int,
     get_list,
     get_object,
@@ -37,8 +38,10 @@ from hashgrad.node.replies import (
     parse_epoch,
     parse_job,
     parse_metagraph,
+    parse_round_announcement,
 )
 from hashgrad.node.rpc_client import COOKIE_FILE, DEFAULT_TIMEOUT_S, RpcClient
+from hashgrad.p2p.rounds import MAX_PER_ROUND, MAX_ROUNDS, RoundAnnouncement
 
 DEFAULT_RPC_HOST = "127.0.0.1"
 MAX_HISTORY_LIMIT = 1000
@@ -124,6 +127,19 @@ class NodeClient:
         if hashlib.sha256(data).digest() != artifact_id:
             raise WorkError("bad-artifact-hash", f"bytes for {artifact_id.hex()} do not hash to it")
         return data
+
+    # ------------------------------------------------------------ round announcements (p2p/rounds.py)
+    def announce_round(self, ann: RoundAnnouncement) -> bool:
+        """Hand a signed round announcement to the node (it relays it); whether it was new there."""
+        reply = get_object(self.rpc.call("announceround", ann.serialize().hex()), "announceround")
+        return get_bool(reply, "new", "announceround")
+
+    def list_round_artifacts(self, job_id: int, epoch: int, round_index: int | None = None) -> list[RoundAnnouncement]:
+        """The signed announcements the node holds for one round of a job's epoch (or every round), each
+        checked (fields and signature; a bad one is `bad-response`)."""
+        args = (job_id, epoch) if round_index is None else (job_id, epoch, round_index)
+        rows = get_list(self.rpc.call("listroundartifacts", *args), "listroundartifacts")
+        return [parse_round_announcement(row) for row in rows[: MAX_PER_ROUND * MAX_ROUNDS]]
 
     # ------------------------------------------------------------ transactions
     def get_next_nonce(self, pubkey: bytes) -> int:

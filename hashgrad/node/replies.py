@@ -17,6 +17,7 @@ from hashgrad.chain.coordination_tx import EVIDENCE_REASON_NAMES
 from hashgrad.chain.encoding import parse_hex
 from hashgrad.errors import RpcError
 from hashgrad.incentive.fixed import U16_MAX
+from hashgrad.p2p.rounds import MAX_ROUND, RoundAnnouncement
 
 HASH_SIZE = 32
 U32_MAX = 2**32 - 1
@@ -405,3 +406,21 @@ def parse_evidence_row(row: dict) -> EvidenceEntry:
         get_hash(row, "evidence_id", m),
         get_int(row, "height", m),
     )
+
+
+def parse_round_announcement(row) -> RoundAnnouncement:
+    """One listroundartifacts entry, its signature checked (p2p/rounds.py)."""
+    method = "listroundartifacts"
+    if not isinstance(row, dict):
+        raise bad_response(method, "an entry is not an object")
+    ann = RoundAnnouncement(
+        get_int(row, "job", method, 0, 0xFFFF),
+        get_int(row, "epoch", method, 0, 0xFFFFFFFF),
+        get_int(row, "round", method, 0, MAX_ROUND),
+        get_hash(row, "hotkey", method),
+        get_hash(row, "artifact_id", method),
+        parse_hex(row.get("signature"), f"{method}: 'signature'", size=64, reason="bad-response", error=RpcError),
+    )
+    if not ann.is_signed():
+        raise bad_response(method, f"announcement of round {ann.key} is not signed by its hotkey")
+    return ann

@@ -2,7 +2,8 @@
 
 `putartifact` stores bytes under their sha256; `getartifact` returns them, fetching from peers over
 the P2P artifact messages when the node does not hold them (every byte is hash-checked on arrival
-and on every read). Data travels base64-encoded inside JSON.
+and on every read). Data travels base64-encoded inside JSON. `announceround` and
+`listroundartifacts` carry the signed round announcements of training miners (p2p/rounds.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from hashgrad.node.rpc_params import (
     get_param,
     parse_bool,
     parse_hash,
+    parse_hex,
+    parse_int,
 )
+from hashgrad.p2p.rounds import ANNOUNCEMENT_LAYOUT, MAX_ROUND, RoundAnnouncement
 
 MAX_ARTIFACT_BYTES = 8 * 1024 * 1024
 
@@ -70,3 +74,29 @@ async def get_artifact(node, artifact_id: bytes, fetch: bool) -> bytes:
         raise RpcError("artifact-not-found", artifact_id.hex(), RPC_INVALID_ADDRESS_OR_KEY)
     await node.run_blocking(node.artifacts.put, data)
     return data
+
+
+# ---------------------------------------------------------------- round announcements (p2p/rounds.py)
+async def rpc_announceround(node, params):
+    """announceround HEX: a signed round announcement (136 bytes, p2p/rounds.py), stored and relayed;
+    returns {"new": whether this node did not hold it}."""
+    check_param_count(params, 1, 1)
+    data = parse_hex(get_param(params, 0), "announcement", 2 * ANNOUNCEMENT_LAYOUT.size)
+    try:
+        ann = RoundAnnouncement.deserialize(data)
+        return {"new": node.peers.rounds.announce(ann) if node.peers is not None else False}
+    except HashgradError as exc:
+        raise RpcError(exc.reason, exc.detail, RPC_INVALID_PARAMETER) from None
+
+
+async def rpc_listroundartifacts(node, params):
+    """listroundartifacts JOB EPOCH [ROUND]: the round announcements this node holds for a job's epoch
+    (one round, or all), each {job, epoch, round, hotkey, artifact_id, signature}."""
+    check_param_count(params, 2, 3)
+    job = parse_int(get_param(params, 0), "job", 0, 0xFFFF)
+    epoch = parse_int(get_param(params, 1), "epoch", 0, 0xFFFFFFFF)
+    round_param = get_param(params, 2)
+    round_index = None if round_param is None else parse_int(round_param, "round", 0, MAX_ROUND)
+    if node.peers is None:
+        return []
+    return [ann.to_json() for ann in node.peers.rounds.index.get(job, epoch, round_index)]

@@ -40,6 +40,7 @@ from hashgrad.p2p.messages import (
 from hashgrad.p2p.misbehaviour import BAN_DURATION_S
 from hashgrad.p2p.netaddr import format_address, is_ip_address, normalize_host
 from hashgrad.p2p.peer import Peer, PeerConfig
+from hashgrad.p2p.rounds import RoundExchange
 from hashgrad.p2p.sync import BLOCK_DOWNLOAD_TIMEOUT_S, ChainSync
 from hashgrad.p2p.wire import DEFAULT_MAX_ARTIFACT_SIZE, MAX_ADDR_ENTRIES, compute_message_limits
 
@@ -122,6 +123,8 @@ class PeerManager:
         self.peers: dict[int, Peer] = {}
         self.sync = ChainSync(params, ledger, run_blocking, self.get_ready_peers, block_timeout_s=block_timeout_s)
         self.artifacts = ArtifactExchange(self.get_ready_peers, max_artifact_size, artifact_provider)
+        # round announcements of training miners
+        self.rounds = RoundExchange(self.get_ready_peers, params.jobs, lambda: self.ledger.chainstate.height)
         self.network_active = True
         self.closed_bytes_sent = self.closed_bytes_recv = 0
         self._next_peer_id = 1
@@ -319,9 +322,10 @@ class PeerManager:
                 self.addrbook.mark_good(peer.host, peer.port, peer.version.services)
             peer.send(GetAddrMessage())
         await self.sync.on_peer_ready(peer)
+        self.rounds.on_peer_ready(peer)
 
     def get_handler(self, command: str):
-        for owner in (self, self.sync, self.artifacts):
+        for owner in (self, self.sync, self.artifacts, self.rounds):
             handler = getattr(owner, "on_" + command, None)
             if handler is not None:
                 return handler

@@ -24,6 +24,7 @@ from hashgrad.chain.hashes import ZERO_HASH
 from hashgrad.chain.header import BlockHeader
 from hashgrad.chain.tx import Transaction, parse_transaction
 from hashgrad.errors import DecodeError, HashgradError, ProtocolError
+from hashgrad.p2p.rounds import RoundAnnouncement
 from hashgrad.p2p.wire import (
     HEADER_BYTES,
     HEADERS_SEND_BUDGET,
@@ -423,6 +424,7 @@ MESSAGE_TYPES: dict[str, type] = {
         RejectMessage,
         GetArtifactMessage,
         ArtifactMessage,
+        RoundAnnouncement,
     )
 }
 

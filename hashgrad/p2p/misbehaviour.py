@@ -21,6 +21,7 @@ PROTOCOL_SCORES = {
     "oversized-message": 100,
     "bad-payload": 100,
     "bad-artifact-hash": 100,
+    "bad-announcement-signature": 100,
     "headers-flood": 100,
     "bad-headers-noncontinuous": 20,
     "unconnecting-headers": 20,

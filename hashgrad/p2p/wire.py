@@ -86,6 +86,7 @@ def compute_message_limits(params: ChainParams, max_artifact_size: int = DEFAULT
         "reject": 2 * _COMPACT_MAX + MAX_REJECT_MESSAGE + MAX_REJECT_REASON + 32,
         "getartifact": 32 + 4,
         "artifact": 32 + _COMPACT_MAX + max_artifact_size,
+        "roundann": 2 + 4 + 2 + 32 + 32 + 64,
     }
     return MessageLimits(MappingProxyType(sizes), max(sizes.values()))
 

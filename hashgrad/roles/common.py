@@ -32,12 +32,34 @@ class EpochClock:
         return cls(info.height, info.next_block_epoch, info.next_block_offset)
 
 
-def get_work_preset(job: JobParams) -> str:
+# work_spec keys a job may set beside its preset: the rhythm of rounds inside its epochs (positive
+# integers), and the share of rounds a validator loss-tests (in (0, 1])
+WORK_SPEC_OVERRIDES = ("rounds_per_epoch", "inner_steps", "score_fraction")
+
+
+def get_work_spec(job: JobParams) -> dict:
     try:
         spec = json.loads(job.work_spec)
     except ValueError:
         raise HashgradError("bad-work-spec", f"job {job.job_id} work_spec is not JSON") from None
-    return spec.get("preset", "demo") if isinstance(spec, dict) else "demo"
+    return spec if isinstance(spec, dict) else {}
+
+
+def get_work_preset(job: JobParams) -> str:
+    return get_work_spec(job).get("preset", "demo")
+
+
+def get_work_overrides(job: JobParams) -> dict[str, int | float]:
+    """The job's own values for WORK_SPEC_OVERRIDES, checked, e.g. {"rounds_per_epoch": 2}."""
+    spec = get_work_spec(job)
+    overrides = {key: spec[key] for key in WORK_SPEC_OVERRIDES if key in spec}
+    for key, value in overrides.items():
+        if key == "score_fraction":
+            if type(value) not in (int, float) or not 0 < value <= 1:
+                raise HashgradError("bad-work-spec", f"job {job.job_id} work_spec {key} must be in (0, 1]")
+        elif type(value) is not int or value <= 0:
+            raise HashgradError("bad-work-spec", f"job {job.job_id} work_spec {key} must be a positive integer")
+    return overrides
 
 
 def get_registration(client: NodeClient, keys: RoleKeys, job_id: int) -> int | None:

@@ -31,7 +31,7 @@ from hashgrad.roles.common import (
 from hashgrad.roles.keys import RoleKeys
 
 TRAIN_JOB = 0
-LOCAL_NETWORKS = ("regtest", "devnet")
+LOCAL_NETWORKS = ("regtest", "devnet", "devnet-rounds")
 
 
 def wait_for_checkpoint(client: NodeClient, stop, timeout: float = 600.0):

@@ -4,7 +4,8 @@ The devnet orchestrator replaces the file atomically after every finished epoch:
 
     {"epochs": [{"epoch", "height", "checkpoint", "heldout_loss",
                  "uids": [{"uid", "hotkey", "address", "role", "adversary", "incentive",
-                           "dividends", "emission", "total_earned"}]}],
+                           "dividends", "emission", "total_earned"}],
+                 "rounds": [{"round", "checkpoint", "heldout_loss", "artifacts"}]   (rounds inside epochs)}],
      "initial_heldout_loss": float | null}
 
 It comes from another process, so only known fields of the expected types are passed on to the page
@@ -23,6 +24,7 @@ from hashgrad.errors import HashgradError
 MAX_LIVE_FILE_SIZE = 4 * 1024 * 1024
 MAX_EPOCHS = 10_000
 MAX_UIDS = 4096
+MAX_ROUNDS = 4096
 ROLES = ("miner", "validator")
 EMPTY_LIVE = {"epochs": [], "initial_heldout_loss": None}
 
@@ -77,7 +79,21 @@ def _check_epoch(epoch) -> dict:
         rows = inference.get("uids", [])
         _expect(isinstance(rows, list) and len(rows) <= MAX_UIDS, "inference uids is not a list (or too long)")
         checked["inference"] = {"job": 1, "uids": [_check_uid(u) for u in rows]}
+    rounds = epoch.get("rounds")
+    if rounds is not None:  # rounds inside the epoch: each round's checkpoint and held-out loss
+        _expect(isinstance(rounds, list) and len(rounds) <= MAX_ROUNDS, "rounds is not a list (or too long)")
+        checked["rounds"] = [_check_round(r) for r in rounds]
     return checked
+
+
+def _check_round(row) -> dict:
+    _expect(isinstance(row, dict), "a round is not an object")
+    return {
+        "round": _uint(row.get("round"), "round"),
+        "checkpoint": _hex(row.get("checkpoint"), "round checkpoint"),
+        "heldout_loss": _number(row.get("heldout_loss"), "round heldout_loss"),
+        "artifacts": _uint(row.get("artifacts"), "round artifacts"),
+    }
 
 
 def _check_uid(row) -> dict:

@@ -134,6 +134,20 @@ def test_read_live_file(tmp_path):
     assert "extra" not in live["epochs"][0]["uids"][0]
 
 
+def test_read_live_file_rounds_inside_epochs(tmp_path):
+    path = tmp_path / "live.json"
+    rounds = [
+        {"round": r, "checkpoint": f"{r:064x}", "heldout_loss": 3.0 - r / 10, "artifacts": 3, "x": 1} for r in (0, 1)
+    ]
+    path.write_text(json.dumps(make_live(rounds=rounds)))
+    checked = read_live_file(path)["epochs"][0]["rounds"]
+    assert [r["heldout_loss"] for r in checked] == [3.0, 2.9] and "x" not in checked[0]
+    assert (
+        "rounds" not in read_live_file(path.with_name("absent.json"))
+        and "rounds" not in check_live_document(make_live())["epochs"][0]
+    )
+
+
 def test_read_live_file_missing_is_empty(tmp_path):
     assert read_live_file(tmp_path / "absent.json") == EMPTY_LIVE
     assert read_live_file(None) == EMPTY_LIVE
@@ -163,6 +177,9 @@ def test_read_live_file_too_large_or_not_json(tmp_path):
         make_live(uids=[make_live_row(0, address="rhg1 <img>")]),
         make_live(uids=["row"]),
         {"epochs": [], "initial_heldout_loss": "high"},
+        make_live(rounds={}),
+        make_live(rounds=[{"round": 0, "checkpoint": "ab" * 32, "heldout_loss": None, "artifacts": 3}]),
+        make_live(rounds=[{"round": -1, "checkpoint": "ab" * 32, "heldout_loss": 2.0, "artifacts": 3}]),
     ],
 )
 def test_invalid_live_document(document):

@@ -290,6 +290,8 @@ async function renderEpoch(job, epoch) {
     kv([["blocks", `${e.start_height} – ${e.end_height}`], ["seed", e.seed ? mono(e.seed) : "not yet known"],
         ["base checkpoint", e.checkpoint ? mono(e.checkpoint) : "not recorded yet"],
         ["held-out loss", liveEpoch && liveEpoch.heldout_loss !== null ? liveEpoch.heldout_loss.toFixed(4) : undefined],
+        ["rounds", liveEpoch && liveEpoch.rounds ? liveEpoch.rounds.map((r) =>
+          `round ${r.round}: ${r.heldout_loss.toFixed(4)} (${r.artifacts} artifacts)`).join(", ") : undefined],
         ["work", `${e.work_commits.length} committed, ${e.work_reveals.length} revealed`],
         ["weights", `${e.weight_commits.length} committed, ${e.weight_reveals.length} revealed`],
         ["attestations", e.attestations.length]]),
@@ -368,7 +370,12 @@ async function refreshDevnet() {
 function drawLossChart(live) {
   const points = [];
   if (live.initial_heldout_loss !== null) points.push({ label: "start", loss: live.initial_heldout_loss, start: true });
-  for (const e of live.epochs) if (e.heldout_loss !== null) points.push({ label: String(e.epoch), loss: e.heldout_loss });
+  for (const e of live.epochs) {
+    // rounds inside the epoch: one point per round, the last one being the epoch's checkpoint on chain
+    if (e.rounds && e.rounds.length > 1) {
+      for (const r of e.rounds) points.push({ label: `${e.epoch}.${r.round}`, loss: r.heldout_loss, round: r, epoch: e.epoch });
+    } else if (e.heldout_loss !== null) points.push({ label: String(e.epoch), loss: e.heldout_loss });
+  }
   const W = 560, H = 260, left = 52, right = 16, top = 16, bottom = 36;
   const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "held-out loss per epoch" });
   if (!points.length) {
@@ -397,7 +404,7 @@ function drawLossChart(live) {
   const every = Math.ceil(points.length / 12);
   points.forEach((p, i) => {
     chart.append(svg("circle", { cx: x(i), cy: y(p.loss), r: 4, class: p.start ? "dot start" : "dot" },
-                     svg("title", {}, `${p.start ? "initial checkpoint" : "after epoch " + p.label}: ${p.loss.toFixed(4)}`)));
+                     svg("title", {}, `${p.start ? "initial checkpoint" : p.round ? `after round ${p.round.round} of epoch ${p.epoch} (${p.round.artifacts} artifacts)` : "after epoch " + p.label}: ${p.loss.toFixed(4)}`)));
     if (i % every === 0 || i === points.length - 1) {
       chart.append(svg("text", { x: x(i), y: H - bottom + 16, "text-anchor": "middle", class: "tick" }, p.label));
     }
@@ -405,7 +412,9 @@ function drawLossChart(live) {
   const last = points[points.length - 1];
   chart.append(svg("text", { x: x(points.length - 1) - 6, y: y(last.loss) - 10, "text-anchor": "end", class: "label" },
                    last.loss.toFixed(3)));
-  chart.append(svg("text", { x: (left + W - right) / 2, y: H - 4, "text-anchor": "middle", class: "tick" }, "epoch"));
+  const byRound = points.some((p) => p.round);
+  chart.append(svg("text", { x: (left + W - right) / 2, y: H - 4, "text-anchor": "middle", class: "tick" },
+                   byRound ? "epoch.round" : "epoch"));
   $("loss-chart").replaceChildren(chart);
   const first = points[0];
   const change = first.loss ? ((last.loss - first.loss) / first.loss) * 100 : 0;
