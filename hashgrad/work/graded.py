@@ -1,7 +1,8 @@
 """Miners that do a graded share of the job, for measuring whether reward follows work.
 
     steps  f   runs round(f*H) of the H inner steps and sends that (smaller) pseudo-gradient as is
-    batch  f   runs the H steps on batches of round(f*B) windows instead of B
+    batch  f   runs the H steps on batches of round(f*B) windows instead of B, and declares that batch
+               in its update header (as the protocol lets it: audits replay the declared batch)
     data   f   runs the H steps, but only a share f of its assigned pages hold their own bytes: the
                rest are swapped for other training pages (a miner that trains on what it likes)
 
@@ -76,6 +77,8 @@ def compute_graded_training(ctx: MinerContext, effort: Effort) -> tuple[torch.Te
 def compute_graded_output(ctx: MinerContext, effort: Effort) -> MinerOutput:
     """The graded miner's artifact, built exactly as an honest miner builds its own."""
     params = ctx.params
+    if effort.axis == "batch":  # declared in the header: the batch it really trained on
+        params = replace(params, batch_size=max(1, round(effort.fraction * params.batch_size)))
     layout = compute_layout(params.model, params.chunk_size, params.topk)
     delta, milestones = compute_graded_training(ctx, effort)
     ef = torch.zeros(layout.num_params) if ctx.ef is None else ctx.ef

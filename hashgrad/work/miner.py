@@ -272,7 +272,8 @@ def build_update(
     hardware: str | None = None,
     milestones: tuple[bytes, ...] | None = None,
 ) -> tuple[bytes, bytes, bytes]:
-    """(artifact bytes, artifact id, commitment) for a payload (milestones default to zero hashes)."""
+    """(artifact bytes, artifact id, commitment) for a payload (milestones default to zero hashes); the
+    header declares `params.batch_size`, the batch the miner trained with."""
     if milestones is None:
         milestones = tuple(bytes(MILESTONE_BYTES) for _ in compute_milestone_steps(params))
     header = UpdateHeader(
@@ -286,6 +287,7 @@ def build_update(
         chunk_size=params.chunk_size,
         topk=params.topk,
         quant_bins=params.quant_bins,
+        batch_size=params.batch_size,
         milestones=milestones,
     )
     artifact = encode_update(header, payload)

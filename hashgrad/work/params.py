@@ -33,7 +33,10 @@ class WorkParams:
     pages_per_miner: int = 16
     # miner: inner optimisation
     inner_steps: int = 30
-    batch_size: int = 32
+    batch_size: int = 32  # the most windows a step may take (and what an honest full-effort miner takes)
+    # a miner may train on smaller batches, down to this; it declares its batch in the update header, audits
+    # replay it, and its credit is scaled by declared / batch_size (scoring.compute_effort_factor)
+    min_batch_size: int = 1
     inner_lr: float = 3e-3
     inner_betas: tuple[float, float] = (0.9, 0.95)
     inner_weight_decay: float = 0.0
@@ -137,6 +140,7 @@ class WorkParams:
             and self.audit_boost >= 1
             and self.audit_new_epochs >= 0
             and self.gate_margin >= 0
+            and 1 <= self.min_batch_size <= self.batch_size
         ):
             raise WorkError("bad-params", "loss-test windows, credit clip quantile or audit boost out of range")
         return self

@@ -53,7 +53,7 @@ from hashgrad.work.hardware import CPU_FP32, Runtime, is_exact_class, parse_hard
 from hashgrad.work.hashing import compute_commitment, compute_tagged_hash
 from hashgrad.work.model import Checkpoint
 from hashgrad.work.params import WorkParams
-from hashgrad.work.update import UpdateHeader, compute_artifact_id, decode_update
+from hashgrad.work.update import UpdateHeader, compute_artifact_id, decode_update, get_run_params
 
 TAG_SALT = "hashgrad/work/salt"
 
@@ -246,11 +246,20 @@ def compute_gain_score(test: LossTest, median: float, params: WorkParams) -> flo
     return min(test.s_rand / median, params.gain_cap) ** params.gain_power
 
 
-def compute_round_credit(test: LossTest, median: float, gate: OwnGate, params: WorkParams) -> float:
-    """This round's credit: the gain score times the own-data factor, zero if the own-data gate fails."""
+def compute_effort_factor(header: UpdateHeader, params: WorkParams) -> float:
+    """The share of a full job's work the miner declares (its batch over the job's), which audits check:
+    a miner is paid for the work it can prove, as a Bitcoin miner is for its hashes."""
+    return header.batch_size / params.batch_size
+
+
+def compute_round_credit(
+    test: LossTest, median: float, gate: OwnGate, params: WorkParams, effort: float = 1.0
+) -> float:
+    """This round's credit: the gain score times the own-data factor times the declared effort
+    (compute_effort_factor), zero if the own-data gate fails."""
     if not is_own_gate_passed(test, gate, params):
         return 0.0
-    return compute_gain_score(test, median, params) * compute_own_factor(test, gate)
+    return compute_gain_score(test, median, params) * compute_own_factor(test, gate) * effort
 
 
 def compute_next_rating(
@@ -305,7 +314,7 @@ def compute_scores(inputs: ScoringInputs, state: ValidatorState) -> ScoreReport:
         s.uid: "banned" for s in order if s.uid not in reasons and state.ratings.get(s.hotkey, Rating()).banned
     }  # no test, no audit
     passed = [s for s in order if s.uid not in reasons]
-    tests, audited = compute_loss_tests(inputs, passed, updates, state)
+    tests, audited = compute_loss_tests(inputs, passed, updates, state, headers)
     if not inputs.cross_class_audits:
         audited = {uid: steps for uid, steps in audited.items() if is_exact_replay(inputs, headers[uid])}
     diverged, evidence = {}, []
@@ -318,7 +327,8 @@ def compute_scores(inputs: ScoringInputs, state: ValidatorState) -> ScoreReport:
                 reasons[sub.uid] = "audit-failed"
             if found is not None:
                 evidence.append(found)
-    report = compute_report(inputs, state, order, reasons, updates, tests, audited, diverged)
+    efforts = {uid: compute_effort_factor(header, params) for uid, header in headers.items()}
+    report = compute_report(inputs, state, order, reasons, updates, tests, audited, diverged, efforts)
     return apply_audit_evidence(replace(report, evidence=tuple(evidence)), inputs, inputs.evidence)
 
 
@@ -344,7 +354,7 @@ def compute_audit(
             inputs.checkpoint,
             inputs.dataset,
             inputs.seed,
-            inputs.params,
+            get_run_params(inputs.params, header),
             sub.uid,
             compute_artifact_id(sub.artifact),
             header,
@@ -357,7 +367,7 @@ def compute_audit(
         inputs.dataset,
         inputs.seed,
         sub.hotkey,
-        inputs.params,
+        get_run_params(inputs.params, header),
         header,
         sub.reveal,
         get_audit_runtime(inputs, header),
@@ -390,7 +400,7 @@ def apply_audit_evidence(report: ScoreReport, inputs: ScoringInputs, records: tu
             inputs.checkpoint,
             inputs.dataset,
             inputs.seed,
-            inputs.params,
+            get_run_params(inputs.params, header),
             header,
             compute_artifact_id(sub.artifact),
         ):
@@ -428,8 +438,10 @@ def compute_loss_tests(
     passed: list[Submission],
     updates: dict[int, torch.Tensor],
     state: ValidatorState | None = None,
+    headers: dict[int, UpdateHeader] | None = None,
 ):
-    """(uid -> LossTest, uid -> inner steps its audit replays) for the submissions that passed stages 1-2."""
+    """(uid -> LossTest, uid -> inner steps its audit replays) for the submissions that passed stages 1-2;
+    a miner's own windows are drawn from the batches it declared (`headers`; the job's batch without)."""
     params, checkpoint, ratings = inputs.params, inputs.checkpoint, (state or ValidatorState()).ratings
     if not passed:
         return {}, {}
@@ -441,7 +453,8 @@ def compute_loss_tests(
     clip = compute_credit_clip(updates, params)
     tests = {}
     for sub in passed:
-        own_refs = compute_own_refs(inputs.dataset, params, inputs.seed, inputs.salt, sub.hotkey)
+        run_params = params if headers is None else get_run_params(params, headers[sub.uid])
+        own_refs = compute_own_refs(inputs.dataset, run_params, inputs.seed, inputs.salt, sub.hotkey)
         own = compute_windows(inputs.dataset, own_refs, window)
         tests[sub.uid] = compute_loss_test(
             checkpoint,
@@ -463,7 +476,7 @@ def compute_loss_tests(
     return tests, audited
 
 
-def compute_report(inputs, state, order, reasons, updates, tests, audited, diverged) -> ScoreReport:
+def compute_report(inputs, state, order, reasons, updates, tests, audited, diverged, efforts) -> ScoreReport:
     ratings = dict(state.ratings)
     verdicts, scores = [], {}
     median, gate = compute_median_gain(tests), compute_own_gate(tests, inputs.params)
@@ -473,7 +486,7 @@ def compute_report(inputs, state, order, reasons, updates, tests, audited, diver
         if previous.banned and reason is None:
             reason = "banned"
         passed_gate = test is not None and is_own_gate_passed(test, gate, inputs.params)
-        credit = compute_round_credit(test, median, gate, inputs.params) if test is not None else 0.0
+        credit = 0.0 if test is None else compute_round_credit(test, median, gate, inputs.params, efforts[sub.uid])
         rating = compute_next_rating(previous, reason, test, credit, passed_gate, inputs.params)
         ratings[sub.hotkey] = rating
         score = rating.rating if reason is None and passed_gate else 0.0

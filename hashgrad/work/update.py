@@ -5,7 +5,12 @@ Bytes: one safetensors file with three tensors — `indices` (uint8, chunk-local
 tensors x bins) — and a single metadata key "hashgrad" holding canonical JSON:
 
     format, job_id, epoch, base_checkpoint (hex), hotkey (hex), delta_hash (hex), hardware,
-    num_params, chunk_size, topk, quant_bins, milestones (hex list)
+    num_params, chunk_size, topk, quant_bins, batch_size, milestones (hex list)
+
+`batch_size` is the effort the miner declares: windows per inner step, within the job's
+[min_batch_size, batch_size]. Audits replay the run at that batch (get_run_params), and the
+validator scales the miner's credit by it, so a miner is paid for the work it can prove, as a
+Bitcoin miner is: under-declaring costs pay, over-declaring fails the first audit that draws it.
 
 `delta_hash` is sha256 of the dense float32 pseudo-gradient the miner computed; `milestones` are
 truncated hashes of its inner state (weights and AdamW moments) after every `audit_stride` inner
@@ -20,7 +25,7 @@ Decoding never executes anything: sizes are checked before parsing and every fie
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -44,7 +49,8 @@ from hashgrad.work.params import WorkParams
 
 MILESTONE_BYTES = 8  # truncated sha256 of the weights (a match still needs the exact state: 2^64 guesses)
 
-UPDATE_FORMAT = "hashgrad-update-v3"  # v3: hardware class (v2: a pinned kernel); v2: index width, milestones
+# v4: the declared batch_size; v3: hardware class (v2: a pinned kernel); v2: index width, milestones
+UPDATE_FORMAT = "hashgrad-update-v4"
 MAX_MILESTONES = 1024
 
 
@@ -60,6 +66,7 @@ class UpdateHeader:
     chunk_size: int
     topk: int
     quant_bins: int
+    batch_size: int  # windows per inner step the miner declares it trained on
     milestones: tuple[bytes, ...] = ()
 
     def to_json(self) -> dict:
@@ -91,7 +98,7 @@ def parse_update_header(raw: dict) -> UpdateHeader:
     fields = set(UpdateHeader.__dataclass_fields__) | {"format"}
     if set(raw) != fields:
         raise WorkError("bad-header", "update header fields do not match")
-    ints = ("job_id", "epoch", "num_params", "chunk_size", "topk", "quant_bins")
+    ints = ("job_id", "epoch", "num_params", "chunk_size", "topk", "quant_bins", "batch_size")
     if not all(isinstance(raw[k], int) and not isinstance(raw[k], bool) and 0 <= raw[k] < 2**64 for k in ints):
         raise WorkError("bad-header", "integer fields out of range")
     parse_hardware_class(raw["hardware"])
@@ -111,6 +118,7 @@ def parse_update_header(raw: dict) -> UpdateHeader:
         chunk_size=raw["chunk_size"],
         topk=raw["topk"],
         quant_bins=raw["quant_bins"],
+        batch_size=raw["batch_size"],
         base_checkpoint=parse_hex(raw["base_checkpoint"], "base_checkpoint", size=32, error=WorkError),
         hotkey=parse_hex(raw["hotkey"], "hotkey", size=32, error=WorkError),
         delta_hash=parse_hex(raw["delta_hash"], "delta_hash", size=32, error=WorkError),
@@ -125,6 +133,10 @@ def check_header_matches_job(header: UpdateHeader, params: WorkParams, layout: L
         raise WorkError("wrong-compression", "compression settings differ from the job's")
     if header.num_params != layout.num_params:
         raise WorkError("wrong-model", f"{header.num_params} parameters, job has {layout.num_params}")
+    if not params.min_batch_size <= header.batch_size <= params.batch_size:
+        raise WorkError(
+            "wrong-batch", f"batch {header.batch_size}; the job allows {params.min_batch_size}..{params.batch_size}"
+        )
     if len(header.milestones) != len(compute_milestone_steps(params)):
         raise WorkError(
             "wrong-milestones",
@@ -133,6 +145,11 @@ def check_header_matches_job(header: UpdateHeader, params: WorkParams, layout: L
     precision = parse_hardware_class(header.hardware).precision
     if precision not in params.precisions:
         raise WorkError("wrong-precision", f"trained in {precision}; the job accepts {', '.join(params.precisions)}")
+
+
+def get_run_params(params: WorkParams, header: UpdateHeader) -> WorkParams:
+    """The job's parameters as the miner declares it ran them (its batch size): what replays use."""
+    return params if header.batch_size == params.batch_size else replace(params, batch_size=header.batch_size)
 
 
 def decode_update(data: bytes, params: WorkParams, layout: Layout) -> tuple[UpdateHeader, Payload]:

@@ -131,6 +131,7 @@ def test_invalid_header_hex():
         "chunk_size": 1,
         "topk": 1,
         "quant_bins": 4,
+        "batch_size": 8,
         "milestones": ["00" * 8],
     }
     with pytest.raises(WorkError) as exc:
