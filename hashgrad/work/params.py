@@ -53,7 +53,9 @@ class WorkParams:
     norm_high: float = 3.0
     dup_cosine: float = 0.9  # a later submission this similar to an earlier or recent one is a copy
     history_epochs: int = 3
-    eval_own_windows: int = 64
+    # own windows of the loss test: 256, not 64, so that the own-vs-random excess of a compressed update
+    # orders data faithfulness (bench/README.md: at 64 the honest excess sat at 2-3 errors, at 256 at 4-5)
+    eval_own_windows: int = 256
     eval_rand_windows: int = 64  # the loss test starts with this many random windows ...
     eval_rand_max: int = 256  # ... and doubles them up to this many ...
     eval_rel_stderr: float = 0.05  # ... until the gain's standard error is within this fraction of it
@@ -63,7 +65,9 @@ class WorkParams:
     own_factor_z: float = 2.0  # credit scales with the own-data advantage once the median shows it by this
     score_clip_quantile: float = 0.75  # the loss test clips updates to this quantile of the epoch's norms
     min_relative_gain: float = 0.5  # ... and this fraction of the epoch's median significant gain
-    gain_power: float = 3.0  # a gain scores (gain / median gain) ** gain_power ...
+    # a gain scores (gain / median gain) ** gain_power: 1, pay in proportion to the measured gain. A power of 3
+    # widened small shortfalls, but late-epoch gains carry ~17 % errors and it tripled them (bench/README.md)
+    gain_power: float = 1.0
     gain_cap: float = 2.0  # ... with the ratio capped here
     score_ema: float = 0.5
     audit_probability: float = 0.02

@@ -14,7 +14,8 @@ who learns the disclosed salt can re-check them. The stages (notes/training-prot
    the update clipped to the epoch's score_clip_quantile norm (above the median: more work than the
    median miner is credited; inflating past what the others send is not).
 4. replay audit with probability audit_probability, times audit_boost for new or recently flagged
-   hotkeys: a validator of the miner's hardware class replays a prefix of the run to a milestone the
+   hotkeys: a validator of the miner's hardware class replays a prefix of the run (at its declared
+   batch, update.get_run_params) to a milestone the
    miner could not predict, and a mismatch yields an `AuditEvidence` record (audit_evidence.py) to
    publish; records published by others are re-checked and convict the miner here too
    (`apply_audit_evidence`). A validator of another class replays the whole run on its own hardware
@@ -22,8 +23,10 @@ who learns the disclosed salt can re-check them. The stages (notes/training-prot
    milestone (work.crossclass).
 5. round credit = (s_rand / median significant gain)^gain_power, capped, zero unless significant and
    at least min_relative_gain of the median, times the own-data factor (own-window excess over the
-   median excess, at most 1), and zero if the own-data gate fails (compute_own_gate: Templar's
-   own-vs-random test once the epoch's median update shows its own-data advantage clearly);
+   median excess, at most 1), times the declared effort (the batch in the update header over the
+   job's: audits replay that batch, so only work the miner can prove is paid), and zero if the
+   own-data gate fails (compute_own_gate: Templar's own-vs-random test once the epoch's median
+   update shows its own-data advantage clearly);
    rating = EMA of the credit; score = rating if the gate passed and nothing was flagged this epoch;
    a failed audit bans the hotkey for good (the chain slashes its stake); weights = scores / sum.
 """
