@@ -1,13 +1,15 @@
 """Miners that do a graded share of the job, for measuring whether reward follows work.
 
-    steps  f   runs round(f*H) of the H inner steps and sends that (smaller) pseudo-gradient as is
+    steps  f   runs round(f*H) of the H inner steps, sends that (smaller) pseudo-gradient as is and
+               declares those steps in its update header (audits replay them)
     batch  f   runs the H steps on batches of round(f*B) windows instead of B, and declares that batch
                in its update header (as the protocol lets it: audits replay the declared batch)
     data   f   runs the H steps, but only a share f of its assigned pages hold their own bytes: the
                rest are swapped for other training pages (a miner that trains on what it likes)
 
 None of them inflates its update: each sends the true result of the work it did, with the
-milestones that work reached (an audit that replays past a step it skipped, or the full job, fails).
+milestones that work reached. Steps and batch are declared, as the protocol lets a miner do; the
+data miner hides what it did (an audit of it fails).
 At f = 1 each is exactly the honest miner. bench/bench_fidelity.py grades 2 miners at each of
 25/50/75/100 % along each axis and measures the rank correlation of effort and reward.
 """
@@ -25,7 +27,7 @@ from hashgrad.work.compress import apply_error_feedback, compute_layout
 from hashgrad.work.data import Dataset, compute_assigned_pages
 from hashgrad.work.hashing import compute_sample, compute_seed
 from hashgrad.work.miner import MinerOutput, build_update, compute_training
-from hashgrad.work.update import MILESTONE_BYTES, compute_delta_hash, compute_milestone_steps
+from hashgrad.work.update import compute_delta_hash
 
 AXES = ("steps", "batch", "data")
 
@@ -59,13 +61,11 @@ def compute_unfaithful_dataset(ctx: MinerContext, fraction: float) -> Dataset:
 
 
 def compute_graded_training(ctx: MinerContext, effort: Effort) -> tuple[torch.Tensor, tuple[bytes, ...]]:
-    """(pseudo-gradient, milestones) of the graded run; milestones it never reached are zero hashes."""
+    """(pseudo-gradient, milestones) of the graded run: the milestones of the steps it ran."""
     params, effort = ctx.params, effort.check()
     if effort.axis == "steps":
         steps = max(1, round(effort.fraction * params.inner_steps))
-        delta, milestones = compute_training(ctx.checkpoint, ctx.dataset, ctx.seed, ctx.hotkey, params, steps=steps)
-        missing = len(compute_milestone_steps(params)) - len(milestones)
-        return delta, milestones + tuple(bytes(MILESTONE_BYTES) for _ in range(missing))
+        return compute_training(ctx.checkpoint, ctx.dataset, ctx.seed, ctx.hotkey, replace(params, inner_steps=steps))
     if effort.axis == "batch":
         batch = max(1, round(effort.fraction * params.batch_size))
         return compute_training(ctx.checkpoint, ctx.dataset, ctx.seed, ctx.hotkey, replace(params, batch_size=batch))
@@ -79,6 +79,8 @@ def compute_graded_output(ctx: MinerContext, effort: Effort) -> MinerOutput:
     params = ctx.params
     if effort.axis == "batch":  # declared in the header: the batch it really trained on
         params = replace(params, batch_size=max(1, round(effort.fraction * params.batch_size)))
+    if effort.axis == "steps":  # declared in the header: the steps it really ran
+        params = replace(params, inner_steps=max(1, round(effort.fraction * params.inner_steps)))
     layout = compute_layout(params.model, params.chunk_size, params.topk)
     delta, milestones = compute_graded_training(ctx, effort)
     ef = torch.zeros(layout.num_params) if ctx.ef is None else ctx.ef

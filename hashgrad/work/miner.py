@@ -273,7 +273,7 @@ def build_update(
     milestones: tuple[bytes, ...] | None = None,
 ) -> tuple[bytes, bytes, bytes]:
     """(artifact bytes, artifact id, commitment) for a payload (milestones default to zero hashes); the
-    header declares `params.batch_size`, the batch the miner trained with."""
+    header declares `params.batch_size` and `params.inner_steps`, the batch and steps the miner ran."""
     if milestones is None:
         milestones = tuple(bytes(MILESTONE_BYTES) for _ in compute_milestone_steps(params))
     header = UpdateHeader(
@@ -288,6 +288,7 @@ def build_update(
         topk=params.topk,
         quant_bins=params.quant_bins,
         batch_size=params.batch_size,
+        inner_steps=params.inner_steps,
         milestones=milestones,
     )
     artifact = encode_update(header, payload)

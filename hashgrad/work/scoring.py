@@ -15,7 +15,7 @@ who learns the disclosed salt can re-check them. The stages (notes/training-prot
    median miner is credited; inflating past what the others send is not).
 4. replay audit with probability audit_probability, times audit_boost for new or recently flagged
    hotkeys: a validator of the miner's hardware class replays a prefix of the run (at its declared
-   batch, update.get_run_params) to a milestone the
+   batch and steps, update.get_run_params) to a milestone the
    miner could not predict, and a mismatch yields an `AuditEvidence` record (audit_evidence.py) to
    publish; records published by others are re-checked and convict the miner here too
    (`apply_audit_evidence`). A validator of another class replays the whole run on its own hardware
@@ -23,8 +23,8 @@ who learns the disclosed salt can re-check them. The stages (notes/training-prot
    milestone (work.crossclass).
 5. round credit = (s_rand / median significant gain)^gain_power, capped, zero unless significant and
    at least min_relative_gain of the median, times the own-data factor (own-window excess over the
-   median excess, at most 1), times the declared effort (the batch in the update header over the
-   job's: audits replay that batch, so only work the miner can prove is paid), and zero if the
+   median excess, at most 1), times the declared effort (batch x steps in the update header over
+   the job's: audits replay that run, so only work the miner can prove is paid), and zero if the
    own-data gate fails (compute_own_gate: Templar's own-vs-random test once the epoch's median
    update shows its own-data advantage clearly);
    rating = EMA of the credit; score = rating if the gate passed and nothing was flagged this epoch;
@@ -250,9 +250,9 @@ def compute_gain_score(test: LossTest, median: float, params: WorkParams) -> flo
 
 
 def compute_effort_factor(header: UpdateHeader, params: WorkParams) -> float:
-    """The share of a full job's work the miner declares (its batch over the job's), which audits check:
-    a miner is paid for the work it can prove, as a Bitcoin miner is for its hashes."""
-    return header.batch_size / params.batch_size
+    """The share of a full job's work the miner declares (its tokens, batch x steps, over the job's), which
+    audits check: a miner is paid for the work it can prove, as a Bitcoin miner is for its hashes."""
+    return header.batch_size * header.inner_steps / (params.batch_size * params.inner_steps)
 
 
 def compute_round_credit(
@@ -470,12 +470,13 @@ def compute_loss_tests(
             [p for p, _ in own_refs],
             [p for p, _ in rand_refs],
         )
+    runs = {s.uid: params if headers is None else get_run_params(params, headers[s.uid]) for s in passed}
     audited = {
-        s.uid: compute_audit_steps(inputs.seed, inputs.salt, s.hotkey, params)
+        s.uid: compute_audit_steps(inputs.seed, inputs.salt, s.hotkey, runs[s.uid])
         for s in passed
         if is_audited(inputs.seed, inputs.salt, s.hotkey, compute_audit_probability(ratings.get(s.hotkey), params))
     }
-    audited |= {s.uid: params.inner_steps for s in passed if s.hotkey in inputs.forced_audits}
+    audited |= {s.uid: runs[s.uid].inner_steps for s in passed if s.hotkey in inputs.forced_audits}
     return tests, audited
 
 

@@ -132,6 +132,7 @@ def test_invalid_header_hex():
         "topk": 1,
         "quant_bins": 4,
         "batch_size": 8,
+        "inner_steps": 12,
         "milestones": ["00" * 8],
     }
     with pytest.raises(WorkError) as exc:

@@ -53,8 +53,8 @@ def overdeclared(checkpoint, base_hash, dataset, params, key):
 
 @pytest.fixture(scope="module")
 def report(checkpoint, base_hash, dataset, params):
-    """Honest miners (uids 0-2), a half-batch miner that declares it (3) and one that hides it (4),
-    every one of them replayed in full."""
+    """Honest miners (uids 0-2), a half-batch miner that declares it (3) and one that hides it (4), a
+    half-steps miner that declares it (5), every one of them replayed in full."""
     subs = []
     for uid in range(3):
         out = compute_output("honest", MinerContext(checkpoint, base_hash, dataset, SEED, hotkey(uid), 1, params))
@@ -65,6 +65,10 @@ def report(checkpoint, base_hash, dataset, params):
     subs.append(Submission(3, hotkey(3), half.commitment, 3, half.artifact))
     artifact, _, commitment = overdeclared(checkpoint, base_hash, dataset, params, hotkey(4))
     subs.append(Submission(4, hotkey(4), commitment, 4, artifact))
+    steps = compute_graded_output(
+        MinerContext(checkpoint, base_hash, dataset, SEED, hotkey(5), 1, params), Effort("steps", 0.5)
+    )
+    subs.append(Submission(5, hotkey(5), steps.commitment, 5, steps.artifact))
     inputs = ScoringInputs(
         params,
         1,
@@ -74,26 +78,30 @@ def report(checkpoint, base_hash, dataset, params):
         base_hash,
         dataset,
         tuple(subs),
-        forced_audits=frozenset(hotkey(uid) for uid in range(5)),
+        forced_audits=frozenset(hotkey(uid) for uid in range(6)),
     )
     return compute_scores(inputs, ValidatorState()), subs
 
 
-def test_a_declared_smaller_batch_passes_its_audit_and_a_hidden_one_fails(report, params):
+def test_declared_smaller_batch_and_steps_pass_their_audits_and_a_hidden_one_fails(report, params):
     result, subs = report
     header = decode_update(subs[3].artifact, params, layout_of(params))[0]
     assert header.batch_size == params.batch_size // 2
     assert get_run_params(params, header).batch_size == params.batch_size // 2
     verdicts = {v.uid: v for v in result.verdicts}
     assert all(verdicts[uid].audited and verdicts[uid].audit_steps == params.inner_steps for uid in range(5))
-    assert [verdicts[uid].reason for uid in range(4)] == [None] * 4
+    assert verdicts[5].audited
+    assert [verdicts[uid].reason for uid in (0, 1, 2, 3, 5)] == [None] * 5
+    assert verdicts[5].audit_steps == params.inner_steps // 2  # replayed to the steps it declared
     assert verdicts[4].reason == "audit-failed"  # over-declared: the replay at the job's batch diverges
     assert [e.uid for e in result.evidence] == [4]
 
 
 def test_credit_is_scaled_by_the_declared_batch(params):
-    header = type("H", (), {"batch_size": params.batch_size // 4})()
+    header = type("H", (), {"batch_size": params.batch_size // 4, "inner_steps": params.inner_steps})()
     assert compute_effort_factor(header, params) == pytest.approx(0.25)
+    header.inner_steps = params.inner_steps // 2
+    assert compute_effort_factor(header, params) == pytest.approx(0.125)
     gate = OwnGate(enforced=False, measurable=False, median_excess=0.0)
     flat = replace(params, gain_power=1.0)
     full = compute_round_credit(loss_test(0.05, 0.03), 0.03, gate, flat)
