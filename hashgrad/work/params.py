@@ -65,9 +65,9 @@ class WorkParams:
     own_factor_z: float = 2.0  # credit scales with the own-data advantage once the median shows it by this
     score_clip_quantile: float = 0.75  # the loss test clips updates to this quantile of the epoch's norms
     min_relative_gain: float = 0.5  # ... and this fraction of the epoch's median significant gain
-    # a gain scores (gain / median gain) ** gain_power: 1, pay in proportion to the measured gain. A power of 3
-    # widened small shortfalls, but late-epoch gains carry ~17 % errors and it tripled them (bench/README.md)
-    gain_power: float = 1.0
+    # a gain scores (gain / median gain) ** gain_power ... A power above 1 widens small shortfalls: at 1 or 2 the
+    # training bench's sandbagger (2 steps of 10, scaled x5) earned 0.04-0.06 an epoch, at 3 ~0 (bench/README.md)
+    gain_power: float = 3.0
     gain_cap: float = 2.0  # ... with the ratio capped here
     score_ema: float = 0.5
     audit_probability: float = 0.02
