@@ -31,7 +31,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
 
@@ -118,15 +118,31 @@ def compute_gate_passes(record, honest: list[int], extra_salts: int, params) -> 
     return results
 
 
+def compute_verdict_dump(record) -> dict:
+    """One epoch's verdicts per validator (for re-scoring offline) and the paid incentive."""
+    return {
+        "incentive": record.incentive,
+        "reports": [
+            [
+                {"uid": v.uid, "reason": v.reason, "score": v.score, "audited": v.audited, "norm": v.norm}
+                | ({} if v.loss_test is None else asdict(v.loss_test))
+                for v in report.verdicts
+            ]
+            for report in record.reports
+        ],
+    }
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="small")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--gate-salts", type=int, default=8)
+    parser.add_argument("--dump", default=None, help="write every validator's verdicts per epoch (JSON) here")
     parser.add_argument("--no-evidence", action="store_true", help="audit records stay with the auditor (as before)")
     args = parser.parse_args(argv)
     set_determinism_pins()
-    params = get_preset(args.preset, kernel=get_kernel())
+    params = get_preset(args.preset)
     dataset = build_stdlib_dataset(params.page_tokens)
     checkpoint = Checkpoint(params.model, compute_initial_state(params.model, 0))
     miners, graded, honest, cheater = build_miners()
@@ -137,13 +153,14 @@ def main(argv: list[str]) -> int:
         f"model {compute_num_params(params.model)} params, {len(miners)} miners, {len(validators)} validators, "
         f"kernel {get_kernel()}"
     )
-    records, gate = [], []
+    records, gate, dumped = [], [], []
     started = time.monotonic()
     for epoch in range(args.epochs):
         t0 = time.monotonic()
         forced = {0: frozenset({miners[cheater].hotkey})} if epoch == CATCH_EPOCH else {}
         record = run_network_epoch(net, forced)
         records.append(record)
+        dumped.append(compute_verdict_dump(record))
         gate += compute_gate_passes(record, honest, args.gate_salts, params)
         reasons = {uid: r for uid, r in sorted((v.uid, v.reason) for v in record.reports[0].verdicts) if r}
         log(
@@ -188,6 +205,9 @@ def main(argv: list[str]) -> int:
         "seconds": time.monotonic() - started,
         "kernel": get_kernel(),
     }
+    if args.dump:
+        with open(args.dump, "w") as out:
+            json.dump({"graded": graded, "cheater": cheater, "epochs": dumped}, out)
     print(json.dumps(result))
     return 0
 

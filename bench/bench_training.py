@@ -19,6 +19,7 @@ computation) whose incentive picks who the next epoch aggregates.
 
 Runs on one thread with deterministic algorithms. Prints progress; the last line is JSON.
     .venv/bin/python bench/bench_training.py [--preset rounds] [--epochs 10] [--adv-epochs 3]
+    .venv/bin/python bench/bench_training.py --adversarial-only   # stage 4 alone: honest_share, earned by kind
 """
 
 from __future__ import annotations
@@ -140,6 +141,30 @@ def compute_round_seconds_main() -> float:
     return job.tempo * HASHGRAD_MAIN.pow.target_spacing / WORK_PRESETS["main"].rounds_per_epoch
 
 
+def get_adversarial_kinds() -> list[str]:
+    return ["honest"] * ADVERSARIAL_HONEST + list(ADVERSARY_KINDS)
+
+
+def compute_adversarial_share(params, dataset, checkpoint, epochs: int) -> dict:
+    """Stage 4 alone: the honest miners' share of the incentive from epoch 1 on, and each kind's."""
+    kinds = get_adversarial_kinds()
+    started = time.monotonic()
+    adversarial = run_swarm(params, dataset, checkpoint, kinds, epochs, "adversarial")
+    paid = adversarial[1:] or adversarial
+    earned = {
+        k: round(sum(w for e in paid for uid, w in e.weights.items() if kinds[uid] == k) / len(paid), 4)
+        for k in sorted(set(kinds))
+    }
+    return {
+        "honest_share": earned["honest"],
+        "earned_by_kind": earned,
+        "adv_epochs": epochs,
+        "loss_adversarial": adversarial[-1].heldout_loss,
+        "seconds": time.monotonic() - started,
+        "kernel": get_kernel(),
+    }
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="rounds")
@@ -147,6 +172,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--adv-epochs", type=int, default=3)
     parser.add_argument("--outer", default=None, help="override the preset's outer optimiser")
     parser.add_argument("--inner-steps", type=int, default=None, help="override the preset's H")
+    parser.add_argument("--adversarial-only", action="store_true", help="run stage 4 alone (honest_share)")
     args = parser.parse_args(argv)
     set_determinism_pins()
     params = get_preset(args.preset)
@@ -163,6 +189,9 @@ def main(argv: list[str]) -> int:
         f"H={params.inner_steps} B={params.batch_size} T={params.model.block_size}, {rounds} rounds "
         f"({params.rounds_per_epoch} per epoch), outer {params.outer_optimizer}, kernel {get_kernel()}"
     )
+    if args.adversarial_only:
+        print(json.dumps(compute_adversarial_share(params, dataset, checkpoint, args.adv_epochs)))
+        return 0
     initial = compute_heldout_loss(checkpoint, dataset)
 
     started = time.monotonic()
@@ -196,7 +225,7 @@ def main(argv: list[str]) -> int:
         f"{reached if reached is not None else 'never'} ({time.monotonic() - started:.1f} s)"
     )
 
-    kinds = ["honest"] * ADVERSARIAL_HONEST + list(ADVERSARY_KINDS)
+    kinds = get_adversarial_kinds()
     adversarial = run_swarm(params, dataset, checkpoint, kinds, args.adv_epochs, "adversarial")
 
     dense_bytes = 4 * compute_num_params(params.model)

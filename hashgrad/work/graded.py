@@ -1,12 +1,15 @@
 """Miners that do a graded share of the job, for measuring whether reward follows work.
 
-    steps  f   runs round(f*H) of the H inner steps and sends that (smaller) pseudo-gradient as is
-    batch  f   runs the H steps on batches of round(f*B) windows instead of B
+    steps  f   runs round(f*H) of the H inner steps, sends that (smaller) pseudo-gradient as is and
+               declares those steps in its update header (audits replay them)
+    batch  f   runs the H steps on batches of round(f*B) windows instead of B, and declares that batch
+               in its update header (as the protocol lets it: audits replay the declared batch)
     data   f   runs the H steps, but only a share f of its assigned pages hold their own bytes: the
                rest are swapped for other training pages (a miner that trains on what it likes)
 
 None of them inflates its update: each sends the true result of the work it did, with the
-milestones that work reached (an audit that replays past a step it skipped, or the full job, fails).
+milestones that work reached. Steps and batch are declared, as the protocol lets a miner do; the
+data miner hides what it did (an audit of it fails).
 At f = 1 each is exactly the honest miner. bench/bench_fidelity.py grades 2 miners at each of
 25/50/75/100 % along each axis and measures the rank correlation of effort and reward.
 """
@@ -25,8 +28,9 @@ from hashgrad.work.data import Dataset, compute_assigned_pages
 from hashgrad.work.hashing import compute_sample, compute_seed
 from hashgrad.work.miner import MinerOutput, TrainingRun, build_update, compute_training_run
 from hashgrad.work.model import compute_flat
+from hashgrad.work.params import WorkParams
 from hashgrad.work.reveal import compute_reveal_package, encode_reveal
-from hashgrad.work.update import MILESTONE_BYTES, compute_delta_hash, compute_milestone_steps
+from hashgrad.work.update import compute_delta_hash
 
 AXES = ("steps", "batch", "data")
 
@@ -59,26 +63,28 @@ def compute_unfaithful_dataset(ctx: MinerContext, fraction: float) -> Dataset:
     return Dataset(dataset.manifest, pages)
 
 
-def compute_graded_training(ctx: MinerContext, effort: Effort) -> tuple[torch.Tensor, tuple[bytes, ...], TrainingRun]:
-    """(pseudo-gradient, milestones, run) of the graded run; milestones it never reached are zero hashes."""
-    params, effort = ctx.params, effort.check()
-    dataset, steps = ctx.dataset, None
+def compute_declared_params(params: WorkParams, effort: Effort) -> WorkParams:
+    """The job's params at the batch and steps the graded miner really runs, and so declares."""
+    if effort.axis == "batch":
+        return replace(params, batch_size=max(1, round(effort.fraction * params.batch_size)))
     if effort.axis == "steps":
-        steps = max(1, round(effort.fraction * params.inner_steps))
-    elif effort.axis == "batch":
-        params = replace(params, batch_size=max(1, round(effort.fraction * params.batch_size)))
-    else:
-        dataset = compute_unfaithful_dataset(ctx, effort.fraction)
-    run = compute_training_run(ctx.checkpoint, dataset, ctx.seed, ctx.hotkey, params, steps)
-    missing = len(compute_milestone_steps(params)) - len(run.milestones)
-    delta = compute_flat(ctx.checkpoint.state) - run.end.params
-    return delta, run.milestones + tuple(bytes(MILESTONE_BYTES) for _ in range(missing)), run
+        return replace(params, inner_steps=max(1, round(effort.fraction * params.inner_steps)))
+    return params
+
+
+def compute_graded_training(ctx: MinerContext, effort: Effort) -> tuple[torch.Tensor, tuple[bytes, ...], TrainingRun]:
+    """(pseudo-gradient, milestones, run) of the graded run: the milestones of the steps it ran."""
+    effort = effort.check()
+    params = compute_declared_params(ctx.params, effort)
+    dataset = compute_unfaithful_dataset(ctx, effort.fraction) if effort.axis == "data" else ctx.dataset
+    run = compute_training_run(ctx.checkpoint, dataset, ctx.seed, ctx.hotkey, params)
+    return compute_flat(ctx.checkpoint.state) - run.end.params, run.milestones, run
 
 
 def compute_graded_output(ctx: MinerContext, effort: Effort) -> MinerOutput:
     """The graded miner's artifact and reveal (the states it reached), built exactly as an honest
     miner builds its own."""
-    params = ctx.params
+    params = compute_declared_params(ctx.params, effort.check())  # the header declares what it ran
     layout = compute_layout(params.model, params.chunk_size, params.topk)
     delta, milestones, run = compute_graded_training(ctx, effort)
     ef = torch.zeros(layout.num_params) if ctx.ef is None else ctx.ef

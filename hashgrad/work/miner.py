@@ -276,8 +276,9 @@ def build_update(
     milestones: tuple[bytes, ...] | None = None,
     reveal: RevealPackage | None = None,
 ) -> tuple[bytes, bytes, bytes]:
-    """(artifact bytes, artifact id, commitment) for a payload (milestones default to zero hashes; the
-    header names the reveal's manifest, or none)."""
+    """(artifact bytes, artifact id, commitment) for a payload (milestones default to zero hashes); the
+    header declares `params.batch_size` and `params.inner_steps`, the batch and steps the miner ran,
+    and names the reveal's manifest, or none."""
     if milestones is None:
         milestones = tuple(bytes(MILESTONE_BYTES) for _ in compute_milestone_steps(params))
     header = UpdateHeader(
@@ -291,6 +292,8 @@ def build_update(
         chunk_size=params.chunk_size,
         topk=params.topk,
         quant_bins=params.quant_bins,
+        batch_size=params.batch_size,
+        inner_steps=params.inner_steps,
         milestones=milestones,
         reveal=NO_REVEAL if reveal is None else reveal.manifest_id,
     )

@@ -14,7 +14,8 @@ who learns the disclosed salt can re-check them. The stages (notes/training-prot
    the update clipped to the epoch's score_clip_quantile norm (above the median: more work than the
    median miner is credited; inflating past what the others send is not).
 4. replay audit with probability audit_probability, times audit_boost for new or recently flagged
-   hotkeys: a validator of the miner's hardware class replays a prefix of the run to a milestone the
+   hotkeys: a validator of the miner's hardware class replays a prefix of the run (at its declared
+   batch and steps, update.get_run_params) to a milestone the
    miner could not predict, and a mismatch yields an `AuditEvidence` record (audit_evidence.py) to
    publish; records published by others are re-checked and convict the miner here too
    (`apply_audit_evidence`). A validator of another class replays the whole run on its own hardware
@@ -22,8 +23,10 @@ who learns the disclosed salt can re-check them. The stages (notes/training-prot
    none to be had fails the audit), and a failure names the first diverging milestone (work.crossclass).
 5. round credit = (s_rand / median significant gain)^gain_power, capped, zero unless significant and
    at least min_relative_gain of the median, times the own-data factor (own-window excess over the
-   median excess, at most 1), and zero if the own-data gate fails (compute_own_gate: Templar's
-   own-vs-random test once the epoch's median update shows its own-data advantage clearly);
+   median excess, at most 1), times the declared effort (batch x steps in the update header over
+   the job's: audits replay that run, so only work the miner can prove is paid), and zero if the
+   own-data gate fails (compute_own_gate: Templar's own-vs-random test once the epoch's median
+   update shows its own-data advantage clearly);
    rating = EMA of the credit; score = rating if the gate passed and nothing was flagged this epoch;
    a failed audit bans the hotkey for good (the chain slashes its stake); weights = scores / sum.
 """
@@ -54,7 +57,7 @@ from hashgrad.work.hardware import CPU_FP32, Runtime, is_exact_class, parse_hard
 from hashgrad.work.hashing import compute_commitment, compute_tagged_hash
 from hashgrad.work.model import Checkpoint
 from hashgrad.work.params import WorkParams
-from hashgrad.work.update import UpdateHeader, compute_artifact_id, decode_update
+from hashgrad.work.update import UpdateHeader, compute_artifact_id, decode_update, get_run_params
 
 TAG_SALT = "hashgrad/work/salt"
 
@@ -251,11 +254,20 @@ def compute_gain_score(test: LossTest, median: float, params: WorkParams) -> flo
     return min(test.s_rand / median, params.gain_cap) ** params.gain_power
 
 
-def compute_round_credit(test: LossTest, median: float, gate: OwnGate, params: WorkParams) -> float:
-    """This round's credit: the gain score times the own-data factor, zero if the own-data gate fails."""
+def compute_effort_factor(header: UpdateHeader, params: WorkParams) -> float:
+    """The share of a full job's work the miner declares (its tokens, batch x steps, over the job's), which
+    audits check: a miner is paid for the work it can prove, as a Bitcoin miner is for its hashes."""
+    return header.batch_size * header.inner_steps / (params.batch_size * params.inner_steps)
+
+
+def compute_round_credit(
+    test: LossTest, median: float, gate: OwnGate, params: WorkParams, effort: float = 1.0
+) -> float:
+    """This round's credit: the gain score times the own-data factor times the declared effort
+    (compute_effort_factor), zero if the own-data gate fails."""
     if not is_own_gate_passed(test, gate, params):
         return 0.0
-    return compute_gain_score(test, median, params) * compute_own_factor(test, gate)
+    return compute_gain_score(test, median, params) * compute_own_factor(test, gate) * effort
 
 
 def compute_next_rating(
@@ -310,7 +322,7 @@ def compute_scores(inputs: ScoringInputs, state: ValidatorState) -> ScoreReport:
         s.uid: "banned" for s in order if s.uid not in reasons and state.ratings.get(s.hotkey, Rating()).banned
     }  # no test, no audit
     passed = [s for s in order if s.uid not in reasons]
-    tests, audited = compute_loss_tests(inputs, passed, updates, state)
+    tests, audited = compute_loss_tests(inputs, passed, updates, state, headers)
     if not inputs.cross_class_audits:
         audited = {uid: steps for uid, steps in audited.items() if is_exact_replay(inputs, headers[uid])}
     diverged, evidence = {}, []
@@ -323,7 +335,8 @@ def compute_scores(inputs: ScoringInputs, state: ValidatorState) -> ScoreReport:
                 reasons[sub.uid] = "audit-failed"
             if found is not None:
                 evidence.append(found)
-    report = compute_report(inputs, state, order, reasons, updates, tests, audited, diverged)
+    efforts = {uid: compute_effort_factor(header, params) for uid, header in headers.items()}
+    report = compute_report(inputs, state, order, reasons, updates, tests, audited, diverged, efforts)
     return apply_audit_evidence(replace(report, evidence=tuple(evidence)), inputs, inputs.evidence)
 
 
@@ -349,7 +362,7 @@ def compute_audit(
             inputs.checkpoint,
             inputs.dataset,
             inputs.seed,
-            inputs.params,
+            get_run_params(inputs.params, header),
             sub.uid,
             compute_artifact_id(sub.artifact),
             header,
@@ -368,7 +381,7 @@ def compute_audit(
         inputs.dataset,
         inputs.seed,
         sub.hotkey,
-        inputs.params,
+        get_run_params(inputs.params, header),
         header,
         reveal,
         get_audit_runtime(inputs, header),
@@ -401,7 +414,7 @@ def apply_audit_evidence(report: ScoreReport, inputs: ScoringInputs, records: tu
             inputs.checkpoint,
             inputs.dataset,
             inputs.seed,
-            inputs.params,
+            get_run_params(inputs.params, header),
             header,
             compute_artifact_id(sub.artifact),
         ):
@@ -439,8 +452,10 @@ def compute_loss_tests(
     passed: list[Submission],
     updates: dict[int, torch.Tensor],
     state: ValidatorState | None = None,
+    headers: dict[int, UpdateHeader] | None = None,
 ):
-    """(uid -> LossTest, uid -> inner steps its audit replays) for the submissions that passed stages 1-2."""
+    """(uid -> LossTest, uid -> inner steps its audit replays) for the submissions that passed stages 1-2;
+    a miner's own windows are drawn from the batches it declared (`headers`; the job's batch without)."""
     params, checkpoint, ratings = inputs.params, inputs.checkpoint, (state or ValidatorState()).ratings
     if not passed:
         return {}, {}
@@ -452,7 +467,8 @@ def compute_loss_tests(
     clip = compute_credit_clip(updates, params)
     tests = {}
     for sub in passed:
-        own_refs = compute_own_refs(inputs.dataset, params, inputs.seed, inputs.salt, sub.hotkey)
+        run_params = params if headers is None else get_run_params(params, headers[sub.uid])
+        own_refs = compute_own_refs(inputs.dataset, run_params, inputs.seed, inputs.salt, sub.hotkey)
         own = compute_windows(inputs.dataset, own_refs, window)
         tests[sub.uid] = compute_loss_test(
             checkpoint,
@@ -465,16 +481,17 @@ def compute_loss_tests(
             [p for p, _ in own_refs],
             [p for p, _ in rand_refs],
         )
+    runs = {s.uid: params if headers is None else get_run_params(params, headers[s.uid]) for s in passed}
     audited = {
-        s.uid: compute_audit_steps(inputs.seed, inputs.salt, s.hotkey, params)
+        s.uid: compute_audit_steps(inputs.seed, inputs.salt, s.hotkey, runs[s.uid])
         for s in passed
         if is_audited(inputs.seed, inputs.salt, s.hotkey, compute_audit_probability(ratings.get(s.hotkey), params))
     }
-    audited |= {s.uid: params.inner_steps for s in passed if s.hotkey in inputs.forced_audits}
+    audited |= {s.uid: runs[s.uid].inner_steps for s in passed if s.hotkey in inputs.forced_audits}
     return tests, audited
 
 
-def compute_report(inputs, state, order, reasons, updates, tests, audited, diverged) -> ScoreReport:
+def compute_report(inputs, state, order, reasons, updates, tests, audited, diverged, efforts) -> ScoreReport:
     ratings = dict(state.ratings)
     verdicts, scores = [], {}
     median, gate = compute_median_gain(tests), compute_own_gate(tests, inputs.params)
@@ -484,7 +501,7 @@ def compute_report(inputs, state, order, reasons, updates, tests, audited, diver
         if previous.banned and reason is None:
             reason = "banned"
         passed_gate = test is not None and is_own_gate_passed(test, gate, inputs.params)
-        credit = compute_round_credit(test, median, gate, inputs.params) if test is not None else 0.0
+        credit = 0.0 if test is None else compute_round_credit(test, median, gate, inputs.params, efforts[sub.uid])
         rating = compute_next_rating(previous, reason, test, credit, passed_gate, inputs.params)
         ratings[sub.hotkey] = rating
         score = rating.rating if reason is None and passed_gate else 0.0

@@ -5,7 +5,13 @@ Bytes: one safetensors file with three tensors — `indices` (uint8, chunk-local
 tensors x bins) — and a single metadata key "hashgrad" holding canonical JSON:
 
     format, job_id, epoch, base_checkpoint (hex), hotkey (hex), delta_hash (hex), hardware,
-    num_params, chunk_size, topk, quant_bins, milestones (hex list), reveal (hex)
+    num_params, chunk_size, topk, quant_bins, batch_size, inner_steps, milestones (hex list), reveal (hex)
+
+`batch_size` and `inner_steps` are the effort the miner declares: windows per inner step, within
+the job's [min_batch_size, batch_size], and steps, 1..H (`milestones` are those its steps reach).
+Audits replay the run at that batch and to those steps (get_run_params), and the validator scales
+the miner's credit by the declared tokens, so a miner is paid for the work it can prove, as a
+Bitcoin miner is: under-declaring costs pay, over-declaring fails the first audit that draws it.
 
 `delta_hash` is sha256 of the dense float32 pseudo-gradient the miner computed; `milestones` are
 truncated hashes of its inner state (weights and AdamW moments) after every `audit_stride` inner
@@ -22,7 +28,7 @@ Decoding never executes anything: sizes are checked before parsing and every fie
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -46,7 +52,8 @@ from hashgrad.work.params import WorkParams
 
 MILESTONE_BYTES = 8  # truncated sha256 of the weights (a match still needs the exact state: 2^64 guesses)
 
-UPDATE_FORMAT = "hashgrad-update-v4"  # v4: reveal manifest; v3: hardware class; v2: index width, milestones
+# v5: the declared batch_size and inner_steps; v4: reveal manifest; v3: hardware class; v2: index width, milestones
+UPDATE_FORMAT = "hashgrad-update-v5"
 MAX_MILESTONES = 1024
 
 
@@ -62,6 +69,8 @@ class UpdateHeader:
     chunk_size: int
     topk: int
     quant_bins: int
+    batch_size: int  # windows per inner step the miner declares it trained on
+    inner_steps: int  # inner steps the miner declares it ran
     milestones: tuple[bytes, ...] = ()
     reveal: bytes = bytes(32)  # sha256 of the reveal's manifest (work.reveal); zeros: none published
 
@@ -94,7 +103,7 @@ def parse_update_header(raw: dict) -> UpdateHeader:
     fields = set(UpdateHeader.__dataclass_fields__) | {"format"}
     if set(raw) != fields:
         raise WorkError("bad-header", "update header fields do not match")
-    ints = ("job_id", "epoch", "num_params", "chunk_size", "topk", "quant_bins")
+    ints = ("job_id", "epoch", "num_params", "chunk_size", "topk", "quant_bins", "batch_size", "inner_steps")
     if not all(isinstance(raw[k], int) and not isinstance(raw[k], bool) and 0 <= raw[k] < 2**64 for k in ints):
         raise WorkError("bad-header", "integer fields out of range")
     parse_hardware_class(raw["hardware"])
@@ -114,6 +123,8 @@ def parse_update_header(raw: dict) -> UpdateHeader:
         chunk_size=raw["chunk_size"],
         topk=raw["topk"],
         quant_bins=raw["quant_bins"],
+        batch_size=raw["batch_size"],
+        inner_steps=raw["inner_steps"],
         base_checkpoint=parse_hex(raw["base_checkpoint"], "base_checkpoint", size=32, error=WorkError),
         hotkey=parse_hex(raw["hotkey"], "hotkey", size=32, error=WorkError),
         delta_hash=parse_hex(raw["delta_hash"], "delta_hash", size=32, error=WorkError),
@@ -129,14 +140,27 @@ def check_header_matches_job(header: UpdateHeader, params: WorkParams, layout: L
         raise WorkError("wrong-compression", "compression settings differ from the job's")
     if header.num_params != layout.num_params:
         raise WorkError("wrong-model", f"{header.num_params} parameters, job has {layout.num_params}")
-    if len(header.milestones) != len(compute_milestone_steps(params)):
+    if not params.min_batch_size <= header.batch_size <= params.batch_size:
         raise WorkError(
-            "wrong-milestones",
-            f"{len(header.milestones)} milestones, the job expects {len(compute_milestone_steps(params))}",
+            "wrong-batch", f"batch {header.batch_size}; the job allows {params.min_batch_size}..{params.batch_size}"
+        )
+    if not 1 <= header.inner_steps <= params.inner_steps:
+        raise WorkError("wrong-steps", f"{header.inner_steps} inner steps; the job allows 1..{params.inner_steps}")
+    expected = len(compute_milestone_steps(get_run_params(params, header)))
+    if len(header.milestones) != expected:
+        raise WorkError(
+            "wrong-milestones", f"{len(header.milestones)} milestones, {header.inner_steps} steps declare {expected}"
         )
     precision = parse_hardware_class(header.hardware).precision
     if precision not in params.precisions:
         raise WorkError("wrong-precision", f"trained in {precision}; the job accepts {', '.join(params.precisions)}")
+
+
+def get_run_params(params: WorkParams, header: UpdateHeader) -> WorkParams:
+    """The job's parameters as the miner declares it ran them (batch size, inner steps): what replays use."""
+    if (header.batch_size, header.inner_steps) == (params.batch_size, params.inner_steps):
+        return params
+    return replace(params, batch_size=header.batch_size, inner_steps=header.inner_steps)
 
 
 def decode_update(data: bytes, params: WorkParams, layout: Layout) -> tuple[UpdateHeader, Payload]:

@@ -131,6 +131,8 @@ def test_invalid_header_hex():
         "chunk_size": 1,
         "topk": 1,
         "quant_bins": 4,
+        "batch_size": 8,
+        "inner_steps": 12,
         "milestones": ["00" * 8],
         "reveal": "00" * 32,
     }

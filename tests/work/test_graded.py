@@ -11,7 +11,7 @@ from hashgrad.work.compress import compute_layout
 from hashgrad.work.data import compute_assigned_pages
 from hashgrad.work.graded import AXES, Effort, compute_graded_output, compute_unfaithful_dataset
 from hashgrad.work.hashing import compute_tagged_hash
-from hashgrad.work.update import MILESTONE_BYTES, decode_update
+from hashgrad.work.update import MILESTONE_BYTES, compute_milestone_steps, decode_update, get_run_params
 
 SEED = b"\x61" * 32
 HOTKEY = compute_tagged_hash("test/graded", b"")
@@ -27,13 +27,14 @@ def test_full_effort_is_the_honest_miner(ctx, axis):
     assert compute_graded_output(ctx, Effort(axis, 1.0)).artifact == compute_output("honest", ctx).artifact
 
 
-def test_fewer_steps_send_a_smaller_update_and_no_later_milestones(ctx, params):
+def test_fewer_steps_send_a_smaller_update_and_declare_their_steps(ctx, params):
     honest, half = compute_output("honest", ctx), compute_graded_output(ctx, Effort("steps", 0.5))
     assert 0 < float(half.delta.norm()) < float(honest.delta.norm())
     header, _ = decode_update(half.artifact, params, compute_layout(params.model, params.chunk_size, params.topk))
-    reached = params.inner_steps // 2 // params.audit_stride
-    assert all(m != bytes(MILESTONE_BYTES) for m in header.milestones[:reached])
-    assert all(m == bytes(MILESTONE_BYTES) for m in header.milestones[reached:])
+    assert header.inner_steps == params.inner_steps // 2 and header.batch_size == params.batch_size
+    reached = compute_milestone_steps(get_run_params(params, header))
+    assert len(header.milestones) == len(reached) == (params.inner_steps // 2 - 1) // params.audit_stride
+    assert all(m != bytes(MILESTONE_BYTES) for m in header.milestones)
 
 
 def test_smaller_batches_train_on_fewer_windows(ctx):
