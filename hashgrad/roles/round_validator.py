@@ -20,6 +20,7 @@ from hashgrad.chain.hashes import tagged_hash
 from hashgrad.chain.jobs import compute_round_close_height, get_rounds_per_epoch
 from hashgrad.incentive.convert import compute_weights_from_scores
 from hashgrad.roles.common import EpochClock, commit_weights, log
+from hashgrad.roles.evidence import publish_evidence
 from hashgrad.roles.rounds import (
     RoundChain,
     build_round_inputs,
@@ -45,6 +46,7 @@ class RoundTally:
     flagged: set[int] = field(default_factory=set)  # uids a public check failed in some round
     announced: dict[int, dict[int, bytes]] = field(default_factory=dict)  # round -> uid -> artifact id
     tested: int = 0  # rounds loss-tested
+    evidence: list = field(default_factory=list)  # failed audits' records, published once the manifests are revealed
 
 
 def is_round_tested(salt: bytes, fraction: float) -> bool:
@@ -129,7 +131,7 @@ class RoundValidator(TrainingValidator):
             {uid: round(w, 4) for uid, w in sorted(report.weights.items())},
             {v.uid: v.reason for v in report.verdicts},
         )
-        self.publish_evidence(epoch, report.evidence)
+        tally.evidence.extend(report.evidence)
 
     # ------------------------------------------------------------ once per epoch
     def score_and_commit(self, epoch: int) -> None:
@@ -137,6 +139,8 @@ class RoundValidator(TrainingValidator):
         tally = self.tallies.pop(epoch, None)
         if tally is None:
             return
+        if tally.evidence:  # the chain takes evidence against miners that revealed this epoch (their manifests)
+            publish_evidence(self.client, self.keys, self.job.job_id, epoch, tuple(tally.evidence))
         manifests = get_revealed_manifests(self.client, self.job, epoch)
         honest = {
             uid

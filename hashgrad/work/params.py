@@ -164,7 +164,8 @@ WORK_PRESETS: dict[str, WorkParams] = {
     # the devnet: a quorum of 2 so that the default demo (2 honest miners) moves the model. The own-data
     # gate is the same everywhere (gate_z): its errors are clustered by page, and it is strict only once
     # the median update shows its own-data advantage clearly (scoring.compute_own_gate)
-    "demo": WorkParams(quorum=2),
+    # 64 own windows, not 256: the demo validator's loss tests must fit the devnet's 10 s weights window
+    "demo": WorkParams(quorum=2, eval_own_windows=64),
     # the benchmark: 0.12M-param model, ~1.2 s of one core per miner-epoch; 30 pages of 32 windows are
     # exactly the 30 x 32 windows of an epoch, so a miner trains on each of its windows once (with 16
     # pages it saw each twice, and the swarm's held-out loss after 10 epochs was 2.18 rather than 2.12)
