@@ -113,6 +113,7 @@ class RoundSwarm:
     epoch: int = 0
     round: int = 0
     job: JobParams = ROUND_JOB
+    heldout_every: int = 1  # measure the held-out loss every this many rounds and at each epoch's end (NaN between)
 
 
 def build_round_swarm(
@@ -258,10 +259,11 @@ def run_round(
     swarm.history.append(list(updates.values()) + [result.step])
     swarm.past_artifacts = [swarm.store.get(artifact_id) for artifact_id in result.accepted]
     swarm.checkpoint = result.checkpoint
+    measured = (swarm.round + 1) % swarm.heldout_every == 0 or index == params.rounds_per_epoch - 1
     record = RoundRecord(
         swarm.round,
         swarm.epoch,
-        compute_heldout_loss(swarm.checkpoint, swarm.dataset),
+        compute_heldout_loss(swarm.checkpoint, swarm.dataset) if measured else float("nan"),
         result.checkpoint_hash,
         len(result.accepted),
         flags,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import pytest
@@ -134,3 +135,21 @@ def test_a_late_joiner_fetches_the_checkpoint_and_is_aggregated_after_an_epochs_
     with pytest.raises(WorkError) as exc:
         fetch_checkpoint(swarm.store, bytes(32))
     assert exc.value.reason == "artifact-not-found"
+
+
+def test_one_inner_step_a_round_trains_passes_replay_audits_and_measures_loss_every_k_rounds(
+    params, dataset, checkpoint
+):
+    # the rounds preset's per-step exchange (H = 1: each round is one compressed gradient step of every
+    # miner): no milestones, an audit replays the whole step, and the held-out loss is measured every
+    # `heldout_every` rounds and at the epoch's end
+    one_step = replace(params, inner_steps=1, rounds_per_epoch=5, score_fraction=1.0, audit_probability=1.0)
+    swarm = build_round_swarm(one_step, dataset, checkpoint, ["honest"] * 4)
+    swarm.heldout_every = 2
+    epoch = run_epoch_rounds(swarm)
+    losses = [r.heldout_loss for r in epoch.rounds]
+    assert [math.isfinite(loss) for loss in losses] == [False, True, False, True, True]
+    assert losses[-1] < losses[1] < compute_heldout_loss(checkpoint, dataset)
+    assert all(r.accepted == 4 and not r.flags for r in epoch.rounds)
+    assert sum(r.audited for r in epoch.rounds) > 0 and all(r.audit_steps == r.audited for r in epoch.rounds)
+    assert set(epoch.weights) == {0, 1, 2, 3}
