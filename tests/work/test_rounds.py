@@ -10,7 +10,12 @@ import torch
 
 from hashgrad.chain.merkle import compute_merkle_root
 from hashgrad.errors import WorkError
-from hashgrad.work.aggregate import WeightedUpdate, compute_next_checkpoint, compute_round_selection
+from hashgrad.work.aggregate import (
+    WeightedUpdate,
+    compute_next_checkpoint,
+    compute_round_selection,
+    compute_selection_consensus,
+)
 from hashgrad.work.evaluate import compute_heldout_loss
 from hashgrad.work.model import checkpoint_hash, compute_flat, decode_checkpoint
 from hashgrad.work.rounds import (
@@ -82,6 +87,27 @@ def test_selection_follows_last_epochs_consensus(params):
     consensus = {1: 0.5, 2: 0.45, 3: 0.01, 4: 0.04}
     assert compute_round_selection(consensus, [1, 2, 3, 5], params) == {1, 2, 3}  # 5: no incentive, 4: not passed
     assert compute_round_selection(consensus, [1, 2, 3, 5], replace(params, top_g=2)) == {1, 2}
+
+
+def test_selection_holds_whoever_earned_in_the_last_selection_epochs(params):
+    history = [{1: 0.6, 9: 0.4}, {2: 0.5, 3: 0.5}, {1: 1.0}]  # oldest first
+    three = replace(params, selection_epochs=3)
+    # summed over the window, deterministic and independent of the caller's dicts' order
+    assert compute_selection_consensus(history, three) == {1: 1.6, 2: 0.5, 3: 0.5, 9: 0.4}
+    assert compute_selection_consensus([dict(reversed(list(h.items()))) for h in history], three) == {
+        1: 1.6,
+        2: 0.5,
+        3: 0.5,
+        9: 0.4,
+    }
+    # one noisy epoch that gave 2 and 3 nothing does not drop them; a window of 1 is last epoch's consensus
+    assert compute_round_selection(compute_selection_consensus(history, three), [1, 2, 3, 5], three) == {1, 2, 3}
+    assert compute_round_selection(compute_selection_consensus(history, params), [1, 2, 3, 5], params) == {1}
+    # the window slides: epoch 0's earner 9 is gone after 3 more epochs; no history: everyone passes
+    assert 9 not in compute_selection_consensus(history + [{2: 1.0}], three)
+    assert compute_selection_consensus([], three) == {}
+    with pytest.raises(WorkError):
+        replace(params, selection_epochs=0).check()
 
 
 def test_scored_rounds_are_drawn_by_the_salt(params):
