@@ -173,7 +173,7 @@ WORK_PRESETS: dict[str, WorkParams] = {
     # (with H = 10, 100 rounds, 8 miners were worth one: bench/README.md's table). Error feedback 0.95
     # carries what top 1 of 32 (5-bit indices, 2-bit values) did not send yet: an artifact is ~1/100
     # of the dense update, per round. 100 rounds per epoch. A one-step update's loss test is noisy and a
-    # round's compute is a tenth of H = 10's, so validators loss-test a salted 3 % of the rounds with 64
+    # round's compute is a tenth of H = 10's, so validators loss-test a salted 3 % of the rounds with 48
     # random windows (their share of the compute stays under 5 %), and a round aggregates whoever held
     # incentive in one of the last 3 epochs (with one epoch's 1-3 tests, 3-5 of 8 honest miners held none)
     "rounds": WorkParams(
@@ -185,7 +185,8 @@ WORK_PRESETS: dict[str, WorkParams] = {
         rounds_per_epoch=100,
         ef_decay=0.95,
         score_fraction=0.03,
-        eval_rand_max=64,
+        eval_rand_windows=48,
+        eval_rand_max=48,
         selection_epochs=3,
     ),
     # the main network's job: an epoch is 30 blocks of 10 min = 5 h; 60 rounds of 300 s in it
