@@ -13,19 +13,28 @@ computation) whose incentive picks who the next epoch aggregates.
      speedup_vs_single = steps it needs to reach loss_swarm / (R*H)   (8 = it never got there)
   4. adversarial swarm: 14 honest + one of each adversary kind (30 %)              -> honest_share
   bytes_ratio     = dense fp32 pseudo-gradient bytes / artifact bytes a miner sends per round
-  verify_fraction = validator compute / miner compute over both swarms: loss tests as measured,
-                    replay audits at their expected rate (verify_fraction_measured: as drawn)
+  verify_fraction = validator compute / miner compute in the honest swarm: loss tests as measured,
+                    replay audits at their expected rate (verify_fraction_measured: as drawn;
+                    verify_fraction_adversarial: the same over the adversarial swarm)
   round_seconds_main = main network epoch (tempo x 600 s) / the main preset's rounds per epoch
 
 Runs on one thread with deterministic algorithms. Prints progress; the last line is JSON.
+<<<<<<< HEAD
     .venv/bin/python bench/bench_training.py [--preset rounds] [--epochs 10] [--adv-epochs 3]
     .venv/bin/python bench/bench_training.py --adversarial-only   # stage 4 alone: honest_share, earned by kind
+=======
+    .venv/bin/python bench/bench_training.py [--preset rounds] [--epochs 10] [--adv-epochs 3] [--adv-rounds 10]
+        [--heldout-every 10] [--inner-steps H] [--rounds-per-epoch R] [--outer sparseloco]
+--adv-rounds runs the adversarial swarm with fewer rounds per epoch and the same number of scored rounds
+per epoch (score_fraction scaled), so its consensus and honest_share cost a fraction of the time.
+>>>>>>> h14speed
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from dataclasses import replace
@@ -53,8 +62,9 @@ def log(message: str) -> None:
     print(message, flush=True)
 
 
-def run_swarm(params, dataset, checkpoint, kinds, epochs, label):
+def run_swarm(params, dataset, checkpoint, kinds, epochs, label, heldout_every=1):
     swarm = build_round_swarm(params, dataset, checkpoint, kinds)
+    swarm.heldout_every = heldout_every
     epochs_out = []
     for _ in range(epochs):
         started = time.monotonic()
@@ -66,7 +76,7 @@ def run_swarm(params, dataset, checkpoint, kinds, epochs, label):
         flags = sorted({r for rec in summary.rounds for r in rec.flags.values()})
         log(
             f"[{label}] epoch {summary.epoch} rounds {summary.rounds[0].round}-{summary.rounds[-1].round}: held-out "
-            f"{' '.join(f'{r.heldout_loss:.3f}' for r in summary.rounds)} accepted "
+            f"{' '.join(f'{r.heldout_loss:.3f}' for r in summary.rounds if math.isfinite(r.heldout_loss))} accepted "
             f"{min(r.accepted for r in summary.rounds)}-{max(r.accepted for r in summary.rounds)} "
             f"incentive by kind {earned} flags {flags} ({time.monotonic() - started:.1f} s)"
         )
@@ -135,6 +145,15 @@ def compute_verify_fractions(swarm, epochs, params) -> dict:
     }
 
 
+def compute_adversarial_params(params, rounds: int | None):
+    """The adversarial swarm's job: `rounds` rounds per epoch, with the same number of rounds scored per
+    epoch as the preset (score_fraction scaled), so that its epochs' consensus is what the preset's is."""
+    if rounds is None or rounds == params.rounds_per_epoch:
+        return params
+    fraction = min(1.0, params.score_fraction * params.rounds_per_epoch / rounds)
+    return replace(params, rounds_per_epoch=rounds, score_fraction=fraction).check()
+
+
 def compute_round_seconds_main() -> float:
     """The main network's round: its epoch (the training job's tempo x block spacing) / rounds per epoch."""
     job = next(j for j in HASHGRAD_MAIN.jobs if j.kind == "train")
@@ -149,7 +168,7 @@ def compute_adversarial_share(params, dataset, checkpoint, epochs: int) -> dict:
     """Stage 4 alone: the honest miners' share of the incentive from epoch 1 on, and each kind's."""
     kinds = get_adversarial_kinds()
     started = time.monotonic()
-    adversarial = run_swarm(params, dataset, checkpoint, kinds, epochs, "adversarial")
+    adversarial = run_swarm(params, dataset, checkpoint, kinds, epochs, "adversarial", params.rounds_per_epoch)
     paid = adversarial[1:] or adversarial
     earned = {
         k: round(sum(w for e in paid for uid, w in e.weights.items() if kinds[uid] == k) / len(paid), 4)
@@ -173,6 +192,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--outer", default=None, help="override the preset's outer optimiser")
     parser.add_argument("--inner-steps", type=int, default=None, help="override the preset's H")
     parser.add_argument("--adversarial-only", action="store_true", help="run stage 4 alone (honest_share)")
+    parser.add_argument(
+        "--adv-rounds", type=int, default=None, help="rounds per epoch of the adversarial swarm (default: the preset's)"
+    )
+    parser.add_argument("--rounds-per-epoch", type=int, default=None, help="override the preset's rounds per epoch")
+    parser.add_argument("--heldout-every", type=int, default=10, help="rounds between held-out losses (and epoch ends)")
     args = parser.parse_args(argv)
     set_determinism_pins()
     params = get_preset(args.preset)
@@ -180,6 +204,8 @@ def main(argv: list[str]) -> int:
         params = replace(params, outer_optimizer=args.outer).check()
     if args.inner_steps:
         params = replace(params, inner_steps=args.inner_steps).check()
+    if args.rounds_per_epoch:
+        params = replace(params, rounds_per_epoch=args.rounds_per_epoch).check()
     dataset = build_stdlib_dataset(params.page_tokens)
     checkpoint = Checkpoint(params.model, compute_initial_state(params.model, 0))
     rounds = args.epochs * params.rounds_per_epoch
@@ -190,12 +216,13 @@ def main(argv: list[str]) -> int:
         f"({params.rounds_per_epoch} per epoch), outer {params.outer_optimizer}, kernel {get_kernel()}"
     )
     if args.adversarial_only:
-        print(json.dumps(compute_adversarial_share(params, dataset, checkpoint, args.adv_epochs)))
+        adv_params = compute_adversarial_params(params, args.adv_rounds)
+        print(json.dumps(compute_adversarial_share(adv_params, dataset, checkpoint, args.adv_epochs)))
         return 0
     initial = compute_heldout_loss(checkpoint, dataset)
 
     started = time.monotonic()
-    swarm = run_swarm(params, dataset, checkpoint, ["honest"] * SWARM_MINERS, args.epochs, "swarm")
+    swarm = run_swarm(params, dataset, checkpoint, ["honest"] * SWARM_MINERS, args.epochs, "swarm", args.heldout_every)
     swarm_s = time.monotonic() - started
     loss_swarm = swarm[-1].heldout_loss
 
@@ -226,7 +253,10 @@ def main(argv: list[str]) -> int:
     )
 
     kinds = get_adversarial_kinds()
-    adversarial = run_swarm(params, dataset, checkpoint, kinds, args.adv_epochs, "adversarial")
+    adv_params = compute_adversarial_params(params, args.adv_rounds)
+    adversarial = run_swarm(
+        adv_params, dataset, checkpoint, kinds, args.adv_epochs, "adversarial", adv_params.rounds_per_epoch
+    )
 
     dense_bytes = 4 * compute_num_params(params.model)
     sent = [b for e in swarm + adversarial for r in e.rounds for b in r.artifact_bytes.values()]
@@ -236,7 +266,8 @@ def main(argv: list[str]) -> int:
         "loss_ratio": loss_swarm / loss_centralized,
         "speedup_vs_single": (reached if reached is not None else SINGLE_MAX_FACTOR * steps) / steps,
         "bytes_ratio": dense_bytes / (sum(sent) / len(sent)),
-        **compute_verify_fractions(swarm, swarm + adversarial, params),
+        **compute_verify_fractions(swarm, swarm, params),
+        "verify_fraction_adversarial": compute_verify_fractions(swarm, adversarial, params)["verify_fraction"],
         "honest_share": honest_weight / len(paid),
         "rounds": rounds,
         "round_seconds_main": compute_round_seconds_main(),
@@ -245,7 +276,9 @@ def main(argv: list[str]) -> int:
         "loss_centralized": loss_centralized,
         "loss_single_same_tokens_per_miner": next((loss for s, loss in curve if s == steps), None),
         "loss_adversarial": adversarial[-1].heldout_loss,
-        "loss_per_round": [round(r.heldout_loss, 4) for e in swarm for r in e.rounds],
+        "loss_per_round": [
+            [r.round, round(r.heldout_loss, 4)] for e in swarm for r in e.rounds if math.isfinite(r.heldout_loss)
+        ],
         "swarm_seconds": swarm_s,
         "bytes_per_miner_round": sum(sent) / len(sent),
         "audits": sum(r.audited for e in swarm + adversarial for r in e.rounds),
@@ -256,6 +289,7 @@ def main(argv: list[str]) -> int:
         "inner_steps": params.inner_steps,
         "batch_size": params.batch_size,
         "adv_epochs": args.adv_epochs,
+        "adv_rounds_per_epoch": adv_params.rounds_per_epoch,
         "kernel": get_kernel(),
         "outer_optimizer": params.outer_optimizer,
         "outer_lr": params.outer_lr,

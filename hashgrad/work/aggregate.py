@@ -75,6 +75,16 @@ def compute_round_selection(consensus: dict[int, float], passed: list[int], para
     return frozenset(ranked[: params.top_g])
 
 
+def compute_selection_consensus(history: list[dict[int, float]], params: WorkParams) -> dict[int, float]:
+    """uid -> its incentive summed over the last `selection_epochs` epochs' consensus (oldest first in
+    `history`), for compute_round_selection. Pure: every node derives it from the chain's incentive."""
+    summed: dict[int, float] = {}
+    for consensus in history[-params.selection_epochs :]:
+        for uid, weight in consensus.items():
+            summed[uid] = summed.get(uid, 0.0) + weight
+    return dict(sorted(summed.items()))
+
+
 def compute_sparse_mean(accepted: list[WeightedUpdate], clip: float) -> torch.Tensor:
     """Per coordinate, the weighted mean over the updates that sent it (zero where none did).
 

@@ -95,6 +95,10 @@ class WorkParams:
     outer_lr: float = 1.0
     outer_momentum: float = 0.0  # Nesterov momentum of the outer step (0: plain SGD, no state in the checkpoint)
     top_g: int = 15
+    # a round aggregates the uids that held incentive in any of the last selection_epochs epochs (their
+    # incentive summed ranks them): one epoch of noisy loss tests (few scored rounds) then does not drop
+    # an honest miner from training; a uid that never earns is still never aggregated after the first epoch
+    selection_epochs: int = 1
     quorum: int = 3
     accept_fraction: float = 0.1  # weight below this fraction of the best weight is not aggregated
 
@@ -113,6 +117,7 @@ class WorkParams:
             self.top_g,
             self.quorum,
             self.audit_stride,
+            self.selection_epochs,
         )
         if min(positive) <= 0:
             raise WorkError("bad-params", "sizes and counts must be positive")
@@ -171,19 +176,27 @@ WORK_PRESETS: dict[str, WorkParams] = {
     # pages it saw each twice, and the swarm's held-out loss after 10 epochs was 2.18 rather than 2.12)
     "small": WorkParams(model=MODEL_PRESETS["small"], page_tokens=2080, pages_per_miner=30),
     # rounds inside epochs, measured by bench/bench_training.py (bench/README.md): a 0.12M-parameter
-    # model with a 32-byte context, so that >= 100 rounds of 8 miners run in minutes on 2 cores; 10
-    # rounds per epoch of H = 10 inner steps of 8 windows; SparseLoCo: error feedback 0.95 over many
-    # rounds, top 1 of 32 with 5-bit indices and 2-bit values: an artifact is ~1/100 of the dense update;
-    # validators loss-test a salted tenth of the rounds
+    # model with a 32-byte context, so that >= 100 rounds of 8 miners run in minutes on 2 cores. A round
+    # is ONE inner step of 8 windows (H = 1): the per-step compressed exchange of SparseLoCo/DeMo, so the
+    # 8 miners' steps are averaged before they are applied, as in data-parallel training with batch 64
+    # (with H = 10, 100 rounds, 8 miners were worth one: bench/README.md's table). Error feedback 0.95
+    # carries what top 1 of 32 (5-bit indices, 2-bit values) did not send yet: an artifact is ~1/100
+    # of the dense update, per round. 100 rounds per epoch. A one-step update's loss test is noisy and a
+    # round's compute is a tenth of H = 10's, so validators loss-test a salted 3 % of the rounds with 48
+    # random windows (their share of the compute stays under 5 %), and a round aggregates whoever held
+    # incentive in one of the last 3 epochs (with one epoch's 1-3 tests, 3-5 of 8 honest miners held none)
     "rounds": WorkParams(
         model=GPTConfig(block_size=32, n_layer=2, n_head=4, n_embd=64),
         page_tokens=1056,
         pages_per_miner=8,
-        inner_steps=10,
+        inner_steps=1,
         batch_size=8,
-        rounds_per_epoch=10,
+        rounds_per_epoch=100,
         ef_decay=0.95,
-        score_fraction=0.1,
+        score_fraction=0.03,
+        eval_rand_windows=48,
+        eval_rand_max=48,
+        selection_epochs=3,
     ),
     # the main network's job: an epoch is 30 blocks of 10 min = 5 h; 60 rounds of 300 s in it
     "main": WorkParams(rounds_per_epoch=60, ef_decay=0.95),

@@ -10,8 +10,8 @@ averaged trajectories of N miners are worth more than one (bench/README.md), so 
                  compressed; a hash-named artifact whose header binds (job, round, base hash,
                  hotkey) and whose commitment joins the miner's list for the epoch
     selection    passes the checks anyone can redo (format, commitment, base, norm bounds, no
-                 copy or replay) and, after the first epoch, holds last epoch's consensus
-                 (aggregate.compute_round_selection); the rest weigh 0
+                 copy or replay) and, after the first epoch, held incentive in one of the last
+                 `selection_epochs` epochs' consensus (aggregate.compute_round_selection); the rest weigh 0
     checkpoint r aggregate.compute_next_checkpoint(checkpoint r−1, round r's artifacts): pure,
                  clipped to the round's median norm, so a poisoned round does bounded damage
     validators   loss-test a salted share (`score_fraction`) of the rounds as they come
@@ -43,6 +43,7 @@ from hashgrad.work.aggregate import (
     WeightedUpdate,
     compute_next_checkpoint,
     compute_round_selection,
+    compute_selection_consensus,
     compute_update_weight,
 )
 from hashgrad.work.compress import compute_layout
@@ -109,10 +110,12 @@ class RoundSwarm:
     history: list[list[torch.Tensor]] = field(default_factory=list)  # per round: updates and the global step
     past_artifacts: list[bytes] = field(default_factory=list)  # artifacts aggregated last round
     consensus: dict[int, float] = field(default_factory=dict)  # last epoch's incentive per miner uid
+    consensus_history: list[dict[int, float]] = field(default_factory=list)  # every epoch's, oldest first
     bonds: list[list[int]] | None = None
     epoch: int = 0
     round: int = 0
     job: JobParams = ROUND_JOB
+    heldout_every: int = 1  # measure the held-out loss every this many rounds and at each epoch's end (NaN between)
 
 
 def build_round_swarm(
@@ -254,14 +257,16 @@ def run_round(
         audited += sum(verdict.audited for verdict in report.verdicts)
         audit_steps += sum(verdict.audit_steps for verdict in report.verdicts)
     validator_seconds = time.process_time() - started
-    result = compute_round_checkpoint(public, swarm.consensus, updates, flags, commits)
+    selection = compute_selection_consensus(swarm.consensus_history, params)
+    result = compute_round_checkpoint(public, selection, updates, flags, commits)
     swarm.history.append(list(updates.values()) + [result.step])
     swarm.past_artifacts = [swarm.store.get(artifact_id) for artifact_id in result.accepted]
     swarm.checkpoint = result.checkpoint
+    measured = (swarm.round + 1) % swarm.heldout_every == 0 or index == params.rounds_per_epoch - 1
     record = RoundRecord(
         swarm.round,
         swarm.epoch,
-        compute_heldout_loss(swarm.checkpoint, swarm.dataset),
+        compute_heldout_loss(swarm.checkpoint, swarm.dataset) if measured else float("nan"),
         result.checkpoint_hash,
         len(result.accepted),
         flags,
@@ -331,6 +336,7 @@ def run_epoch_rounds(swarm: RoundSwarm, on_round=None) -> EpochSummary:
     swarm.store.put(encode_checkpoint(swarm.checkpoint))  # served by hash: what late joiners fetch
     rows = [compute_validator_row(sums, flagged) for sums in weight_sums]
     swarm.consensus = compute_epoch_consensus(swarm, rows)
+    swarm.consensus_history.append(dict(swarm.consensus))
     summary = EpochSummary(
         swarm.epoch,
         tuple(records),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import pytest
@@ -9,7 +10,12 @@ import torch
 
 from hashgrad.chain.merkle import compute_merkle_root
 from hashgrad.errors import WorkError
-from hashgrad.work.aggregate import WeightedUpdate, compute_next_checkpoint, compute_round_selection
+from hashgrad.work.aggregate import (
+    WeightedUpdate,
+    compute_next_checkpoint,
+    compute_round_selection,
+    compute_selection_consensus,
+)
 from hashgrad.work.evaluate import compute_heldout_loss
 from hashgrad.work.model import checkpoint_hash, compute_flat, decode_checkpoint
 from hashgrad.work.rounds import (
@@ -83,6 +89,27 @@ def test_selection_follows_last_epochs_consensus(params):
     assert compute_round_selection(consensus, [1, 2, 3, 5], replace(params, top_g=2)) == {1, 2}
 
 
+def test_selection_holds_whoever_earned_in_the_last_selection_epochs(params):
+    history = [{1: 0.6, 9: 0.4}, {2: 0.5, 3: 0.5}, {1: 1.0}]  # oldest first
+    three = replace(params, selection_epochs=3)
+    # summed over the window, deterministic and independent of the caller's dicts' order
+    assert compute_selection_consensus(history, three) == {1: 1.6, 2: 0.5, 3: 0.5, 9: 0.4}
+    assert compute_selection_consensus([dict(reversed(list(h.items()))) for h in history], three) == {
+        1: 1.6,
+        2: 0.5,
+        3: 0.5,
+        9: 0.4,
+    }
+    # one noisy epoch that gave 2 and 3 nothing does not drop them; a window of 1 is last epoch's consensus
+    assert compute_round_selection(compute_selection_consensus(history, three), [1, 2, 3, 5], three) == {1, 2, 3}
+    assert compute_round_selection(compute_selection_consensus(history, params), [1, 2, 3, 5], params) == {1}
+    # the window slides: epoch 0's earner 9 is gone after 3 more epochs; no history: everyone passes
+    assert 9 not in compute_selection_consensus(history + [{2: 1.0}], three)
+    assert compute_selection_consensus([], three) == {}
+    with pytest.raises(WorkError):
+        replace(params, selection_epochs=0).check()
+
+
 def test_scored_rounds_are_drawn_by_the_salt(params):
     a = compute_scored_rounds(b"a" * 32, 10, 0.2)
     assert len(a) == 2 and a <= set(range(10))
@@ -134,3 +161,21 @@ def test_a_late_joiner_fetches_the_checkpoint_and_is_aggregated_after_an_epochs_
     with pytest.raises(WorkError) as exc:
         fetch_checkpoint(swarm.store, bytes(32))
     assert exc.value.reason == "artifact-not-found"
+
+
+def test_one_inner_step_a_round_trains_passes_replay_audits_and_measures_loss_every_k_rounds(
+    params, dataset, checkpoint
+):
+    # the rounds preset's per-step exchange (H = 1: each round is one compressed gradient step of every
+    # miner): no milestones, an audit replays the whole step, and the held-out loss is measured every
+    # `heldout_every` rounds and at the epoch's end
+    one_step = replace(params, inner_steps=1, rounds_per_epoch=5, score_fraction=1.0, audit_probability=1.0)
+    swarm = build_round_swarm(one_step, dataset, checkpoint, ["honest"] * 4)
+    swarm.heldout_every = 2
+    epoch = run_epoch_rounds(swarm)
+    losses = [r.heldout_loss for r in epoch.rounds]
+    assert [math.isfinite(loss) for loss in losses] == [False, True, False, True, True]
+    assert losses[-1] < losses[1] < compute_heldout_loss(checkpoint, dataset)
+    assert all(r.accepted == 4 and not r.flags for r in epoch.rounds)
+    assert sum(r.audited for r in epoch.rounds) > 0 and all(r.audit_steps == r.audited for r in epoch.rounds)
+    assert set(epoch.weights) == {0, 1, 2, 3}
