@@ -19,15 +19,11 @@ computation) whose incentive picks who the next epoch aggregates.
   round_seconds_main = main network epoch (tempo x 600 s) / the main preset's rounds per epoch
 
 Runs on one thread with deterministic algorithms. Prints progress; the last line is JSON.
-<<<<<<< HEAD
-    .venv/bin/python bench/bench_training.py [--preset rounds] [--epochs 10] [--adv-epochs 3]
-    .venv/bin/python bench/bench_training.py --adversarial-only   # stage 4 alone: honest_share, earned by kind
-=======
     .venv/bin/python bench/bench_training.py [--preset rounds] [--epochs 10] [--adv-epochs 3] [--adv-rounds 10]
         [--heldout-every 10] [--inner-steps H] [--rounds-per-epoch R] [--outer sparseloco]
+    .venv/bin/python bench/bench_training.py --adversarial-only   # stage 4 alone: honest_share, earned by kind
 --adv-rounds runs the adversarial swarm with fewer rounds per epoch and the same number of scored rounds
 per epoch (score_fraction scaled), so its consensus and honest_share cost a fraction of the time.
->>>>>>> h14speed
 """
 
 from __future__ import annotations
