@@ -23,9 +23,10 @@ ROLE_TIMEOUT_S = 90  # one window waits at most this long for the roles' transac
 class Role:
     """A role process (its own process group, output in a log file); `stop_all` leaves nothing behind."""
 
-    def __init__(self, name: str, command: list[str], log_path: Path):
+    def __init__(self, name: str, command: list[str], log_path: Path, kernel: str | None = None):
+        """`kernel`: the process's ATEN_CPU_CAPABILITY (default: this process's own)."""
         self.name, self.log_path = name, log_path
-        env = compute_kernel_env() | {"PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+        env = compute_kernel_env(kernel) | {"PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
         with open(log_path, "ab") as log:
             self.process = subprocess.Popen(
                 command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
