@@ -96,10 +96,11 @@ def run_one_epoch(maker: BlockMaker, keys: dict[str, RoleKeys]) -> int:
         return client.get_epoch(0, epoch)
 
     maker.mine_until(lambda: get_epoch().checkpoint is not None, "the epoch's base checkpoint")
-    maker.mine_until(lambda: len(get_epoch().work_commits) == 2, "both miners' commits")
+    miners = len(keys) - 1  # every key but the validator's
+    maker.mine_until(lambda: len(get_epoch().work_commits) == miners, "every miner's commit")
     assert client.get_job(0).next_block_offset <= job.work_commit_end
     maker.advance_to_offset(job.work_commit_end)
-    maker.mine_until(lambda: len(get_epoch().work_reveals) == 2, "both miners' reveals")
+    maker.mine_until(lambda: len(get_epoch().work_reveals) == miners, "every miner's reveal")
     maker.advance_to_offset(compute_commit_offset(job))  # validators commit from the middle of the window on
     maker.mine_until(lambda: get_epoch().weight_commits, "the validator's weights commit")
     maker.advance_to_offset(job.weights_commit_end)
